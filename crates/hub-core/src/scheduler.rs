@@ -1,0 +1,515 @@
+//! The scheduler as an event-driven state machine.
+//!
+//! Events go in (bulletin queued, approved, cancelled, chair reorders, device
+//! receipts, clock ticks), each with the current instant; decisions come out
+//! (play this on that device at T, withdraw, preempt, stop, bulletin state).
+//! Nothing here reads a clock or touches I/O, so a given sequence of events
+//! always yields the same decisions.
+//!
+//! Each call first *advances* to `now` (what the plans said would start or end
+//! by now is taken as having happened), then applies the event, re-plans the
+//! devices it concerns, advances again over the new plans (an emergency queued
+//! for now preempts at once), and reports the differences.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::mem;
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::history::{Evidence, Playing};
+use crate::plan::{AiringKey, DayPlanner, Horizon};
+use crate::{
+    AreaCode, Bulletin, BulletinId, BulletinState, ChairOrder, CoreError, DeviceId, DeviceLog,
+    OptIn, PlanItem, PriorityClass, Programme, Province,
+};
+
+/// Something that happened, fed to [`Scheduler::handle`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A new bulletin (or a new version of a draft).
+    Queue(Bulletin),
+    /// The editor submits a draft: sensitive ones wait for review, others are approved.
+    Submit(BulletinId),
+    Approve(BulletinId),
+    Reject(BulletinId),
+    Cancel(BulletinId),
+    Reorder(ChairOrder),
+    OptIn(OptIn),
+    OptOut {
+        commune: AreaCode,
+        bulletin: BulletinId,
+    },
+    Receipt(Receipt),
+    DeviceOffline(DeviceId),
+    DeviceOnline(DeviceId),
+    /// Nothing but the passing of time.
+    Tick,
+}
+
+/// A device's own report about one airing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub device: DeviceId,
+    pub key: AiringKey,
+    pub report: Report,
+    /// The device's timestamp.
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Report {
+    Started,
+    Finished,
+    Preempted,
+    Failed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    Cancelled,
+    Expired,
+}
+
+/// What the hub must do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Play (or show) `item` on `device` at `item.start` (at once if that has passed).
+    Play { device: DeviceId, item: PlanItem },
+    /// A planned airing that has not started is off the plan.
+    Withdraw { device: DeviceId, item: PlanItem },
+    /// An emergency cut what `device` was playing.
+    Preempt {
+        device: DeviceId,
+        stopped: AiringKey,
+        by: AiringKey,
+        at: DateTime<Utc>,
+    },
+    /// Stop what `device` is playing now.
+    Stop {
+        device: DeviceId,
+        key: AiringKey,
+        reason: StopReason,
+        at: DateTime<Utc>,
+    },
+    /// A bulletin moved to a new state.
+    State {
+        bulletin: BulletinId,
+        state: BulletinState,
+    },
+}
+
+/// Devices whose plans must be recomputed.
+#[derive(Default)]
+struct Dirty {
+    all: bool,
+    devices: BTreeSet<DeviceId>,
+}
+
+pub struct Scheduler {
+    province: Province,
+    programme: Programme,
+    logs: BTreeMap<DeviceId, DeviceLog>,
+    plans: BTreeMap<DeviceId, Arc<[PlanItem]>>,
+    planned_date: Option<NaiveDate>,
+    now: Option<DateTime<Utc>>,
+    /// Decisions not yet handed out (kept when an event is refused after the clock advanced).
+    outbox: Vec<Decision>,
+}
+
+impl Scheduler {
+    /// Starts from stored state; the first [`handle`](Self::handle) plans every device.
+    pub fn new(
+        province: Province,
+        programme: Programme,
+        logs: BTreeMap<DeviceId, DeviceLog>,
+    ) -> Self {
+        Self {
+            province,
+            programme,
+            logs,
+            plans: BTreeMap::new(),
+            planned_date: None,
+            now: None,
+            outbox: Vec::new(),
+        }
+    }
+
+    pub fn province(&self) -> &Province {
+        &self.province
+    }
+
+    pub fn programme(&self) -> &Programme {
+        &self.programme
+    }
+
+    pub fn log(&self, device: &DeviceId) -> Option<&DeviceLog> {
+        self.logs.get(device)
+    }
+
+    /// The current plan of `device` (empty before the first event).
+    pub fn plan(&self, device: &DeviceId) -> &[PlanItem] {
+        self.plans.get(device).map_or(&[], |p| p)
+    }
+
+    /// Applies `event` at `now` and returns what must be done. Time never runs
+    /// backwards: an earlier `now` than the last one is taken as the last one.
+    /// A refused event changes nothing but the passing of time; decisions the
+    /// clock produced meanwhile come with the next call.
+    pub fn handle(&mut self, now: DateTime<Utc>, event: Event) -> Result<Vec<Decision>, CoreError> {
+        let now = self.now.map_or(now, |last| now.max(last));
+        self.now = Some(now);
+        self.advance(now);
+        let mut dirty = self.apply(now, event)?;
+        let horizon = Horizon::new(now, self.province.tz);
+        if self.planned_date != Some(horizon.date) {
+            self.planned_date = Some(horizon.date);
+            dirty.all = true;
+        }
+        self.replan(dirty, now);
+        self.advance(now);
+        self.update_states(now);
+        Ok(mem::take(&mut self.outbox))
+    }
+
+    fn transition(
+        &mut self,
+        id: &BulletinId,
+        from: &[BulletinState],
+        to: BulletinState,
+    ) -> Result<(), CoreError> {
+        let bulletin = self.programme.bulletin_mut(id)?;
+        if !from.contains(&bulletin.state) {
+            return Err(CoreError::InvalidTransition {
+                id: id.clone(),
+                from: bulletin.state,
+                to,
+            });
+        }
+        bulletin.state = to;
+        self.outbox.push(Decision::State {
+            bulletin: id.clone(),
+            state: to,
+        });
+        Ok(())
+    }
+
+    fn devices_targeted(&self, id: &BulletinId) -> BTreeSet<DeviceId> {
+        let Ok(bulletin) = self.programme.bulletin(id) else {
+            return BTreeSet::new();
+        };
+        let tree = &self.province.tree;
+        bulletin
+            .targets
+            .iter()
+            .flat_map(|t| tree.communes_under(t))
+            .flat_map(|c| self.province.devices_in(c))
+            .cloned()
+            .collect()
+    }
+
+    fn apply(&mut self, now: DateTime<Utc>, event: Event) -> Result<Dirty, CoreError> {
+        use BulletinState::*;
+        let mut dirty = Dirty::default();
+        match event {
+            Event::Queue(bulletin) => {
+                let id = bulletin.id.clone();
+                self.programme.insert_bulletin(&self.province, bulletin)?;
+                dirty.devices = self.devices_targeted(&id);
+            }
+            Event::Submit(id) => {
+                let sensitive = self.programme.bulletin(&id)?.sensitive;
+                self.transition(&id, &[Draft], if sensitive { Submitted } else { Approved })?;
+                dirty.devices = self.devices_targeted(&id);
+            }
+            Event::Approve(id) => {
+                self.transition(&id, &[Submitted], Approved)?;
+                dirty.devices = self.devices_targeted(&id);
+            }
+            Event::Reject(id) => self.transition(&id, &[Submitted], Rejected)?,
+            Event::Cancel(id) => {
+                let open = [Draft, Submitted, Approved, Scheduled, Airing];
+                self.transition(&id, &open, Cancelled)?;
+                dirty.devices = self.devices_targeted(&id);
+            }
+            Event::Reorder(order) => {
+                let commune = order.commune.clone();
+                self.programme.set_chair_order(&self.province, order)?;
+                dirty
+                    .devices
+                    .extend(self.province.devices_in(&commune).iter().cloned());
+            }
+            Event::OptIn(opt_in) => {
+                let commune = opt_in.commune.clone();
+                self.programme.set_opt_in(&self.province, opt_in)?;
+                dirty
+                    .devices
+                    .extend(self.province.devices_in(&commune).iter().cloned());
+            }
+            Event::OptOut { commune, bulletin } => {
+                if self.programme.remove_opt_in(&commune, &bulletin) {
+                    dirty
+                        .devices
+                        .extend(self.province.devices_in(&commune).iter().cloned());
+                }
+            }
+            Event::Receipt(receipt) => {
+                self.apply_receipt(receipt, now)?;
+            }
+            Event::DeviceOffline(id) => {
+                self.province.device(&id)?;
+                let log = self.logs.entry(id.clone()).or_default();
+                log.offline = true;
+                log.forget_assumed();
+                dirty.devices.insert(id);
+            }
+            Event::DeviceOnline(id) => {
+                self.province.device(&id)?;
+                self.logs.entry(id.clone()).or_default().offline = false;
+                dirty.devices.insert(id);
+            }
+            Event::Tick => {}
+        }
+        Ok(dirty)
+    }
+
+    fn apply_receipt(&mut self, receipt: Receipt, now: DateTime<Utc>) -> Result<(), CoreError> {
+        let device = self.province.device(&receipt.device)?;
+        let bulletin = self.programme.bulletin(&receipt.key.bulletin)?;
+        let variant = bulletin
+            .variants
+            .iter()
+            .find(|v| v.language == receipt.key.language)
+            .and_then(|v| v.secs_for(device.kind))
+            .ok_or_else(|| CoreError::InvalidBulletin {
+                id: bulletin.id.clone(),
+                reason: format!(
+                    "has nothing a {:?} plays in language {}",
+                    device.kind, receipt.key.language
+                ),
+            })?;
+        let planned = self
+            .plan(&receipt.device)
+            .iter()
+            .find(|i| i.key == receipt.key)
+            .cloned();
+        let class = bulletin.class;
+        let log = self.logs.entry(receipt.device.clone()).or_default();
+        match receipt.report {
+            Report::Started => {
+                let start = receipt.at.min(now);
+                let item = planned.unwrap_or_else(|| PlanItem {
+                    key: receipt.key.clone(),
+                    class,
+                    start,
+                    end: start + Bulletin::span(variant),
+                    preempted: false,
+                });
+                log.playing = Some(Playing {
+                    item,
+                    evidence: Evidence::Reported,
+                });
+            }
+            Report::Finished => {
+                log.mark_done(&receipt.key, Evidence::Reported);
+                log.playing.take_if(|p| p.item.key == receipt.key);
+            }
+            Report::Preempted | Report::Failed => {
+                log.done.remove(&receipt.key);
+                log.playing.take_if(|p| p.item.key == receipt.key);
+            }
+        }
+        Ok(())
+    }
+
+    /// Re-plans dirty devices and reports how their plans changed.
+    fn replan(&mut self, dirty: Dirty, now: DateTime<Utc>) {
+        let ids: Vec<DeviceId> = if dirty.all {
+            self.province.devices().map(|d| d.id.clone()).collect()
+        } else {
+            dirty.devices.into_iter().collect()
+        };
+        let mut planner = DayPlanner::new(&self.province, &self.programme, now);
+        let fresh = DeviceLog::default();
+        for id in ids {
+            let Ok(device) = self.province.device(&id) else {
+                continue;
+            };
+            let plan = planner.plan(device, self.logs.get(&id).unwrap_or(&fresh));
+            let old = self
+                .plans
+                .insert(id.clone(), plan.clone())
+                .unwrap_or_else(|| Arc::from([]));
+            for item in plan.iter().filter(|i| !old.contains(i)) {
+                self.outbox.push(Decision::Play {
+                    device: id.clone(),
+                    item: item.clone(),
+                });
+            }
+            for item in old.iter().filter(|i| i.start > now && !plan.contains(i)) {
+                self.outbox.push(Decision::Withdraw {
+                    device: id.clone(),
+                    item: item.clone(),
+                });
+            }
+        }
+    }
+
+    /// Takes what the plans said would happen by `now` as having happened,
+    /// expires bulletins, and stops airings of cancelled or expired ones.
+    fn advance(&mut self, now: DateTime<Utc>) {
+        let expired: Vec<BulletinId> = self
+            .programme
+            .bulletins()
+            .filter(|b| !b.state.is_final() && b.is_expired_at(now))
+            .map(|b| b.id.clone())
+            .collect();
+        for id in expired {
+            self.programme
+                .bulletin_mut(&id)
+                .expect("listed above")
+                .state = BulletinState::Expired;
+            self.outbox.push(Decision::State {
+                bulletin: id,
+                state: BulletinState::Expired,
+            });
+        }
+
+        for (id, plan) in &self.plans {
+            let log = self.logs.entry(id.clone()).or_default();
+            if log.offline {
+                continue;
+            }
+            let mut previous: Option<&PlanItem> = None;
+            for item in plan.iter().take_while(|i| i.start <= now) {
+                let is_playing = log
+                    .playing
+                    .as_ref()
+                    .is_some_and(|p| p.item.key == item.key && p.item.start == item.start);
+                let first_seen = !is_playing && !log.done.contains_key(&item.key);
+                if first_seen && item.class == PriorityClass::Emergency {
+                    if let Some(cut) = previous.filter(|p| p.preempted && p.end == item.start) {
+                        self.outbox.push(Decision::Preempt {
+                            device: id.clone(),
+                            stopped: cut.key.clone(),
+                            by: item.key.clone(),
+                            at: item.start,
+                        });
+                    }
+                }
+                if item.end <= now {
+                    if !item.preempted && first_seen {
+                        log.mark_done(&item.key, Evidence::Assumed);
+                    }
+                    if is_playing {
+                        log.playing = None;
+                    }
+                } else if first_seen {
+                    log.playing = Some(Playing {
+                        item: item.clone(),
+                        evidence: Evidence::Assumed,
+                    });
+                }
+                previous = Some(item);
+            }
+            let stopped = log.playing.as_ref().and_then(|p| {
+                let state = self.programme.bulletin(&p.item.key.bulletin).ok()?.state;
+                let reason = match state {
+                    BulletinState::Cancelled => StopReason::Cancelled,
+                    BulletinState::Expired => StopReason::Expired,
+                    _ => return None,
+                };
+                Some((p.item.key.clone(), reason))
+            });
+            if let Some((key, reason)) = stopped {
+                log.playing = None;
+                self.outbox.push(Decision::Stop {
+                    device: id.clone(),
+                    key,
+                    reason,
+                    at: now,
+                });
+            }
+        }
+    }
+
+    /// Moves schedulable bulletins between scheduled, airing and done.
+    fn update_states(&mut self, now: DateTime<Utc>) {
+        let mut planned: BTreeSet<&BulletinId> = BTreeSet::new();
+        let mut airing: BTreeSet<&BulletinId> = BTreeSet::new();
+        for plan in self.plans.values() {
+            planned.extend(plan.iter().filter(|i| i.end > now).map(|i| &i.key.bulletin));
+        }
+        for log in self.logs.values() {
+            if let Some(p) = log.playing.as_ref().filter(|p| p.item.end > now) {
+                airing.insert(&p.item.key.bulletin);
+            }
+        }
+        let mut changes = Vec::new();
+        for bulletin in self
+            .programme
+            .bulletins()
+            .filter(|b| b.state.is_schedulable())
+        {
+            let id = &bulletin.id;
+            let state = if airing.contains(id) {
+                BulletinState::Airing
+            } else if self.has_aired_everywhere(bulletin) {
+                BulletinState::Done
+            } else if planned.contains(id) || bulletin.state == BulletinState::Airing {
+                BulletinState::Scheduled
+            } else {
+                bulletin.state
+            };
+            if state != bulletin.state {
+                changes.push((id.clone(), state));
+            }
+        }
+        for (id, state) in changes {
+            self.programme
+                .bulletin_mut(&id)
+                .expect("listed above")
+                .state = state;
+            self.outbox.push(Decision::State {
+                bulletin: id,
+                state,
+            });
+        }
+    }
+
+    /// Every targeted device has played every occurrence in every language it airs.
+    fn has_aired_everywhere(&self, bulletin: &Bulletin) -> bool {
+        let occurrences = bulletin.all_occurrences(self.province.tz);
+        let mut any_device = false;
+        for device_id in self.devices_targeted(&bulletin.id) {
+            let Ok(device) = self.province.device(&device_id) else {
+                continue;
+            };
+            let languages = &self.province.settings(&device.commune).languages;
+            let variants = bulletin.variants_for(device.kind, languages);
+            if variants.is_empty() {
+                continue;
+            }
+            any_device = true;
+            let Some(log) = self.logs.get(&device_id) else {
+                return false;
+            };
+            for occurrence in &occurrences {
+                for variant in &variants {
+                    let key = AiringKey {
+                        bulletin: bulletin.id.clone(),
+                        occurrence: occurrence.index,
+                        language: variant.language.clone(),
+                    };
+                    if !log.done.contains_key(&key) {
+                        return false;
+                    }
+                }
+            }
+        }
+        any_device
+    }
+}

@@ -1,0 +1,155 @@
+//! The device plan: the hub's schedule for one device on one local day.
+//!
+//! A device keeps its latest plan locally and plays from it on its own clock,
+//! so it stays on time when its 4G link drops.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{DecodeError, PROTOCOL_VERSION};
+
+/// Everything one device must play (loudspeaker) or show (LED board) on one local day.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DevicePlan {
+    /// Payload version, [`PROTOCOL_VERSION`].
+    pub v: u16,
+    pub device: String,
+    /// The local (Asia/Ho_Chi_Minh) calendar day this plan covers.
+    pub date: NaiveDate,
+    /// When the hub computed the plan; entries before this instant are history.
+    pub generated_at: DateTime<Utc>,
+    /// Entries in start order; they never overlap.
+    pub entries: Vec<PlanEntry>,
+}
+
+/// One airing: a bulletin (in one language) on a device from `start` to `end`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanEntry {
+    pub bulletin: String,
+    /// Which occurrence of a recurring bulletin this is; 0 for a one-off.
+    pub occurrence: u32,
+    /// Language of the variant to play, e.g. `vi`, `ede`, `mnong`.
+    pub language: String,
+    pub class: Class,
+    pub part: Part,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// The airing stops at `end` because an emergency starts then; it is
+    /// planned again in full later.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub preempted: bool,
+}
+
+/// Priority class, highest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Class {
+    Emergency,
+    Priority,
+    Normal,
+}
+
+/// Which part of a bulletin the device renders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Part {
+    /// Sound, for loudspeaker clusters.
+    Audio,
+    /// Text, image, video or infographic, for LED boards.
+    Visual,
+}
+
+impl DevicePlan {
+    /// Serialises the plan as JSON.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a DevicePlan always serialises")
+    }
+
+    /// Reads a plan, refusing versions this build does not speak.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, DecodeError> {
+        #[derive(Deserialize)]
+        struct Versioned {
+            v: u16,
+        }
+        let Versioned { v } = serde_json::from_slice(bytes)?;
+        if v != PROTOCOL_VERSION {
+            return Err(DecodeError::UnsupportedVersion {
+                found: v,
+                supported: PROTOCOL_VERSION,
+            });
+        }
+        Ok(serde_json::from_slice(bytes)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> DevicePlan {
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        DevicePlan {
+            v: PROTOCOL_VERSION,
+            device: "24611-LS-01".into(),
+            date: NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
+            generated_at: at("2026-11-22T22:00:00Z"),
+            entries: vec![
+                PlanEntry {
+                    bulletin: "tinh-thue-dat".into(),
+                    occurrence: 0,
+                    language: "vi".into(),
+                    class: Class::Priority,
+                    part: Part::Audio,
+                    start: at("2026-11-22T22:00:00Z"),
+                    end: at("2026-11-22T22:03:00Z"),
+                    preempted: true,
+                },
+                PlanEntry {
+                    bulletin: "lu-krong-no".into(),
+                    occurrence: 2,
+                    language: "mnong".into(),
+                    class: Class::Emergency,
+                    part: Part::Visual,
+                    start: at("2026-11-22T22:03:00Z"),
+                    end: at("2026-11-22T22:05:00Z"),
+                    preempted: false,
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn plan_round_trips_through_json() {
+        let plan = sample();
+        assert_eq!(DevicePlan::from_json(&plan.to_json()).unwrap(), plan);
+    }
+
+    #[test]
+    fn plan_json_names_its_version_and_omits_default_flags() {
+        let json: serde_json::Value = serde_json::from_slice(&sample().to_json()).unwrap();
+        assert_eq!(json["v"], 1);
+        assert_eq!(json["entries"][0]["preempted"], true);
+        assert!(json["entries"][1].get("preempted").is_none());
+        assert_eq!(json["entries"][1]["class"], "emergency");
+    }
+
+    #[test]
+    fn unknown_version_is_refused() {
+        let mut json: serde_json::Value = serde_json::from_slice(&sample().to_json()).unwrap();
+        json["v"] = 9.into();
+        let err = DevicePlan::from_json(json.to_string().as_bytes()).unwrap_err();
+        assert!(matches!(
+            err,
+            DecodeError::UnsupportedVersion {
+                found: 9,
+                supported: 1
+            }
+        ));
+    }
+
+    #[test]
+    fn malformed_plan_names_the_problem() {
+        let err = DevicePlan::from_json(br#"{"v":1,"device":"x"}"#).unwrap_err();
+        assert!(err.to_string().contains("missing field"), "{err}");
+    }
+}
