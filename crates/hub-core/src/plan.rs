@@ -413,3 +413,6 @@ fn place_routine(
     }
     items
 }
+
+#[cfg(test)]
+mod tests;

@@ -257,7 +257,9 @@ impl Scheduler {
                 }
             }
             Event::Receipt(receipt) => {
+                let device = receipt.device.clone();
                 self.apply_receipt(receipt, now)?;
+                dirty.devices.insert(device);
             }
             Event::DeviceOffline(id) => {
                 self.province.device(&id)?;
@@ -320,6 +322,15 @@ impl Scheduler {
             Report::Preempted | Report::Failed => {
                 log.done.remove(&receipt.key);
                 log.playing.take_if(|p| p.item.key == receipt.key);
+                // A bulletin taken as done everywhere is owed again, while it is valid.
+                let bulletin = self.programme.bulletin_mut(&receipt.key.bulletin)?;
+                if bulletin.state == BulletinState::Done && !bulletin.is_expired_at(now) {
+                    bulletin.state = BulletinState::Scheduled;
+                    self.outbox.push(Decision::State {
+                        bulletin: receipt.key.bulletin,
+                        state: BulletinState::Scheduled,
+                    });
+                }
             }
         }
         Ok(())
@@ -383,6 +394,24 @@ impl Scheduler {
             if log.offline {
                 continue;
             }
+            let stopped = log.playing.as_ref().and_then(|p| {
+                let state = self.programme.bulletin(&p.item.key.bulletin).ok()?.state;
+                let reason = match state {
+                    BulletinState::Cancelled => StopReason::Cancelled,
+                    BulletinState::Expired => StopReason::Expired,
+                    _ => return None,
+                };
+                Some((p.item.key.clone(), reason))
+            });
+            if let Some((key, reason)) = stopped {
+                log.playing = None;
+                self.outbox.push(Decision::Stop {
+                    device: id.clone(),
+                    key,
+                    reason,
+                    at: now,
+                });
+            }
             let mut previous: Option<&PlanItem> = None;
             for item in plan.iter().take_while(|i| i.start <= now) {
                 let is_playing = log
@@ -414,24 +443,6 @@ impl Scheduler {
                     });
                 }
                 previous = Some(item);
-            }
-            let stopped = log.playing.as_ref().and_then(|p| {
-                let state = self.programme.bulletin(&p.item.key.bulletin).ok()?.state;
-                let reason = match state {
-                    BulletinState::Cancelled => StopReason::Cancelled,
-                    BulletinState::Expired => StopReason::Expired,
-                    _ => return None,
-                };
-                Some((p.item.key.clone(), reason))
-            });
-            if let Some((key, reason)) = stopped {
-                log.playing = None;
-                self.outbox.push(Decision::Stop {
-                    device: id.clone(),
-                    key,
-                    reason,
-                    at: now,
-                });
             }
         }
     }
@@ -513,3 +524,6 @@ impl Scheduler {
         any_device
     }
 }
+
+#[cfg(test)]
+mod tests;

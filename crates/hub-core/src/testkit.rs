@@ -130,3 +130,41 @@ pub fn emergency(
     b.validity.expires = local(from) + chrono::TimeDelta::hours(6);
     b
 }
+
+/// A programme holding `bulletins`, validated against `province`.
+pub fn programme(province: &Province, bulletins: impl IntoIterator<Item = Bulletin>) -> Programme {
+    let mut programme = Programme::default();
+    for b in bulletins {
+        programme.insert_bulletin(province, b).unwrap();
+    }
+    programme
+}
+
+/// A plan as readable lines: `"05:00-05:10 id"` in local time, `lang` appended
+/// when not Vietnamese, `cut` when preempted.
+pub fn lines(items: &[PlanItem]) -> Vec<String> {
+    items
+        .iter()
+        .map(|i| {
+            let clock = |t: DateTime<Utc>| t.with_timezone(&TZ).format("%H:%M").to_string();
+            let mut line = format!("{}-{} {}", clock(i.start), clock(i.end), i.key.bulletin);
+            if i.key.language.as_str() != "vi" {
+                line += &format!(" {}", i.key.language);
+            }
+            if i.key.occurrence > 0 {
+                line += &format!(" #{}", i.key.occurrence);
+            }
+            if i.preempted {
+                line += " cut";
+            }
+            line
+        })
+        .collect()
+}
+
+/// The plan of `device` with no history, as [`lines`].
+pub fn plan_lines(province: &Province, programme: &Programme, device: &str, now: &str) -> Vec<String> {
+    let device = province.device(&device_id(device)).unwrap();
+    let horizon = Horizon::new(local(now), TZ);
+    lines(&plan_device(province, programme, &device.commune, device.kind, &DeviceLog::default(), horizon))
+}
