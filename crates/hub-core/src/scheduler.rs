@@ -430,7 +430,7 @@ impl Scheduler {
                     }
                 }
                 if item.end <= now {
-                    if !item.preempted && first_seen {
+                    if !item.preempted {
                         log.mark_done(&item.key, Evidence::Assumed);
                     }
                     if is_playing {
@@ -527,3 +527,6 @@ impl Scheduler {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod props;

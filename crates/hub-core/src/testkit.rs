@@ -163,8 +163,20 @@ pub fn lines(items: &[PlanItem]) -> Vec<String> {
 }
 
 /// The plan of `device` with no history, as [`lines`].
-pub fn plan_lines(province: &Province, programme: &Programme, device: &str, now: &str) -> Vec<String> {
+pub fn plan_lines(
+    province: &Province,
+    programme: &Programme,
+    device: &str,
+    now: &str,
+) -> Vec<String> {
     let device = province.device(&device_id(device)).unwrap();
     let horizon = Horizon::new(local(now), TZ);
-    lines(&plan_device(province, programme, &device.commune, device.kind, &DeviceLog::default(), horizon))
+    lines(&plan_device(
+        province,
+        programme,
+        &device.commune,
+        device.kind,
+        &DeviceLog::default(),
+        horizon,
+    ))
 }

@@ -12,7 +12,11 @@ fn scheduler(bulletins: impl IntoIterator<Item = Bulletin>) -> Scheduler {
 }
 
 fn key(bulletin: &str) -> AiringKey {
-    AiringKey { bulletin: bid(bulletin), occurrence: 0, language: lang("vi") }
+    AiringKey {
+        bulletin: bid(bulletin),
+        occurrence: 0,
+        language: lang("vi"),
+    }
 }
 
 /// Play decisions as `"device line"`.
@@ -20,7 +24,9 @@ fn plays(decisions: &[Decision]) -> Vec<String> {
     decisions
         .iter()
         .filter_map(|d| match d {
-            Decision::Play { device, item } => Some(format!("{device} {}", lines(std::slice::from_ref(item))[0])),
+            Decision::Play { device, item } => {
+                Some(format!("{device} {}", lines(std::slice::from_ref(item))[0]))
+            }
             _ => None,
         })
         .collect()
@@ -44,8 +50,19 @@ fn state(s: &Scheduler, id: &str) -> BulletinState {
 fn queuing_a_bulletin_plans_exactly_its_target_devices() {
     let mut s = scheduler([]);
     s.handle(local("2026-11-23 04:00"), Event::Tick).unwrap();
-    let b = with_audio_secs(bulletin("d", PriorityClass::Priority, AreaLevel::District, "660", &["660"]), 300);
-    let out = s.handle(local("2026-11-23 04:10"), Event::Queue(b)).unwrap();
+    let b = with_audio_secs(
+        bulletin(
+            "d",
+            PriorityClass::Priority,
+            AreaLevel::District,
+            "660",
+            &["660"],
+        ),
+        300,
+    );
+    let out = s
+        .handle(local("2026-11-23 04:10"), Event::Queue(b))
+        .unwrap();
     assert_eq!(
         plays(&out),
         [
@@ -61,13 +78,25 @@ fn queuing_a_bulletin_plans_exactly_its_target_devices() {
 
 #[test]
 fn a_bulletin_airs_then_is_done_everywhere() {
-    let b = with_audio_secs(bulletin("d", PriorityClass::Priority, AreaLevel::District, "661", &["661"]), 300);
+    let b = with_audio_secs(
+        bulletin(
+            "d",
+            PriorityClass::Priority,
+            AreaLevel::District,
+            "661",
+            &["661"],
+        ),
+        300,
+    );
     let mut s = scheduler([b]);
     s.handle(local("2026-11-23 04:00"), Event::Tick).unwrap();
     assert_eq!(state(&s, "d"), BulletinState::Scheduled);
     let out = s.handle(local("2026-11-23 05:01"), Event::Tick).unwrap();
     assert_eq!(states(&out), [("d".to_string(), BulletinState::Airing)]);
-    assert!(s.log(&device_id("24700-LS")).unwrap().is_playing(&key("d"), local("2026-11-23 05:01")));
+    assert!(s
+        .log(&device_id("24700-LS"))
+        .unwrap()
+        .is_playing(&key("d"), local("2026-11-23 05:01")));
     let out = s.handle(local("2026-11-23 05:06"), Event::Tick).unwrap();
     assert_eq!(states(&out), [("d".to_string(), BulletinState::Done)]);
     // Done is final: expiry does not touch it.
@@ -77,149 +106,356 @@ fn a_bulletin_airs_then_is_done_everywhere() {
 
 #[test]
 fn an_emergency_preempts_at_once_and_the_cut_bulletin_replays() {
-    let b = with_audio_secs(bulletin("news", PriorityClass::Priority, AreaLevel::Province, "67", &["67"]), 600);
+    let b = with_audio_secs(
+        bulletin(
+            "news",
+            PriorityClass::Priority,
+            AreaLevel::Province,
+            "67",
+            &["67"],
+        ),
+        600,
+    );
     let mut s = scheduler([b]);
     s.handle(local("2026-11-23 04:00"), Event::Tick).unwrap();
     s.handle(local("2026-11-23 05:03"), Event::Tick).unwrap();
-    let flood = with_audio_secs(emergency("flood", AreaLevel::District, "661", &["661"], "2026-11-23 05:04"), 120);
-    let out = s.handle(local("2026-11-23 05:04"), Event::Queue(flood)).unwrap();
+    let flood = with_audio_secs(
+        emergency(
+            "flood",
+            AreaLevel::District,
+            "661",
+            &["661"],
+            "2026-11-23 05:04",
+        ),
+        120,
+    );
+    let out = s
+        .handle(local("2026-11-23 05:04"), Event::Queue(flood))
+        .unwrap();
     let preempts: Vec<_> = out
         .iter()
         .filter_map(|d| match d {
-            Decision::Preempt { device, stopped, by, at } => Some((device.to_string(), stopped.bulletin.to_string(), by.bulletin.to_string(), *at)),
+            Decision::Preempt {
+                device,
+                stopped,
+                by,
+                at,
+            } => Some((
+                device.to_string(),
+                stopped.bulletin.to_string(),
+                by.bulletin.to_string(),
+                *at,
+            )),
             _ => None,
         })
         .collect();
     assert_eq!(
         preempts,
         // The board's two-minute part was over at 05:02; only the loudspeaker is cut.
-        [("24700-LS".into(), "news".into(), "flood".into(), local("2026-11-23 05:04"))]
+        [(
+            "24700-LS".into(),
+            "news".into(),
+            "flood".into(),
+            local("2026-11-23 05:04")
+        )]
     );
     assert_eq!(
         lines(s.plan(&device_id("24700-LS"))),
-        ["05:00-05:04 news cut", "05:04-05:06 flood", "05:06-05:16 news"]
+        [
+            "05:00-05:04 news cut",
+            "05:04-05:06 flood",
+            "05:06-05:16 news"
+        ]
     );
     // Devices outside the emergency's area carry on.
     assert_eq!(lines(s.plan(&device_id("24611-LS"))), ["05:00-05:10 news"]);
-    assert!(s.log(&device_id("24611-LS")).unwrap().is_playing(&key("news"), local("2026-11-23 05:04")));
+    assert!(s
+        .log(&device_id("24611-LS"))
+        .unwrap()
+        .is_playing(&key("news"), local("2026-11-23 05:04")));
     // The replay counts: news is done in 24700 after 05:16.
     s.handle(local("2026-11-23 05:17"), Event::Tick).unwrap();
-    assert!(s.log(&device_id("24700-LS")).unwrap().done.contains_key(&key("news")));
+    assert!(s
+        .log(&device_id("24700-LS"))
+        .unwrap()
+        .done
+        .contains_key(&key("news")));
 }
 
 #[test]
 fn cancelling_while_airing_stops_and_withdraws() {
-    let b = with_audio_secs(bulletin("news", PriorityClass::Priority, AreaLevel::Commune, "24611", &["24611"]), 600);
-    let mut later = with_audio_secs(bulletin("later", PriorityClass::Priority, AreaLevel::Commune, "24611", &["24611"]), 600);
+    let b = with_audio_secs(
+        bulletin(
+            "news",
+            PriorityClass::Priority,
+            AreaLevel::Commune,
+            "24611",
+            &["24611"],
+        ),
+        600,
+    );
+    let mut later = with_audio_secs(
+        bulletin(
+            "later",
+            PriorityClass::Priority,
+            AreaLevel::Commune,
+            "24611",
+            &["24611"],
+        ),
+        600,
+    );
     later.validity.not_before = local("2026-11-23 05:00");
     let mut s = scheduler([b, later]);
     s.handle(local("2026-11-23 05:02"), Event::Tick).unwrap();
-    let out = s.handle(local("2026-11-23 05:05"), Event::Cancel(bid("news"))).unwrap();
+    let out = s
+        .handle(local("2026-11-23 05:05"), Event::Cancel(bid("news")))
+        .unwrap();
     let stops = out
         .iter()
-        .filter(|d| matches!(d, Decision::Stop { reason: StopReason::Cancelled, .. }))
+        .filter(|d| {
+            matches!(
+                d,
+                Decision::Stop {
+                    reason: StopReason::Cancelled,
+                    ..
+                }
+            )
+        })
         .count();
     // The board showed its two minutes at 05:00-05:02; only the loudspeaker is still playing.
     assert_eq!(stops, 1, "{out:?}");
     assert_eq!(state(&s, "news"), BulletinState::Cancelled);
     // "later" moves up to now.
     assert_eq!(lines(s.plan(&device_id("24611-LS"))), ["05:05-05:15 later"]);
-    assert!(out.iter().any(|d| matches!(d, Decision::Withdraw { item, .. } if item.key == key("later"))));
-    let err = s.handle(local("2026-11-23 05:06"), Event::Cancel(bid("news"))).unwrap_err();
+    assert!(out
+        .iter()
+        .any(|d| matches!(d, Decision::Withdraw { item, .. } if item.key == key("later"))));
+    let err = s
+        .handle(local("2026-11-23 05:06"), Event::Cancel(bid("news")))
+        .unwrap_err();
     assert!(err.to_string().contains("Cancelled"), "{err}");
 }
 
 #[test]
 fn bulletins_expire_and_never_air_afterwards() {
-    let mut b = with_audio_secs(bulletin("old", PriorityClass::Priority, AreaLevel::Province, "67", &["67"]), 600);
+    let mut b = with_audio_secs(
+        bulletin(
+            "old",
+            PriorityClass::Priority,
+            AreaLevel::Province,
+            "67",
+            &["67"],
+        ),
+        600,
+    );
     b.validity.expires = local("2026-11-23 05:05");
     let mut s = scheduler([b]);
     let out = s.handle(local("2026-11-23 04:00"), Event::Tick).unwrap();
-    let loudspeakers: Vec<_> = plays(&out).into_iter().filter(|p| p.contains("-LS ")).collect();
-    assert!(loudspeakers.is_empty(), "ten minutes do not fit before 05:05: {loudspeakers:?}");
+    let loudspeakers: Vec<_> = plays(&out)
+        .into_iter()
+        .filter(|p| p.contains("-LS "))
+        .collect();
+    assert!(
+        loudspeakers.is_empty(),
+        "ten minutes do not fit before 05:05: {loudspeakers:?}"
+    );
     let out = s.handle(local("2026-11-23 05:05"), Event::Tick).unwrap();
     assert_eq!(states(&out), [("old".to_string(), BulletinState::Expired)]);
 }
 
 #[test]
 fn sensitive_bulletins_wait_for_review() {
-    let mut b = bulletin("s", PriorityClass::Priority, AreaLevel::Province, "67", &["67"]);
+    let mut b = bulletin(
+        "s",
+        PriorityClass::Priority,
+        AreaLevel::Province,
+        "67",
+        &["67"],
+    );
     b.state = BulletinState::Draft;
     b.sensitive = true;
-    let mut plain = bulletin("plain", PriorityClass::Priority, AreaLevel::Province, "67", &["67"]);
+    let mut plain = bulletin(
+        "plain",
+        PriorityClass::Priority,
+        AreaLevel::Province,
+        "67",
+        &["67"],
+    );
     plain.state = BulletinState::Draft;
     let mut s = scheduler([b, plain]);
     s.handle(local("2026-11-23 04:00"), Event::Tick).unwrap();
-    let out = s.handle(local("2026-11-23 04:01"), Event::Submit(bid("plain"))).unwrap();
+    let out = s
+        .handle(local("2026-11-23 04:01"), Event::Submit(bid("plain")))
+        .unwrap();
     assert!(states(&out).contains(&("plain".to_string(), BulletinState::Approved)));
     assert!(!plays(&out).is_empty());
-    let out = s.handle(local("2026-11-23 04:02"), Event::Submit(bid("s"))).unwrap();
+    let out = s
+        .handle(local("2026-11-23 04:02"), Event::Submit(bid("s")))
+        .unwrap();
     assert_eq!(states(&out), [("s".to_string(), BulletinState::Submitted)]);
     assert!(plays(&out).is_empty());
-    let out = s.handle(local("2026-11-23 04:03"), Event::Approve(bid("s"))).unwrap();
+    let out = s
+        .handle(local("2026-11-23 04:03"), Event::Approve(bid("s")))
+        .unwrap();
     assert!(plays(&out).iter().any(|p| p.ends_with(" s")));
-    let err = s.handle(local("2026-11-23 04:04"), Event::Reject(bid("s"))).unwrap_err();
+    let err = s
+        .handle(local("2026-11-23 04:04"), Event::Reject(bid("s")))
+        .unwrap_err();
     assert!(matches!(err, CoreError::InvalidTransition { .. }));
 }
 
 #[test]
 fn a_device_reported_failure_is_planned_again() {
-    let b = with_audio_secs(bulletin("news", PriorityClass::Priority, AreaLevel::Commune, "24611", &["24611"]), 300);
+    let b = with_audio_secs(
+        bulletin(
+            "news",
+            PriorityClass::Priority,
+            AreaLevel::Commune,
+            "24611",
+            &["24611"],
+        ),
+        300,
+    );
     let mut s = scheduler([b]);
     s.handle(local("2026-11-23 05:00"), Event::Tick).unwrap();
     s.handle(local("2026-11-23 05:06"), Event::Tick).unwrap();
-    assert!(s.plan(&device_id("24611-LS")).iter().all(|i| i.start < local("2026-11-23 05:06")));
-    let receipt = Receipt { device: device_id("24611-LS"), key: key("news"), report: Report::Failed, at: local("2026-11-23 05:03") };
+    assert!(s
+        .plan(&device_id("24611-LS"))
+        .iter()
+        .all(|i| i.start < local("2026-11-23 05:06")));
+    let receipt = Receipt {
+        device: device_id("24611-LS"),
+        key: key("news"),
+        report: Report::Failed,
+        at: local("2026-11-23 05:03"),
+    };
     assert_eq!(state(&s, "news"), BulletinState::Done);
-    let out = s.handle(local("2026-11-23 05:07"), Event::Receipt(receipt)).unwrap();
+    let out = s
+        .handle(local("2026-11-23 05:07"), Event::Receipt(receipt))
+        .unwrap();
     assert_eq!(plays(&out), ["24611-LS 05:07-05:12 news"]);
-    assert_eq!(state(&s, "news"), BulletinState::Airing, "the replay starts at once");
+    assert_eq!(
+        state(&s, "news"),
+        BulletinState::Airing,
+        "the replay starts at once"
+    );
 }
 
 #[test]
 fn an_offline_device_catches_up_on_reconnect_while_still_valid() {
-    let mut b = with_audio_secs(bulletin("news", PriorityClass::Priority, AreaLevel::Commune, "24611", &["24611"]), 300);
+    let mut b = with_audio_secs(
+        bulletin(
+            "news",
+            PriorityClass::Priority,
+            AreaLevel::Commune,
+            "24611",
+            &["24611"],
+        ),
+        300,
+    );
     b.validity.expires = local("2026-11-23 17:30");
     let mut s = scheduler([b]);
     let ls = device_id("24611-LS");
-    s.handle(local("2026-11-23 04:00"), Event::DeviceOffline(ls.clone())).unwrap();
+    s.handle(local("2026-11-23 04:00"), Event::DeviceOffline(ls.clone()))
+        .unwrap();
     s.handle(local("2026-11-23 05:30"), Event::Tick).unwrap();
-    assert!(s.log(&ls).unwrap().done.is_empty(), "nothing is assumed of an offline device");
-    assert!(s.log(&device_id("24611-LB")).unwrap().done.contains_key(&key("news")));
-    let out = s.handle(local("2026-11-23 06:00"), Event::DeviceOnline(ls.clone())).unwrap();
+    assert!(
+        s.log(&ls).unwrap().done.is_empty(),
+        "nothing is assumed of an offline device"
+    );
+    assert!(s
+        .log(&device_id("24611-LB"))
+        .unwrap()
+        .done
+        .contains_key(&key("news")));
+    let out = s
+        .handle(local("2026-11-23 06:00"), Event::DeviceOnline(ls.clone()))
+        .unwrap();
     assert_eq!(plays(&out), ["24611-LS 06:00-06:05 news"]);
 
     // Back offline through the expiry: on reconnect nothing is owed any more.
-    s.handle(local("2026-11-23 06:01"), Event::DeviceOffline(ls.clone())).unwrap();
-    s.handle(local("2026-11-23 17:31"), Event::DeviceOnline(ls.clone())).unwrap();
-    assert!(s.plan(&ls).iter().all(|i| i.end <= local("2026-11-23 17:31")));
+    s.handle(local("2026-11-23 06:01"), Event::DeviceOffline(ls.clone()))
+        .unwrap();
+    s.handle(local("2026-11-23 17:31"), Event::DeviceOnline(ls.clone()))
+        .unwrap();
+    assert!(s
+        .plan(&ls)
+        .iter()
+        .all(|i| i.end <= local("2026-11-23 17:31")));
 }
 
 #[test]
 fn offline_devices_forget_only_what_was_assumed() {
-    let b = with_audio_secs(bulletin("news", PriorityClass::Priority, AreaLevel::Commune, "24611", &["24611"]), 300);
+    let b = with_audio_secs(
+        bulletin(
+            "news",
+            PriorityClass::Priority,
+            AreaLevel::Commune,
+            "24611",
+            &["24611"],
+        ),
+        300,
+    );
     let mut s = scheduler([b]);
     let ls = device_id("24611-LS");
     s.handle(local("2026-11-23 05:00"), Event::Tick).unwrap();
-    let finished = Receipt { device: ls.clone(), key: key("news"), report: Report::Finished, at: local("2026-11-23 05:05") };
-    s.handle(local("2026-11-23 05:05"), Event::Receipt(finished)).unwrap();
-    s.handle(local("2026-11-23 05:06"), Event::DeviceOffline(ls.clone())).unwrap();
-    assert_eq!(s.log(&ls).unwrap().done.get(&key("news")), Some(&Evidence::Reported));
-    let out = s.handle(local("2026-11-23 05:07"), Event::DeviceOnline(ls)).unwrap();
+    let finished = Receipt {
+        device: ls.clone(),
+        key: key("news"),
+        report: Report::Finished,
+        at: local("2026-11-23 05:05"),
+    };
+    s.handle(local("2026-11-23 05:05"), Event::Receipt(finished))
+        .unwrap();
+    s.handle(local("2026-11-23 05:06"), Event::DeviceOffline(ls.clone()))
+        .unwrap();
+    assert_eq!(
+        s.log(&ls).unwrap().done.get(&key("news")),
+        Some(&Evidence::Reported)
+    );
+    let out = s
+        .handle(local("2026-11-23 05:07"), Event::DeviceOnline(ls))
+        .unwrap();
     assert!(plays(&out).is_empty());
 }
 
 #[test]
 fn refused_events_change_nothing_and_say_why() {
-    let mut s = scheduler([bulletin("news", PriorityClass::Priority, AreaLevel::Commune, "24611", &["24611"])]);
+    let mut s = scheduler([bulletin(
+        "news",
+        PriorityClass::Priority,
+        AreaLevel::Commune,
+        "24611",
+        &["24611"],
+    )]);
     s.handle(local("2026-11-23 04:00"), Event::Tick).unwrap();
     let plan_before = s.plan(&device_id("24611-LS")).to_vec();
-    let err = s.handle(local("2026-11-23 04:01"), Event::Approve(bid("nope"))).unwrap_err();
+    let err = s
+        .handle(local("2026-11-23 04:01"), Event::Approve(bid("nope")))
+        .unwrap_err();
     assert_eq!(err.to_string(), "unknown bulletin nope");
-    let bad = Receipt { device: device_id("ghost"), key: key("news"), report: Report::Started, at: local("2026-11-23 04:01") };
-    assert_eq!(s.handle(local("2026-11-23 04:01"), Event::Receipt(bad)).unwrap_err().to_string(), "unknown device ghost");
-    let out_of_area = bulletin("x", PriorityClass::Priority, AreaLevel::District, "660", &["24700"]);
-    assert!(s.handle(local("2026-11-23 04:01"), Event::Queue(out_of_area)).is_err());
+    let bad = Receipt {
+        device: device_id("ghost"),
+        key: key("news"),
+        report: Report::Started,
+        at: local("2026-11-23 04:01"),
+    };
+    assert_eq!(
+        s.handle(local("2026-11-23 04:01"), Event::Receipt(bad))
+            .unwrap_err()
+            .to_string(),
+        "unknown device ghost"
+    );
+    let out_of_area = bulletin(
+        "x",
+        PriorityClass::Priority,
+        AreaLevel::District,
+        "660",
+        &["24700"],
+    );
+    assert!(s
+        .handle(local("2026-11-23 04:01"), Event::Queue(out_of_area))
+        .is_err());
     assert_eq!(s.plan(&device_id("24611-LS")), plan_before.as_slice());
 }
 
@@ -227,13 +463,34 @@ fn refused_events_change_nothing_and_say_why() {
 fn the_same_events_give_the_same_decisions() {
     let run = || {
         let mut s = scheduler([
-            bulletin("a", PriorityClass::Priority, AreaLevel::Province, "67", &["67"]),
-            bulletin("b", PriorityClass::Priority, AreaLevel::District, "660", &["660"]),
+            bulletin(
+                "a",
+                PriorityClass::Priority,
+                AreaLevel::Province,
+                "67",
+                &["67"],
+            ),
+            bulletin(
+                "b",
+                PriorityClass::Priority,
+                AreaLevel::District,
+                "660",
+                &["660"],
+            ),
         ]);
         let mut all = Vec::new();
         for (t, e) in [
             ("2026-11-23 04:00", Event::Tick),
-            ("2026-11-23 05:03", Event::Queue(emergency("e", AreaLevel::Province, "67", &["67"], "2026-11-23 05:03"))),
+            (
+                "2026-11-23 05:03",
+                Event::Queue(emergency(
+                    "e",
+                    AreaLevel::Province,
+                    "67",
+                    &["67"],
+                    "2026-11-23 05:03",
+                )),
+            ),
             ("2026-11-23 05:20", Event::Cancel(bid("b"))),
             ("2026-11-23 23:59", Event::Tick),
             ("2026-11-24 05:00", Event::Tick),
