@@ -170,6 +170,17 @@ impl Demand {
         )
     }
 
+    /// Which of two emergencies is the newer one: later trigger first; at the
+    /// same moment, the commune's first language counts as newer so it plays first.
+    fn recency(&self) -> impl Ord + '_ {
+        (
+            self.earliest,
+            &self.key.bulletin,
+            self.key.occurrence,
+            std::cmp::Reverse(self.language_rank),
+        )
+    }
+
     fn item(&self, start: DateTime<Utc>, end: DateTime<Utc>, preempted: bool) -> PlanItem {
         PlanItem {
             key: self.key.clone(),
@@ -308,8 +319,8 @@ fn run_emergencies(
     mut running: Option<(Demand, DateTime<Utc>)>,
     now: DateTime<Utc>,
 ) -> Vec<PlanItem> {
-    pending.sort_by(|a, b| (a.earliest, &a.key).cmp(&(b.earliest, &b.key)));
-    let newer = |a: &Demand, b: &Demand| (a.earliest, &a.key) > (b.earliest, &b.key);
+    pending.sort_by(|a, b| a.recency().cmp(&b.recency()));
+    let newer = |a: &Demand, b: &Demand| a.recency() > b.recency();
     let mut arrivals = pending.into_iter().peekable();
     let mut waiting: Vec<Demand> = Vec::new();
     let mut items = Vec::new();

@@ -686,6 +686,43 @@ fn communes_hear_every_language_they_broadcast_in() {
 }
 
 #[test]
+fn an_emergency_airs_in_the_commune_languages_in_their_order() {
+    let tree = tree_three_tier();
+    let mut settings = CommuneSettings::default_for(code("24700"));
+    settings.languages = vec![lang("mnong"), lang("vi")];
+    let devices = [Device {
+        id: device_id("24700-LS"),
+        kind: DeviceKind::Loudspeaker,
+        commune: code("24700"),
+        name: "ls".into(),
+    }];
+    let p = Province::new(TZ, tree, WindowPolicy::default(), [settings], devices).unwrap();
+    let mut e = with_audio_secs(
+        emergency(
+            "flood",
+            AreaLevel::Province,
+            "67",
+            &["67"],
+            "2026-11-23 10:00",
+        ),
+        120,
+    );
+    e.variants.push(Variant {
+        language: lang("mnong"),
+        audio: Some(AudioPart {
+            source: AudioSource::Recorded,
+            secs: 180,
+        }),
+        visual: None,
+    });
+    let prog = programme(&p, [e]);
+    assert_eq!(
+        plan_lines(&p, &prog, "24700-LS", "2026-11-23 09:00"),
+        ["10:00-10:03 flood mnong", "10:03-10:05 flood"]
+    );
+}
+
+#[test]
 fn a_recurring_bulletin_airs_at_its_time_every_day() {
     let p = province();
     let mut b = with_audio_secs(

@@ -1,0 +1,321 @@
+//! The typed record layer: which tree each domain type lives in, under which
+//! key, and the versioned JSON envelope every value is wrapped in.
+
+use std::collections::BTreeMap;
+
+use chrono_tz::Tz;
+use hub_core::{
+    AiringKey, Area, AreaCode, Bulletin, BulletinId, ChairOrder, CommuneSettings, Device, DeviceId,
+    DeviceLog, Evidence, OptIn, Playing, WindowPolicy,
+};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::{show_key, StoreError};
+
+/// Format version of the envelope and of the records inside it. Raise it
+/// (together with a migration) when a stored shape changes incompatibly.
+pub const RECORD_VERSION: u32 = 1;
+
+/// A value the store can keep: one tree per type, one key per value.
+///
+/// Implemented here for every domain record, so the store has a single
+/// generic put/get/all/remove instead of one per type.
+pub trait Record: Serialize + DeserializeOwned {
+    /// The sled tree holding every record of this type.
+    const TREE: &'static str;
+
+    /// The record's key in [`Self::TREE`]; iteration follows key byte order.
+    fn key(&self) -> Vec<u8>;
+}
+
+impl Record for Area {
+    const TREE: &'static str = "areas";
+    fn key(&self) -> Vec<u8> {
+        self.code.as_str().as_bytes().to_vec()
+    }
+}
+
+impl Record for Device {
+    const TREE: &'static str = "devices";
+    fn key(&self) -> Vec<u8> {
+        self.id.as_str().as_bytes().to_vec()
+    }
+}
+
+impl Record for CommuneSettings {
+    const TREE: &'static str = "commune_settings";
+    fn key(&self) -> Vec<u8> {
+        self.commune.as_str().as_bytes().to_vec()
+    }
+}
+
+impl Record for Bulletin {
+    const TREE: &'static str = "bulletins";
+    fn key(&self) -> Vec<u8> {
+        self.id.as_str().as_bytes().to_vec()
+    }
+}
+
+impl Record for ChairOrder {
+    const TREE: &'static str = "chair_orders";
+    fn key(&self) -> Vec<u8> {
+        self.commune.as_str().as_bytes().to_vec()
+    }
+}
+
+impl Record for OptIn {
+    const TREE: &'static str = "opt_ins";
+    fn key(&self) -> Vec<u8> {
+        opt_in_key(&self.commune, &self.bulletin)
+    }
+}
+
+/// The key of a commune's opt-in of a bulletin: `commune \0 bulletin`, so a
+/// commune's opt-ins are adjacent (neither id may contain `\0`).
+pub fn opt_in_key(commune: &AreaCode, bulletin: &BulletinId) -> Vec<u8> {
+    let mut key = Vec::with_capacity(commune.as_str().len() + 1 + bulletin.as_str().len());
+    key.extend_from_slice(commune.as_str().as_bytes());
+    key.push(0);
+    key.extend_from_slice(bulletin.as_str().as_bytes());
+    key
+}
+
+/// Province-wide settings: the one record that is not part of a collection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvinceSettings {
+    /// Stored by name, e.g. `"Asia/Ho_Chi_Minh"`.
+    pub timezone: Tz,
+    pub windows: WindowPolicy,
+}
+
+impl ProvinceSettings {
+    /// The singleton's key in the `settings` tree.
+    pub const KEY: &'static [u8] = b"province";
+}
+
+impl Record for ProvinceSettings {
+    const TREE: &'static str = "settings";
+    fn key(&self) -> Vec<u8> {
+        Self::KEY.to_vec()
+    }
+}
+
+/// What one device has played, as a record of its own (the domain keeps
+/// logs in a map by device id).
+///
+/// Stored with the `done` airings as a list of `{"airing", "evidence"}`
+/// pairs, because JSON object keys must be strings and an airing key is not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceHistory {
+    pub device: DeviceId,
+    pub log: DeviceLog,
+}
+
+impl Record for DeviceHistory {
+    const TREE: &'static str = "device_logs";
+    fn key(&self) -> Vec<u8> {
+        self.device.as_str().as_bytes().to_vec()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Done<K> {
+    airing: K,
+    evidence: Evidence,
+}
+
+#[derive(Serialize)]
+struct HistoryOut<'a> {
+    device: &'a DeviceId,
+    #[serde(serialize_with = "done_as_list")]
+    done: &'a BTreeMap<AiringKey, Evidence>,
+    playing: &'a Option<Playing>,
+    offline: bool,
+}
+
+#[derive(Deserialize)]
+struct HistoryIn {
+    device: DeviceId,
+    done: Vec<Done<AiringKey>>,
+    playing: Option<Playing>,
+    offline: bool,
+}
+
+fn done_as_list<S: Serializer>(
+    done: &&BTreeMap<AiringKey, Evidence>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(done.iter().map(|(airing, evidence)| Done {
+        airing,
+        evidence: *evidence,
+    }))
+}
+
+impl Serialize for DeviceHistory {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        HistoryOut {
+            device: &self.device,
+            done: &self.log.done,
+            playing: &self.log.playing,
+            offline: self.log.offline,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for DeviceHistory {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let stored = HistoryIn::deserialize(deserializer)?;
+        Ok(Self {
+            device: stored.device,
+            log: DeviceLog {
+                done: stored
+                    .done
+                    .into_iter()
+                    .map(|d| (d.airing, d.evidence))
+                    .collect(),
+                playing: stored.playing,
+                offline: stored.offline,
+            },
+        })
+    }
+}
+
+/// The envelope as written: `{"v":1,"record":{...}}`.
+#[derive(Serialize)]
+struct EnvelopeOut<'a, R> {
+    v: u32,
+    record: &'a R,
+}
+
+#[derive(Deserialize)]
+struct EnvelopeIn<R> {
+    v: u32,
+    record: R,
+}
+
+/// Only the version, to explain why a full decode failed.
+#[derive(Deserialize)]
+struct EnvelopeVersion {
+    v: u32,
+}
+
+/// Encodes `record` in its envelope.
+pub(crate) fn encode<R: Record>(record: &R) -> Result<Vec<u8>, StoreError> {
+    let envelope = EnvelopeOut {
+        v: RECORD_VERSION,
+        record,
+    };
+    serde_json::to_vec(&envelope).map_err(|source| StoreError::Encode {
+        tree: R::TREE,
+        key: show_key(&record.key()),
+        source,
+    })
+}
+
+/// Decodes the value stored under `key` in `tree`, checking the envelope
+/// version and that the record belongs under `key`.
+fn decode<R: DeserializeOwned>(
+    tree: &'static str,
+    key: &[u8],
+    value: &[u8],
+) -> Result<R, StoreError> {
+    let too_new = |found| StoreError::RecordTooNew {
+        tree,
+        key: show_key(key),
+        found,
+        supported: RECORD_VERSION,
+    };
+    match serde_json::from_slice::<EnvelopeIn<R>>(value) {
+        Ok(envelope) if envelope.v > RECORD_VERSION => Err(too_new(envelope.v)),
+        Ok(envelope) => Ok(envelope.record),
+        Err(source) => match serde_json::from_slice::<EnvelopeVersion>(value) {
+            Ok(head) if head.v > RECORD_VERSION => Err(too_new(head.v)),
+            _ => Err(StoreError::Decode {
+                tree,
+                key: show_key(key),
+                source,
+            }),
+        },
+    }
+}
+
+/// [`decode`] for a [`Record`], which must also carry `key` as its own key.
+pub(crate) fn decode_record<R: Record>(key: &[u8], value: &[u8]) -> Result<R, StoreError> {
+    let record: R = decode(R::TREE, key, value)?;
+    let own = record.key();
+    if own != key {
+        return Err(StoreError::MisplacedRecord {
+            tree: R::TREE,
+            key: show_key(key),
+            own: show_key(&own),
+        });
+    }
+    Ok(record)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::*;
+
+    #[test]
+    fn values_are_wrapped_in_a_versioned_envelope() {
+        let device = devices().remove(0);
+        let bytes = encode(&device).unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(json["v"], 1);
+        assert_eq!(json["record"]["id"], device.id.as_str());
+        let back: Device = decode_record(&device.key(), &bytes).unwrap();
+        assert_eq!(back, device);
+    }
+
+    #[test]
+    fn province_settings_store_the_zone_by_name() {
+        let settings = ProvinceSettings {
+            timezone: TZ,
+            windows: WindowPolicy::default(),
+        };
+        let json: serde_json::Value = serde_json::from_slice(&encode(&settings).unwrap()).unwrap();
+        assert_eq!(json["record"]["timezone"], "Asia/Ho_Chi_Minh");
+    }
+
+    #[test]
+    fn device_history_with_done_airings_round_trips() {
+        let history = history("24611-LS");
+        assert!(!history.log.done.is_empty() && history.log.playing.is_some());
+        // The domain map itself cannot be JSON: its keys are structs.
+        assert!(serde_json::to_vec(&history.log).is_err());
+        let bytes = encode(&history).unwrap();
+        let back: DeviceHistory = decode_record(&history.key(), &bytes).unwrap();
+        assert_eq!(back, history);
+    }
+
+    #[test]
+    fn a_newer_record_version_is_named_as_such() {
+        let err = decode_record::<Device>(b"x", br#"{"v":2,"record":{"shape":"new"}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("format version 2"), "{err}");
+        assert!(err.contains("upgrade the hub"), "{err}");
+    }
+
+    #[test]
+    fn a_record_under_a_foreign_key_is_refused() {
+        let device = devices().remove(0);
+        let err = decode_record::<Device>(b"other", &encode(&device).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("\"other\"") && err.contains(device.id.as_str()),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn opt_in_keys_group_by_commune() {
+        let key = opt_in_key(&code("24611"), &bid("tin-a"));
+        assert_eq!(key, b"24611\0tin-a");
+    }
+}

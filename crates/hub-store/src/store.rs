@@ -1,0 +1,305 @@
+//! The store: a sled database, its schema check, generic record access,
+//! atomic batches and loading/saving the domain as a whole.
+
+use std::collections::{BTreeMap, HashSet};
+use std::convert::Infallible;
+use std::path::Path;
+
+use hub_core::{
+    Area, AreaTree, Bulletin, ChairOrder, CommuneSettings, Device, DeviceId, DeviceLog, OptIn,
+    Programme, Province,
+};
+use sled::transaction::{TransactionError, Transactional};
+
+use crate::error::{show_key, StoreError};
+use crate::record::{decode_record, encode, DeviceHistory, ProvinceSettings, Record};
+
+/// Version of the store's layout (which trees exist, what their keys mean).
+/// A hub refuses stores with a newer version.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Tree with the store's own bookkeeping.
+const META_TREE: &str = "meta";
+/// Key of the schema version in [`META_TREE`], a JSON number.
+const SCHEMA_KEY: &[u8] = b"schema_version";
+
+/// The hub's persistent state on disk. Cheap to clone (sled handles are shared).
+///
+/// Writes are crash-safe but become durable only when sled flushes (every
+/// half second by default) or on [`Store::flush`].
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: sled::Db,
+}
+
+impl Store {
+    /// Opens the store at `path`, creating it if needed, and checks that its
+    /// schema is one this hub understands.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let db = sled::open(path)?;
+        let meta = db.open_tree(META_TREE)?;
+        match meta.get(SCHEMA_KEY)? {
+            None => {
+                let version =
+                    serde_json::to_vec(&SCHEMA_VERSION).map_err(|source| StoreError::Encode {
+                        tree: META_TREE,
+                        key: show_key(SCHEMA_KEY),
+                        source,
+                    })?;
+                meta.insert(SCHEMA_KEY, version)?;
+                db.flush()?;
+            }
+            Some(value) => {
+                let found: u32 =
+                    serde_json::from_slice(&value).map_err(|source| StoreError::Decode {
+                        tree: META_TREE,
+                        key: show_key(SCHEMA_KEY),
+                        source,
+                    })?;
+                let supported = SCHEMA_VERSION;
+                if found > supported {
+                    return Err(StoreError::SchemaTooNew { found, supported });
+                }
+                if found < supported {
+                    return Err(StoreError::SchemaTooOld { found, supported });
+                }
+            }
+        }
+        Ok(Store { db })
+    }
+
+    fn tree<R: Record>(&self) -> Result<sled::Tree, StoreError> {
+        Ok(self.db.open_tree(R::TREE)?)
+    }
+
+    /// Inserts or replaces `record` under its own key.
+    pub fn put<R: Record>(&self, record: &R) -> Result<(), StoreError> {
+        let value = encode(record)?;
+        self.tree::<R>()?.insert(record.key(), value)?;
+        Ok(())
+    }
+
+    /// The record stored under `key`, if any.
+    pub fn get<R: Record>(&self, key: &[u8]) -> Result<Option<R>, StoreError> {
+        self.tree::<R>()?
+            .get(key)?
+            .map(|value| decode_record(key, &value))
+            .transpose()
+    }
+
+    /// Every record of type `R`, in key order.
+    pub fn all<R: Record>(&self) -> Result<Vec<R>, StoreError> {
+        self.tree::<R>()?
+            .iter()
+            .map(|entry| {
+                let (key, value) = entry?;
+                decode_record(&key, &value)
+            })
+            .collect()
+    }
+
+    /// Removes the record stored under `key`; returns whether there was one.
+    pub fn remove<R: Record>(&self, key: &[u8]) -> Result<bool, StoreError> {
+        Ok(self.tree::<R>()?.remove(key)?.is_some())
+    }
+
+    /// Writes every change of `batch` in one sled transaction over every tree
+    /// it touches: after a crash either all of them are recovered or none, and
+    /// no single read sees part of it. Loading several trees (as
+    /// [`Store::load_province`] does) is not a snapshot, though: a batch
+    /// applied between two of its reads shows in the later one only.
+    pub fn apply(&self, batch: Batch) -> Result<(), StoreError> {
+        if batch.ops.is_empty() {
+            return Ok(());
+        }
+        let mut names: Vec<&'static str> = Vec::new();
+        let mut slot: Vec<usize> = Vec::with_capacity(batch.ops.len());
+        for op in &batch.ops {
+            let index = match names.iter().position(|name| *name == op.tree) {
+                Some(index) => index,
+                None => {
+                    names.push(op.tree);
+                    names.len() - 1
+                }
+            };
+            slot.push(index);
+        }
+        let trees = names
+            .iter()
+            .map(|name| self.db.open_tree(name))
+            .collect::<Result<Vec<_>, _>>()?;
+        let result = <[sled::Tree] as Transactional<Infallible>>::transaction(&trees, |views| {
+            for (op, index) in batch.ops.iter().zip(&slot) {
+                let view = &views[*index];
+                match &op.value {
+                    Some(value) => view.insert(op.key.as_slice(), value.as_slice())?,
+                    None => view.remove(op.key.as_slice())?,
+                };
+            }
+            Ok(())
+        });
+        match result {
+            Ok(()) => Ok(()),
+            Err(TransactionError::Storage(error)) => Err(StoreError::Sled(error)),
+            Err(TransactionError::Abort(never)) => match never {},
+        }
+    }
+
+    /// Waits until everything written so far is durable on disk.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Writes the province settings and every area, device and commune
+    /// settings record of `province`, atomically.
+    ///
+    /// An upsert: records the store holds that `province` no longer has
+    /// (a removed device, say) are left in place; remove them with
+    /// [`Store::remove`].
+    pub fn import_province(&self, province: &Province) -> Result<(), StoreError> {
+        let mut batch = Batch::new();
+        batch.put(&ProvinceSettings {
+            timezone: province.tz,
+            windows: province.windows.clone(),
+        })?;
+        for area in province.tree.areas() {
+            batch.put(area)?;
+        }
+        for device in province.devices() {
+            batch.put(device)?;
+        }
+        for settings in province.all_settings() {
+            batch.put(settings)?;
+        }
+        self.apply(batch)
+    }
+
+    /// Rebuilds the province from the stored records, validating it as a whole.
+    pub fn load_province(&self) -> Result<Province, StoreError> {
+        let settings = self
+            .get::<ProvinceSettings>(ProvinceSettings::KEY)?
+            .ok_or(StoreError::NoProvince)?;
+        let tree = AreaTree::new(self.all::<Area>()?)?;
+        let province = Province::new(
+            settings.timezone,
+            tree,
+            settings.windows,
+            self.all::<CommuneSettings>()?,
+            self.all::<Device>()?,
+        )?;
+        Ok(province)
+    }
+
+    /// Makes the stored programme equal to `programme`, atomically: writes
+    /// every bulletin, chair order and opt-in, and removes stored ones it no
+    /// longer has (a withdrawn opt-in must not come back after a restart).
+    pub fn save_programme(&self, programme: &Programme) -> Result<(), StoreError> {
+        let mut batch = Batch::new();
+        put_replacing::<Bulletin>(self, &mut batch, programme.bulletins())?;
+        put_replacing::<ChairOrder>(self, &mut batch, programme.chair_orders())?;
+        put_replacing::<OptIn>(self, &mut batch, programme.opt_ins())?;
+        self.apply(batch)
+    }
+
+    /// Rebuilds the programme of `province` from the stored records through
+    /// the domain's own checks: bulletins first, then chair orders and opt-ins.
+    pub fn load_programme(&self, province: &Province) -> Result<Programme, StoreError> {
+        let mut programme = Programme::default();
+        for bulletin in self.all::<Bulletin>()? {
+            programme.insert_bulletin(province, bulletin)?;
+        }
+        for order in self.all::<ChairOrder>()? {
+            programme.set_chair_order(province, order)?;
+        }
+        for opt_in in self.all::<OptIn>()? {
+            programme.set_opt_in(province, opt_in)?;
+        }
+        Ok(programme)
+    }
+
+    /// Every stored device log, by device.
+    pub fn load_logs(&self) -> Result<BTreeMap<DeviceId, DeviceLog>, StoreError> {
+        Ok(self
+            .all::<DeviceHistory>()?
+            .into_iter()
+            .map(|history| (history.device, history.log))
+            .collect())
+    }
+}
+
+/// Adds `records` to `batch`, and removals for every stored record of the
+/// type whose key is not among them.
+fn put_replacing<'a, R: Record + 'a>(
+    store: &Store,
+    batch: &mut Batch,
+    records: impl Iterator<Item = &'a R>,
+) -> Result<(), StoreError> {
+    let mut keep = HashSet::new();
+    for record in records {
+        keep.insert(record.key());
+        batch.put(record)?;
+    }
+    for entry in store.tree::<R>()?.iter().keys() {
+        let key = entry?;
+        if !keep.contains(key.as_ref()) {
+            batch.remove::<R>(&key);
+        }
+    }
+    Ok(())
+}
+
+/// Changes to records of any types, applied together by [`Store::apply`].
+///
+/// Records are encoded when added, so a batch that builds applies without
+/// encoding errors. Later changes to the same key win.
+#[derive(Debug, Default)]
+pub struct Batch {
+    ops: Vec<Op>,
+}
+
+#[derive(Debug)]
+struct Op {
+    tree: &'static str,
+    key: Vec<u8>,
+    /// `None` removes the key.
+    value: Option<Vec<u8>>,
+}
+
+impl Batch {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Inserts or replaces `record` under its own key.
+    pub fn put<R: Record>(&mut self, record: &R) -> Result<&mut Self, StoreError> {
+        self.ops.push(Op {
+            tree: R::TREE,
+            key: record.key(),
+            value: Some(encode(record)?),
+        });
+        Ok(self)
+    }
+
+    /// Removes the record of type `R` stored under `key`, if there is one.
+    pub fn remove<R: Record>(&mut self, key: &[u8]) -> &mut Self {
+        self.ops.push(Op {
+            tree: R::TREE,
+            key: key.to_vec(),
+            value: None,
+        });
+        self
+    }
+
+    /// Number of changes in the batch.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,555 @@
+//! The hub's configuration: a province description plus where data lives.
+//!
+//! Defaults are compiled in; a TOML file (`configs/*.toml`) overrides them,
+//! then `HUB_*` environment variables override the file. Every value is parsed
+//! into a domain type here, at the edge, so the rest of the hub never sees a
+//! malformed code, window or time.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, FixedOffset, NaiveTime, Utc};
+use chrono_tz::Tz;
+use hub_core::{
+    Area, AreaCode, AreaLevel, AreaTree, AudioPart, AudioSource, Bulletin, BulletinId,
+    BulletinState, Category, ChairOrder, CommuneSettings, CoreError, DailyWindows, Device,
+    DeviceId, DeviceKind, Language, OptIn, PriorityClass, Programme, Province, Recurrence,
+    Validity, Variant, VisualPart, WindowPolicy,
+};
+use serde::Deserialize;
+
+/// Environment variable overriding `data_dir`.
+pub const ENV_DATA_DIR: &str = "HUB_DATA_DIR";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("{path}: {context}: {source}")]
+    Domain {
+        path: PathBuf,
+        context: String,
+        source: CoreError,
+    },
+    #[error("{path}: {context}: {reason}")]
+    Invalid {
+        path: PathBuf,
+        context: String,
+        reason: String,
+    },
+}
+
+/// The configuration file, as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubConfig {
+    #[serde(default = "default_timezone")]
+    pub timezone: Tz,
+    /// Where the store lives; relative paths are relative to the working directory.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    #[serde(default = "default_central")]
+    pub central: AreaEntry,
+    pub province: AreaEntry,
+    #[serde(default)]
+    pub windows: WindowsEntry,
+    #[serde(default)]
+    pub districts: Vec<AreaEntry>,
+    pub communes: Vec<CommuneEntry>,
+    #[serde(default)]
+    pub bulletins: Vec<BulletinEntry>,
+    #[serde(default)]
+    pub chair_orders: Vec<ChairOrder>,
+    #[serde(default)]
+    pub opt_ins: Vec<OptIn>,
+}
+
+fn default_timezone() -> Tz {
+    chrono_tz::Asia::Ho_Chi_Minh
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("data")
+}
+
+fn default_central() -> AreaEntry {
+    AreaEntry {
+        code: AreaCode::parse("VN").expect("VN is a valid code"),
+        name: "Trung ương".into(),
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AreaEntry {
+    pub code: AreaCode,
+    pub name: String,
+}
+
+/// Windows per device kind; a missing kind keeps the default of Article 10.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowsEntry {
+    pub loudspeaker: Option<DailyWindows>,
+    pub led_board: Option<DailyWindows>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommuneEntry {
+    pub code: AreaCode,
+    pub name: String,
+    /// Required when the province has districts; absent in two-tier provinces.
+    pub district: Option<AreaCode>,
+    /// Number of loudspeaker clusters; ids are `<code>-LS-01`, `-02`, …
+    #[serde(default)]
+    pub loudspeakers: u16,
+    /// Number of LED boards; ids are `<code>-LB-01`, …
+    #[serde(default)]
+    pub led_boards: u16,
+    pub languages: Option<Vec<Language>>,
+    pub windows: Option<WindowsEntry>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulletinEntry {
+    pub id: BulletinId,
+    pub title: String,
+    pub category: Category,
+    pub level: AreaLevel,
+    pub issuer: AreaCode,
+    pub priority: PriorityClass,
+    pub targets: Vec<AreaCode>,
+    pub not_before: DateTime<FixedOffset>,
+    pub expires: DateTime<FixedOffset>,
+    #[serde(default)]
+    pub sensitive: bool,
+    #[serde(default = "approved")]
+    pub state: BulletinState,
+    pub recurrence: Option<RecurrenceEntry>,
+    pub variants: Vec<VariantEntry>,
+}
+
+fn approved() -> BulletinState {
+    BulletinState::Approved
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecurrenceEntry {
+    /// Local times of day, `HH:MM`.
+    pub at: Vec<String>,
+    pub days: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariantEntry {
+    pub language: Language,
+    pub audio: Option<AudioEntry>,
+    pub visual: Option<VisualPart>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AudioEntry {
+    pub secs: u32,
+    /// Text for text-to-speech; without it the audio is a recording.
+    pub speech: Option<String>,
+}
+
+/// A configuration file turned into the domain.
+pub struct LoadedConfig {
+    pub data_dir: PathBuf,
+    pub province: Province,
+    pub programme: Programme,
+}
+
+impl HubConfig {
+    /// Reads `path`, then applies `HUB_*` overrides from the process environment.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        Self::load_with_env(path, |name| std::env::var_os(name))
+    }
+
+    /// Reads `path`, then applies `HUB_*` overrides looked up with `env`.
+    pub fn load_with_env(
+        path: &Path,
+        env: impl Fn(&str) -> Option<std::ffi::OsString>,
+    ) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut config: HubConfig = toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })?;
+        if let Some(dir) = env(ENV_DATA_DIR) {
+            config.data_dir = PathBuf::from(dir);
+        }
+        Ok(config)
+    }
+
+    /// Builds and validates the province and its programme. `path` names the
+    /// file in error messages.
+    pub fn into_domain(self, path: &Path) -> Result<LoadedConfig, ConfigError> {
+        let domain = |context: String| {
+            move |source: CoreError| ConfigError::Domain {
+                path: path.to_owned(),
+                context,
+                source,
+            }
+        };
+        let province = self.build_province(path)?;
+        let mut programme = Programme::default();
+        for (i, entry) in self.bulletins.into_iter().enumerate() {
+            let context = format!("bulletins[{i}] ({})", entry.id);
+            let bulletin = entry.into_bulletin(path, &context)?;
+            programme
+                .insert_bulletin(&province, bulletin)
+                .map_err(domain(context))?;
+        }
+        for (i, order) in self.chair_orders.into_iter().enumerate() {
+            let context = format!("chair_orders[{i}] ({})", order.commune);
+            programme
+                .set_chair_order(&province, order)
+                .map_err(domain(context))?;
+        }
+        for (i, opt_in) in self.opt_ins.into_iter().enumerate() {
+            let context = format!("opt_ins[{i}] ({} in {})", opt_in.bulletin, opt_in.commune);
+            programme
+                .set_opt_in(&province, opt_in)
+                .map_err(domain(context))?;
+        }
+        Ok(LoadedConfig {
+            data_dir: self.data_dir,
+            province,
+            programme,
+        })
+    }
+
+    fn build_province(&self, path: &Path) -> Result<Province, ConfigError> {
+        let invalid = |context: String, reason: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            context,
+            reason,
+        };
+        let area = |entry: &AreaEntry, level, parent: Option<&AreaCode>| Area {
+            code: entry.code.clone(),
+            name: entry.name.clone(),
+            level,
+            parent: parent.cloned(),
+        };
+        let mut areas = vec![
+            area(&self.central, AreaLevel::Central, None),
+            area(
+                &self.province,
+                AreaLevel::Province,
+                Some(&self.central.code),
+            ),
+        ];
+        let districts: BTreeSet<&AreaCode> = self.districts.iter().map(|d| &d.code).collect();
+        areas.extend(
+            self.districts
+                .iter()
+                .map(|d| area(d, AreaLevel::District, Some(&self.province.code))),
+        );
+        let mut settings = Vec::new();
+        let mut devices = Vec::new();
+        for (i, commune) in self.communes.iter().enumerate() {
+            let context = format!("communes[{i}] ({})", commune.code);
+            let parent = match (&commune.district, districts.is_empty()) {
+                (Some(d), _) if districts.contains(d) => d,
+                (Some(d), _) => {
+                    return Err(invalid(
+                        context,
+                        format!("district {d} is not listed in [[districts]]"),
+                    ))
+                }
+                (None, true) => &self.province.code,
+                (None, false) => {
+                    return Err(invalid(
+                        context,
+                        "names no district, but this province has districts".into(),
+                    ))
+                }
+            };
+            areas.push(Area {
+                code: commune.code.clone(),
+                name: commune.name.clone(),
+                level: AreaLevel::Commune,
+                parent: Some(parent.clone()),
+            });
+            let mut own = CommuneSettings::default_for(commune.code.clone());
+            if let Some(languages) = &commune.languages {
+                own.languages = languages.clone();
+            }
+            if let Some(windows) = &commune.windows {
+                own.loudspeaker_windows = windows.loudspeaker.clone();
+                own.led_board_windows = windows.led_board.clone();
+            }
+            settings.push(own);
+            devices.extend(commune_devices(
+                commune,
+                DeviceKind::Loudspeaker,
+                commune.loudspeakers,
+                "LS",
+                "Cụm loa",
+            ));
+            devices.extend(commune_devices(
+                commune,
+                DeviceKind::LedBoard,
+                commune.led_boards,
+                "LB",
+                "Bảng tin",
+            ));
+        }
+        let defaults = WindowPolicy::default();
+        let windows = WindowPolicy {
+            loudspeaker: self
+                .windows
+                .loudspeaker
+                .clone()
+                .unwrap_or(defaults.loudspeaker),
+            led_board: self.windows.led_board.clone().unwrap_or(defaults.led_board),
+        };
+        let in_file = |source| ConfigError::Domain {
+            path: path.to_owned(),
+            context: "areas".into(),
+            source,
+        };
+        let tree = AreaTree::new(areas).map_err(in_file)?;
+        Province::new(self.timezone, tree, windows, settings, devices).map_err(in_file)
+    }
+}
+
+fn commune_devices(
+    commune: &CommuneEntry,
+    kind: DeviceKind,
+    count: u16,
+    tag: &str,
+    label: &str,
+) -> Vec<Device> {
+    (1..=count)
+        .map(|n| Device {
+            id: DeviceId::parse(&format!("{}-{tag}-{n:02}", commune.code))
+                .expect("built from a valid area code"),
+            kind,
+            commune: commune.code.clone(),
+            name: format!("{label} {n} – {}", commune.name),
+        })
+        .collect()
+}
+
+impl BulletinEntry {
+    fn into_bulletin(self, path: &Path, context: &str) -> Result<Bulletin, ConfigError> {
+        let invalid = |reason: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            context: context.to_owned(),
+            reason,
+        };
+        let recurrence = match self.recurrence {
+            None => None,
+            Some(rec) => {
+                let at = rec
+                    .at
+                    .iter()
+                    .map(|t| {
+                        NaiveTime::parse_from_str(t, "%H:%M")
+                            .map_err(|_| invalid(format!("recurrence time {t:?} is not HH:MM")))
+                    })
+                    .collect::<Result<_, _>>()?;
+                Some(Recurrence { at, days: rec.days })
+            }
+        };
+        let variants = self
+            .variants
+            .into_iter()
+            .map(|v| Variant {
+                language: v.language,
+                audio: v.audio.map(|a| AudioPart {
+                    source: match a.speech {
+                        Some(text) => AudioSource::Speech { text },
+                        None => AudioSource::Recorded,
+                    },
+                    secs: a.secs,
+                }),
+                visual: v.visual,
+            })
+            .collect();
+        Ok(Bulletin {
+            id: self.id,
+            title: self.title,
+            category: self.category,
+            level: self.level,
+            issuer: self.issuer,
+            class: self.priority,
+            targets: self.targets,
+            validity: Validity {
+                not_before: self.not_before.with_timezone(&Utc),
+                expires: self.expires.with_timezone(&Utc),
+            },
+            recurrence,
+            variants,
+            sensitive: self.sensitive,
+            state: self.state,
+        })
+    }
+}
+
+/// Loads a configuration file and builds its domain in one step.
+pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
+    HubConfig::load(path)?.into_domain(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn configs_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs")
+    }
+
+    #[test]
+    fn every_file_in_configs_parses_and_validates() {
+        let mut seen = 0;
+        for entry in std::fs::read_dir(configs_dir()).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let loaded = load(&path).unwrap_or_else(|e| panic!("{e}"));
+                assert!(loaded.province.devices().count() > 0, "{}", path.display());
+                seen += 1;
+            }
+        }
+        assert!(seen >= 2, "expected the demo configs, found {seen}");
+    }
+
+    #[test]
+    fn the_demo_province_has_the_promised_shape() {
+        let loaded = load(&configs_dir().join("demo-province.toml")).unwrap();
+        let p = &loaded.province;
+        let count = |level| p.tree.areas().filter(|a| a.level == level).count();
+        assert_eq!(count(AreaLevel::District), 3);
+        assert!((25..=35).contains(&count(AreaLevel::Commune)));
+        let kind = |k| p.devices().filter(|d| d.kind == k).count();
+        assert!((120..=180).contains(&kind(DeviceKind::Loudspeaker)));
+        assert!((20..=40).contains(&kind(DeviceKind::LedBoard)));
+        assert!(loaded.programme.chair_orders().count() >= 1);
+
+        let two_tier = load(&configs_dir().join("demo-two-tier.toml")).unwrap();
+        assert_eq!(
+            two_tier
+                .province
+                .tree
+                .areas()
+                .filter(|a| a.level == AreaLevel::District)
+                .count(),
+            0
+        );
+    }
+
+    fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    const MINIMAL: &str = r#"
+        [province]
+        code = "68"
+        name = "Lâm Đồng"
+        [[communes]]
+        code = "25000"
+        name = "Xã A"
+        loudspeakers = 2
+    "#;
+
+    #[test]
+    fn a_minimal_two_tier_file_gets_the_defaults() {
+        let (_dir, path) = write(MINIMAL);
+        let loaded = load(&path).unwrap();
+        assert_eq!(loaded.province.windows, WindowPolicy::default());
+        assert_eq!(loaded.province.tz, chrono_tz::Asia::Ho_Chi_Minh);
+        let ids: Vec<_> = loaded
+            .province
+            .devices()
+            .map(|d| d.id.to_string())
+            .collect();
+        assert_eq!(ids, ["25000-LS-01", "25000-LS-02"]);
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file() {
+        let (_dir, path) = write(&format!("data_dir = \"from-file\"\n{MINIMAL}"));
+        let from_file = HubConfig::load_with_env(&path, |_| None).unwrap();
+        assert_eq!(from_file.data_dir, PathBuf::from("from-file"));
+        let overridden = HubConfig::load_with_env(&path, |name| {
+            (name == ENV_DATA_DIR).then(|| "from-env".into())
+        })
+        .unwrap();
+        assert_eq!(overridden.data_dir, PathBuf::from("from-env"));
+    }
+
+    #[test]
+    fn mistakes_are_reported_with_file_and_place() {
+        let cases = [
+            (
+                MINIMAL.replace("loudspeakers", "loudspeekers"),
+                "unknown field `loudspeekers`",
+            ),
+            (
+                MINIMAL.replace("\"25000\"\n", "\"25000\"\n        district = \"999\"\n"),
+                "communes[0] (25000): district 999 is not listed",
+            ),
+            (
+                format!("{MINIMAL}\n[windows]\nloudspeaker = [\"06:30-05:00\"]"),
+                "must end after it starts",
+            ),
+            (MINIMAL.replace("\"68\"", "\"6 8\""), "invalid area code"),
+        ];
+        for (text, expected) in cases {
+            let (_dir, path) = write(&text);
+            let err = load(&path).err().expect("must be refused").to_string();
+            assert!(err.contains(expected), "expected {expected:?} in: {err}");
+            assert!(err.contains("p.toml"), "the file is named: {err}");
+        }
+    }
+
+    #[test]
+    fn an_invalid_bulletin_names_its_index_and_id() {
+        let text = format!(
+            r#"{MINIMAL}
+            [[bulletins]]
+            id = "x"
+            title = "T"
+            category = "other"
+            level = "commune"
+            issuer = "25000"
+            priority = "priority"
+            targets = ["68"]
+            not_before = "2026-11-23T00:00:00+07:00"
+            expires = "2026-11-24T00:00:00+07:00"
+              [[bulletins.variants]]
+              language = "vi"
+              audio = {{ secs = 60 }}
+            "#
+        );
+        let (_dir, path) = write(&text);
+        let err = load(&path).err().unwrap().to_string();
+        assert!(err.contains("bulletins[0] (x)"), "{err}");
+        assert!(
+            err.contains("target 68 lies outside the issuing area 25000"),
+            "{err}"
+        );
+    }
+}
