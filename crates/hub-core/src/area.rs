@@ -195,22 +195,9 @@ pub(crate) mod tests {
         AreaCode::parse(c).unwrap()
     }
 
-    fn three_tier() -> AreaTree {
-        AreaTree::new([
-            area("VN", AreaLevel::Central, None),
-            area("67", AreaLevel::Province, Some("VN")),
-            area("660", AreaLevel::District, Some("67")),
-            area("661", AreaLevel::District, Some("67")),
-            area("24611", AreaLevel::Commune, Some("660")),
-            area("24612", AreaLevel::Commune, Some("660")),
-            area("24700", AreaLevel::Commune, Some("661")),
-        ])
-        .unwrap()
-    }
-
     #[test]
     fn communes_under_each_level() {
-        let tree = three_tier();
+        let tree = crate::testkit::tree_three_tier();
         assert_eq!(tree.communes_under(&code("VN")).len(), 3);
         assert_eq!(tree.communes_under(&code("67")).len(), 3);
         assert_eq!(

@@ -180,3 +180,26 @@ pub fn plan_lines(
         horizon,
     ))
 }
+
+/// The three-tier tree with a single device of `kind` (`<commune>-LS` or
+/// `<commune>-LB`) in the commune that `settings` configures.
+pub fn one_device_province(settings: CommuneSettings, kind: DeviceKind) -> Province {
+    let tag = match kind {
+        DeviceKind::Loudspeaker => "LS",
+        DeviceKind::LedBoard => "LB",
+    };
+    let device = Device {
+        id: device_id(&format!("{}-{tag}", settings.commune)),
+        kind,
+        commune: settings.commune.clone(),
+        name: tag.into(),
+    };
+    Province::new(
+        TZ,
+        tree_three_tier(),
+        WindowPolicy::default(),
+        [settings],
+        [device],
+    )
+    .unwrap()
+}

@@ -211,7 +211,6 @@ fn nothing_airs_after_expiry_even_mid_window() {
 
 #[test]
 fn windows_end_at_midnight_and_the_next_day_starts_fresh() {
-    let tree = tree_three_tier();
     let mut settings = CommuneSettings::default_for(code("24611"));
     settings.led_board_windows = Some(
         DailyWindows::new(vec![
@@ -220,13 +219,7 @@ fn windows_end_at_midnight_and_the_next_day_starts_fresh() {
         ])
         .unwrap(),
     );
-    let devices = [Device {
-        id: device_id("24611-LB"),
-        kind: DeviceKind::LedBoard,
-        commune: code("24611"),
-        name: "board".into(),
-    }];
-    let p = Province::new(TZ, tree, WindowPolicy::default(), [settings], devices).unwrap();
+    let p = one_device_province(settings, DeviceKind::LedBoard);
     let mut b = bulletin(
         "late",
         PriorityClass::Priority,
@@ -650,16 +643,9 @@ fn an_airing_in_progress_keeps_its_place() {
 
 #[test]
 fn communes_hear_every_language_they_broadcast_in() {
-    let tree = tree_three_tier();
     let mut settings = CommuneSettings::default_for(code("24700"));
     settings.languages = vec![lang("vi"), lang("ede")];
-    let devices = [Device {
-        id: device_id("24700-LS"),
-        kind: DeviceKind::Loudspeaker,
-        commune: code("24700"),
-        name: "ls".into(),
-    }];
-    let p = Province::new(TZ, tree, WindowPolicy::default(), [settings], devices).unwrap();
+    let p = one_device_province(settings, DeviceKind::Loudspeaker);
     let mut b = with_audio_secs(
         bulletin(
             "b",
@@ -687,16 +673,9 @@ fn communes_hear_every_language_they_broadcast_in() {
 
 #[test]
 fn an_emergency_airs_in_the_commune_languages_in_their_order() {
-    let tree = tree_three_tier();
     let mut settings = CommuneSettings::default_for(code("24700"));
     settings.languages = vec![lang("mnong"), lang("vi")];
-    let devices = [Device {
-        id: device_id("24700-LS"),
-        kind: DeviceKind::Loudspeaker,
-        commune: code("24700"),
-        name: "ls".into(),
-    }];
-    let p = Province::new(TZ, tree, WindowPolicy::default(), [settings], devices).unwrap();
+    let p = one_device_province(settings, DeviceKind::Loudspeaker);
     let mut e = with_audio_secs(
         emergency(
             "flood",
