@@ -1,1 +1,25 @@
+//! Benchmarks for the Nguồn hub.
+//!
+//! Each scenario builds a deterministic load from a seed, measures one thing,
+//! and returns a summary; the `hub-bench` binary prints a few human lines and
+//! then the summary as one line of JSON, always the last line of output.
+//!
+//! ```text
+//! cargo run --release -p hub-bench -- plan
+//! cargo run --release -p hub-bench -- plan --communes 100 --bulletins 300 --seed 7
+//! ```
+//!
+//! # Layout
+//! - `main.rs`: the thin command line (clap): one subcommand per scenario.
+//! - [`scenarios`]: the scenarios.
+//!   - [`scenarios::plan`]: plan every device's day with `hub_core::DayPlanner`,
+//!     timing the planning only.
+//! - [`load`]: the national-scale load (areas, devices, bulletins, opt-ins,
+//!   chair orders) built from a seed; shared by scenarios.
+//! - [`rng`]: SplitMix64, so loads need no external random crate.
+//! - [`rss`]: peak resident memory (`VmHWM`) from `/proc/self/status`.
 
+pub mod load;
+pub mod rng;
+pub mod rss;
+pub mod scenarios;

@@ -102,7 +102,8 @@ pub struct DayPlanner<'a> {
     province: &'a Province,
     programme: &'a Programme,
     horizon: Horizon,
-    shared: HashMap<(AreaCode, DeviceKind), Arc<[PlanItem]>>,
+    /// Per commune, the shared plan of each device kind (indexed by `DeviceKind as usize`).
+    shared: HashMap<AreaCode, [Option<Arc<[PlanItem]>>; 2]>,
 }
 
 impl<'a> DayPlanner<'a> {
@@ -133,14 +134,21 @@ impl<'a> DayPlanner<'a> {
             )
             .into()
         };
-        if log.is_fresh() {
-            self.shared
-                .entry((device.commune.clone(), device.kind))
-                .or_insert_with(compute)
-                .clone()
-        } else {
-            compute()
+        if !log.is_fresh() {
+            return compute();
         }
+        let slot = device.kind as usize;
+        // Look up before cloning the key: most devices share an existing plan.
+        if let Some(plan) = self
+            .shared
+            .get(&device.commune)
+            .and_then(|plans| plans[slot].clone())
+        {
+            return plan;
+        }
+        let plan = compute();
+        self.shared.entry(device.commune.clone()).or_default()[slot] = Some(plan.clone());
+        plan
     }
 }
 

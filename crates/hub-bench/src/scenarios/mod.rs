@@ -1,0 +1,5 @@
+//! One module per scenario. Each takes a params struct, does its work, and
+//! returns a summary that serialises to the one-line JSON `main` prints last,
+//! so scripts can compare runs with `tail -n1`.
+
+pub mod plan;
