@@ -203,3 +203,11 @@ pub fn one_device_province(settings: CommuneSettings, kind: DeviceKind) -> Provi
     )
     .unwrap()
 }
+
+/// An approved priority bulletin issued by `area` for `area`, `secs` of audio.
+pub fn priority(id: &str, level: AreaLevel, area: &str, secs: u32) -> Bulletin {
+    with_audio_secs(
+        bulletin(id, PriorityClass::Priority, level, area, &[area]),
+        secs,
+    )
+}

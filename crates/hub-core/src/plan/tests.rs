@@ -15,46 +15,10 @@ fn priority_bulletins_air_by_issuing_level() {
     let prog = programme(
         &p,
         [
-            with_audio_secs(
-                bulletin(
-                    "commune",
-                    PriorityClass::Priority,
-                    AreaLevel::Commune,
-                    "24611",
-                    &["24611"],
-                ),
-                300,
-            ),
-            with_audio_secs(
-                bulletin(
-                    "district",
-                    PriorityClass::Priority,
-                    AreaLevel::District,
-                    "660",
-                    &["660"],
-                ),
-                300,
-            ),
-            with_audio_secs(
-                bulletin(
-                    "central",
-                    PriorityClass::Priority,
-                    AreaLevel::Central,
-                    "VN",
-                    &["VN"],
-                ),
-                300,
-            ),
-            with_audio_secs(
-                bulletin(
-                    "province",
-                    PriorityClass::Priority,
-                    AreaLevel::Province,
-                    "67",
-                    &["67"],
-                ),
-                300,
-            ),
+            priority("commune", AreaLevel::Commune, "24611", 300),
+            priority("district", AreaLevel::District, "660", 300),
+            priority("central", AreaLevel::Central, "VN", 300),
+            priority("province", AreaLevel::Province, "67", 300),
         ],
     );
     assert_eq!(
@@ -79,36 +43,9 @@ fn a_bulletin_that_does_not_fit_moves_to_the_next_window() {
     let prog = programme(
         &p,
         [
-            with_audio_secs(
-                bulletin(
-                    "long",
-                    PriorityClass::Priority,
-                    AreaLevel::Province,
-                    "67",
-                    &["67"],
-                ),
-                80 * 60,
-            ),
-            with_audio_secs(
-                bulletin(
-                    "spill",
-                    PriorityClass::Priority,
-                    AreaLevel::District,
-                    "660",
-                    &["660"],
-                ),
-                15 * 60,
-            ),
-            with_audio_secs(
-                bulletin(
-                    "short",
-                    PriorityClass::Priority,
-                    AreaLevel::Commune,
-                    "24611",
-                    &["24611"],
-                ),
-                5 * 60,
-            ),
+            priority("long", AreaLevel::Province, "67", 80 * 60),
+            priority("spill", AreaLevel::District, "660", 15 * 60),
+            priority("short", AreaLevel::Commune, "24611", 5 * 60),
         ],
     );
     // 05:00-06:20 is taken; 15 minutes do not fit before 06:30, 5 minutes do.
@@ -121,19 +58,7 @@ fn a_bulletin_that_does_not_fit_moves_to_the_next_window() {
 #[test]
 fn window_edges_are_exact() {
     let p = province();
-    let prog = programme(
-        &p,
-        [with_audio_secs(
-            bulletin(
-                "b",
-                PriorityClass::Priority,
-                AreaLevel::Province,
-                "67",
-                &["67"],
-            ),
-            30 * 60,
-        )],
-    );
+    let prog = programme(&p, [priority("b", AreaLevel::Province, "67", 30 * 60)]);
     assert_eq!(
         plan_lines(&p, &prog, "24611-LS", "2026-11-23 04:59"),
         ["05:00-05:30 b"]
@@ -165,38 +90,11 @@ fn window_edges_are_exact() {
 #[test]
 fn nothing_airs_after_expiry_even_mid_window() {
     let p = province();
-    let mut first = with_audio_secs(
-        bulletin(
-            "first",
-            PriorityClass::Priority,
-            AreaLevel::Province,
-            "67",
-            &["67"],
-        ),
-        10 * 60,
-    );
+    let mut first = priority("first", AreaLevel::Province, "67", 10 * 60);
     first.validity.expires = local("2026-11-23 05:20");
-    let mut second = with_audio_secs(
-        bulletin(
-            "second",
-            PriorityClass::Priority,
-            AreaLevel::District,
-            "660",
-            &["660"],
-        ),
-        15 * 60,
-    );
+    let mut second = priority("second", AreaLevel::District, "660", 15 * 60);
     second.validity.expires = local("2026-11-23 05:20");
-    let third = with_audio_secs(
-        bulletin(
-            "third",
-            PriorityClass::Priority,
-            AreaLevel::Commune,
-            "24611",
-            &["24611"],
-        ),
-        5 * 60,
-    );
+    let third = priority("third", AreaLevel::Commune, "24611", 5 * 60);
     let prog = programme(&p, [first, second, third]);
     // "second" would run 05:10-05:25, past its expiry, so it is not planned at all.
     assert_eq!(
@@ -250,36 +148,9 @@ fn the_chair_orders_collisions_in_their_commune_only() {
     let mut prog = programme(
         &p,
         [
-            with_audio_secs(
-                bulletin(
-                    "province",
-                    PriorityClass::Priority,
-                    AreaLevel::Province,
-                    "67",
-                    &["67"],
-                ),
-                300,
-            ),
-            with_audio_secs(
-                bulletin(
-                    "district",
-                    PriorityClass::Priority,
-                    AreaLevel::District,
-                    "660",
-                    &["660"],
-                ),
-                300,
-            ),
-            with_audio_secs(
-                bulletin(
-                    "own",
-                    PriorityClass::Priority,
-                    AreaLevel::Commune,
-                    "24611",
-                    &["24611"],
-                ),
-                300,
-            ),
+            priority("province", AreaLevel::Province, "67", 300),
+            priority("district", AreaLevel::District, "660", 300),
+            priority("own", AreaLevel::Commune, "24611", 300),
         ],
     );
     prog.set_chair_order(
@@ -389,16 +260,7 @@ fn normal_bulletins_air_only_where_opted_in_from_the_chosen_time() {
                 ),
                 300,
             ),
-            with_audio_secs(
-                bulletin(
-                    "news",
-                    PriorityClass::Priority,
-                    AreaLevel::Province,
-                    "67",
-                    &["67"],
-                ),
-                20 * 60,
-            ),
+            priority("news", AreaLevel::Province, "67", 20 * 60),
         ],
     );
     prog.set_opt_in(
@@ -434,16 +296,7 @@ fn normal_bulletins_air_only_where_opted_in_from_the_chosen_time() {
 #[test]
 fn a_priority_bulletin_due_at_the_same_moment_goes_before_a_normal_one() {
     let p = province();
-    let mut news = with_audio_secs(
-        bulletin(
-            "news",
-            PriorityClass::Priority,
-            AreaLevel::Commune,
-            "24611",
-            &["24611"],
-        ),
-        300,
-    );
+    let mut news = priority("news", AreaLevel::Commune, "24611", 300);
     news.validity.not_before = local("2026-11-23 17:10");
     let mut prog = programme(
         &p,
@@ -504,16 +357,7 @@ fn an_emergency_plays_at_any_hour_in_its_targets_only() {
                 ),
                 120,
             ),
-            with_audio_secs(
-                bulletin(
-                    "news",
-                    PriorityClass::Priority,
-                    AreaLevel::Province,
-                    "67",
-                    &["67"],
-                ),
-                10 * 60,
-            ),
+            priority("news", AreaLevel::Province, "67", 10 * 60),
         ],
     );
     // Planned ahead, the routine bulletin waits for the known emergency rather than being cut.
@@ -586,26 +430,8 @@ fn an_airing_in_progress_keeps_its_place() {
     let prog = programme(
         &p,
         [
-            with_audio_secs(
-                bulletin(
-                    "district",
-                    PriorityClass::Priority,
-                    AreaLevel::District,
-                    "660",
-                    &["660"],
-                ),
-                600,
-            ),
-            with_audio_secs(
-                bulletin(
-                    "province",
-                    PriorityClass::Priority,
-                    AreaLevel::Province,
-                    "67",
-                    &["67"],
-                ),
-                600,
-            ),
+            priority("district", AreaLevel::District, "660", 600),
+            priority("province", AreaLevel::Province, "67", 600),
         ],
     );
     // The device started the district bulletin at 05:00 (say the province one arrived later).
@@ -646,16 +472,7 @@ fn communes_hear_every_language_they_broadcast_in() {
     let mut settings = CommuneSettings::default_for(code("24700"));
     settings.languages = vec![lang("vi"), lang("ede")];
     let p = one_device_province(settings, DeviceKind::Loudspeaker);
-    let mut b = with_audio_secs(
-        bulletin(
-            "b",
-            PriorityClass::Priority,
-            AreaLevel::Province,
-            "67",
-            &["67"],
-        ),
-        300,
-    );
+    let mut b = priority("b", AreaLevel::Province, "67", 300);
     b.variants.push(Variant {
         language: lang("ede"),
         audio: Some(AudioPart {
@@ -704,30 +521,12 @@ fn an_emergency_airs_in_the_commune_languages_in_their_order() {
 #[test]
 fn a_recurring_bulletin_airs_at_its_time_every_day() {
     let p = province();
-    let mut b = with_audio_secs(
-        bulletin(
-            "daily",
-            PriorityClass::Priority,
-            AreaLevel::Province,
-            "67",
-            &["67"],
-        ),
-        300,
-    );
+    let mut b = priority("daily", AreaLevel::Province, "67", 300);
     b.recurrence = Some(Recurrence {
         at: vec![NaiveTime::from_hms_opt(5, 30, 0).unwrap()],
         days: 7,
     });
-    let other = with_audio_secs(
-        bulletin(
-            "other",
-            PriorityClass::Priority,
-            AreaLevel::Commune,
-            "24611",
-            &["24611"],
-        ),
-        300,
-    );
+    let other = priority("other", AreaLevel::Commune, "24611", 300);
     let prog = programme(&p, [b, other]);
     assert_eq!(
         plan_lines(&p, &prog, "24611-LS", "2026-11-23 04:00"),
@@ -772,26 +571,8 @@ fn two_tier_provinces_plan_the_same_way() {
     let prog = programme(
         &p,
         [
-            with_audio_secs(
-                bulletin(
-                    "own",
-                    PriorityClass::Priority,
-                    AreaLevel::Commune,
-                    "25000",
-                    &["25000"],
-                ),
-                300,
-            ),
-            with_audio_secs(
-                bulletin(
-                    "province",
-                    PriorityClass::Priority,
-                    AreaLevel::Province,
-                    "68",
-                    &["68"],
-                ),
-                300,
-            ),
+            priority("own", AreaLevel::Commune, "25000", 300),
+            priority("province", AreaLevel::Province, "68", 300),
         ],
     );
     assert_eq!(

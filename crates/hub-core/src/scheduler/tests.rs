@@ -50,16 +50,7 @@ fn state(s: &Scheduler, id: &str) -> BulletinState {
 fn queuing_a_bulletin_plans_exactly_its_target_devices() {
     let mut s = scheduler([]);
     s.handle(local("2026-11-23 04:00"), Event::Tick).unwrap();
-    let b = with_audio_secs(
-        bulletin(
-            "d",
-            PriorityClass::Priority,
-            AreaLevel::District,
-            "660",
-            &["660"],
-        ),
-        300,
-    );
+    let b = priority("d", AreaLevel::District, "660", 300);
     let out = s
         .handle(local("2026-11-23 04:10"), Event::Queue(b))
         .unwrap();
@@ -78,16 +69,7 @@ fn queuing_a_bulletin_plans_exactly_its_target_devices() {
 
 #[test]
 fn a_bulletin_airs_then_is_done_everywhere() {
-    let b = with_audio_secs(
-        bulletin(
-            "d",
-            PriorityClass::Priority,
-            AreaLevel::District,
-            "661",
-            &["661"],
-        ),
-        300,
-    );
+    let b = priority("d", AreaLevel::District, "661", 300);
     let mut s = scheduler([b]);
     s.handle(local("2026-11-23 04:00"), Event::Tick).unwrap();
     assert_eq!(state(&s, "d"), BulletinState::Scheduled);
@@ -106,16 +88,7 @@ fn a_bulletin_airs_then_is_done_everywhere() {
 
 #[test]
 fn an_emergency_preempts_at_once_and_the_cut_bulletin_replays() {
-    let b = with_audio_secs(
-        bulletin(
-            "news",
-            PriorityClass::Priority,
-            AreaLevel::Province,
-            "67",
-            &["67"],
-        ),
-        600,
-    );
+    let b = priority("news", AreaLevel::Province, "67", 600);
     let mut s = scheduler([b]);
     s.handle(local("2026-11-23 04:00"), Event::Tick).unwrap();
     s.handle(local("2026-11-23 05:03"), Event::Tick).unwrap();
@@ -184,26 +157,8 @@ fn an_emergency_preempts_at_once_and_the_cut_bulletin_replays() {
 
 #[test]
 fn cancelling_while_airing_stops_and_withdraws() {
-    let b = with_audio_secs(
-        bulletin(
-            "news",
-            PriorityClass::Priority,
-            AreaLevel::Commune,
-            "24611",
-            &["24611"],
-        ),
-        600,
-    );
-    let mut later = with_audio_secs(
-        bulletin(
-            "later",
-            PriorityClass::Priority,
-            AreaLevel::Commune,
-            "24611",
-            &["24611"],
-        ),
-        600,
-    );
+    let b = priority("news", AreaLevel::Commune, "24611", 600);
+    let mut later = priority("later", AreaLevel::Commune, "24611", 600);
     later.validity.not_before = local("2026-11-23 05:00");
     let mut s = scheduler([b, later]);
     s.handle(local("2026-11-23 05:02"), Event::Tick).unwrap();
@@ -238,16 +193,7 @@ fn cancelling_while_airing_stops_and_withdraws() {
 
 #[test]
 fn bulletins_expire_and_never_air_afterwards() {
-    let mut b = with_audio_secs(
-        bulletin(
-            "old",
-            PriorityClass::Priority,
-            AreaLevel::Province,
-            "67",
-            &["67"],
-        ),
-        600,
-    );
+    let mut b = priority("old", AreaLevel::Province, "67", 600);
     b.validity.expires = local("2026-11-23 05:05");
     let mut s = scheduler([b]);
     let out = s.handle(local("2026-11-23 04:00"), Event::Tick).unwrap();
@@ -306,16 +252,7 @@ fn sensitive_bulletins_wait_for_review() {
 
 #[test]
 fn a_device_reported_failure_is_planned_again() {
-    let b = with_audio_secs(
-        bulletin(
-            "news",
-            PriorityClass::Priority,
-            AreaLevel::Commune,
-            "24611",
-            &["24611"],
-        ),
-        300,
-    );
+    let b = priority("news", AreaLevel::Commune, "24611", 300);
     let mut s = scheduler([b]);
     s.handle(local("2026-11-23 05:00"), Event::Tick).unwrap();
     s.handle(local("2026-11-23 05:06"), Event::Tick).unwrap();
@@ -343,16 +280,7 @@ fn a_device_reported_failure_is_planned_again() {
 
 #[test]
 fn an_offline_device_catches_up_on_reconnect_while_still_valid() {
-    let mut b = with_audio_secs(
-        bulletin(
-            "news",
-            PriorityClass::Priority,
-            AreaLevel::Commune,
-            "24611",
-            &["24611"],
-        ),
-        300,
-    );
+    let mut b = priority("news", AreaLevel::Commune, "24611", 300);
     b.validity.expires = local("2026-11-23 17:30");
     let mut s = scheduler([b]);
     let ls = device_id("24611-LS");
@@ -386,16 +314,7 @@ fn an_offline_device_catches_up_on_reconnect_while_still_valid() {
 
 #[test]
 fn offline_devices_forget_only_what_was_assumed() {
-    let b = with_audio_secs(
-        bulletin(
-            "news",
-            PriorityClass::Priority,
-            AreaLevel::Commune,
-            "24611",
-            &["24611"],
-        ),
-        300,
-    );
+    let b = priority("news", AreaLevel::Commune, "24611", 300);
     let mut s = scheduler([b]);
     let ls = device_id("24611-LS");
     s.handle(local("2026-11-23 05:00"), Event::Tick).unwrap();
