@@ -33,7 +33,10 @@ pub struct Playing {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceLog {
-    /// Airings that are over and need not be planned again.
+    /// Airings that are over and need not be planned again. Serialised as a
+    /// list of `{"airing", "evidence"}` pairs: JSON object keys must be
+    /// strings and an airing key is a struct.
+    #[serde(with = "done_as_list")]
     pub done: BTreeMap<AiringKey, Evidence>,
     pub playing: Option<Playing>,
     /// Offline devices are not assumed to play anything.
@@ -46,23 +49,27 @@ impl DeviceLog {
         self.done.is_empty() && self.playing.is_none() && !self.offline
     }
 
-    /// Marks `key` done unless it already is (a report is never downgraded).
-    pub(crate) fn mark_done(&mut self, key: &AiringKey, evidence: Evidence) {
-        let entry = self.done.entry(key.clone()).or_insert(evidence);
-        if evidence == Evidence::Reported {
-            *entry = Evidence::Reported;
+    /// Marks `key` done unless it already is (a report is never downgraded);
+    /// returns whether it was not done before.
+    pub(crate) fn mark_done(&mut self, key: &AiringKey, evidence: Evidence) -> bool {
+        match self.done.get_mut(key) {
+            Some(known) => {
+                if evidence == Evidence::Reported {
+                    *known = Evidence::Reported;
+                }
+                false
+            }
+            None => {
+                self.done.insert(key.clone(), evidence);
+                true
+            }
         }
     }
 
-    /// Forgets what was only assumed; returns whether anything changed.
-    pub(crate) fn forget_assumed(&mut self) -> bool {
-        let before = self.done.len();
+    /// Forgets what was only assumed.
+    pub(crate) fn forget_assumed(&mut self) {
         self.done.retain(|_, e| *e == Evidence::Reported);
-        let dropped_playing = self
-            .playing
-            .take_if(|p| p.evidence == Evidence::Assumed)
-            .is_some();
-        dropped_playing || before != self.done.len()
+        self.playing.take_if(|p| p.evidence == Evidence::Assumed);
     }
 
     /// Whether the device plays `key` at `now`.
@@ -70,5 +77,95 @@ impl DeviceLog {
         self.playing
             .as_ref()
             .is_some_and(|p| &p.item.key == key && p.item.end > now)
+    }
+}
+
+/// `DeviceLog::done` as a JSON-friendly list of pairs.
+mod done_as_list {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::Evidence;
+    use crate::plan::AiringKey;
+
+    #[derive(Serialize, Deserialize)]
+    struct Done<K> {
+        airing: K,
+        evidence: Evidence,
+    }
+
+    pub fn serialize<S: Serializer>(
+        done: &BTreeMap<AiringKey, Evidence>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(done.iter().map(|(airing, evidence)| Done {
+            airing,
+            evidence: *evidence,
+        }))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<BTreeMap<AiringKey, Evidence>, D::Error> {
+        let pairs = Vec::<Done<AiringKey>>::deserialize(deserializer)?;
+        Ok(pairs.into_iter().map(|d| (d.airing, d.evidence)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::*;
+    use crate::PriorityClass;
+
+    #[test]
+    fn a_log_round_trips_through_json_with_its_done_airings() {
+        let key = AiringKey {
+            bulletin: bid("news"),
+            occurrence: 2,
+            language: lang("ede"),
+        };
+        let mut log = DeviceLog::default();
+        assert!(log.mark_done(&key, Evidence::Assumed));
+        assert!(!log.mark_done(&key, Evidence::Reported), "already done");
+        log.playing = Some(Playing {
+            item: PlanItem {
+                key: key.clone(),
+                class: PriorityClass::Priority,
+                start: local("2026-11-23 05:00"),
+                end: local("2026-11-23 05:05"),
+                preempted: false,
+            },
+            evidence: Evidence::Reported,
+        });
+        let json = serde_json::to_value(&log).unwrap();
+        assert_eq!(json["done"][0]["airing"]["language"], "ede");
+        assert_eq!(
+            json["done"][0]["evidence"], "reported",
+            "a report upgrades an assumption"
+        );
+        assert_eq!(serde_json::from_value::<DeviceLog>(json).unwrap(), log);
+    }
+
+    #[test]
+    fn going_offline_forgets_only_assumptions() {
+        let (assumed, reported) = (
+            AiringKey {
+                bulletin: bid("a"),
+                occurrence: 0,
+                language: lang("vi"),
+            },
+            AiringKey {
+                bulletin: bid("b"),
+                occurrence: 0,
+                language: lang("vi"),
+            },
+        );
+        let mut log = DeviceLog::default();
+        log.mark_done(&assumed, Evidence::Assumed);
+        log.mark_done(&reported, Evidence::Reported);
+        log.forget_assumed();
+        assert_eq!(log.done.keys().collect::<Vec<_>>(), [&reported]);
     }
 }

@@ -1,15 +1,13 @@
 //! The typed record layer: which tree each domain type lives in, under which
 //! key, and the versioned JSON envelope every value is wrapped in.
 
-use std::collections::BTreeMap;
-
 use chrono_tz::Tz;
 use hub_core::{
-    AiringKey, Area, AreaCode, Bulletin, BulletinId, ChairOrder, CommuneSettings, Device, DeviceId,
-    DeviceLog, Evidence, OptIn, Playing, WindowPolicy,
+    Area, AreaCode, Bulletin, BulletinId, ChairOrder, CommuneSettings, Device, DeviceId, DeviceLog,
+    OptIn, WindowPolicy,
 };
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{show_key, StoreError};
 
@@ -103,10 +101,7 @@ impl Record for ProvinceSettings {
 
 /// What one device has played, as a record of its own (the domain keeps
 /// logs in a map by device id).
-///
-/// Stored with the `done` airings as a list of `{"airing", "evidence"}`
-/// pairs, because JSON object keys must be strings and an airing key is not.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceHistory {
     pub device: DeviceId,
     pub log: DeviceLog,
@@ -116,69 +111,6 @@ impl Record for DeviceHistory {
     const TREE: &'static str = "device_logs";
     fn key(&self) -> Vec<u8> {
         self.device.as_str().as_bytes().to_vec()
-    }
-}
-
-#[derive(Serialize, Deserialize)]
-struct Done<K> {
-    airing: K,
-    evidence: Evidence,
-}
-
-#[derive(Serialize)]
-struct HistoryOut<'a> {
-    device: &'a DeviceId,
-    #[serde(serialize_with = "done_as_list")]
-    done: &'a BTreeMap<AiringKey, Evidence>,
-    playing: &'a Option<Playing>,
-    offline: bool,
-}
-
-#[derive(Deserialize)]
-struct HistoryIn {
-    device: DeviceId,
-    done: Vec<Done<AiringKey>>,
-    playing: Option<Playing>,
-    offline: bool,
-}
-
-fn done_as_list<S: Serializer>(
-    done: &&BTreeMap<AiringKey, Evidence>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    serializer.collect_seq(done.iter().map(|(airing, evidence)| Done {
-        airing,
-        evidence: *evidence,
-    }))
-}
-
-impl Serialize for DeviceHistory {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        HistoryOut {
-            device: &self.device,
-            done: &self.log.done,
-            playing: &self.log.playing,
-            offline: self.log.offline,
-        }
-        .serialize(serializer)
-    }
-}
-
-impl<'de> Deserialize<'de> for DeviceHistory {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let stored = HistoryIn::deserialize(deserializer)?;
-        Ok(Self {
-            device: stored.device,
-            log: DeviceLog {
-                done: stored
-                    .done
-                    .into_iter()
-                    .map(|d| (d.airing, d.evidence))
-                    .collect(),
-                playing: stored.playing,
-                offline: stored.offline,
-            },
-        })
     }
 }
 
@@ -285,8 +217,6 @@ mod tests {
     fn device_history_with_done_airings_round_trips() {
         let history = history("24611-LS");
         assert!(!history.log.done.is_empty() && history.log.playing.is_some());
-        // The domain map itself cannot be JSON: its keys are structs.
-        assert!(serde_json::to_vec(&history.log).is_err());
         let bytes = encode(&history).unwrap();
         let back: DeviceHistory = decode_record(&history.key(), &bytes).unwrap();
         assert_eq!(back, history);
