@@ -118,6 +118,9 @@ pub struct Scheduler {
     now: Option<DateTime<Utc>>,
     /// Decisions not yet handed out (kept when an event is refused after the clock advanced).
     outbox: Vec<Decision>,
+    /// Bulletins planned, started or finished somewhere since the states were
+    /// last updated: the only ones whose state can have moved.
+    touched: BTreeSet<BulletinId>,
 }
 
 impl Scheduler {
@@ -135,6 +138,7 @@ impl Scheduler {
             planned_date: None,
             now: None,
             outbox: Vec::new(),
+            touched: BTreeSet::new(),
         }
     }
 
@@ -163,7 +167,14 @@ impl Scheduler {
         let now = self.now.map_or(now, |last| now.max(last));
         self.now = Some(now);
         self.advance(now);
-        let mut dirty = self.apply(now, event)?;
+        let mut dirty = match self.apply(now, event) {
+            Ok(dirty) => dirty,
+            Err(refused) => {
+                // Time still passed: keep bulletin states true to it.
+                self.update_states(now);
+                return Err(refused);
+            }
+        };
         let horizon = Horizon::new(now, self.province.tz);
         if self.planned_date != Some(horizon.date) {
             self.planned_date = Some(horizon.date);
@@ -299,6 +310,7 @@ impl Scheduler {
             .find(|i| i.key == receipt.key)
             .cloned();
         let class = bulletin.class;
+        self.touched.insert(receipt.key.bulletin.clone());
         let log = self.logs.entry(receipt.device.clone()).or_default();
         match receipt.report {
             Report::Started => {
@@ -355,6 +367,7 @@ impl Scheduler {
                 .insert(id.clone(), plan.clone())
                 .unwrap_or_else(|| Arc::from([]));
             for item in plan.iter().filter(|i| !old.contains(i)) {
+                self.touched.insert(item.key.bulletin.clone());
                 self.outbox.push(Decision::Play {
                     device: id.clone(),
                     item: item.clone(),
@@ -429,54 +442,59 @@ impl Scheduler {
                         });
                     }
                 }
-                if item.end <= now {
-                    if !item.preempted {
-                        log.mark_done(&item.key, Evidence::Assumed);
-                    }
+                let changed = if item.end <= now {
+                    let newly_done = !item.preempted && log.mark_done(&item.key, Evidence::Assumed);
                     if is_playing {
                         log.playing = None;
                     }
+                    newly_done || is_playing
                 } else if first_seen {
                     log.playing = Some(Playing {
                         item: item.clone(),
                         evidence: Evidence::Assumed,
                     });
+                    true
+                } else {
+                    false
+                };
+                if changed {
+                    self.touched.insert(item.key.bulletin.clone());
                 }
                 previous = Some(item);
             }
         }
     }
 
-    /// Moves schedulable bulletins between scheduled, airing and done.
+    /// Moves the touched schedulable bulletins between scheduled, airing and done.
     fn update_states(&mut self, now: DateTime<Utc>) {
-        let mut planned: BTreeSet<&BulletinId> = BTreeSet::new();
-        let mut airing: BTreeSet<&BulletinId> = BTreeSet::new();
-        for plan in self.plans.values() {
-            planned.extend(plan.iter().filter(|i| i.end > now).map(|i| &i.key.bulletin));
+        let touched = mem::take(&mut self.touched);
+        if touched.is_empty() {
+            return;
         }
-        for log in self.logs.values() {
-            if let Some(p) = log.playing.as_ref().filter(|p| p.item.end > now) {
-                airing.insert(&p.item.key.bulletin);
-            }
-        }
+        let airing: BTreeSet<&BulletinId> = self
+            .logs
+            .values()
+            .filter_map(|log| log.playing.as_ref())
+            .filter(|p| p.item.end > now)
+            .map(|p| &p.item.key.bulletin)
+            .collect();
         let mut changes = Vec::new();
-        for bulletin in self
-            .programme
-            .bulletins()
-            .filter(|b| b.state.is_schedulable())
+        for bulletin in touched
+            .iter()
+            .filter_map(|id| self.programme.bulletin(id).ok())
         {
-            let id = &bulletin.id;
-            let state = if airing.contains(id) {
+            if !bulletin.state.is_schedulable() {
+                continue;
+            }
+            let state = if airing.contains(&bulletin.id) {
                 BulletinState::Airing
             } else if self.has_aired_everywhere(bulletin) {
                 BulletinState::Done
-            } else if planned.contains(id) || bulletin.state == BulletinState::Airing {
-                BulletinState::Scheduled
             } else {
-                bulletin.state
+                BulletinState::Scheduled
             };
             if state != bulletin.state {
-                changes.push((id.clone(), state));
+                changes.push((bulletin.id.clone(), state));
             }
         }
         for (id, state) in changes {

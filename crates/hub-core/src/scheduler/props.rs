@@ -101,6 +101,21 @@ fn check_invariants(
 ) -> Result<(), TestCaseError> {
     let province = s.province();
     let programme = s.programme();
+    // A bulletin is airing exactly while some device plays it.
+    for b in programme.bulletins().filter(|b| b.state.is_schedulable()) {
+        let playing_somewhere = province.devices().any(|d| {
+            s.log(&d.id)
+                .and_then(|l| l.playing.as_ref())
+                .is_some_and(|p| p.item.key.bulletin == b.id && p.item.end > now)
+        });
+        prop_assert_eq!(
+            playing_somewhere,
+            b.state == BulletinState::Airing,
+            "{} is {:?}",
+            b.id,
+            b.state
+        );
+    }
     for device in province.devices() {
         let plan = s.plan(&device.id);
         let windows: Vec<Interval> = province
