@@ -99,12 +99,10 @@ impl FromStr for LocalWindow {
         let (start, end) = text
             .split_once('-')
             .ok_or_else(|| window_error(text, "expected HH:MM-HH:MM, e.g. 05:00-06:30"))?;
-        let window = Self::new(parse_clock(start, text)?, parse_clock(end, text)?);
-        window.map_err(|_| {
-            window_error(
-                text,
-                "must end after it starts (split a window that crosses midnight in two)",
-            )
+        // Report the window as written, with the reason `new` gives.
+        Self::new(parse_clock(start, text)?, parse_clock(end, text)?).map_err(|err| match err {
+            CoreError::InvalidWindow { reason, .. } => window_error(text, &reason),
+            other => other,
         })
     }
 }

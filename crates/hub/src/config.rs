@@ -47,6 +47,26 @@ pub enum ConfigError {
     },
 }
 
+impl ConfigError {
+    /// A mapper from a domain error at `context` in the file at `path`.
+    fn domain(path: &Path, context: impl Into<String>) -> impl FnOnce(CoreError) -> Self + '_ {
+        let context = context.into();
+        move |source| Self::Domain {
+            path: path.to_owned(),
+            context,
+            source,
+        }
+    }
+
+    fn invalid(path: &Path, context: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            path: path.to_owned(),
+            context: context.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
 /// The configuration file, as written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -202,13 +222,6 @@ impl HubConfig {
     /// Builds and validates the province and its programme. `path` names the
     /// file in error messages.
     pub fn into_domain(self, path: &Path) -> Result<LoadedConfig, ConfigError> {
-        let domain = |context: String| {
-            move |source: CoreError| ConfigError::Domain {
-                path: path.to_owned(),
-                context,
-                source,
-            }
-        };
         let province = self.build_province(path)?;
         let mut programme = Programme::default();
         for (i, entry) in self.bulletins.into_iter().enumerate() {
@@ -216,19 +229,19 @@ impl HubConfig {
             let bulletin = entry.into_bulletin(path, &context)?;
             programme
                 .insert_bulletin(&province, bulletin)
-                .map_err(domain(context))?;
+                .map_err(ConfigError::domain(path, context))?;
         }
         for (i, order) in self.chair_orders.into_iter().enumerate() {
             let context = format!("chair_orders[{i}] ({})", order.commune);
             programme
                 .set_chair_order(&province, order)
-                .map_err(domain(context))?;
+                .map_err(ConfigError::domain(path, context))?;
         }
         for (i, opt_in) in self.opt_ins.into_iter().enumerate() {
             let context = format!("opt_ins[{i}] ({} in {})", opt_in.bulletin, opt_in.commune);
             programme
                 .set_opt_in(&province, opt_in)
-                .map_err(domain(context))?;
+                .map_err(ConfigError::domain(path, context))?;
         }
         Ok(LoadedConfig {
             data_dir: self.data_dir,
@@ -238,11 +251,7 @@ impl HubConfig {
     }
 
     fn build_province(&self, path: &Path) -> Result<Province, ConfigError> {
-        let invalid = |context: String, reason: String| ConfigError::Invalid {
-            path: path.to_owned(),
-            context,
-            reason,
-        };
+        let invalid = |context, reason| ConfigError::invalid(path, context, reason);
         let area = |entry: &AreaEntry, level, parent: Option<&AreaCode>| Area {
             code: entry.code.clone(),
             name: entry.name.clone(),
@@ -322,13 +331,9 @@ impl HubConfig {
                 .unwrap_or(defaults.loudspeaker),
             led_board: self.windows.led_board.clone().unwrap_or(defaults.led_board),
         };
-        let in_file = |source| ConfigError::Domain {
-            path: path.to_owned(),
-            context: "areas".into(),
-            source,
-        };
-        let tree = AreaTree::new(areas).map_err(in_file)?;
-        Province::new(self.timezone, tree, windows, settings, devices).map_err(in_file)
+        let tree = AreaTree::new(areas).map_err(ConfigError::domain(path, "areas"))?;
+        Province::new(self.timezone, tree, windows, settings, devices)
+            .map_err(ConfigError::domain(path, "communes and devices"))
     }
 }
 
@@ -352,11 +357,7 @@ fn commune_devices(
 
 impl BulletinEntry {
     fn into_bulletin(self, path: &Path, context: &str) -> Result<Bulletin, ConfigError> {
-        let invalid = |reason: String| ConfigError::Invalid {
-            path: path.to_owned(),
-            context: context.to_owned(),
-            reason,
-        };
+        let invalid = |reason: String| ConfigError::invalid(path, context, reason);
         let recurrence = match self.recurrence {
             None => None,
             Some(rec) => {

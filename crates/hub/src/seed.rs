@@ -2,28 +2,27 @@
 //! what the hub has recorded since (states, chairs' later decisions).
 
 use hub_core::{Bulletin, ChairOrder, OptIn, Programme};
-use hub_store::{Record, Store, StoreError};
+use hub_store::{Batch, Record, Store, StoreError};
 
 /// Adds each bulletin, chair order and opt-in of `programme` that the store
-/// does not hold yet; returns how many records were added.
-pub fn seed_programme(store: &Store, programme: &Programme) -> Result<usize, StoreError> {
-    let mut added = 0;
-    added += add_missing::<Bulletin>(store, programme.bulletins())?;
-    added += add_missing::<ChairOrder>(store, programme.chair_orders())?;
-    added += add_missing::<OptIn>(store, programme.opt_ins())?;
-    Ok(added)
+/// does not hold yet, in one atomic batch.
+pub fn seed_programme(store: &Store, programme: &Programme) -> Result<(), StoreError> {
+    let mut batch = Batch::new();
+    add_missing::<Bulletin>(store, &mut batch, programme.bulletins())?;
+    add_missing::<ChairOrder>(store, &mut batch, programme.chair_orders())?;
+    add_missing::<OptIn>(store, &mut batch, programme.opt_ins())?;
+    store.apply(batch)
 }
 
 fn add_missing<'a, R: Record + 'a>(
     store: &Store,
+    batch: &mut Batch,
     records: impl Iterator<Item = &'a R>,
-) -> Result<usize, StoreError> {
-    let mut added = 0;
+) -> Result<(), StoreError> {
     for record in records {
         if store.get::<R>(&record.key())?.is_none() {
-            store.put(record)?;
-            added += 1;
+            batch.put(record)?;
         }
     }
-    Ok(added)
+    Ok(())
 }
