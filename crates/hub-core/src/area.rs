@@ -179,21 +179,9 @@ fn invalid(code: &AreaCode, reason: &str) -> CoreError {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-
-    pub(crate) fn area(code: &str, level: AreaLevel, parent: Option<&str>) -> Area {
-        Area {
-            code: AreaCode::parse(code).unwrap(),
-            name: format!("Area {code}"),
-            level,
-            parent: parent.map(|p| AreaCode::parse(p).unwrap()),
-        }
-    }
-
-    fn code(c: &str) -> AreaCode {
-        AreaCode::parse(c).unwrap()
-    }
+    use crate::testkit::{area, code};
 
     #[test]
     fn communes_under_each_level() {

@@ -16,6 +16,7 @@
 //! - [`history`]: what each device has played, assumed or reported.
 //! - [`plan`]: planning one device's day (the priority rules).
 //! - [`scheduler`]: the event-driven state machine around the planner.
+//! - `testkit` (feature `testkit`): builders for tests of this and other crates.
 
 pub mod area;
 pub mod bulletin;
@@ -29,8 +30,8 @@ pub mod province;
 pub mod scheduler;
 pub mod window;
 
-#[cfg(test)]
-mod testkit;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 
 pub use area::{Area, AreaLevel, AreaTree};
 pub use bulletin::{

@@ -1,4 +1,7 @@
-//! Builders for unit tests: a small three-tier province and bulletins with exact times.
+//! Builders for tests, here and in crates that depend on `hub-core` (enable
+//! the `testkit` feature in their dev-dependencies): identifiers, a small
+//! three-tier province and bulletins with exact local times. Test code only:
+//! every builder panics on input it was not meant for.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use chrono_tz::Tz;
@@ -31,9 +34,18 @@ pub fn bid(b: &str) -> BulletinId {
     BulletinId::parse(b).unwrap()
 }
 
+/// An area named after its code.
+pub fn area(code: &str, level: AreaLevel, parent: Option<&str>) -> Area {
+    Area {
+        code: AreaCode::parse(code).unwrap(),
+        name: format!("Area {code}"),
+        level,
+        parent: parent.map(|p| AreaCode::parse(p).unwrap()),
+    }
+}
+
 /// VN → 67 → districts 660 (communes 24611, 24612) and 661 (commune 24700).
 pub fn tree_three_tier() -> AreaTree {
-    use crate::area::tests::area;
     AreaTree::new([
         area("VN", AreaLevel::Central, None),
         area("67", AreaLevel::Province, Some("VN")),

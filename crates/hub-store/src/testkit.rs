@@ -2,28 +2,10 @@
 //! a programme touching every record type, and a device history.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
-use chrono_tz::Tz;
+pub use hub_core::testkit::{area, bid, bulletin, code, device_id, lang, TZ};
 use hub_core::*;
 
 use crate::DeviceHistory;
-
-pub const TZ: Tz = chrono_tz::Asia::Ho_Chi_Minh;
-
-pub fn code(c: &str) -> AreaCode {
-    AreaCode::parse(c).unwrap()
-}
-
-pub fn bid(b: &str) -> BulletinId {
-    BulletinId::parse(b).unwrap()
-}
-
-pub fn lang(l: &str) -> Language {
-    Language::parse(l).unwrap()
-}
-
-pub fn device_id(d: &str) -> DeviceId {
-    DeviceId::parse(d).unwrap()
-}
 
 fn utc(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap()
@@ -34,15 +16,6 @@ fn local(y: i32, m: u32, d: u32, h: u32, min: u32) -> NaiveDateTime {
         .unwrap()
         .and_hms_opt(h, min, 0)
         .unwrap()
-}
-
-fn area(c: &str, level: AreaLevel, parent: Option<&str>) -> Area {
-    Area {
-        code: code(c),
-        name: format!("Xã {c}"),
-        level,
-        parent: parent.map(code),
-    }
 }
 
 /// VN → 67 → district 660 (communes 24611, 24612), and commune 24700
@@ -108,43 +81,6 @@ pub fn province() -> Province {
         devices(),
     )
     .unwrap()
-}
-
-fn bulletin(
-    id: &str,
-    class: PriorityClass,
-    level: AreaLevel,
-    issuer: &str,
-    targets: &[&str],
-) -> Bulletin {
-    Bulletin {
-        id: bid(id),
-        title: format!("Bản tin {id}"),
-        category: Category::PolicyLaw,
-        level,
-        issuer: code(issuer),
-        class,
-        targets: targets.iter().map(|t| code(t)).collect(),
-        validity: Validity {
-            not_before: utc(2026, 11, 22, 17),
-            expires: utc(2026, 11, 29, 17),
-        },
-        recurrence: None,
-        variants: vec![Variant {
-            language: lang("vi"),
-            audio: Some(AudioPart {
-                source: AudioSource::Recorded,
-                secs: 600,
-            }),
-            visual: Some(VisualPart {
-                kind: VisualKind::Text,
-                secs: 120,
-                text: Some("Thông báo".into()),
-            }),
-        }],
-        sensitive: false,
-        state: BulletinState::Approved,
-    }
 }
 
 /// A province priority bulletin, a commune's own priority bulletin, a

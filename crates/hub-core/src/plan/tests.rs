@@ -554,7 +554,6 @@ fn a_recurring_bulletin_airs_at_its_time_every_day() {
 
 #[test]
 fn two_tier_provinces_plan_the_same_way() {
-    use crate::area::tests::area;
     let tree = AreaTree::new([
         area("VN", AreaLevel::Central, None),
         area("68", AreaLevel::Province, Some("VN")),
