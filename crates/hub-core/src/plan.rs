@@ -67,6 +67,7 @@ impl PlanItem {
             start: self.start,
             end: self.end,
             preempted: self.preempted,
+            media: None,
         }
     }
 

@@ -7,10 +7,26 @@
 //!
 //! # Layout
 //! - [`plan`]: what a device must play or show, and when (the schedule the hub hands out).
+//! - [`topic`]: the MQTT topic scheme, two topics per commune.
+//! - [`downlink`]: commands, signed by the hub with Ed25519, checked by devices.
+//! - [`uplink`]: reports, sealed by each device with its own HMAC key.
+//! - [`provision`]: what a device is given to join: its credentials and the hub's key.
+//! - [`clock`]: the time base both ends share (real, or a compressed day in tests).
+//!
+//! `docs/protocol.md` describes the exchange and the threat model.
 
+pub mod clock;
+pub mod downlink;
 pub mod plan;
+pub mod provision;
+pub mod topic;
+pub mod uplink;
 
-pub use plan::{Class, DevicePlan, Part, PlanEntry};
+pub use clock::Clock;
+pub use downlink::{Command, CommandGuard, CommandSigner, Directive, StopReason};
+pub use plan::{AiringRef, Class, DevicePlan, MediaRef, Part, PlanEntry};
+pub use provision::{DeviceCredentials, Provisioning};
+pub use uplink::{Message, Outcome, Power, Report, SealedReport, Status, UplinkKey};
 
 /// Version of every payload defined here; bumped on any incompatible change.
 pub const PROTOCOL_VERSION: u16 = 1;
@@ -24,4 +40,53 @@ pub enum DecodeError {
     /// A version this build does not speak.
     #[error("unsupported payload version {found} (this build speaks {supported})")]
     UnsupportedVersion { found: u16, supported: u16 },
+}
+
+/// Why a command or report was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error("payload of {size} bytes is over the {max}-byte limit")]
+    TooLarge { size: usize, max: usize },
+    #[error("malformed payload: {0}")]
+    Malformed(serde_json::Error),
+    #[error("unsupported payload version {found} (this build speaks {supported})")]
+    UnsupportedVersion { found: u16, supported: u16 },
+    #[error("signature does not verify")]
+    BadSignature,
+    #[error("sequence number {seq} is not above the last accepted {last}")]
+    Replayed { seq: u64, last: u64 },
+    #[error("expired at {expires}")]
+    Expired {
+        expires: chrono::DateTime<chrono::Utc>,
+    },
+    #[error("not a valid key")]
+    BadKey,
+}
+
+impl From<DecodeError> for Refusal {
+    fn from(error: DecodeError) -> Self {
+        match error {
+            DecodeError::Malformed(e) => Self::Malformed(e),
+            DecodeError::UnsupportedVersion { found, supported } => {
+                Self::UnsupportedVersion { found, supported }
+            }
+        }
+    }
+}
+
+/// Refuses a payload whose `v` this build does not speak, before reading the rest.
+fn check_version(bytes: &[u8]) -> Result<(), DecodeError> {
+    #[derive(serde::Deserialize)]
+    struct Versioned {
+        v: u16,
+    }
+    let Versioned { v } = serde_json::from_slice(bytes)?;
+    if v == PROTOCOL_VERSION {
+        Ok(())
+    } else {
+        Err(DecodeError::UnsupportedVersion {
+            found: v,
+            supported: PROTOCOL_VERSION,
+        })
+    }
 }

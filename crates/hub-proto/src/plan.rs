@@ -6,12 +6,12 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{DecodeError, PROTOCOL_VERSION};
+use crate::DecodeError;
 
 /// Everything one device must play (loudspeaker) or show (LED board) on one local day.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DevicePlan {
-    /// Payload version, [`PROTOCOL_VERSION`].
+    /// Payload version, [`crate::PROTOCOL_VERSION`].
     pub v: u16,
     pub device: String,
     /// The local (Asia/Ho_Chi_Minh) calendar day this plan covers.
@@ -38,6 +38,38 @@ pub struct PlanEntry {
     /// planned again in full later.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub preempted: bool,
+    /// What to fetch and play or show; absent until the media is stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<MediaRef>,
+}
+
+impl PlanEntry {
+    /// Which airing this entry is.
+    pub fn airing(&self) -> AiringRef {
+        AiringRef {
+            bulletin: self.bulletin.clone(),
+            occurrence: self.occurrence,
+            language: self.language.clone(),
+        }
+    }
+}
+
+/// Names one airing: a bulletin occurrence in one language.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct AiringRef {
+    pub bulletin: String,
+    pub occurrence: u32,
+    pub language: String,
+}
+
+/// A media file by content: devices fetch `url` once, check `size` and
+/// `sha256`, and cache it under the hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaRef {
+    /// Lower-case hex SHA-256 of the file.
+    pub sha256: String,
+    pub size: u64,
+    pub url: String,
 }
 
 /// Priority class, highest first.
@@ -67,17 +99,7 @@ impl DevicePlan {
 
     /// Reads a plan, refusing versions this build does not speak.
     pub fn from_json(bytes: &[u8]) -> Result<Self, DecodeError> {
-        #[derive(Deserialize)]
-        struct Versioned {
-            v: u16,
-        }
-        let Versioned { v } = serde_json::from_slice(bytes)?;
-        if v != PROTOCOL_VERSION {
-            return Err(DecodeError::UnsupportedVersion {
-                found: v,
-                supported: PROTOCOL_VERSION,
-            });
-        }
+        crate::check_version(bytes)?;
         Ok(serde_json::from_slice(bytes)?)
     }
 }
@@ -85,6 +107,7 @@ impl DevicePlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::PROTOCOL_VERSION;
 
     fn sample() -> DevicePlan {
         let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
@@ -103,6 +126,11 @@ mod tests {
                     start: at("2026-11-22T22:00:00Z"),
                     end: at("2026-11-22T22:03:00Z"),
                     preempted: true,
+                    media: Some(MediaRef {
+                        sha256: "ab".repeat(32),
+                        size: 48_213,
+                        url: "https://hub.example/media/abab".into(),
+                    }),
                 },
                 PlanEntry {
                     bulletin: "lu-krong-no".into(),
@@ -113,6 +141,7 @@ mod tests {
                     start: at("2026-11-22T22:03:00Z"),
                     end: at("2026-11-22T22:05:00Z"),
                     preempted: false,
+                    media: None,
                 },
             ],
         }

@@ -1,0 +1,395 @@
+//! Commands from the hub to devices, signed so that devices obey only the hub.
+//!
+//! On the wire a command is `{"sig":"<base64>","body":{…}}`. `sig` is the
+//! hub's Ed25519 signature over [`DOWNLINK_CONTEXT`] followed by the exact
+//! bytes of `body`. The body names the devices it is for, a sequence number
+//! that only grows, and an expiry, so a device refuses commands that are
+//! forged, replayed, or stale, whoever published them on the broker.
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use chrono::{DateTime, NaiveDate, Utc};
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::{check_version, AiringRef, PlanEntry, Refusal};
+
+/// Signed bytes start with this, so a signature made for anything else never
+/// verifies as a command.
+pub const DOWNLINK_CONTEXT: &[u8] = b"nguon/v1 downlink\n";
+
+/// Largest command a device must accept.
+pub const MAX_COMMAND_BYTES: usize = 256 * 1024;
+
+/// The signed part of a command.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Command {
+    /// Payload version, [`crate::PROTOCOL_VERSION`].
+    pub v: u16,
+    /// Grows with every command the hub signs; a device acts only on a
+    /// sequence number above the last one it accepted.
+    pub seq: u64,
+    pub issued: DateTime<Utc>,
+    /// Devices refuse the command after this instant (by their own clock).
+    pub expires: DateTime<Utc>,
+    /// Ids of the devices that must act on it; everyone else ignores it.
+    pub to: Vec<String>,
+    pub directive: Directive,
+}
+
+/// What a command tells its devices to do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Directive {
+    /// Replaces the device's plan for `date` (local day); entries are in start
+    /// order. Entries already under way keep playing.
+    Schedule {
+        date: NaiveDate,
+        entries: Vec<PlanEntry>,
+    },
+    /// Play (or show) this entry now, cutting whatever plays.
+    Play { entry: PlanEntry },
+    /// An emergency cut `stopped`; `by` plays instead.
+    Preempt { stopped: AiringRef, by: AiringRef },
+    /// Stop `airing` now.
+    Stop {
+        airing: AiringRef,
+        reason: StopReason,
+    },
+    /// Show `text` on an LED board until `until`, above its plan.
+    Display { text: String, until: DateTime<Utc> },
+    /// Device settings.
+    Config {
+        /// Output level, 0–100.
+        volume: u8,
+        /// The commune's operating windows for this kind of device, local
+        /// `HH:MM-HH:MM`, for the device's own display and fault checks.
+        windows: Vec<String>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    Cancelled,
+    Expired,
+}
+
+/// The hub's side: signs commands.
+pub struct CommandSigner {
+    key: SigningKey,
+}
+
+impl CommandSigner {
+    pub fn new(key: SigningKey) -> Self {
+        Self { key }
+    }
+
+    /// The key devices are provisioned with.
+    pub fn verifying_key(&self) -> VerifyingKey {
+        self.key.verifying_key()
+    }
+
+    /// The wire form of `command`.
+    pub fn sign(&self, command: &Command) -> Vec<u8> {
+        let body = serde_json::to_vec(command).expect("a Command always serialises");
+        let signature = self.key.sign(&signed_bytes(&body));
+        let sig = BASE64.encode(signature.to_bytes());
+        let mut wire = Vec::with_capacity(body.len() + sig.len() + 20);
+        wire.extend_from_slice(b"{\"sig\":\"");
+        wire.extend_from_slice(sig.as_bytes());
+        wire.extend_from_slice(b"\",\"body\":");
+        wire.extend_from_slice(&body);
+        wire.push(b'}');
+        wire
+    }
+}
+
+fn signed_bytes(body: &[u8]) -> Vec<u8> {
+    [DOWNLINK_CONTEXT, body].concat()
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    sig: String,
+    #[serde(borrow)]
+    body: &'a RawValue,
+}
+
+/// A device's side: checks every command addressed to it. Keeps the last
+/// accepted sequence number, which the device must persist.
+pub struct CommandGuard {
+    device: String,
+    hub_key: VerifyingKey,
+    last_seq: u64,
+}
+
+impl CommandGuard {
+    pub fn new(device: impl Into<String>, hub_key: VerifyingKey, last_seq: u64) -> Self {
+        Self {
+            device: device.into(),
+            hub_key,
+            last_seq,
+        }
+    }
+
+    /// The sequence number of the last command accepted.
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// Checks a payload from the device's downlink topic at the device's time
+    /// `now`. `Ok(None)`: a command for other devices (its signature is not
+    /// even checked). `Ok(Some)`: a genuine, fresh command for this device.
+    pub fn check(
+        &mut self,
+        payload: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Option<Command>, Refusal> {
+        if payload.len() > MAX_COMMAND_BYTES {
+            return Err(Refusal::TooLarge {
+                size: payload.len(),
+                max: MAX_COMMAND_BYTES,
+            });
+        }
+        let envelope: Envelope = serde_json::from_slice(payload).map_err(Refusal::Malformed)?;
+        let body = envelope.body.get().as_bytes();
+        check_version(body)?;
+        let command: Command = serde_json::from_slice(body).map_err(Refusal::Malformed)?;
+        if !command.to.contains(&self.device) {
+            return Ok(None);
+        }
+        let signature = BASE64
+            .decode(&envelope.sig)
+            .ok()
+            .and_then(|bytes| Signature::from_slice(&bytes).ok())
+            .ok_or(Refusal::BadSignature)?;
+        self.hub_key
+            .verify(&signed_bytes(body), &signature)
+            .map_err(|_| Refusal::BadSignature)?;
+        if command.seq <= self.last_seq {
+            return Err(Refusal::Replayed {
+                seq: command.seq,
+                last: self.last_seq,
+            });
+        }
+        if now > command.expires {
+            return Err(Refusal::Expired {
+                expires: command.expires,
+            });
+        }
+        self.last_seq = command.seq;
+        Ok(Some(command))
+    }
+}
+
+/// A public key as provisioned: standard base64 of its 32 bytes.
+pub fn encode_public_key(key: &VerifyingKey) -> String {
+    BASE64.encode(key.to_bytes())
+}
+
+/// Reads a key written by [`encode_public_key`].
+pub fn decode_public_key(text: &str) -> Result<VerifyingKey, Refusal> {
+    let bytes: [u8; 32] = BASE64
+        .decode(text.trim())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or(Refusal::BadKey)?;
+    VerifyingKey::from_bytes(&bytes).map_err(|_| Refusal::BadKey)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+    use rand::rngs::OsRng;
+
+    use super::*;
+    use crate::PROTOCOL_VERSION;
+    use crate::{Class, Part};
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn entry() -> PlanEntry {
+        PlanEntry {
+            bulletin: "lu-serepok".into(),
+            occurrence: 0,
+            language: "vi".into(),
+            class: Class::Emergency,
+            part: Part::Audio,
+            start: at("2026-11-23T10:40:00Z"),
+            end: at("2026-11-23T10:42:00Z"),
+            preempted: false,
+            media: None,
+        }
+    }
+
+    fn command(seq: u64, to: &[&str]) -> Command {
+        Command {
+            v: PROTOCOL_VERSION,
+            seq,
+            issued: at("2026-11-23T10:40:00Z"),
+            expires: at("2026-11-23T10:45:00Z"),
+            to: to.iter().map(|d| d.to_string()).collect(),
+            directive: Directive::Play { entry: entry() },
+        }
+    }
+
+    fn setup() -> (CommandSigner, CommandGuard) {
+        let signer = CommandSigner::new(SigningKey::generate(&mut OsRng));
+        let guard = CommandGuard::new("24611-LS-01", signer.verifying_key(), 0);
+        (signer, guard)
+    }
+
+    const NOW: &str = "2026-11-23T10:40:01Z";
+
+    #[test]
+    fn a_signed_command_for_the_device_is_accepted_once() {
+        let (signer, mut guard) = setup();
+        let wire = signer.sign(&command(7, &["24611-LS-01", "24611-LS-02"]));
+        let accepted = guard.check(&wire, at(NOW)).unwrap().unwrap();
+        assert_eq!(accepted, command(7, &["24611-LS-01", "24611-LS-02"]));
+        assert_eq!(guard.last_seq(), 7);
+        assert!(matches!(
+            guard.check(&wire, at(NOW)),
+            Err(Refusal::Replayed { seq: 7, last: 7 })
+        ));
+    }
+
+    #[test]
+    fn commands_for_other_devices_are_ignored() {
+        let (signer, mut guard) = setup();
+        let wire = signer.sign(&command(7, &["24611-LS-02"]));
+        assert_eq!(guard.check(&wire, at(NOW)).unwrap(), None);
+        assert_eq!(guard.last_seq(), 0);
+    }
+
+    #[test]
+    fn a_command_signed_by_another_key_is_refused() {
+        let (_, mut guard) = setup();
+        let intruder = CommandSigner::new(SigningKey::generate(&mut OsRng));
+        let wire = intruder.sign(&command(7, &["24611-LS-01"]));
+        assert!(matches!(
+            guard.check(&wire, at(NOW)),
+            Err(Refusal::BadSignature)
+        ));
+        assert_eq!(guard.last_seq(), 0, "a refused command moves nothing");
+    }
+
+    #[test]
+    fn a_tampered_body_is_refused() {
+        let (signer, mut guard) = setup();
+        let wire = String::from_utf8(signer.sign(&command(7, &["24611-LS-01"]))).unwrap();
+        let tampered = wire.replace("lu-serepok", "lu-serepoc");
+        assert!(matches!(
+            guard.check(tampered.as_bytes(), at(NOW)),
+            Err(Refusal::BadSignature)
+        ));
+    }
+
+    #[test]
+    fn unsigned_and_garbled_signatures_are_refused() {
+        let (_, mut guard) = setup();
+        let body = serde_json::to_string(&command(7, &["24611-LS-01"])).unwrap();
+        for sig in ["", "not base64!", "AAAA"] {
+            let wire = format!(r#"{{"sig":"{sig}","body":{body}}}"#);
+            assert!(
+                matches!(
+                    guard.check(wire.as_bytes(), at(NOW)),
+                    Err(Refusal::BadSignature)
+                ),
+                "{sig:?}"
+            );
+        }
+        let missing = format!(r#"{{"body":{body}}}"#);
+        assert!(matches!(
+            guard.check(missing.as_bytes(), at(NOW)),
+            Err(Refusal::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn an_expired_command_is_refused() {
+        let (signer, mut guard) = setup();
+        let wire = signer.sign(&command(7, &["24611-LS-01"]));
+        let late = at("2026-11-23T10:45:00Z") + TimeDelta::seconds(1);
+        assert!(matches!(
+            guard.check(&wire, late),
+            Err(Refusal::Expired { .. })
+        ));
+        assert_eq!(guard.last_seq(), 0);
+    }
+
+    #[test]
+    fn an_older_sequence_number_is_refused() {
+        let (signer, mut guard) = setup();
+        guard
+            .check(&signer.sign(&command(9, &["24611-LS-01"])), at(NOW))
+            .unwrap();
+        let older = signer.sign(&command(8, &["24611-LS-01"]));
+        assert!(matches!(
+            guard.check(&older, at(NOW)),
+            Err(Refusal::Replayed { seq: 8, last: 9 })
+        ));
+    }
+
+    #[test]
+    fn unknown_versions_and_oversize_payloads_are_refused() {
+        let (signer, mut guard) = setup();
+        let mut future = command(7, &["24611-LS-01"]);
+        future.v = PROTOCOL_VERSION + 1;
+        assert!(matches!(
+            guard.check(&signer.sign(&future), at(NOW)),
+            Err(Refusal::UnsupportedVersion { .. })
+        ));
+        let huge = vec![b' '; MAX_COMMAND_BYTES + 1];
+        assert!(matches!(
+            guard.check(&huge, at(NOW)),
+            Err(Refusal::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn every_directive_round_trips() {
+        let directives = [
+            Directive::Schedule {
+                date: NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
+                entries: vec![entry()],
+            },
+            Directive::Play { entry: entry() },
+            Directive::Preempt {
+                stopped: entry().airing(),
+                by: entry().airing(),
+            },
+            Directive::Stop {
+                airing: entry().airing(),
+                reason: StopReason::Cancelled,
+            },
+            Directive::Display {
+                text: "Lũ trên sông Sêrêpốk".into(),
+                until: at("2026-11-23T11:00:00Z"),
+            },
+            Directive::Config {
+                volume: 80,
+                windows: vec!["05:00-07:00".into(), "17:00-19:00".into()],
+            },
+        ];
+        let (signer, mut guard) = setup();
+        for (seq, directive) in (1..).zip(directives) {
+            let mut sent = command(seq, &["24611-LS-01"]);
+            sent.directive = directive;
+            let got = guard.check(&signer.sign(&sent), at(NOW)).unwrap();
+            assert_eq!(got, Some(sent));
+        }
+    }
+
+    #[test]
+    fn public_keys_round_trip_as_text() {
+        let (signer, _) = setup();
+        let text = encode_public_key(&signer.verifying_key());
+        assert_eq!(decode_public_key(&text).unwrap(), signer.verifying_key());
+        assert!(matches!(decode_public_key("short"), Err(Refusal::BadKey)));
+    }
+}

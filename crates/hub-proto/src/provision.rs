@@ -1,0 +1,74 @@
+//! What a device needs to join the hub, as the hub exports it.
+//!
+//! One file can provision a whole fleet (the simulator) or a single device
+//! (a technician installing one loudspeaker cluster). It holds secrets: the
+//! hub writes it readable by its owner only.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{DecodeError, PROTOCOL_VERSION};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provisioning {
+    /// Payload version, [`crate::PROTOCOL_VERSION`].
+    pub v: u16,
+    /// `mqtt://host:port` or `mqtts://host:port`.
+    pub broker: String,
+    /// The hub's Ed25519 public key, standard base64 of 32 bytes.
+    pub hub_public_key: String,
+    pub devices: Vec<DeviceCredentials>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceCredentials {
+    /// Also the MQTT client id and user name.
+    pub id: String,
+    pub commune: String,
+    /// `loudspeaker` or `led_board`.
+    pub kind: String,
+    /// The broker password.
+    pub mqtt_password: String,
+    /// The key that seals the device's reports ([`crate::UplinkKey`] as text).
+    pub uplink_key: String,
+}
+
+impl Provisioning {
+    pub fn new(broker: String, hub_public_key: String, devices: Vec<DeviceCredentials>) -> Self {
+        Self {
+            v: PROTOCOL_VERSION,
+            broker,
+            hub_public_key,
+            devices,
+        }
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).expect("provisioning always serialises")
+    }
+
+    pub fn from_json(bytes: &[u8]) -> Result<Self, DecodeError> {
+        crate::check_version(bytes)?;
+        Ok(serde_json::from_slice(bytes)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provisioning_round_trips() {
+        let file = Provisioning::new(
+            "mqtt://127.0.0.1:1883".into(),
+            "key".into(),
+            vec![DeviceCredentials {
+                id: "24611-LS-01".into(),
+                commune: "24611".into(),
+                kind: "loudspeaker".into(),
+                mqtt_password: "pw".into(),
+                uplink_key: "uk".into(),
+            }],
+        );
+        assert_eq!(Provisioning::from_json(&file.to_json()).unwrap(), file);
+    }
+}

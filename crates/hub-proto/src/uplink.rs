@@ -1,0 +1,335 @@
+//! Reports from devices to the hub, each sealed with the device's own key.
+//!
+//! On the wire a report is `{"mac":"<base64>","body":{…}}`. `mac` is
+//! HMAC-SHA256, keyed with the device's uplink key (32 random bytes known only
+//! to the device and the hub), over [`UPLINK_CONTEXT`] followed by the exact
+//! bytes of `body`. A device can therefore speak only for itself, and the
+//! broker's own passwords are not enough to forge a report.
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use sha2::Sha256;
+
+use crate::{check_version, AiringRef, Refusal, PROTOCOL_VERSION};
+
+/// MAC'd bytes start with this, so a MAC made for anything else never checks.
+pub const UPLINK_CONTEXT: &[u8] = b"nguon/v1 uplink\n";
+
+/// Largest report the hub reads; anything larger is dropped unread.
+pub const MAX_REPORT_BYTES: usize = 16 * 1024;
+
+/// Sequence number of the Last Will: the last word of its session.
+pub const WILL_SEQ: u64 = u64::MAX;
+
+/// The MAC'd part of a report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    /// Payload version, [`crate::PROTOCOL_VERSION`].
+    pub v: u16,
+    pub device: String,
+    /// Random per connection; starts with a [`Message::Hello`].
+    pub session: u64,
+    /// Grows within a session; the hub drops what does not.
+    pub seq: u64,
+    /// The device's clock when it wrote the report.
+    pub at: DateTime<Utc>,
+    pub message: Message,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Message {
+    /// First report of every connection; the hub answers with the device's
+    /// settings and current plan.
+    Hello {
+        firmware: String,
+        capabilities: Vec<String>,
+        /// Sequence number of the last command the device accepted.
+        last_seq: u64,
+        /// SHA-256 (hex) of the media files in its cache.
+        cached_media: Vec<String>,
+    },
+    /// Periodic health.
+    Status(Status),
+    /// The command with this sequence number was accepted.
+    Ack { seq: u64 },
+    /// A command was refused (bad signature, replayed, expired, malformed).
+    Refused {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+        reason: String,
+    },
+    /// Proof of play.
+    Played { airing: AiringRef, outcome: Outcome },
+    /// The Last Will, published by the broker when the link dies.
+    Offline,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub playing: Option<AiringRef>,
+    pub volume: u8,
+    pub power: Power,
+    /// Battery charge in percent, when the device has a battery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub battery_percent: Option<u8>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Power {
+    Mains,
+    Battery,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Started,
+    Finished,
+    Preempted,
+    Failed,
+}
+
+impl Report {
+    pub fn new(
+        device: impl Into<String>,
+        session: u64,
+        seq: u64,
+        at: DateTime<Utc>,
+        message: Message,
+    ) -> Self {
+        Self {
+            v: PROTOCOL_VERSION,
+            device: device.into(),
+            session,
+            seq,
+            at,
+            message,
+        }
+    }
+
+    /// The wire form, sealed with the device's uplink key.
+    pub fn seal(&self, key: &UplinkKey) -> Vec<u8> {
+        let body = serde_json::to_vec(self).expect("a Report always serialises");
+        let mac = BASE64.encode(key.mac(&body).finalize().into_bytes());
+        let mut wire = Vec::with_capacity(body.len() + mac.len() + 20);
+        wire.extend_from_slice(b"{\"mac\":\"");
+        wire.extend_from_slice(mac.as_bytes());
+        wire.extend_from_slice(b"\",\"body\":");
+        wire.extend_from_slice(&body);
+        wire.push(b'}');
+        wire
+    }
+}
+
+/// A device's 32-byte uplink key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UplinkKey([u8; 32]);
+
+impl UplinkKey {
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// Standard base64, as in provisioning files.
+    pub fn to_text(&self) -> String {
+        BASE64.encode(self.0)
+    }
+
+    pub fn from_text(text: &str) -> Result<Self, Refusal> {
+        BASE64
+            .decode(text.trim())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .map(Self)
+            .ok_or(Refusal::BadKey)
+    }
+
+    fn mac(&self, body: &[u8]) -> Hmac<Sha256> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(UPLINK_CONTEXT);
+        mac.update(body);
+        mac
+    }
+}
+
+impl std::fmt::Debug for UplinkKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UplinkKey(…)")
+    }
+}
+
+/// A report read off the wire whose MAC is not yet checked: the hub needs
+/// the claimed device to find the key to check it with.
+pub struct SealedReport {
+    mac: String,
+    body: Vec<u8>,
+    report: Report,
+}
+
+impl SealedReport {
+    pub fn parse(payload: &[u8]) -> Result<Self, Refusal> {
+        if payload.len() > MAX_REPORT_BYTES {
+            return Err(Refusal::TooLarge {
+                size: payload.len(),
+                max: MAX_REPORT_BYTES,
+            });
+        }
+        #[derive(Deserialize)]
+        struct Envelope<'a> {
+            mac: String,
+            #[serde(borrow)]
+            body: &'a RawValue,
+        }
+        let envelope: Envelope = serde_json::from_slice(payload).map_err(Refusal::Malformed)?;
+        let body = envelope.body.get().as_bytes();
+        check_version(body)?;
+        let report = serde_json::from_slice(body).map_err(Refusal::Malformed)?;
+        Ok(Self {
+            mac: envelope.mac,
+            body: body.to_vec(),
+            report,
+        })
+    }
+
+    /// The device the report claims to come from.
+    pub fn device(&self) -> &str {
+        &self.report.device
+    }
+
+    /// The report, if `key` sealed it.
+    pub fn open(self, key: &UplinkKey) -> Result<Report, Refusal> {
+        let mac = BASE64
+            .decode(&self.mac)
+            .map_err(|_| Refusal::BadSignature)?;
+        key.mac(&self.body)
+            .verify_slice(&mac)
+            .map_err(|_| Refusal::BadSignature)?;
+        Ok(self.report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::RngCore;
+
+    use super::*;
+
+    fn key() -> UplinkKey {
+        let mut bytes = [0; 32];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        UplinkKey::from_bytes(bytes)
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn messages() -> Vec<Message> {
+        let airing = AiringRef {
+            bulletin: "lu-serepok".into(),
+            occurrence: 0,
+            language: "vi".into(),
+        };
+        vec![
+            Message::Hello {
+                firmware: "sim-0.1".into(),
+                capabilities: vec!["opus".into()],
+                last_seq: 41,
+                cached_media: vec!["ab".repeat(32)],
+            },
+            Message::Status(Status {
+                playing: Some(airing.clone()),
+                volume: 80,
+                power: Power::Battery,
+                battery_percent: Some(64),
+                faults: vec!["amplifier_hot".into()],
+            }),
+            Message::Ack { seq: 42 },
+            Message::Refused {
+                seq: Some(43),
+                reason: "bad signature".into(),
+            },
+            Message::Played {
+                airing,
+                outcome: Outcome::Preempted,
+            },
+            Message::Offline,
+        ]
+    }
+
+    #[test]
+    fn every_message_round_trips_sealed() {
+        let key = key();
+        for (seq, message) in (1..).zip(messages()) {
+            let report = Report::new("24611-LS-01", 7, seq, at("2026-11-23T10:40:00Z"), message);
+            let sealed = SealedReport::parse(&report.seal(&key)).unwrap();
+            assert_eq!(sealed.device(), "24611-LS-01");
+            assert_eq!(sealed.open(&key).unwrap(), report);
+        }
+    }
+
+    #[test]
+    fn another_devices_key_does_not_open_a_report() {
+        let report = Report::new(
+            "24611-LS-01",
+            7,
+            1,
+            at("2026-11-23T10:40:00Z"),
+            Message::Offline,
+        );
+        let sealed = SealedReport::parse(&report.seal(&key())).unwrap();
+        assert!(matches!(sealed.open(&key()), Err(Refusal::BadSignature)));
+    }
+
+    #[test]
+    fn a_report_rewritten_to_claim_another_device_fails() {
+        let mine = key();
+        let report = Report::new(
+            "24611-LS-01",
+            7,
+            1,
+            at("2026-11-23T10:40:00Z"),
+            Message::Offline,
+        );
+        let wire = String::from_utf8(report.seal(&mine)).unwrap();
+        let forged = wire.replace("24611-LS-01", "24611-LS-02");
+        let sealed = SealedReport::parse(forged.as_bytes()).unwrap();
+        assert_eq!(sealed.device(), "24611-LS-02");
+        assert!(matches!(sealed.open(&mine), Err(Refusal::BadSignature)));
+    }
+
+    #[test]
+    fn malformed_and_oversize_reports_are_refused() {
+        for bad in [&b"not json"[..], b"{}", br#"{"mac":"x","body":{"v":1}}"#] {
+            assert!(
+                matches!(SealedReport::parse(bad), Err(Refusal::Malformed(_))),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert!(matches!(
+            SealedReport::parse(br#"{"mac":"x","body":{"v":9}}"#),
+            Err(Refusal::UnsupportedVersion { found: 9, .. })
+        ));
+        assert!(matches!(
+            SealedReport::parse(&vec![b' '; MAX_REPORT_BYTES + 1]),
+            Err(Refusal::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn keys_round_trip_as_text() {
+        let key = key();
+        assert_eq!(UplinkKey::from_text(&key.to_text()).unwrap(), key);
+        assert!(UplinkKey::from_text("AAAA").is_err());
+    }
+}
