@@ -13,6 +13,7 @@
 //! - [`bulletin`]: bulletins, their parts, validity and recurrence.
 //! - [`province`]: the static half of the state (areas, devices, windows).
 //! - [`programme`]: bulletins plus commune chairs' orders and opt-ins.
+//! - [`delivery`]: where each planned airing stands on each device.
 //! - [`history`]: what each device has played, assumed or reported.
 //! - [`plan`]: planning one device's day (the priority rules).
 //! - [`scheduler`]: the event-driven state machine around the planner.
@@ -20,6 +21,7 @@
 
 pub mod area;
 pub mod bulletin;
+pub mod delivery;
 pub mod device;
 pub mod error;
 pub mod history;
@@ -38,6 +40,7 @@ pub use bulletin::{
     AudioPart, AudioSource, Bulletin, BulletinState, Category, Occurrence, PriorityClass,
     Recurrence, Validity, Variant, VisualKind, VisualPart,
 };
+pub use delivery::{Delivery, DeliveryBook, DeliveryState, Withdrawal};
 pub use device::{Device, DeviceKind};
 pub use error::CoreError;
 pub use history::{DeviceLog, Evidence, Playing};
@@ -45,7 +48,7 @@ pub use ids::{AreaCode, BulletinId, DeviceId, Language};
 pub use plan::{plan_device, AiringKey, DayPlanner, Horizon, PlanItem};
 pub use programme::{ChairOrder, OptIn, Programme};
 pub use province::Province;
-pub use scheduler::{Decision, Event, Receipt, Report, Scheduler, StopReason};
+pub use scheduler::{Decision, Event, Handled, Receipt, Report, Scheduler, StopReason};
 pub use window::{
     local_to_utc, CommuneSettings, DailyWindows, Interval, LocalWindow, WindowPolicy,
 };

@@ -102,11 +102,26 @@ pub enum Decision {
     },
 }
 
+/// The outcome of [`Scheduler::handle_all`].
+#[derive(Debug)]
+pub struct Handled {
+    pub decisions: Vec<Decision>,
+    /// Index of each refused event, with why.
+    pub refused: Vec<(usize, CoreError)>,
+}
+
 /// Devices whose plans must be recomputed.
 #[derive(Default)]
 struct Dirty {
     all: bool,
     devices: BTreeSet<DeviceId>,
+}
+
+impl Dirty {
+    fn merge(&mut self, other: Dirty) {
+        self.all |= other.all;
+        self.devices.extend(other.devices);
+    }
 }
 
 pub struct Scheduler {
@@ -164,17 +179,32 @@ impl Scheduler {
     /// A refused event changes nothing but the passing of time; decisions the
     /// clock produced meanwhile come with the next call.
     pub fn handle(&mut self, now: DateTime<Utc>, event: Event) -> Result<Vec<Decision>, CoreError> {
+        let mut handled = self.handle_all(now, vec![event]);
+        match handled.refused.pop() {
+            Some((_, refused)) => {
+                self.outbox = handled.decisions;
+                Err(refused)
+            }
+            None => Ok(handled.decisions),
+        }
+    }
+
+    /// Applies `events` in order at `now`, re-planning each concerned device
+    /// once: a burst of events (a thousand devices reconnecting) costs one
+    /// pass over the fleet instead of one per event. Refused events are
+    /// listed by index and change nothing.
+    pub fn handle_all(&mut self, now: DateTime<Utc>, events: Vec<Event>) -> Handled {
         let now = self.now.map_or(now, |last| now.max(last));
         self.now = Some(now);
         self.advance(now);
-        let mut dirty = match self.apply(now, event) {
-            Ok(dirty) => dirty,
-            Err(refused) => {
-                // Time still passed: keep bulletin states true to it.
-                self.update_states(now);
-                return Err(refused);
+        let mut dirty = Dirty::default();
+        let mut refused = Vec::new();
+        for (index, event) in events.into_iter().enumerate() {
+            match self.apply(now, event) {
+                Ok(more) => dirty.merge(more),
+                Err(error) => refused.push((index, error)),
             }
-        };
+        }
         let horizon = Horizon::new(now, self.province.tz);
         if self.planned_date != Some(horizon.date) {
             self.planned_date = Some(horizon.date);
@@ -183,7 +213,10 @@ impl Scheduler {
         self.replan(dirty, now);
         self.advance(now);
         self.update_states(now);
-        Ok(mem::take(&mut self.outbox))
+        Handled {
+            decisions: mem::take(&mut self.outbox),
+            refused,
+        }
     }
 
     fn transition(

@@ -25,6 +25,9 @@
 //! | `chair_orders`     | commune code           | [`ChairOrder`](hub_core::ChairOrder)      |
 //! | `opt_ins`          | commune `\0` bulletin  | [`OptIn`](hub_core::OptIn)                |
 //! | `device_logs`      | device id              | [`DeviceHistory`]                         |
+//! | `deliveries`       | see [`delivery_key`]   | [`Delivery`](hub_core::Delivery)          |
+//! | `device_secrets`   | device id              | [`DeviceSecret`]                          |
+//! | `hub`              | `identity`             | [`HubIdentity`] (signing key, sequence)   |
 //!
 //! Keys are the identifiers' UTF-8 bytes, so [`Store::all`] returns records
 //! in identifier order.
@@ -42,5 +45,8 @@ pub mod store;
 mod testkit;
 
 pub use error::StoreError;
-pub use record::{opt_in_key, DeviceHistory, ProvinceSettings, Record, RECORD_VERSION};
+pub use record::{
+    delivery_key, opt_in_key, DeviceHistory, DeviceSecret, HubIdentity, ProvinceSettings, Record,
+    RECORD_VERSION,
+};
 pub use store::{Batch, Store, SCHEMA_VERSION};

@@ -3,8 +3,8 @@
 
 use chrono_tz::Tz;
 use hub_core::{
-    Area, AreaCode, Bulletin, BulletinId, ChairOrder, CommuneSettings, Device, DeviceId, DeviceLog,
-    OptIn, WindowPolicy,
+    AiringKey, Area, AreaCode, Bulletin, BulletinId, ChairOrder, CommuneSettings, Delivery, Device,
+    DeviceId, DeviceLog, OptIn, WindowPolicy,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -115,6 +115,83 @@ impl Record for DeviceHistory {
 }
 
 /// The envelope as written: `{"v":1,"record":{...}}`.
+impl Record for Delivery {
+    const TREE: &'static str = "deliveries";
+    fn key(&self) -> Vec<u8> {
+        delivery_key(&self.device, &self.airing)
+    }
+}
+
+/// `device \0 bulletin \0 occurrence (8 hex digits) \0 language`: a device's
+/// deliveries are adjacent, in airing order.
+pub fn delivery_key(device: &DeviceId, airing: &AiringKey) -> Vec<u8> {
+    format!(
+        "{}\0{}\0{:08x}\0{}",
+        device, airing.bulletin, airing.occurrence, airing.language
+    )
+    .into_bytes()
+}
+
+/// A device's secrets: its broker password and the key sealing its reports.
+/// The hub must read both back in clear (to check a password and a MAC), so
+/// the store's directory must be readable by the hub's user only.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceSecret {
+    pub device: DeviceId,
+    pub mqtt_password: String,
+    /// The device's uplink (report-sealing) key as text.
+    pub uplink_key: String,
+    /// A revoked device is refused by the broker and its reports are dropped.
+    #[serde(default)]
+    pub revoked: bool,
+}
+
+impl std::fmt::Debug for DeviceSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceSecret")
+            .field("device", &self.device)
+            .field("revoked", &self.revoked)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Record for DeviceSecret {
+    const TREE: &'static str = "device_secrets";
+    fn key(&self) -> Vec<u8> {
+        self.device.as_str().as_bytes().to_vec()
+    }
+}
+
+/// The hub's own identity: its Ed25519 signing key and how far command
+/// sequence numbers are reserved. Sequence numbers are taken in blocks so a
+/// restarted hub continues above every number it may have used.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HubIdentity {
+    /// The 32-byte Ed25519 secret key, standard base64.
+    pub signing_key: String,
+    /// Every sequence number used so far is below this.
+    pub seq_reserved: u64,
+}
+
+impl HubIdentity {
+    pub const KEY: &'static [u8] = b"identity";
+}
+
+impl std::fmt::Debug for HubIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubIdentity")
+            .field("seq_reserved", &self.seq_reserved)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Record for HubIdentity {
+    const TREE: &'static str = "hub";
+    fn key(&self) -> Vec<u8> {
+        Self::KEY.to_vec()
+    }
+}
+
 #[derive(Serialize)]
 struct EnvelopeOut<'a, R> {
     v: u32,

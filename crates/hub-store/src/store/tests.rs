@@ -4,6 +4,8 @@ use hub_core::*;
 
 use super::*;
 use crate::testkit::*;
+use crate::{DeviceSecret, HubIdentity};
+use hub_core::testkit::local;
 
 fn open(dir: &tempfile::TempDir) -> Store {
     Store::open(dir.path()).unwrap()
@@ -37,6 +39,17 @@ fn every_record_type_round_trips_and_survives_reopening() {
         windows: windows(),
     }];
     let histories = vec![history("24611-LS"), history("24700-LB")];
+    let deliveries = deliveries();
+    let secrets = vec![DeviceSecret {
+        device: device_id("24611-LS-01"),
+        mqtt_password: "pw".into(),
+        uplink_key: "key".into(),
+        revoked: true,
+    }];
+    let identity = vec![HubIdentity {
+        signing_key: "sk".into(),
+        seq_reserved: 10_000,
+    }];
     {
         let store = open(&dir);
         put_each(&store, &settings);
@@ -47,6 +60,9 @@ fn every_record_type_round_trips_and_survives_reopening() {
         put_each(&store, &chair_orders());
         put_each(&store, &opt_ins());
         put_each(&store, &histories);
+        put_each(&store, &deliveries);
+        put_each(&store, &secrets);
+        put_each(&store, &identity);
         store.flush().unwrap();
     }
     let store = open(&dir);
@@ -58,6 +74,40 @@ fn every_record_type_round_trips_and_survives_reopening() {
     assert_stored(&store, &chair_orders());
     assert_stored(&store, &opt_ins());
     assert_stored(&store, &histories);
+    assert_stored(&store, &deliveries);
+    assert_stored(&store, &secrets);
+    assert_stored(&store, &identity);
+}
+
+fn deliveries() -> Vec<Delivery> {
+    let at = local("2026-11-23 05:00");
+    let airing = |bulletin: &str, occurrence| AiringKey {
+        bulletin: bid(bulletin),
+        occurrence,
+        language: lang("vi"),
+    };
+    [
+        ("24611-LS-01", airing("tin-a", 10), DeliveryState::Finished),
+        ("24611-LS-01", airing("tin-a", 9), DeliveryState::Sent),
+        ("24611-LS-10", airing("tin-a", 0), DeliveryState::Queued),
+    ]
+    .into_iter()
+    .map(|(device, airing, state)| Delivery {
+        device: device_id(device),
+        airing,
+        state,
+        seq: Some(4),
+        at,
+    })
+    .collect()
+}
+
+#[test]
+fn delivery_keys_keep_a_devices_airings_together_in_order() {
+    let keys: Vec<Vec<u8>> = deliveries().iter().map(Record::key).collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(sorted, [keys[1].clone(), keys[0].clone(), keys[2].clone()]);
 }
 
 #[test]

@@ -1,0 +1,364 @@
+//! Delivery state: where each planned airing stands on each device.
+//!
+//! `queued → sent → acknowledged → started → finished | preempted | stopped |
+//! failed | expired`. The hub moves an airing to `sent` when it publishes a
+//! command carrying it; only the device's own reports move it further, so an
+//! offline device is never shown as having received anything. Reports are
+//! idempotent and never move an airing backwards, except that a preempted
+//! airing starts again when it is replayed in full.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::plan::AiringKey;
+use crate::DeviceId;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Planned, not yet sent (the device may be offline).
+    Queued,
+    /// In a command published to the device.
+    Sent,
+    /// The device accepted the command carrying it.
+    Acknowledged,
+    Started,
+    Finished,
+    /// Cut by an emergency; replayed later while valid.
+    Preempted,
+    /// Stopped on the hub's order (cancelled or expired while playing).
+    Stopped,
+    Failed,
+    /// Its time passed before the device started it.
+    Expired,
+}
+
+impl DeliveryState {
+    /// No report moves the airing further.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Self::Finished | Self::Stopped | Self::Failed | Self::Expired
+        )
+    }
+
+    fn has_started(self) -> bool {
+        self >= Self::Started
+    }
+}
+
+/// One airing on one device.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub device: DeviceId,
+    pub airing: AiringKey,
+    pub state: DeliveryState,
+    /// Sequence number of the last command that carried it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    /// When the state last changed (hub clock; the device's own time for its reports).
+    pub at: DateTime<Utc>,
+}
+
+impl Delivery {
+    fn queued(device: &DeviceId, airing: &AiringKey, now: DateTime<Utc>) -> Self {
+        Self {
+            device: device.clone(),
+            airing: airing.clone(),
+            state: DeliveryState::Queued,
+            seq: None,
+            at: now,
+        }
+    }
+}
+
+/// Every delivery, by device and airing.
+#[derive(Clone, Debug, Default)]
+pub struct DeliveryBook {
+    deliveries: BTreeMap<DeviceId, BTreeMap<AiringKey, Delivery>>,
+}
+
+impl DeliveryBook {
+    pub fn from_records(records: impl IntoIterator<Item = Delivery>) -> Self {
+        let mut book = Self::default();
+        for delivery in records {
+            book.deliveries
+                .entry(delivery.device.clone())
+                .or_default()
+                .insert(delivery.airing.clone(), delivery);
+        }
+        book
+    }
+
+    pub fn get(&self, device: &DeviceId, airing: &AiringKey) -> Option<&Delivery> {
+        self.deliveries.get(device)?.get(airing)
+    }
+
+    /// Every delivery of `device`, in airing order.
+    pub fn of_device(&self, device: &DeviceId) -> impl Iterator<Item = &Delivery> {
+        self.deliveries
+            .get(device)
+            .into_iter()
+            .flat_map(|d| d.values())
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &Delivery> {
+        self.deliveries.values().flat_map(|d| d.values())
+    }
+
+    /// The airing is on the device's plan. Returns the delivery if it changed.
+    pub fn planned(
+        &mut self,
+        device: &DeviceId,
+        airing: &AiringKey,
+        now: DateTime<Utc>,
+    ) -> Option<&Delivery> {
+        let of_device = self.deliveries.entry(device.clone()).or_default();
+        if of_device.contains_key(airing) {
+            return None;
+        }
+        Some(
+            of_device
+                .entry(airing.clone())
+                .or_insert_with(|| Delivery::queued(device, airing, now)),
+        )
+    }
+
+    /// The airing left the device's plan before it started: it is expired if
+    /// its time is over (`expired`), otherwise forgotten (cancelled or moved).
+    /// Returns the delivery if it is kept with a new state.
+    pub fn withdrawn(
+        &mut self,
+        device: &DeviceId,
+        airing: &AiringKey,
+        expired: bool,
+        now: DateTime<Utc>,
+    ) -> Withdrawal {
+        let Some(of_device) = self.deliveries.get_mut(device) else {
+            return Withdrawal::Unchanged;
+        };
+        let Some(delivery) = of_device.get_mut(airing) else {
+            return Withdrawal::Unchanged;
+        };
+        if delivery.state.has_started() {
+            return Withdrawal::Unchanged;
+        }
+        if expired {
+            delivery.state = DeliveryState::Expired;
+            delivery.at = now;
+            Withdrawal::Expired(delivery.clone())
+        } else {
+            of_device.remove(airing);
+            Withdrawal::Removed
+        }
+    }
+
+    /// A command with sequence number `seq` carrying the airing was published.
+    pub fn sent(
+        &mut self,
+        device: &DeviceId,
+        airing: &AiringKey,
+        seq: u64,
+        now: DateTime<Utc>,
+    ) -> Option<&Delivery> {
+        let delivery = self.entry(device, airing, now);
+        if delivery.state.has_started() && delivery.state != DeliveryState::Preempted {
+            return None;
+        }
+        delivery.seq = Some(seq);
+        if delivery.state <= DeliveryState::Acknowledged {
+            delivery.state = DeliveryState::Sent;
+            delivery.at = now;
+        }
+        Some(delivery)
+    }
+
+    /// The device accepted command `seq`: what it carried is acknowledged.
+    pub fn acknowledged(
+        &mut self,
+        device: &DeviceId,
+        seq: u64,
+        now: DateTime<Utc>,
+    ) -> Vec<Delivery> {
+        let mut changed = Vec::new();
+        let Some(of_device) = self.deliveries.get_mut(device) else {
+            return changed;
+        };
+        for delivery in of_device.values_mut() {
+            if delivery.seq == Some(seq) && delivery.state == DeliveryState::Sent {
+                delivery.state = DeliveryState::Acknowledged;
+                delivery.at = now;
+                changed.push(delivery.clone());
+            }
+        }
+        changed
+    }
+
+    /// The device reports `state` (started or later) for the airing at its time `at`.
+    /// Returns the delivery if it changed.
+    pub fn reported(
+        &mut self,
+        device: &DeviceId,
+        airing: &AiringKey,
+        state: DeliveryState,
+        at: DateTime<Utc>,
+    ) -> Option<&Delivery> {
+        debug_assert!(state.has_started(), "devices report started or later");
+        let delivery = self.entry(device, airing, at);
+        let replay = delivery.state == DeliveryState::Preempted && state == DeliveryState::Started;
+        let forward = !delivery.state.is_final() && state > delivery.state;
+        if !(replay || forward) {
+            return None;
+        }
+        delivery.state = state;
+        delivery.at = at;
+        Some(delivery)
+    }
+
+    fn entry(
+        &mut self,
+        device: &DeviceId,
+        airing: &AiringKey,
+        now: DateTime<Utc>,
+    ) -> &mut Delivery {
+        self.deliveries
+            .entry(device.clone())
+            .or_default()
+            .entry(airing.clone())
+            .or_insert_with(|| Delivery::queued(device, airing, now))
+    }
+}
+
+/// What [`DeliveryBook::withdrawn`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Withdrawal {
+    Unchanged,
+    Removed,
+    Expired(Delivery),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::{bid, device_id, lang};
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn airing(bulletin: &str) -> AiringKey {
+        AiringKey {
+            bulletin: bid(bulletin),
+            occurrence: 0,
+            language: lang("vi"),
+        }
+    }
+
+    const T: &str = "2026-11-23T00:00:00Z";
+
+    fn state(book: &DeliveryBook, device: &str, bulletin: &str) -> Option<DeliveryState> {
+        book.get(&device_id(device), &airing(bulletin))
+            .map(|d| d.state)
+    }
+
+    #[test]
+    fn an_airing_moves_from_queued_to_finished_on_the_devices_word() {
+        let (dev, a) = (device_id("24611-LS-01"), airing("tin-a"));
+        let mut book = DeliveryBook::default();
+        book.planned(&dev, &a, at(T));
+        assert_eq!(
+            state(&book, "24611-LS-01", "tin-a"),
+            Some(DeliveryState::Queued)
+        );
+        book.sent(&dev, &a, 7, at(T));
+        assert_eq!(book.acknowledged(&dev, 6, at(T)), vec![], "another command");
+        assert_eq!(book.acknowledged(&dev, 7, at(T)).len(), 1);
+        book.reported(&dev, &a, DeliveryState::Started, at(T));
+        book.reported(&dev, &a, DeliveryState::Finished, at(T));
+        assert_eq!(
+            state(&book, "24611-LS-01", "tin-a"),
+            Some(DeliveryState::Finished)
+        );
+    }
+
+    #[test]
+    fn reports_are_idempotent_and_never_go_backwards() {
+        let (dev, a) = (device_id("24611-LS-01"), airing("tin-a"));
+        let mut book = DeliveryBook::default();
+        book.sent(&dev, &a, 7, at(T));
+        assert!(book
+            .reported(&dev, &a, DeliveryState::Finished, at(T))
+            .is_some());
+        assert!(book
+            .reported(&dev, &a, DeliveryState::Finished, at(T))
+            .is_none());
+        assert!(book
+            .reported(&dev, &a, DeliveryState::Started, at(T))
+            .is_none());
+        assert!(
+            book.sent(&dev, &a, 8, at(T)).is_none(),
+            "a finished airing is not re-sent"
+        );
+        assert_eq!(book.acknowledged(&dev, 7, at(T)), vec![]);
+        assert_eq!(
+            state(&book, "24611-LS-01", "tin-a"),
+            Some(DeliveryState::Finished)
+        );
+    }
+
+    #[test]
+    fn a_preempted_airing_starts_again_when_replayed() {
+        let (dev, a) = (device_id("24611-LS-01"), airing("tin-a"));
+        let mut book = DeliveryBook::default();
+        book.reported(&dev, &a, DeliveryState::Started, at(T));
+        book.reported(&dev, &a, DeliveryState::Preempted, at(T));
+        assert!(book.sent(&dev, &a, 9, at(T)).is_some());
+        assert_eq!(
+            state(&book, "24611-LS-01", "tin-a"),
+            Some(DeliveryState::Preempted)
+        );
+        book.reported(&dev, &a, DeliveryState::Started, at(T));
+        book.reported(&dev, &a, DeliveryState::Finished, at(T));
+        assert_eq!(
+            state(&book, "24611-LS-01", "tin-a"),
+            Some(DeliveryState::Finished)
+        );
+    }
+
+    #[test]
+    fn withdrawn_airings_expire_or_are_forgotten_unless_started() {
+        let dev = device_id("24611-LS-01");
+        let mut book = DeliveryBook::default();
+        for b in ["old", "moved", "playing"] {
+            book.sent(&dev, &airing(b), 3, at(T));
+        }
+        book.reported(&dev, &airing("playing"), DeliveryState::Started, at(T));
+        assert!(matches!(
+            book.withdrawn(&dev, &airing("old"), true, at(T)),
+            Withdrawal::Expired(_)
+        ));
+        assert_eq!(
+            book.withdrawn(&dev, &airing("moved"), false, at(T)),
+            Withdrawal::Removed
+        );
+        assert_eq!(
+            book.withdrawn(&dev, &airing("playing"), true, at(T)),
+            Withdrawal::Unchanged
+        );
+        let states: Vec<_> = book.of_device(&dev).map(|d| d.state).collect();
+        assert_eq!(states, [DeliveryState::Expired, DeliveryState::Started]);
+    }
+
+    #[test]
+    fn deliveries_of_a_device_do_not_include_its_neighbours() {
+        let mut book = DeliveryBook::default();
+        for d in ["24611-LS-01", "24611-LS-02", "24611-LS-10"] {
+            book.planned(&device_id(d), &airing("tin-a"), at(T));
+        }
+        let dev = device_id("24611-LS-01");
+        assert_eq!(book.of_device(&dev).count(), 1);
+        assert_eq!(book.all().count(), 3);
+    }
+}
