@@ -96,6 +96,9 @@ pub enum Outcome {
     Finished,
     Preempted,
     Failed,
+    /// Stopped on the hub's order: a [`crate::Directive::Stop`], or a new
+    /// schedule that no longer holds the airing.
+    Stopped,
 }
 
 impl Report {

@@ -43,6 +43,55 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the hub: the embedded MQTT broker (or a client of an external one),
+    /// the scheduler, and delivery to every device, until Ctrl-C or SIGTERM.
+    Serve(ServeArgs),
+    /// Write the provisioning file devices (and firmware-sim) join with: each
+    /// device's credentials and the hub's public key. It holds secrets and is
+    /// written readable by its owner only.
+    Provision {
+        /// Province configuration file.
+        #[arg(long, short, default_value = "configs/demo-province.toml")]
+        config: PathBuf,
+        /// Store directory; overrides the file's data_dir and HUB_DATA_DIR.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Where to write the file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Province configuration file.
+    #[arg(long, short, default_value = "configs/demo-province.toml")]
+    pub config: PathBuf,
+    /// Store directory; overrides the file's data_dir and HUB_DATA_DIR.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Use an external broker, mqtt://[user:pass@]host:port or mqtts://…,
+    /// instead of the embedded one.
+    #[arg(long)]
+    pub broker: Option<String>,
+    /// CA certificate (PEM) for an mqtts:// external broker.
+    #[arg(long, requires = "broker")]
+    pub broker_ca: Option<PathBuf>,
+    /// Listen address of the embedded broker; overrides link.mqtt_listen.
+    #[arg(long)]
+    pub mqtt_listen: Option<std::net::SocketAddr>,
+    /// Also write the provisioning file here once the broker listens.
+    #[arg(long)]
+    pub provisioning_out: Option<PathBuf>,
+    /// Start the hub's clock at this instant (RFC 3339) instead of now: demos and tests.
+    #[arg(long)]
+    pub clock_origin: Option<DateTime<FixedOffset>>,
+    /// Run the clock this many times faster than real time: demos and tests.
+    #[arg(long, default_value_t = 1.0)]
+    pub clock_speed: f64,
+    /// Stop by itself after this many real seconds.
+    #[arg(long)]
+    pub duration_secs: Option<u64>,
 }
 
 /// Runs a parsed command, writing its output to `out`.
@@ -56,6 +105,37 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         } => {
             let now = at.map_or_else(Utc::now, |t| t.with_timezone(&Utc));
             plan(&config, now, data, json, out)
+        }
+        Command::Serve(args) => {
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            runtime.block_on(crate::serve::serve(args, out))
+        }
+        Command::Provision {
+            config,
+            data,
+            out: path,
+        } => {
+            let loaded = config::load(&config)?;
+            let data_dir = data.unwrap_or_else(|| loaded.data_dir.clone());
+            let store = Store::open(&data_dir)
+                .with_context(|| format!("opening the store in {}", data_dir.display()))?;
+            store.import_province(&loaded.province)?;
+            let identity = crate::link::identity::Identity::load_or_create(&store)?;
+            let secrets = crate::link::identity::ensure_secrets(&store, &loaded.province)?;
+            let file = crate::link::identity::provisioning(
+                &loaded.province,
+                &secrets,
+                loaded.link.broker_url(),
+                identity.public_key_text(),
+            );
+            crate::serve::write_secret_file(&path, &file.to_json())?;
+            writeln!(
+                out,
+                "wrote {} device credentials to {}",
+                file.devices.len(),
+                path.display()
+            )?;
+            Ok(())
         }
     }
 }

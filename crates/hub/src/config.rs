@@ -18,6 +18,8 @@ use hub_core::{
 };
 use serde::Deserialize;
 
+use crate::link::settings::{LinkSettings, ENV_MQTT_LISTEN};
+
 /// Environment variable overriding `data_dir`.
 pub const ENV_DATA_DIR: &str = "HUB_DATA_DIR";
 
@@ -90,6 +92,8 @@ pub struct HubConfig {
     pub chair_orders: Vec<ChairOrder>,
     #[serde(default)]
     pub opt_ins: Vec<OptIn>,
+    #[serde(default)]
+    pub link: LinkSettings,
 }
 
 fn default_timezone() -> Tz {
@@ -190,6 +194,7 @@ pub struct AudioEntry {
 /// A configuration file turned into the domain.
 pub struct LoadedConfig {
     pub data_dir: PathBuf,
+    pub link: LinkSettings,
     pub province: Province,
     pub programme: Programme,
 }
@@ -215,6 +220,16 @@ impl HubConfig {
         })?;
         if let Some(dir) = env(ENV_DATA_DIR) {
             config.data_dir = PathBuf::from(dir);
+        }
+        if let Some(listen) = env(ENV_MQTT_LISTEN) {
+            let listen = listen.to_string_lossy();
+            config.link.mqtt_listen = listen.parse().map_err(|_| {
+                ConfigError::invalid(
+                    path,
+                    ENV_MQTT_LISTEN,
+                    format!("{listen:?} is not an address:port"),
+                )
+            })?;
         }
         Ok(config)
     }
@@ -245,6 +260,7 @@ impl HubConfig {
         }
         Ok(LoadedConfig {
             data_dir: self.data_dir,
+            link: self.link,
             province,
             programme,
         })

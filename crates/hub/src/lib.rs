@@ -5,9 +5,13 @@
 //! - [`config`]: the province configuration file, parsed into the domain at the edge.
 //! - [`seed`]: putting a configuration's programme into a store without overwriting it.
 //! - [`report`]: a day plan rendered for people or as device payloads.
+//! - [`link`]: `hub serve`: the broker, the device protocol and delivery state.
+//! - [`serve`]: `hub serve` around [`link`], until a shutdown signal.
 //! - [`cli`]: the `hub` command line; `main.rs` only parses and calls [`cli::run`].
 
 pub mod cli;
 pub mod config;
+pub mod link;
 pub mod report;
 pub mod seed;
+pub mod serve;

@@ -1,0 +1,171 @@
+//! The embedded rumqttd broker, with device authentication from the registry.
+//!
+//! rumqttd runs on its own threads and has no stop API, so it lives as long
+//! as the process. Its accept delay is set to zero (the default sleeps after
+//! every accept, about 850 connections/s) and every connection must present
+//! a registered, unrevoked device id as client id and user name, with that
+//! device's password.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, RwLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rumqttd::local::{LinkRx, LinkTx};
+use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, ServerSettings, TlsConfig};
+
+use super::settings::LinkSettings;
+
+/// Device id → broker password, for devices that may connect.
+pub type Passwords = Arc<RwLock<HashMap<String, String>>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the broker did not start listening on {0} (is the port taken?)")]
+    NotListening(SocketAddr),
+    #[error("mqtts_listen needs both tls_cert and tls_key")]
+    TlsFiles,
+    #[error("the broker refused the hub's own link: {0}")]
+    Link(String),
+}
+
+/// Addresses the broker listens on.
+#[derive(Clone, Copy, Debug)]
+pub struct Listening {
+    pub mqtt: SocketAddr,
+    pub mqtts: Option<SocketAddr>,
+}
+
+/// Starts the broker and returns the hub's in-process link to it.
+pub fn start(
+    settings: &LinkSettings,
+    passwords: Passwords,
+) -> Result<(LinkTx, LinkRx, Listening), BrokerError> {
+    let mqtt = resolve_port(settings.mqtt_listen)?;
+    let mut servers = HashMap::from([(
+        "mqtt".to_string(),
+        server("mqtt", mqtt, None, passwords.clone()),
+    )]);
+    let mqtts = match settings.mqtts_listen {
+        None => None,
+        Some(addr) => {
+            let (Some(cert), Some(key)) = (&settings.tls_cert, &settings.tls_key) else {
+                return Err(BrokerError::TlsFiles);
+            };
+            let addr = resolve_port(addr)?;
+            let tls = TlsConfig::Rustls {
+                capath: None,
+                certpath: cert.display().to_string(),
+                keypath: key.display().to_string(),
+            };
+            servers.insert(
+                "mqtts".to_string(),
+                server("mqtts", addr, Some(tls), passwords),
+            );
+            Some(addr)
+        }
+    };
+    let config = Config {
+        id: 0,
+        router: RouterConfig {
+            max_connections: settings.max_connections,
+            max_outgoing_packet_count: 200,
+            // Commit logs are per topic, and topics are per commune: keep
+            // each small, devices resync from the hub rather than the broker.
+            max_segment_size: 256 * 1024,
+            max_segment_count: 2,
+            custom_segment: None,
+            initialized_filters: None,
+            shared_subscriptions_strategy: Default::default(),
+        },
+        v4: Some(servers),
+        ..Config::default()
+    };
+    let mut broker = Broker::new(config);
+    let (tx, rx) = broker
+        .link("nguon-hub")
+        .map_err(|e| BrokerError::Link(e.to_string()))?;
+    thread::Builder::new()
+        .name("rumqttd".into())
+        .spawn(move || {
+            if let Err(error) = broker.start() {
+                tracing::error!(%error, "embedded broker stopped");
+            }
+        })
+        .expect("spawning the broker thread");
+    for addr in std::iter::once(mqtt).chain(mqtts) {
+        wait_listening(addr)?;
+    }
+    Ok((tx, rx, Listening { mqtt, mqtts }))
+}
+
+fn server(
+    name: &str,
+    listen: SocketAddr,
+    tls: Option<TlsConfig>,
+    passwords: Passwords,
+) -> ServerSettings {
+    let mut connections = ConnectionSettings {
+        connection_timeout_ms: 10_000,
+        max_payload_size: hub_proto::downlink::MAX_COMMAND_BYTES,
+        max_inflight_count: 100,
+        auth: None,
+        external_auth: None,
+        dynamic_filters: true,
+    };
+    connections.set_auth_handler(move |client_id: String, user: String, pass: String| {
+        let allowed = client_id == user
+            && passwords
+                .read()
+                .expect("password table lock")
+                .get(&user)
+                .is_some_and(|expected| constant_time_eq(expected.as_bytes(), pass.as_bytes()));
+        if !allowed {
+            tracing::warn!(
+                client_id,
+                "device refused by the broker: unknown id or wrong password"
+            );
+        }
+        async move { allowed }
+    });
+    ServerSettings {
+        name: name.into(),
+        listen,
+        tls,
+        next_connection_delay_ms: 0,
+        connections,
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// rumqttd binds inside its own thread and cannot report the port it got or
+/// a failure to bind, so the address is checked (and port 0 resolved to a
+/// free port) here first.
+fn resolve_port(addr: SocketAddr) -> Result<SocketAddr, BrokerError> {
+    let probe = TcpListener::bind(addr).map_err(|source| BrokerError::Listen { addr, source })?;
+    probe
+        .local_addr()
+        .map_err(|source| BrokerError::Listen { addr, source })
+}
+
+/// Waits until the broker holds `addr`: binding it then fails. (Connecting
+/// instead would make the broker log a failed handshake.)
+fn wait_listening(addr: SocketAddr) -> Result<(), BrokerError> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        match TcpListener::bind(addr) {
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => return Ok(()),
+            _ => thread::sleep(Duration::from_millis(5)),
+        }
+    }
+    Err(BrokerError::NotListening(addr))
+}

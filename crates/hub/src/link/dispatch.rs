@@ -1,0 +1,310 @@
+//! From scheduler decisions to device commands, as few as possible.
+//!
+//! Every command goes to a commune topic and names its devices, so devices of
+//! one commune that must hear the same thing share one command: a bulletin
+//! for a whole province is one publish per commune, not one per device.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use hub_core::{
+    AiringKey, AreaCode, Decision, DeviceId, DeviceKind, Horizon, Scheduler, StopReason,
+};
+use hub_proto::{AiringRef, Directive, PlanEntry};
+
+/// One command to sign and publish on `commune`'s downlink topic.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outbound {
+    pub commune: AreaCode,
+    pub to: Vec<DeviceId>,
+    pub directive: Directive,
+    /// The airings it delivers (a schedule's entries), for the delivery state.
+    pub airings: Vec<AiringKey>,
+}
+
+/// What must be sent after a round of events.
+pub struct Round<'a> {
+    pub scheduler: &'a Scheduler,
+    pub now: DateTime<Utc>,
+    pub decisions: &'a [Decision],
+    /// Devices that said hello: they get their settings and full plan.
+    pub hellos: &'a BTreeSet<DeviceId>,
+    pub volume: u8,
+}
+
+impl Round<'_> {
+    /// The commands of this round, for devices that `online` says can hear them.
+    pub fn commands(&self, online: impl Fn(&DeviceId) -> bool) -> Vec<Outbound> {
+        let province = self.scheduler.province();
+        let mut replanned: BTreeSet<&DeviceId> = self.hellos.iter().collect();
+        for decision in self.decisions {
+            if let Decision::Play { device, .. } | Decision::Withdraw { device, .. } = decision {
+                replanned.insert(device);
+            }
+        }
+
+        let mut configs: BTreeMap<(AreaCode, DeviceKind), Vec<DeviceId>> = BTreeMap::new();
+        for id in self.hellos.iter().filter(|id| online(id)) {
+            if let Ok(device) = province.device(id) {
+                configs
+                    .entry((device.commune.clone(), device.kind))
+                    .or_default()
+                    .push(id.clone());
+            }
+        }
+        let mut out: Vec<Outbound> = configs
+            .into_iter()
+            .map(|((commune, kind), to)| {
+                let windows = province.windows_for(&commune, kind).windows();
+                Outbound {
+                    directive: Directive::Config {
+                        volume: self.volume,
+                        windows: windows.iter().map(ToString::to_string).collect(),
+                    },
+                    commune,
+                    to,
+                    airings: Vec::new(),
+                }
+            })
+            .collect();
+
+        let date = Horizon::new(self.now, province.tz).date;
+        let mut schedules: BTreeMap<(AreaCode, String), Outbound> = BTreeMap::new();
+        for id in replanned.into_iter().filter(|id| online(id)) {
+            let Ok(device) = province.device(id) else {
+                continue;
+            };
+            let items: Vec<_> = self
+                .scheduler
+                .plan(id)
+                .iter()
+                .filter(|i| i.end > self.now)
+                .collect();
+            let entries: Vec<PlanEntry> = items.iter().map(|i| i.to_entry(device.kind)).collect();
+            // Entries compared by their wire form: equal plans share a command.
+            let shape = serde_json::to_string(&entries).expect("entries serialise");
+            schedules
+                .entry((device.commune.clone(), shape))
+                .or_insert_with(|| Outbound {
+                    commune: device.commune.clone(),
+                    to: Vec::new(),
+                    directive: Directive::Schedule { date, entries },
+                    airings: items.iter().map(|i| i.key.clone()).collect(),
+                })
+                .to
+                .push(id.clone());
+        }
+        out.extend(schedules.into_values());
+
+        // Keyed by the directive's wire form: equal cuts share a command.
+        let mut cuts: BTreeMap<(AreaCode, String), (Directive, Vec<DeviceId>)> = BTreeMap::new();
+        for decision in self.decisions {
+            let (device, directive) = match decision {
+                Decision::Preempt {
+                    device,
+                    stopped,
+                    by,
+                    ..
+                } => (
+                    device,
+                    Directive::Preempt {
+                        stopped: airing_ref(stopped),
+                        by: airing_ref(by),
+                    },
+                ),
+                Decision::Stop {
+                    device,
+                    key,
+                    reason,
+                    ..
+                } => (
+                    device,
+                    Directive::Stop {
+                        airing: airing_ref(key),
+                        reason: match reason {
+                            StopReason::Cancelled => hub_proto::StopReason::Cancelled,
+                            StopReason::Expired => hub_proto::StopReason::Expired,
+                        },
+                    },
+                ),
+                _ => continue,
+            };
+            if !online(device) {
+                continue;
+            }
+            if let Ok(d) = province.device(device) {
+                let shape = serde_json::to_string(&directive).expect("directives serialise");
+                cuts.entry((d.commune.clone(), shape))
+                    .or_insert_with(|| (directive, Vec::new()))
+                    .1
+                    .push(device.clone());
+            }
+        }
+        out.extend(
+            cuts.into_iter()
+                .map(|((commune, _), (directive, to))| Outbound {
+                    commune,
+                    to,
+                    directive,
+                    airings: Vec::new(),
+                }),
+        );
+        out
+    }
+}
+
+pub fn airing_ref(key: &AiringKey) -> AiringRef {
+    AiringRef {
+        bulletin: key.bulletin.to_string(),
+        occurrence: key.occurrence,
+        language: key.language.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use hub_core::testkit::*;
+    use hub_core::{AreaLevel, Device, Event, Province, WindowPolicy};
+
+    use super::*;
+
+    /// Two loudspeakers and a board in 24611, one loudspeaker in 24612 and 24700.
+    fn province() -> Province {
+        let device = |id: &str, kind| Device {
+            id: device_id(id),
+            kind,
+            commune: code(&id[..5]),
+            name: id.into(),
+        };
+        Province::new(
+            TZ,
+            tree_three_tier(),
+            WindowPolicy::default(),
+            [],
+            [
+                device("24611-LS-01", DeviceKind::Loudspeaker),
+                device("24611-LS-02", DeviceKind::Loudspeaker),
+                device("24611-LB-01", DeviceKind::LedBoard),
+                device("24612-LS-01", DeviceKind::Loudspeaker),
+                device("24700-LS-01", DeviceKind::Loudspeaker),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn scheduler_with_flood() -> (Scheduler, Vec<Decision>, DateTime<Utc>) {
+        let province = province();
+        let programme = programme(&province, []);
+        let mut scheduler = Scheduler::new(province, programme, BTreeMap::new());
+        let now = local("2026-11-23 10:00");
+        scheduler.handle(now, Event::Tick).unwrap();
+        let flood = emergency(
+            "lu",
+            AreaLevel::Province,
+            "67",
+            &["660"],
+            "2026-11-23 10:00",
+        );
+        let decisions = scheduler.handle(now, Event::Queue(flood)).unwrap();
+        (scheduler, decisions, now)
+    }
+
+    fn ids(to: &[DeviceId]) -> Vec<&str> {
+        to.iter().map(|d| d.as_str()).collect()
+    }
+
+    #[test]
+    fn devices_with_the_same_plan_share_one_command_per_commune() {
+        let (scheduler, decisions, now) = scheduler_with_flood();
+        let round = Round {
+            scheduler: &scheduler,
+            now,
+            decisions: &decisions,
+            hellos: &BTreeSet::new(),
+            volume: 80,
+        };
+        let commands = round.commands(|id| id.as_str() != "24612-LS-01");
+        let mut sent: Vec<(&str, Vec<&str>)> = commands
+            .iter()
+            .map(|c| (c.commune.as_str(), ids(&c.to)))
+            .collect();
+        sent.sort();
+        assert_eq!(
+            sent,
+            [
+                ("24611", vec!["24611-LB-01"]),
+                ("24611", vec!["24611-LS-01", "24611-LS-02"]),
+            ],
+            "one command per commune and plan; offline 24612 and untargeted 24700 get none"
+        );
+        for command in &commands {
+            let Directive::Schedule { entries, .. } = &command.directive else {
+                panic!("expected a schedule, got {:?}", command.directive);
+            };
+            assert_eq!(entries.len(), 1);
+            assert_eq!(entries[0].bulletin, "lu");
+            assert_eq!(command.airings.len(), 1);
+        }
+    }
+
+    #[test]
+    fn a_hello_brings_settings_and_the_full_plan() {
+        let (scheduler, _, now) = scheduler_with_flood();
+        let hellos = BTreeSet::from([device_id("24611-LS-01")]);
+        let round = Round {
+            scheduler: &scheduler,
+            now,
+            decisions: &[],
+            hellos: &hellos,
+            volume: 65,
+        };
+        let commands = round.commands(|_| true);
+        assert_eq!(commands.len(), 2, "{commands:?}");
+        assert_eq!(
+            commands[0].directive,
+            Directive::Config {
+                volume: 65,
+                windows: vec!["05:00-06:30".into(), "17:00-18:30".into()],
+            }
+        );
+        assert!(
+            matches!(&commands[1].directive, Directive::Schedule { entries, .. } if entries.len() == 1)
+        );
+        assert_eq!(ids(&commands[1].to), ["24611-LS-01"]);
+    }
+
+    #[test]
+    fn preemptions_and_stops_are_grouped_and_skip_offline_devices() {
+        let (scheduler, _, now) = scheduler_with_flood();
+        let key = |b: &str| AiringKey {
+            bulletin: bid(b),
+            occurrence: 0,
+            language: lang("vi"),
+        };
+        let decisions: Vec<Decision> = ["24611-LS-01", "24611-LS-02", "24612-LS-01"]
+            .into_iter()
+            .map(|d| Decision::Stop {
+                device: device_id(d),
+                key: key("tin"),
+                reason: StopReason::Cancelled,
+                at: now,
+            })
+            .collect();
+        let round = Round {
+            scheduler: &scheduler,
+            now,
+            decisions: &decisions,
+            hellos: &BTreeSet::new(),
+            volume: 80,
+        };
+        let commands = round.commands(|id| id.as_str() != "24612-LS-01");
+        assert_eq!(commands.len(), 1);
+        assert_eq!(ids(&commands[0].to), ["24611-LS-01", "24611-LS-02"]);
+        assert!(matches!(
+            &commands[0].directive,
+            Directive::Stop { airing, reason: hub_proto::StopReason::Cancelled } if airing.bulletin == "tin"
+        ));
+    }
+}

@@ -1,0 +1,23 @@
+//! The device link: the embedded broker, the protocol's hub side, delivery.
+//!
+//! # Layout
+//! - [`settings`]: the `[link]` configuration section.
+//! - [`broker`]: the embedded rumqttd broker and device authentication.
+//! - [`transport`]: the embedded link or an external broker, behind one interface.
+//! - [`identity`]: the hub's signing key, sequence numbers, device secrets, provisioning.
+//! - [`gate`]: which device reports are believed (MAC, session, sequence).
+//! - [`dispatch`]: scheduler decisions turned into as few commands as possible.
+//! - [`service`]: the task that ties them together, and its [`HubHandle`].
+//!
+//! `docs/protocol.md` describes the protocol and its threat model.
+
+pub mod broker;
+pub mod dispatch;
+pub mod gate;
+pub mod identity;
+pub mod service;
+pub mod settings;
+pub mod transport;
+
+pub use service::{start, BrokerChoice, HubHandle, LinkStats, ServeError, ServeOptions};
+pub use settings::LinkSettings;
