@@ -59,6 +59,9 @@ pub enum Directive {
     },
     /// Show `text` on an LED board until `until`, above its plan.
     Display { text: String, until: DateTime<Utc> },
+    /// The hub holds no session for the device (it restarted, or missed the
+    /// hello while reconnecting to its broker): say hello again.
+    Resync,
     /// Device settings.
     Config {
         /// Output level, 0–100.
@@ -375,6 +378,7 @@ mod tests {
                 volume: 80,
                 windows: vec!["05:00-07:00".into(), "17:00-19:00".into()],
             },
+            Directive::Resync,
         ];
         let (signer, mut guard) = setup();
         for (seq, directive) in (1..).zip(directives) {

@@ -74,6 +74,21 @@ impl From<DecodeError> for Refusal {
     }
 }
 
+impl Refusal {
+    /// A short, stable name for the kind of refusal, for counters and reports.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::TooLarge { .. } => "too_large",
+            Self::Malformed(_) => "malformed",
+            Self::UnsupportedVersion { .. } => "unsupported_version",
+            Self::BadSignature => "bad_signature",
+            Self::Replayed { .. } => "replayed",
+            Self::Expired { .. } => "expired",
+            Self::BadKey => "bad_key",
+        }
+    }
+}
+
 /// Refuses a payload whose `v` this build does not speak, before reading the rest.
 fn check_version(bytes: &[u8]) -> Result<(), DecodeError> {
     #[derive(serde::Deserialize)]

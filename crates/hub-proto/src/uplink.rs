@@ -61,6 +61,9 @@ pub enum Message {
     Refused {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         seq: Option<u64>,
+        /// [`crate::Refusal::code`]: `bad_signature`, `replayed`, `expired`, …
+        code: String,
+        /// For people: what exactly was wrong.
         reason: String,
     },
     /// Proof of play.
@@ -259,7 +262,8 @@ mod tests {
             Message::Ack { seq: 42 },
             Message::Refused {
                 seq: Some(43),
-                reason: "bad signature".into(),
+                code: "bad_signature".into(),
+                reason: "signature does not verify".into(),
             },
             Message::Played {
                 airing,

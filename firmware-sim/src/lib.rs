@@ -1,0 +1,19 @@
+//! Simulated Nguồn field devices: the device side of the hub protocol.
+//!
+//! A simulated device keeps a local plan and plays it on its own clock
+//! ([`player`]), talks to the hub over MQTT with signed commands down and
+//! sealed reports up ([`link`]), and many of them share one process
+//! ([`fleet`]). Everything on the wire comes from `hub-proto`; nothing here
+//! knows the hub's internals.
+
+#![warn(missing_docs)]
+
+pub mod broker;
+pub mod fleet;
+pub mod link;
+pub mod player;
+
+pub use broker::{BrokerAddr, BrokerAddrError};
+pub use fleet::{Fleet, FleetOptions, NotConnected, Summary};
+pub use link::{Counters, DeviceConfig, DeviceHandle, LinkOptions, SetupError};
+pub use player::{Display, Played, Player};

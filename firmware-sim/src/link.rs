@@ -1,0 +1,762 @@
+//! One device's link to the hub over MQTT, run as one tokio task.
+//!
+//! Each connection is a new report session: a random `session`, sequence
+//! numbers from 1, a [`Message::Hello`] first, and a Last Will (the sealed
+//! [`Message::Offline`] with [`WILL_SEQ`]) set before connecting, so the
+//! broker speaks for the device when the link dies. Every downlink payload
+//! goes through the device's [`CommandGuard`]; accepted commands drive the
+//! [`Player`] and are acknowledged, refused ones are reported.
+//!
+//! The player keeps time on the shared [`Clock`] whether or not the link is
+//! up. Reports wait in a bounded queue and are sent, sealed into the current
+//! session, once the link is back; a report the broker has not acknowledged
+//! when the link drops is sent again in the next session.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use hub_proto::downlink::{decode_public_key, MAX_COMMAND_BYTES};
+use hub_proto::uplink::{MAX_REPORT_BYTES, WILL_SEQ};
+use hub_proto::{
+    topic, Clock, CommandGuard, DeviceCredentials, Directive, Message, Refusal, Report, Status,
+    UplinkKey,
+};
+use rand::Rng;
+use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, Outgoing, Packet, QoS};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::{sleep, sleep_until, Instant, MissedTickBehavior};
+use tracing::{debug, info, warn};
+
+use crate::broker::BrokerAddr;
+use crate::player::{Played, Player};
+
+/// Reports handed to the MQTT client and not yet acknowledged by the broker.
+const WINDOW: usize = 8;
+
+/// How a device links to the broker.
+#[derive(Clone, Debug)]
+pub struct LinkOptions {
+    /// MQTT keep-alive (real time, at least one second).
+    pub keep_alive: Duration,
+    /// How often a connected device reports its [`Status`] (real time).
+    pub heartbeat: Duration,
+    /// Firmware name announced in [`Message::Hello`].
+    pub firmware: String,
+    /// Reports kept while the link is down; the oldest go first.
+    pub max_pending: usize,
+    /// First reconnect delay; it doubles on every failed attempt.
+    pub backoff_min: Duration,
+    /// Longest reconnect delay.
+    pub backoff_max: Duration,
+    /// How long a TCP connect plus MQTT handshake may take.
+    pub connect_timeout: Duration,
+}
+
+impl Default for LinkOptions {
+    fn default() -> Self {
+        Self {
+            keep_alive: Duration::from_secs(30),
+            heartbeat: Duration::from_secs(30),
+            firmware: concat!("firmware-sim/", env!("CARGO_PKG_VERSION")).to_string(),
+            max_pending: 1000,
+            backoff_min: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why a device could not be set up from its provisioning.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The provisioned hub key does not decode.
+    #[error("the hub public key is not a valid Ed25519 key")]
+    HubKey,
+    /// A device's uplink key does not decode.
+    #[error("device {0}: the uplink key is not 32 bytes of base64")]
+    UplinkKey(String),
+    /// The broker address is not usable.
+    #[error(transparent)]
+    Broker(#[from] crate::broker::BrokerAddrError),
+}
+
+/// What one device needs to run: who it is and the keys it holds.
+pub struct DeviceConfig {
+    /// Device id, also its MQTT client id and user name.
+    pub id: String,
+    /// Area code of its commune, which names its topics.
+    pub commune: String,
+    /// `loudspeaker` or `led_board`.
+    pub kind: String,
+    /// Broker password.
+    pub mqtt_password: String,
+    /// Seals its reports.
+    pub uplink_key: UplinkKey,
+    /// Checks commands; holds the last accepted sequence number.
+    pub guard: CommandGuard,
+}
+
+impl DeviceConfig {
+    /// A device as provisioned, trusting the hub key `hub_public_key`
+    /// (base64, as in [`hub_proto::Provisioning`]), with no command accepted yet.
+    pub fn from_credentials(
+        credentials: &DeviceCredentials,
+        hub_public_key: &str,
+    ) -> Result<Self, SetupError> {
+        let hub_key = decode_public_key(hub_public_key).map_err(|_| SetupError::HubKey)?;
+        let uplink_key = UplinkKey::from_text(&credentials.uplink_key)
+            .map_err(|_| SetupError::UplinkKey(credentials.id.clone()))?;
+        Ok(Self {
+            id: credentials.id.clone(),
+            commune: credentials.commune.clone(),
+            kind: credentials.kind.clone(),
+            mqtt_password: credentials.mqtt_password.clone(),
+            uplink_key,
+            guard: CommandGuard::new(credentials.id.clone(), hub_key, 0),
+        })
+    }
+
+    /// What the device announces it can render.
+    fn capabilities(&self) -> Vec<String> {
+        let part = if self.kind == "led_board" {
+            "visual"
+        } else {
+            "audio"
+        };
+        vec![part.to_string()]
+    }
+}
+
+/// What a device has done with its commands and its link.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Commands accepted and acknowledged.
+    pub accepted: u64,
+    /// Commands refused and reported, by [`hub_proto::Refusal::code`].
+    pub refused: BTreeMap<&'static str, u64>,
+    /// Redeliveries of the last accepted command, ignored without a report.
+    pub duplicates: u64,
+    /// Connections made (ConnAck received).
+    pub connects: u64,
+    /// Sessions opened: Hellos the broker acknowledged.
+    pub sessions: u64,
+    /// Reports dropped because the queue was full while the link was down.
+    pub dropped_reports: u64,
+}
+
+/// State the device task shares with its handle.
+struct Shared {
+    state: Mutex<State>,
+    connected: AtomicBool,
+    /// Sessions opened so far, for waiters.
+    sessions: watch::Sender<u64>,
+}
+
+struct State {
+    player: Player,
+    counters: Counters,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic elsewhere cannot leave the state half-written in a way that
+        // matters to a simulator; keep serving it.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+enum Control {
+    /// Close the TCP connection without DISCONNECT, then reconnect.
+    DropLink,
+    /// Disconnect cleanly and end the task.
+    Stop,
+}
+
+/// The running device: read its state, drop its link, stop it.
+pub struct DeviceHandle {
+    id: String,
+    shared: Arc<Shared>,
+    control: mpsc::Sender<Control>,
+    task: JoinHandle<()>,
+}
+
+impl DeviceHandle {
+    /// Starts the device on the current tokio runtime (panics outside
+    /// one); it connects at once.
+    pub fn spawn(
+        device: DeviceConfig,
+        broker: &BrokerAddr,
+        clock: Clock,
+        options: &LinkOptions,
+    ) -> Self {
+        Self::spawn_after(device, broker, clock, options, Duration::ZERO)
+    }
+
+    /// Starts the device now; it first connects after `delay` (real time),
+    /// which paces the connections of a fleet.
+    pub fn spawn_after(
+        device: DeviceConfig,
+        broker: &BrokerAddr,
+        clock: Clock,
+        options: &LinkOptions,
+        delay: Duration,
+    ) -> Self {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                player: Player::new(),
+                counters: Counters::default(),
+            }),
+            connected: AtomicBool::new(false),
+            sessions: watch::Sender::new(0),
+        });
+        let (control, control_rx) = mpsc::channel(4);
+        let id = device.id.clone();
+        let (link, eventloop) = Link::new(device, broker, clock, options, shared.clone());
+        let task = tokio::spawn(link.run(eventloop, control_rx, delay));
+        Self {
+            id,
+            shared,
+            control,
+            task,
+        }
+    }
+
+    /// The device id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Everything the device has started, in start order.
+    pub fn timeline(&self) -> Vec<Played> {
+        self.shared.lock().player.timeline().to_vec()
+    }
+
+    /// The device's health, as its next heartbeat would report it.
+    pub fn status(&self) -> Status {
+        self.shared.lock().player.status()
+    }
+
+    /// What the device has done so far.
+    pub fn counters(&self) -> Counters {
+        self.shared.lock().counters.clone()
+    }
+
+    /// Whether the device holds an MQTT connection now.
+    pub fn is_connected(&self) -> bool {
+        self.shared.connected.load(Ordering::Relaxed)
+    }
+
+    /// Waits until the device has connected and the broker took its first Hello.
+    pub async fn wait_ready(&self) {
+        self.wait_sessions(1).await;
+    }
+
+    /// Waits until `n` sessions have opened (their Hellos acknowledged).
+    pub async fn wait_sessions(&self, n: u64) {
+        let mut sessions = self.shared.sessions.subscribe();
+        // The sender lives as long as `self`, so this only returns once reached.
+        let _ = sessions.wait_for(|opened| *opened >= n).await;
+    }
+
+    /// Closes the TCP connection abruptly, without DISCONNECT, so the broker
+    /// publishes the Last Will; the device then reconnects as usual.
+    pub fn drop_link(&self) {
+        if self.control.try_send(Control::DropLink).is_err() {
+            debug!(device = %self.id, "link drop already pending");
+        }
+    }
+
+    /// Disconnects cleanly (the broker discards the Last Will) and ends the device.
+    pub async fn stop(self) {
+        self.request_stop();
+        self.join().await;
+    }
+
+    /// Tells the device to stop without waiting for it.
+    pub(crate) fn request_stop(&self) {
+        // With the queue full the device is busy; dropping the handle's
+        // sender in `join` stops it as well.
+        let _ = self.control.try_send(Control::Stop);
+    }
+
+    /// Waits for the device task to end after [`DeviceHandle::request_stop`].
+    pub(crate) async fn join(self) {
+        drop(self.control);
+        if let Err(error) = self.task.await {
+            warn!(device = %self.id, %error, "device task failed");
+        }
+    }
+}
+
+/// A report waiting to be sealed into a session.
+struct Pending {
+    at: DateTime<Utc>,
+    message: Message,
+}
+
+enum Step {
+    Event(Result<Event, rumqttc::ConnectionError>),
+    DropLink,
+    Stop,
+}
+
+/// The device task's own state.
+struct Link {
+    id: String,
+    uplink_topic: String,
+    downlink_topic: String,
+    key: UplinkKey,
+    guard: CommandGuard,
+    capabilities: Vec<String>,
+    clock: Clock,
+    options: LinkOptions,
+    shared: Arc<Shared>,
+    client: AsyncClient,
+    session: u64,
+    seq: u64,
+    /// Subscribed and Hello queued: reports may flow.
+    ready: bool,
+    last_hello: Option<DateTime<Utc>>,
+    /// Consecutive failed connection attempts.
+    attempts: u32,
+    queue: VecDeque<Pending>,
+    /// Handed to the client, not yet written to the socket.
+    handed: VecDeque<Pending>,
+    /// Written with this packet id, not yet acknowledged.
+    inflight: VecDeque<(u16, Pending)>,
+}
+
+impl Link {
+    fn new(
+        device: DeviceConfig,
+        broker: &BrokerAddr,
+        clock: Clock,
+        options: &LinkOptions,
+        shared: Arc<Shared>,
+    ) -> (Self, EventLoop) {
+        let mut mqtt = MqttOptions::new(device.id.clone(), broker.host.clone(), broker.port);
+        mqtt.set_credentials(device.id.clone(), device.mqtt_password.clone())
+            .set_clean_session(true)
+            .set_keep_alive(options.keep_alive.max(Duration::from_secs(1)))
+            // Room for a command a little over the limit, so the guard
+            // refuses it instead of the client dropping the connection.
+            .set_max_packet_size(MAX_COMMAND_BYTES + 64 * 1024, MAX_REPORT_BYTES + 1024)
+            .set_inflight(WINDOW as u16);
+        // The requests in flight at most: the window, a subscribe, a disconnect.
+        let (client, mut eventloop) = AsyncClient::new(mqtt, WINDOW + 2);
+        eventloop
+            .network_options
+            .set_connection_timeout(options.connect_timeout.as_secs().max(1));
+        let capabilities = device.capabilities();
+        let mut link = Self {
+            uplink_topic: topic::uplink(&device.commune),
+            downlink_topic: topic::downlink(&device.commune),
+            id: device.id,
+            key: device.uplink_key,
+            guard: device.guard,
+            capabilities,
+            clock,
+            options: options.clone(),
+            shared,
+            client,
+            session: 0,
+            seq: 0,
+            ready: false,
+            last_hello: None,
+            attempts: 0,
+            queue: VecDeque::new(),
+            handed: VecDeque::new(),
+            inflight: VecDeque::new(),
+        };
+        link.new_session(&mut eventloop);
+        (link, eventloop)
+    }
+
+    async fn run(
+        mut self,
+        mut eventloop: EventLoop,
+        mut control: mpsc::Receiver<Control>,
+        first_delay: Duration,
+    ) {
+        let period = self.options.heartbeat.max(Duration::from_millis(1));
+        // Spread heartbeats over the period so a fleet does not beat in step.
+        let offset = period.mul_f64(rand::thread_rng().gen_range(0.5..1.5));
+        let mut heartbeat = tokio::time::interval_at(Instant::now() + offset, period);
+        heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut delay = Some(first_delay).filter(|d| !d.is_zero());
+        loop {
+            let step = {
+                let wait = delay.take();
+                let poll = async {
+                    if let Some(wait) = wait {
+                        sleep(wait).await;
+                    }
+                    eventloop.poll().await
+                };
+                tokio::pin!(poll);
+                loop {
+                    let wakeup = self.wakeup();
+                    tokio::select! {
+                        event = &mut poll => break Step::Event(event),
+                        () = sleep_until(wakeup) => self.advance(),
+                        _ = heartbeat.tick() => self.heartbeat(),
+                        control = control.recv() => match control {
+                            Some(Control::DropLink) => break Step::DropLink,
+                            Some(Control::Stop) | None => break Step::Stop,
+                        },
+                    }
+                }
+            };
+            match step {
+                Step::Event(Ok(event)) => self.on_event(event),
+                Step::Event(Err(error)) => {
+                    if let rumqttc::ConnectionError::ConnectionRefused(code) = &error {
+                        warn!(device = %self.id, ?code, "broker refused the connection");
+                    } else if self.is_connected() {
+                        info!(device = %self.id, %error, "link lost");
+                    } else {
+                        debug!(device = %self.id, %error, "connection attempt failed");
+                    }
+                    self.on_link_down(&mut eventloop);
+                    delay = Some(self.backoff());
+                }
+                Step::DropLink => {
+                    // Drops the socket without DISCONNECT.
+                    eventloop.clean();
+                    self.on_link_down(&mut eventloop);
+                    delay = Some(self.options.backoff_min);
+                }
+                Step::Stop => {
+                    self.shutdown(&mut eventloop).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    fn is_connected(&self) -> bool {
+        self.shared.connected.load(Ordering::Relaxed)
+    }
+
+    /// When the player next needs to run, as a real instant.
+    fn wakeup(&self) -> Instant {
+        let next = self.shared.lock().player.next_wakeup();
+        let wait = next.map_or(Duration::from_secs(24 * 3600), |at| {
+            self.clock.real_until(at)
+        });
+        Instant::now() + wait
+    }
+
+    fn advance(&mut self) {
+        let now = self.clock.now();
+        let messages = self.shared.lock().player.advance(now);
+        self.enqueue(now, messages);
+    }
+
+    fn heartbeat(&mut self) {
+        if self.ready {
+            let status = self.shared.lock().player.status();
+            self.enqueue(self.clock.now(), [Message::Status(status)]);
+        }
+    }
+
+    fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Incoming(Packet::ConnAck(_)) => {
+                self.shared.connected.store(true, Ordering::Relaxed);
+                self.shared.lock().counters.connects += 1;
+                self.attempts = 0;
+                debug!(device = %self.id, session = self.session, "connected");
+                if let Err(error) = self
+                    .client
+                    .try_subscribe(self.downlink_topic.clone(), QoS::AtLeastOnce)
+                {
+                    warn!(device = %self.id, %error, "could not subscribe");
+                }
+            }
+            Event::Incoming(Packet::SubAck(ack)) => {
+                let granted = ack
+                    .return_codes
+                    .iter()
+                    .all(|code| matches!(code, rumqttc::SubscribeReasonCode::Success(_)));
+                if !granted {
+                    warn!(device = %self.id, topic = %self.downlink_topic, "subscription refused");
+                }
+                if !self.ready {
+                    self.say_hello();
+                }
+            }
+            Event::Incoming(Packet::Publish(publish)) if publish.topic == self.downlink_topic => {
+                self.on_command(&publish.payload);
+            }
+            Event::Incoming(Packet::PubAck(ack)) => {
+                if let Some(index) = self.inflight.iter().position(|(id, _)| *id == ack.pkid) {
+                    if let Some((_, pending)) = self.inflight.remove(index) {
+                        if matches!(pending.message, Message::Hello { .. }) {
+                            self.shared.lock().counters.sessions += 1;
+                            self.shared.sessions.send_modify(|opened| *opened += 1);
+                        }
+                    }
+                }
+                self.pump();
+            }
+            Event::Outgoing(Outgoing::Publish(pkid)) => {
+                if let Some(pending) = self.handed.pop_front() {
+                    self.inflight.push_back((pkid, pending));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Opens the session: Hello first, then whatever waited.
+    fn say_hello(&mut self) {
+        let now = self.clock.now();
+        let at = match self.last_hello {
+            Some(last) => now.max(last + TimeDelta::milliseconds(1)),
+            None => now,
+        };
+        self.last_hello = Some(at);
+        let hello = Message::Hello {
+            firmware: self.options.firmware.clone(),
+            capabilities: self.capabilities.clone(),
+            last_seq: self.guard.last_seq(),
+            cached_media: Vec::new(),
+        };
+        self.queue.push_front(Pending { at, message: hello });
+        self.ready = true;
+        self.pump();
+    }
+
+    fn on_command(&mut self, payload: &[u8]) {
+        let now = self.clock.now();
+        match self.guard.check(payload, now) {
+            Ok(None) => {}
+            Ok(Some(command)) if command.directive == Directive::Resync => {
+                self.shared.lock().counters.accepted += 1;
+                debug!(device = %self.id, seq = command.seq, "the hub asks for a hello");
+                self.enqueue(now, [Message::Ack { seq: command.seq }]);
+                self.say_hello();
+            }
+            Ok(Some(command)) => {
+                let messages = {
+                    let mut state = self.shared.lock();
+                    state.counters.accepted += 1;
+                    state.player.apply(command.directive, now)
+                };
+                debug!(device = %self.id, seq = command.seq, "command accepted");
+                self.enqueue(now, [Message::Ack { seq: command.seq }]);
+                self.enqueue(now, messages);
+            }
+            Err(Refusal::Replayed { seq, last }) if seq == last => {
+                self.shared.lock().counters.duplicates += 1;
+                debug!(device = %self.id, seq, "duplicate command ignored");
+            }
+            Err(refusal) => {
+                let kind = refusal.code();
+                *self.shared.lock().counters.refused.entry(kind).or_default() += 1;
+                let claim = Claim::read(payload, &self.id);
+                // Signature, replay and expiry are checked only for commands
+                // addressed to this device; a payload unreadable before that
+                // is reported only if it names the device, so one bad publish
+                // does not make a whole commune answer.
+                let addressed = matches!(
+                    refusal,
+                    Refusal::BadSignature | Refusal::Replayed { .. } | Refusal::Expired { .. }
+                ) || claim.to_me;
+                if addressed {
+                    warn!(device = %self.id, reason = %refusal, "command refused");
+                    let refused = Message::Refused {
+                        seq: claim.seq,
+                        code: refusal.code().to_string(),
+                        reason: refusal.to_string(),
+                    };
+                    self.enqueue(now, [refused]);
+                } else {
+                    debug!(device = %self.id, reason = %refusal, "unreadable downlink payload ignored");
+                }
+            }
+        }
+    }
+
+    fn enqueue(&mut self, at: DateTime<Utc>, messages: impl IntoIterator<Item = Message>) {
+        for message in messages {
+            self.queue.push_back(Pending { at, message });
+        }
+        self.trim();
+        self.pump();
+    }
+
+    /// Keeps at most `max_pending` reports waiting, dropping the oldest.
+    fn trim(&mut self) {
+        let excess = self.queue.len().saturating_sub(self.options.max_pending);
+        if excess > 0 {
+            self.queue.drain(..excess);
+            self.shared.lock().counters.dropped_reports += excess as u64;
+            debug!(device = %self.id, excess, "report queue full, oldest dropped");
+        }
+    }
+
+    /// Seals waiting reports into the session and hands them to the client,
+    /// keeping at most [`WINDOW`] unacknowledged.
+    fn pump(&mut self) {
+        while self.ready && self.handed.len() + self.inflight.len() < WINDOW {
+            let Some(pending) = self.queue.pop_front() else {
+                break;
+            };
+            let report = Report::new(
+                self.id.clone(),
+                self.session,
+                self.seq + 1,
+                pending.at,
+                pending.message.clone(),
+            );
+            let sealed = report.seal(&self.key);
+            match self.client.try_publish(
+                self.uplink_topic.clone(),
+                QoS::AtLeastOnce,
+                false,
+                sealed,
+            ) {
+                Ok(()) => {
+                    self.seq += 1;
+                    self.handed.push_back(pending);
+                }
+                Err(error) => {
+                    debug!(device = %self.id, %error, "client busy, report kept");
+                    self.queue.push_front(pending);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// The connection is gone: keep what the broker did not take, and get a
+    /// new session (and its Last Will) ready for the next connection.
+    fn on_link_down(&mut self, eventloop: &mut EventLoop) {
+        self.shared.connected.store(false, Ordering::Relaxed);
+        self.ready = false;
+        // The client's own copies are sealed into the dead session.
+        eventloop.pending.clear();
+        let unsent: Vec<Pending> = self
+            .inflight
+            .drain(..)
+            .map(|(_, pending)| pending)
+            .chain(self.handed.drain(..))
+            .filter(|p| !matches!(p.message, Message::Hello { .. } | Message::Status(_)))
+            .collect();
+        for pending in unsent.into_iter().rev() {
+            self.queue.push_front(pending);
+        }
+        self.trim();
+        self.new_session(eventloop);
+    }
+
+    fn new_session(&mut self, eventloop: &mut EventLoop) {
+        self.session = rand::thread_rng().gen();
+        self.seq = 0;
+        let will = Report::new(
+            self.id.clone(),
+            self.session,
+            WILL_SEQ,
+            self.clock.now(),
+            Message::Offline,
+        )
+        .seal(&self.key);
+        eventloop.mqtt_options.set_last_will(LastWill::new(
+            self.uplink_topic.clone(),
+            will,
+            QoS::AtLeastOnce,
+            false,
+        ));
+    }
+
+    /// The delay before the next connection attempt: exponential, capped,
+    /// with jitter so a fleet does not reconnect in step.
+    fn backoff(&mut self) -> Duration {
+        let exponent = self.attempts.min(16);
+        self.attempts = self.attempts.saturating_add(1);
+        let ceiling = self
+            .options
+            .backoff_min
+            .saturating_mul(1 << exponent)
+            .min(self.options.backoff_max);
+        ceiling.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
+    }
+
+    /// Disconnects cleanly if connected, giving the broker a moment to read it.
+    async fn shutdown(&mut self, eventloop: &mut EventLoop) {
+        if self.is_connected() && self.client.try_disconnect().is_ok() {
+            let flushed = tokio::time::timeout(Duration::from_secs(1), async {
+                loop {
+                    match eventloop.poll().await {
+                        Ok(Event::Outgoing(Outgoing::Disconnect)) | Err(_) => break,
+                        Ok(_) => {}
+                    }
+                }
+            });
+            if flushed.await.is_err() {
+                debug!(device = %self.id, "disconnect not flushed in time");
+            }
+        }
+        self.shared.connected.store(false, Ordering::Relaxed);
+    }
+}
+
+/// What a refused payload claims about itself, as far as it can be read.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Claim {
+    seq: Option<u64>,
+    /// Its `to` names the device.
+    to_me: bool,
+}
+
+impl Claim {
+    fn read(payload: &[u8], device: &str) -> Self {
+        if payload.len() > MAX_COMMAND_BYTES {
+            return Self::default();
+        }
+        let Ok(value) = serde_json::from_slice::<serde_json::Value>(payload) else {
+            return Self::default();
+        };
+        let body = value.get("body");
+        let to_me = body
+            .and_then(|b| b.get("to"))
+            .and_then(|to| to.as_array())
+            .is_some_and(|to| to.iter().any(|id| id.as_str() == Some(device)));
+        Self {
+            seq: body.and_then(|b| b.get("seq")).and_then(|seq| seq.as_u64()),
+            to_me,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_payload_is_read_as_far_as_it_goes() {
+        let read = |payload: &[u8]| Claim::read(payload, "d1");
+        assert_eq!(
+            read(br#"{"sig":"x","body":{"seq":12,"to":["d0","d1"]}}"#),
+            Claim {
+                seq: Some(12),
+                to_me: true
+            }
+        );
+        assert_eq!(
+            read(br#"{"sig":"x","body":{"seq":"12","to":["d2"]}}"#),
+            Claim::default()
+        );
+        assert_eq!(read(br#"{"body":{"to":"d1"}}"#), Claim::default());
+        assert_eq!(read(b"not json"), Claim::default());
+        assert_eq!(read(&vec![b' '; MAX_COMMAND_BYTES + 1]), Claim::default());
+    }
+}

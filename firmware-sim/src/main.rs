@@ -1,0 +1,165 @@
+//! `firmware-sim`: runs simulated devices against a hub's broker.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+use firmware_sim::{Fleet, FleetOptions, LinkOptions, Summary};
+use hub_proto::{Clock, Provisioning};
+use serde::Serialize;
+
+#[derive(Parser)]
+#[command(version, about = "Simulated Nguồn field devices")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs every device of a provisioning file in this process.
+    Fleet(FleetArgs),
+}
+
+#[derive(clap::Args)]
+struct FleetArgs {
+    /// Provisioning file exported by the hub.
+    #[arg(long)]
+    provisioning: PathBuf,
+    /// Broker to use instead of the provisioned one, `mqtt://host:port`.
+    #[arg(long)]
+    broker: Option<String>,
+    /// What the device clock reads at start (RFC 3339); default: now.
+    #[arg(long)]
+    clock_origin: Option<DateTime<Utc>>,
+    /// How many times faster than real time the device clock runs.
+    #[arg(long, default_value_t = 1.0)]
+    clock_speed: f64,
+    /// New connections per second, at most.
+    #[arg(long, default_value_t = 2000)]
+    connect_rate: u32,
+    /// Seconds (real time) between status reports.
+    #[arg(long, default_value_t = 60)]
+    heartbeat_secs: u64,
+    /// Stop after this many seconds (real time); default: run until ctrl-c.
+    #[arg(long)]
+    duration_secs: Option<u64>,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let Cli {
+        command: Command::Fleet(args),
+    } = Cli::parse();
+    tokio::runtime::Runtime::new()
+        .context("starting the tokio runtime")?
+        .block_on(fleet(args))
+}
+
+async fn fleet(args: FleetArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.clock_speed.is_finite() && args.clock_speed > 0.0,
+        "--clock-speed must be a positive number"
+    );
+    let bytes = std::fs::read(&args.provisioning)
+        .with_context(|| format!("reading {}", args.provisioning.display()))?;
+    let provisioning = Provisioning::from_json(&bytes)
+        .with_context(|| format!("reading {}", args.provisioning.display()))?;
+    let clock = Clock::simulated(args.clock_origin.unwrap_or_else(Utc::now), args.clock_speed);
+    let options = FleetOptions {
+        connect_rate: args.connect_rate,
+        link: LinkOptions {
+            heartbeat: Duration::from_secs(args.heartbeat_secs.max(1)),
+            ..LinkOptions::default()
+        },
+    };
+    let fleet = Fleet::start(&provisioning, args.broker.as_deref(), clock, &options)?;
+    let run_for = args.duration_secs.map(Duration::from_secs);
+    let deadline = tokio::time::sleep(run_for.unwrap_or(Duration::MAX / 4));
+    tokio::pin!(deadline);
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+
+    tokio::select! {
+        connected = fleet.wait_connected(Duration::MAX / 4) => {
+            // Only a timeout fails, and this one never comes first.
+            if let Ok(took) = connected {
+                print_line(&Connected {
+                    event: "connected",
+                    devices: fleet.devices().len(),
+                    connect_all_ms: took.as_millis(),
+                });
+            }
+            tokio::select! {
+                () = &mut deadline => {}
+                signal = &mut ctrl_c => signal.context("waiting for ctrl-c")?,
+            }
+        }
+        () = &mut deadline => {}
+        signal = &mut ctrl_c => signal.context("waiting for ctrl-c")?,
+    }
+    print_line(&SummaryLine::new(fleet.summary()));
+    fleet.stop().await;
+    Ok(())
+}
+
+/// The line printed once every device is connected.
+#[derive(Serialize)]
+struct Connected {
+    event: &'static str,
+    devices: usize,
+    connect_all_ms: u128,
+}
+
+/// The line printed at the end.
+#[derive(Serialize)]
+struct SummaryLine {
+    event: &'static str,
+    devices: usize,
+    connected: usize,
+    connects: u64,
+    commands_accepted: u64,
+    refusals: BTreeMap<&'static str, u64>,
+    duplicates: u64,
+    dropped_reports: u64,
+    airings_started: u64,
+    airings_finished: u64,
+    airings_preempted: u64,
+    airings_stopped: u64,
+}
+
+impl SummaryLine {
+    fn new(summary: Summary) -> Self {
+        Self {
+            event: "summary",
+            devices: summary.devices,
+            connected: summary.connected,
+            connects: summary.connects,
+            commands_accepted: summary.commands_accepted,
+            refusals: summary.refused,
+            duplicates: summary.duplicates,
+            dropped_reports: summary.dropped_reports,
+            airings_started: summary.airings_started,
+            airings_finished: summary.airings_finished,
+            airings_preempted: summary.airings_preempted,
+            airings_stopped: summary.airings_stopped,
+        }
+    }
+}
+
+/// Prints one JSON line to stdout.
+fn print_line(line: &impl Serialize) {
+    match serde_json::to_string(line) {
+        Ok(json) => println!("{json}"),
+        Err(error) => tracing::error!(%error, "could not write an output line"),
+    }
+}

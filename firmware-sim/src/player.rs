@@ -1,0 +1,840 @@
+//! What one device plays, as a pure state machine.
+//!
+//! The player holds the device's local plan and decides, from the device's
+//! time passed in by the caller, what starts, ends or is cut. It never reads a
+//! clock and does no I/O: every call returns the proof-of-play [`Message`]s
+//! the device must report, in order, and the link sends them. This keeps each
+//! rule testable with exact instants.
+//!
+//! An entry is known by its airing and its planned start; the player never
+//! starts the same one twice and never starts one whose end has passed.
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use hub_proto::{AiringRef, Class, Directive, Message, Outcome, PlanEntry, Power, Status};
+
+/// One airing as the device played it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Played {
+    /// Which airing.
+    pub airing: AiringRef,
+    /// Its priority class.
+    pub class: Class,
+    /// When the device started it (its own clock).
+    pub start: DateTime<Utc>,
+    /// When it ended; while it plays (`outcome` is [`Outcome::Started`]),
+    /// when it is planned to end.
+    pub end: DateTime<Utc>,
+    /// [`Outcome::Started`] while it plays, then how it ended.
+    pub outcome: Outcome,
+}
+
+/// Text shown on an LED board above its plan ([`Directive::Display`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Display {
+    /// What to show.
+    pub text: String,
+    /// Shown up to this instant.
+    pub until: DateTime<Utc>,
+}
+
+/// Where the entry being played came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    /// The plan for this local day.
+    Plan(NaiveDate),
+    /// A [`Directive::Play`].
+    Order,
+}
+
+#[derive(Clone, Debug)]
+struct Playing {
+    entry: PlanEntry,
+    source: Source,
+    /// Index of its line in the timeline.
+    line: usize,
+}
+
+/// An entry's identity: its airing and planned start.
+type EntryKey = (AiringRef, DateTime<Utc>);
+
+fn key(entry: &PlanEntry) -> EntryKey {
+    (entry.airing(), entry.start)
+}
+
+/// Higher for more urgent classes.
+fn rank(class: Class) -> u8 {
+    match class {
+        Class::Emergency => 2,
+        Class::Priority => 1,
+        Class::Normal => 0,
+    }
+}
+
+/// The playing state of one device.
+#[derive(Clone, Debug)]
+pub struct Player {
+    plans: BTreeMap<NaiveDate, Vec<PlanEntry>>,
+    playing: Option<Playing>,
+    started: HashSet<EntryKey>,
+    timeline: Vec<Played>,
+    volume: u8,
+    windows: Vec<String>,
+    display: Option<Display>,
+    /// The latest instant the player was advanced to.
+    seen: Option<DateTime<Utc>>,
+}
+
+impl Default for Player {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Player {
+    /// Volume before the hub sends a [`Directive::Config`].
+    pub const DEFAULT_VOLUME: u8 = 70;
+
+    /// A device with no plan, playing nothing.
+    pub fn new() -> Self {
+        Self {
+            plans: BTreeMap::new(),
+            playing: None,
+            started: HashSet::new(),
+            timeline: Vec::new(),
+            volume: Self::DEFAULT_VOLUME,
+            windows: Vec::new(),
+            display: None,
+            seen: None,
+        }
+    }
+
+    /// Everything started so far, in start order.
+    pub fn timeline(&self) -> &[Played] {
+        &self.timeline
+    }
+
+    /// The airing playing now.
+    pub fn playing(&self) -> Option<&AiringRef> {
+        self.playing.as_ref().map(|p| &self.timeline[p.line].airing)
+    }
+
+    /// The plan held for `date`.
+    pub fn plan(&self, date: NaiveDate) -> Option<&[PlanEntry]> {
+        self.plans.get(&date).map(Vec::as_slice)
+    }
+
+    /// Output level and operating windows from the last [`Directive::Config`].
+    pub fn settings(&self) -> (u8, &[String]) {
+        (self.volume, &self.windows)
+    }
+
+    /// The text to show at `now`, if any.
+    pub fn display(&self, now: DateTime<Utc>) -> Option<&str> {
+        self.display
+            .as_ref()
+            .filter(|d| now <= d.until)
+            .map(|d| d.text.as_str())
+    }
+
+    /// Health as reported in heartbeats.
+    pub fn status(&self) -> Status {
+        Status {
+            playing: self.playing().cloned(),
+            volume: self.volume,
+            power: Power::Mains,
+            battery_percent: None,
+            faults: Vec::new(),
+        }
+    }
+
+    /// The next instant at which [`Player::advance`] has something to do:
+    /// the end of what plays or the next planned start.
+    pub fn next_wakeup(&self) -> Option<DateTime<Utc>> {
+        let end = self.playing.as_ref().map(|p| p.entry.end);
+        let start = self
+            .plans
+            .values()
+            .flatten()
+            .filter(|e| self.seen.is_none_or(|seen| e.start > seen))
+            .filter(|e| !self.started.contains(&key(e)))
+            .map(|e| e.start)
+            .min();
+        match (end, start) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Ends what is over and starts what is due at `now`.
+    pub fn advance(&mut self, now: DateTime<Utc>) -> Vec<Message> {
+        let mut out = Vec::new();
+        self.seen = Some(self.seen.map_or(now, |seen| seen.max(now)));
+        if let Some(playing) = &self.playing {
+            if now >= playing.entry.end {
+                let outcome = if playing.entry.preempted {
+                    Outcome::Preempted
+                } else {
+                    Outcome::Finished
+                };
+                let end = playing.entry.end;
+                self.end(end, outcome, &mut out);
+            }
+        }
+        if let Some((date, entry)) = self.due(now) {
+            let wins = self
+                .playing
+                .as_ref()
+                .is_none_or(|p| rank(entry.class) >= rank(self.timeline[p.line].class));
+            if wins {
+                self.end(now, Outcome::Preempted, &mut out);
+                self.start(entry, Source::Plan(date), now, &mut out);
+            }
+        }
+        out
+    }
+
+    /// Acts on a directive accepted at `now`.
+    pub fn apply(&mut self, directive: Directive, now: DateTime<Utc>) -> Vec<Message> {
+        let mut out = Vec::new();
+        match directive {
+            Directive::Schedule { date, entries } => self.schedule(date, entries, now, &mut out),
+            Directive::Play { entry } => {
+                if now < entry.end && !self.started.contains(&key(&entry)) {
+                    self.end(now, Outcome::Preempted, &mut out);
+                    self.start(entry, Source::Order, now, &mut out);
+                }
+            }
+            Directive::Preempt { stopped, by } => {
+                if self.playing() == Some(&stopped) {
+                    self.end(now, Outcome::Preempted, &mut out);
+                    if let Some((date, entry)) = self.find(&by, now) {
+                        self.start(entry, Source::Plan(date), now, &mut out);
+                    }
+                }
+            }
+            Directive::Stop { airing, .. } => {
+                if self.playing() == Some(&airing) {
+                    self.end(now, Outcome::Stopped, &mut out);
+                }
+            }
+            Directive::Display { text, until } => self.display = Some(Display { text, until }),
+            Directive::Config { volume, windows } => {
+                self.volume = volume.min(100);
+                self.windows = windows;
+            }
+            // A matter of the link, not of what plays.
+            Directive::Resync => {}
+        }
+        out.extend(self.advance(now));
+        out
+    }
+
+    fn schedule(
+        &mut self,
+        date: NaiveDate,
+        entries: Vec<PlanEntry>,
+        now: DateTime<Utc>,
+        out: &mut Vec<Message>,
+    ) {
+        if let Some(playing) = &mut self.playing {
+            let airing = &self.timeline[playing.line].airing;
+            let same = entries
+                .iter()
+                .filter(|e| &e.airing() == airing)
+                .find(|e| e.start == playing.entry.start)
+                .or_else(|| {
+                    entries
+                        .iter()
+                        .find(|e| &e.airing() == airing && e.start <= now && now < e.end)
+                });
+            match same {
+                // Still planned: it keeps playing, to the end the plan now gives.
+                Some(entry) => {
+                    self.started.insert(key(entry));
+                    self.timeline[playing.line].end = entry.end;
+                    playing.entry.end = entry.end;
+                    playing.entry.preempted = entry.preempted;
+                }
+                None if playing.source == Source::Plan(date) => {
+                    self.end(now, Outcome::Stopped, out);
+                }
+                None => {}
+            }
+        }
+        self.plans.insert(date, entries);
+        self.plans
+            .retain(|_, entries| entries.last().is_none_or(|e| e.end > now));
+    }
+
+    /// The plan entry to start at `now`: the latest one under way that was
+    /// never started.
+    fn due(&self, now: DateTime<Utc>) -> Option<(NaiveDate, PlanEntry)> {
+        self.plans
+            .iter()
+            .flat_map(|(date, entries)| entries.iter().map(move |e| (*date, e)))
+            .filter(|(_, e)| e.start <= now && now < e.end && !self.started.contains(&key(e)))
+            .max_by_key(|(_, e)| e.start)
+            .map(|(date, e)| (date, e.clone()))
+    }
+
+    /// A planned entry for `airing` that was never started and is not over
+    /// at `now`. (An entry from a [`Directive::Play`] is started when it
+    /// arrives, so it can never be started again by a preemption.)
+    fn find(&self, airing: &AiringRef, now: DateTime<Utc>) -> Option<(NaiveDate, PlanEntry)> {
+        self.plans
+            .iter()
+            .flat_map(|(date, entries)| entries.iter().map(move |e| (*date, e)))
+            .filter(|(_, e)| {
+                &e.airing() == airing && now < e.end && !self.started.contains(&key(e))
+            })
+            .min_by_key(|(_, e)| e.start)
+            .map(|(date, e)| (date, e.clone()))
+    }
+
+    fn start(
+        &mut self,
+        entry: PlanEntry,
+        source: Source,
+        now: DateTime<Utc>,
+        out: &mut Vec<Message>,
+    ) {
+        self.started.insert(key(&entry));
+        let airing = entry.airing();
+        self.timeline.push(Played {
+            airing: airing.clone(),
+            class: entry.class,
+            start: now,
+            end: entry.end,
+            outcome: Outcome::Started,
+        });
+        self.playing = Some(Playing {
+            entry,
+            source,
+            line: self.timeline.len() - 1,
+        });
+        out.push(Message::Played {
+            airing,
+            outcome: Outcome::Started,
+        });
+    }
+
+    /// Ends what plays, if anything, at `at` with `outcome`.
+    fn end(&mut self, at: DateTime<Utc>, outcome: Outcome, out: &mut Vec<Message>) {
+        if let Some(playing) = self.playing.take() {
+            let line = &mut self.timeline[playing.line];
+            line.end = at;
+            line.outcome = outcome;
+            out.push(Message::Played {
+                airing: line.airing.clone(),
+                outcome,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hub_proto::{Part, StopReason};
+
+    use super::*;
+
+    fn at(hms: &str) -> DateTime<Utc> {
+        format!("2026-11-23T{hms}Z").parse().unwrap()
+    }
+
+    fn day() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
+    }
+
+    fn entry(bulletin: &str, class: Class, start: &str, end: &str) -> PlanEntry {
+        PlanEntry {
+            bulletin: bulletin.into(),
+            occurrence: 0,
+            language: "vi".into(),
+            class,
+            part: Part::Audio,
+            start: at(start),
+            end: at(end),
+            preempted: false,
+            media: None,
+        }
+    }
+
+    fn normal(bulletin: &str, start: &str, end: &str) -> PlanEntry {
+        entry(bulletin, Class::Normal, start, end)
+    }
+
+    fn airing(bulletin: &str) -> AiringRef {
+        AiringRef {
+            bulletin: bulletin.into(),
+            occurrence: 0,
+            language: "vi".into(),
+        }
+    }
+
+    fn played(bulletin: &str, outcome: Outcome) -> Message {
+        Message::Played {
+            airing: airing(bulletin),
+            outcome,
+        }
+    }
+
+    fn line(bulletin: &str, class: Class, start: &str, end: &str, outcome: Outcome) -> Played {
+        Played {
+            airing: airing(bulletin),
+            class,
+            start: at(start),
+            end: at(end),
+            outcome,
+        }
+    }
+
+    fn schedule(entries: Vec<PlanEntry>) -> Directive {
+        Directive::Schedule {
+            date: day(),
+            entries,
+        }
+    }
+
+    /// A player that has started `a`, planned 10:00–10:02, at 10:00.
+    fn playing_a() -> Player {
+        let mut player = Player::new();
+        player.apply(
+            schedule(vec![normal("a", "10:00:00", "10:02:00")]),
+            at("09:59:00"),
+        );
+        assert_eq!(
+            player.advance(at("10:00:00")),
+            [played("a", Outcome::Started)]
+        );
+        player
+    }
+
+    #[test]
+    fn entries_start_at_their_start_and_finish_at_their_end() {
+        let mut player = Player::new();
+        let plan = vec![
+            normal("a", "10:00:00", "10:01:00"),
+            normal("b", "10:01:00", "10:03:00"),
+        ];
+        assert_eq!(player.apply(schedule(plan), at("09:59:00")), []);
+        assert_eq!(player.next_wakeup(), Some(at("10:00:00")));
+        assert_eq!(player.advance(at("09:59:59")), []);
+        assert_eq!(
+            player.advance(at("10:00:00")),
+            [played("a", Outcome::Started)]
+        );
+        assert_eq!(player.playing(), Some(&airing("a")));
+        assert_eq!(player.next_wakeup(), Some(at("10:01:00")));
+        assert_eq!(
+            player.advance(at("10:01:00")),
+            [
+                played("a", Outcome::Finished),
+                played("b", Outcome::Started)
+            ]
+        );
+        assert_eq!(player.next_wakeup(), Some(at("10:03:00")));
+        assert_eq!(
+            player.advance(at("10:03:00")),
+            [played("b", Outcome::Finished)]
+        );
+        assert_eq!(player.next_wakeup(), None);
+        assert_eq!(player.playing(), None);
+        assert_eq!(
+            player.timeline(),
+            [
+                line(
+                    "a",
+                    Class::Normal,
+                    "10:00:00",
+                    "10:01:00",
+                    Outcome::Finished
+                ),
+                line(
+                    "b",
+                    Class::Normal,
+                    "10:01:00",
+                    "10:03:00",
+                    Outcome::Finished
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_entry_planned_as_preempted_reports_preempted_at_its_end() {
+        let mut player = Player::new();
+        let mut cut = normal("a", "10:00:00", "10:01:00");
+        cut.preempted = true;
+        let plan = vec![
+            cut,
+            entry("lu", Class::Emergency, "10:01:00", "10:02:00"),
+            normal("a", "10:02:00", "10:05:00"),
+        ];
+        player.apply(schedule(plan), at("09:00:00"));
+        assert_eq!(
+            player.advance(at("10:00:00")),
+            [played("a", Outcome::Started)]
+        );
+        assert_eq!(
+            player.advance(at("10:01:00")),
+            [
+                played("a", Outcome::Preempted),
+                played("lu", Outcome::Started)
+            ]
+        );
+        assert_eq!(
+            player.advance(at("10:02:00")),
+            [
+                played("lu", Outcome::Finished),
+                played("a", Outcome::Started)
+            ]
+        );
+        assert_eq!(
+            player.advance(at("10:05:00")),
+            [played("a", Outcome::Finished)]
+        );
+        assert_eq!(
+            player.timeline(),
+            [
+                line(
+                    "a",
+                    Class::Normal,
+                    "10:00:00",
+                    "10:01:00",
+                    Outcome::Preempted
+                ),
+                line(
+                    "lu",
+                    Class::Emergency,
+                    "10:01:00",
+                    "10:02:00",
+                    Outcome::Finished
+                ),
+                line(
+                    "a",
+                    Class::Normal,
+                    "10:02:00",
+                    "10:05:00",
+                    Outcome::Finished
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_schedule_covering_now_starts_its_entry_at_once() {
+        let mut player = Player::new();
+        let plan = vec![normal("a", "10:00:00", "10:01:00")];
+        assert_eq!(
+            player.apply(schedule(plan), at("10:00:30")),
+            [played("a", Outcome::Started)]
+        );
+        assert_eq!(
+            player.advance(at("10:01:00")),
+            [played("a", Outcome::Finished)]
+        );
+        assert_eq!(
+            player.timeline(),
+            [line(
+                "a",
+                Class::Normal,
+                "10:00:30",
+                "10:01:00",
+                Outcome::Finished
+            )]
+        );
+    }
+
+    #[test]
+    fn an_entry_whose_end_has_passed_is_never_started() {
+        let mut player = Player::new();
+        let plan = vec![normal("a", "10:00:00", "10:01:00")];
+        assert_eq!(player.apply(schedule(plan), at("10:01:00")), []);
+        assert_eq!(player.next_wakeup(), None);
+        // A device that slept through an entry does not play it late.
+        let mut player = Player::new();
+        let plan = vec![
+            normal("a", "10:00:00", "10:01:00"),
+            normal("b", "10:02:00", "10:03:00"),
+        ];
+        player.apply(schedule(plan), at("09:00:00"));
+        assert_eq!(
+            player.advance(at("10:02:30")),
+            [played("b", Outcome::Started)]
+        );
+        assert_eq!(player.timeline().len(), 1);
+        let play = Directive::Play {
+            entry: normal("c", "10:00:00", "10:01:00"),
+        };
+        assert_eq!(player.apply(play, at("10:02:40")), []);
+    }
+
+    #[test]
+    fn the_same_entry_is_never_started_twice() {
+        let mut player = playing_a();
+        let plan = vec![normal("a", "10:00:00", "10:02:00")];
+        assert_eq!(player.apply(schedule(plan.clone()), at("10:00:10")), []);
+        let play = Directive::Play {
+            entry: normal("a", "10:00:00", "10:02:00"),
+        };
+        assert_eq!(player.apply(play, at("10:00:20")), []);
+        let stop = Directive::Stop {
+            airing: airing("a"),
+            reason: StopReason::Cancelled,
+        };
+        assert_eq!(
+            player.apply(stop, at("10:01:00")),
+            [played("a", Outcome::Stopped)]
+        );
+        assert_eq!(player.apply(schedule(plan), at("10:01:10")), []);
+        assert_eq!(player.advance(at("10:01:20")), []);
+        assert_eq!(player.timeline().len(), 1);
+    }
+
+    #[test]
+    fn play_cuts_what_plays_and_starts_now() {
+        let mut player = playing_a();
+        let play = Directive::Play {
+            entry: entry("lu", Class::Emergency, "10:00:30", "10:01:30"),
+        };
+        assert_eq!(
+            player.apply(play, at("10:00:40")),
+            [
+                played("a", Outcome::Preempted),
+                played("lu", Outcome::Started)
+            ]
+        );
+        assert_eq!(player.next_wakeup(), Some(at("10:01:30")));
+        // `a` still covers 10:01:30 but was already started: it does not resume.
+        assert_eq!(
+            player.advance(at("10:01:30")),
+            [played("lu", Outcome::Finished)]
+        );
+        assert_eq!(
+            player.timeline(),
+            [
+                line(
+                    "a",
+                    Class::Normal,
+                    "10:00:00",
+                    "10:00:40",
+                    Outcome::Preempted
+                ),
+                line(
+                    "lu",
+                    Class::Emergency,
+                    "10:00:40",
+                    "10:01:30",
+                    Outcome::Finished
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn preempt_cuts_the_named_airing_and_starts_the_planned_one() {
+        let mut player = Player::new();
+        let plan = vec![
+            normal("a", "10:00:00", "10:02:00"),
+            entry("lu", Class::Emergency, "10:05:00", "10:06:00"),
+        ];
+        player.apply(schedule(plan), at("09:00:00"));
+        player.advance(at("10:00:00"));
+        let other = Directive::Preempt {
+            stopped: airing("b"),
+            by: airing("lu"),
+        };
+        assert_eq!(player.apply(other, at("10:00:20")), []);
+        let preempt = Directive::Preempt {
+            stopped: airing("a"),
+            by: airing("lu"),
+        };
+        assert_eq!(
+            player.apply(preempt, at("10:00:30")),
+            [
+                played("a", Outcome::Preempted),
+                played("lu", Outcome::Started)
+            ]
+        );
+        assert_eq!(player.advance(at("10:05:00")), []);
+        assert_eq!(
+            player.advance(at("10:06:00")),
+            [played("lu", Outcome::Finished)]
+        );
+        assert_eq!(
+            player.timeline(),
+            [
+                line(
+                    "a",
+                    Class::Normal,
+                    "10:00:00",
+                    "10:00:30",
+                    Outcome::Preempted
+                ),
+                line(
+                    "lu",
+                    Class::Emergency,
+                    "10:00:30",
+                    "10:06:00",
+                    Outcome::Finished
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn preempt_by_an_unknown_airing_only_cuts() {
+        let mut player = playing_a();
+        let preempt = Directive::Preempt {
+            stopped: airing("a"),
+            by: airing("lu"),
+        };
+        assert_eq!(
+            player.apply(preempt, at("10:00:30")),
+            [played("a", Outcome::Preempted)]
+        );
+        assert_eq!(player.playing(), None);
+    }
+
+    #[test]
+    fn a_played_emergency_is_not_restarted_by_its_preemption() {
+        let mut player = playing_a();
+        let play = Directive::Play {
+            entry: entry("lu", Class::Emergency, "10:00:10", "10:00:50"),
+        };
+        assert_eq!(
+            player.apply(play, at("10:00:10")),
+            [
+                played("a", Outcome::Preempted),
+                played("lu", Outcome::Started)
+            ]
+        );
+        let preempt = Directive::Preempt {
+            stopped: airing("a"),
+            by: airing("lu"),
+        };
+        assert_eq!(player.apply(preempt, at("10:00:11")), []);
+        assert_eq!(
+            player.advance(at("10:00:50")),
+            [played("lu", Outcome::Finished)]
+        );
+        assert_eq!(player.playing(), None);
+    }
+
+    #[test]
+    fn stop_ends_only_the_named_airing() {
+        let mut player = playing_a();
+        let other = Directive::Stop {
+            airing: airing("b"),
+            reason: StopReason::Expired,
+        };
+        assert_eq!(player.apply(other, at("10:00:30")), []);
+        let stop = Directive::Stop {
+            airing: airing("a"),
+            reason: StopReason::Cancelled,
+        };
+        assert_eq!(
+            player.apply(stop, at("10:00:40")),
+            [played("a", Outcome::Stopped)]
+        );
+        assert_eq!(
+            player.timeline(),
+            [line(
+                "a",
+                Class::Normal,
+                "10:00:00",
+                "10:00:40",
+                Outcome::Stopped
+            )]
+        );
+        assert_eq!(player.next_wakeup(), None);
+    }
+
+    #[test]
+    fn a_schedule_without_what_plays_stops_it() {
+        let mut player = playing_a();
+        let tomorrow = Directive::Schedule {
+            date: day().succ_opt().unwrap(),
+            entries: vec![normal("x", "23:00:00", "23:01:00")],
+        };
+        assert_eq!(player.apply(tomorrow, at("10:00:10")), []);
+        let plan = vec![normal("b", "10:05:00", "10:06:00")];
+        assert_eq!(
+            player.apply(schedule(plan), at("10:00:20")),
+            [played("a", Outcome::Stopped)]
+        );
+        assert_eq!(player.next_wakeup(), Some(at("10:05:00")));
+        assert_eq!(
+            player.advance(at("10:05:00")),
+            [played("b", Outcome::Started)]
+        );
+    }
+
+    #[test]
+    fn a_schedule_that_cuts_what_plays_shortens_it() {
+        let mut player = playing_a();
+        let mut cut = normal("a", "10:00:00", "10:01:00");
+        cut.preempted = true;
+        let plan = vec![
+            cut,
+            entry("lu", Class::Emergency, "10:01:00", "10:02:00"),
+            normal("a", "10:02:00", "10:04:00"),
+        ];
+        assert_eq!(player.apply(schedule(plan), at("10:00:30")), []);
+        assert_eq!(player.next_wakeup(), Some(at("10:01:00")));
+        assert_eq!(
+            player.advance(at("10:01:00")),
+            [
+                played("a", Outcome::Preempted),
+                played("lu", Outcome::Started)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_due_entry_waits_for_a_more_urgent_one_then_joins_late() {
+        let mut player = Player::new();
+        player.apply(
+            Directive::Play {
+                entry: entry("lu", Class::Emergency, "09:59:00", "10:01:00"),
+            },
+            at("09:59:00"),
+        );
+        let plan = vec![normal("a", "10:00:00", "10:02:00")];
+        assert_eq!(player.apply(schedule(plan), at("09:59:30")), []);
+        assert_eq!(player.advance(at("10:00:00")), []);
+        assert_eq!(player.next_wakeup(), Some(at("10:01:00")));
+        assert_eq!(
+            player.advance(at("10:01:00")),
+            [
+                played("lu", Outcome::Finished),
+                played("a", Outcome::Started)
+            ]
+        );
+    }
+
+    #[test]
+    fn config_and_display_are_kept() {
+        let mut player = playing_a();
+        let config = Directive::Config {
+            volume: 80,
+            windows: vec!["05:00-07:00".into()],
+        };
+        assert_eq!(player.apply(config, at("10:00:10")), []);
+        assert_eq!(player.settings(), (80, &["05:00-07:00".to_string()][..]));
+        let status = player.status();
+        assert_eq!(status.volume, 80);
+        assert_eq!(status.playing, Some(airing("a")));
+        let display = Directive::Display {
+            text: "Lũ".into(),
+            until: at("10:30:00"),
+        };
+        assert_eq!(player.apply(display, at("10:00:20")), []);
+        assert_eq!(player.display(at("10:30:00")), Some("Lũ"));
+        assert_eq!(player.display(at("10:30:01")), None);
+        assert_eq!(player.plan(day()).map(<[_]>::len), Some(1));
+    }
+}

@@ -1,0 +1,505 @@
+//! Devices against a real broker (rumqttd on loopback) and a test hub that
+//! signs commands and opens reports with the devices' keys.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use ed25519_dalek::SigningKey;
+use firmware_sim::{BrokerAddr, DeviceConfig, DeviceHandle, Fleet, FleetOptions, LinkOptions};
+use hub_proto::downlink::encode_public_key;
+use hub_proto::uplink::WILL_SEQ;
+use hub_proto::{
+    topic, AiringRef, Class, Clock, Command, CommandSigner, DeviceCredentials, Directive, Message,
+    Outcome, Part, PlanEntry, Provisioning, Report, SealedReport, UplinkKey, PROTOCOL_VERSION,
+};
+use rand::rngs::OsRng;
+use rand::RngCore;
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+
+const HUB_USER: &str = "hub";
+const HUB_PASSWORD: &str = "hub-secret";
+const COMMUNE: &str = "24611";
+/// How long any single expected event may take.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+fn origin() -> DateTime<Utc> {
+    "2026-11-23T10:00:00Z".parse().unwrap()
+}
+
+/// A free loopback port: bound, read, released.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts rumqttd on loopback, accepting these user names and passwords.
+/// rumqttd cannot be stopped; its thread ends with the test process.
+fn start_broker(users: &[(String, String)]) -> BrokerAddr {
+    let port = free_port();
+    let listen: SocketAddr = ([127, 0, 0, 1], port).into();
+    let mut auth: HashMap<String, String> = users.iter().cloned().collect();
+    auth.insert(HUB_USER.into(), HUB_PASSWORD.into());
+    let server = rumqttd::ServerSettings {
+        name: "v4".into(),
+        listen,
+        tls: None,
+        next_connection_delay_ms: 0,
+        connections: rumqttd::ConnectionSettings {
+            connection_timeout_ms: 10_000,
+            max_payload_size: 512 * 1024,
+            max_inflight_count: 100,
+            auth: Some(auth),
+            external_auth: None,
+            dynamic_filters: true,
+        },
+    };
+    let config = rumqttd::Config {
+        router: rumqttd::RouterConfig {
+            max_connections: 1000,
+            max_outgoing_packet_count: 200,
+            max_segment_size: 1024 * 1024,
+            max_segment_count: 10,
+            ..Default::default()
+        },
+        v4: Some(HashMap::from([("1".to_string(), server)])),
+        ..Default::default()
+    };
+    std::thread::spawn(move || {
+        let mut broker = rumqttd::Broker::new(config);
+        // Only returns on failure; the test then times out waiting for it.
+        if let Err(error) = broker.start() {
+            eprintln!("broker stopped: {error}");
+        }
+    });
+    for _ in 0..200 {
+        if TcpStream::connect(listen).is_ok() {
+            return BrokerAddr {
+                host: "127.0.0.1".into(),
+                port,
+            };
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("broker did not start on {listen}");
+}
+
+fn credentials(id: &str) -> DeviceCredentials {
+    let mut key = [0; 32];
+    OsRng.fill_bytes(&mut key);
+    DeviceCredentials {
+        id: id.into(),
+        commune: COMMUNE.into(),
+        kind: "loudspeaker".into(),
+        mqtt_password: format!("pw-{id}"),
+        uplink_key: UplinkKey::from_bytes(key).to_text(),
+    }
+}
+
+fn users(devices: &[DeviceCredentials]) -> Vec<(String, String)> {
+    devices
+        .iter()
+        .map(|d| (d.id.clone(), d.mqtt_password.clone()))
+        .collect()
+}
+
+/// The test hub: signs commands, publishes them, reads every uplink.
+struct Hub {
+    signer: CommandSigner,
+    client: AsyncClient,
+    uplink: mpsc::UnboundedReceiver<Vec<u8>>,
+}
+
+impl Hub {
+    async fn connect(broker: &BrokerAddr) -> Self {
+        let mut options = MqttOptions::new("test-hub", broker.host.clone(), broker.port);
+        options
+            .set_credentials(HUB_USER, HUB_PASSWORD)
+            .set_max_packet_size(1024 * 1024, 1024 * 1024);
+        let (client, mut eventloop) = AsyncClient::new(options, 100);
+        client
+            .subscribe(topic::UPLINK_FILTER, QoS::AtLeastOnce)
+            .await
+            .unwrap();
+        let (tx, uplink) = mpsc::unbounded_channel();
+        let (subscribed_tx, subscribed) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let mut subscribed_tx = Some(subscribed_tx);
+            loop {
+                match eventloop.poll().await {
+                    Ok(Event::Incoming(Packet::SubAck(_))) => {
+                        if let Some(tx) = subscribed_tx.take() {
+                            let _ = tx.send(());
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::Publish(publish))) => {
+                        if tx.send(publish.payload.to_vec()).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
+            }
+        });
+        timeout(PATIENCE, subscribed).await.unwrap().unwrap();
+        Self {
+            signer: CommandSigner::new(SigningKey::generate(&mut OsRng)),
+            client,
+            uplink,
+        }
+    }
+
+    fn public_key(&self) -> String {
+        encode_public_key(&self.signer.verifying_key())
+    }
+
+    async fn publish(&self, payload: Vec<u8>) {
+        self.client
+            .publish(topic::downlink(COMMUNE), QoS::AtLeastOnce, false, payload)
+            .await
+            .unwrap();
+    }
+
+    /// The next report from `device`, opened with its key; reports from other
+    /// devices and heartbeats are skipped.
+    async fn next_report(&mut self, device: &DeviceCredentials) -> Report {
+        let key = UplinkKey::from_text(&device.uplink_key).unwrap();
+        loop {
+            let payload = timeout(PATIENCE, self.uplink.recv())
+                .await
+                .expect("a report in time")
+                .expect("the hub's client runs");
+            let sealed = SealedReport::parse(&payload).unwrap();
+            if sealed.device() != device.id {
+                continue;
+            }
+            let report = sealed.open(&key).expect("sealed with the device's key");
+            if !matches!(report.message, Message::Status(_)) {
+                return report;
+            }
+        }
+    }
+}
+
+fn command(seq: u64, to: &str, expires: DateTime<Utc>, directive: Directive) -> Command {
+    Command {
+        v: PROTOCOL_VERSION,
+        seq,
+        issued: origin(),
+        expires,
+        to: vec![to.into()],
+        directive,
+    }
+}
+
+fn config(volume: u8) -> Directive {
+    Directive::Config {
+        volume,
+        windows: vec!["05:00-07:00".into()],
+    }
+}
+
+fn entry(bulletin: &str, from_secs: i64, to_secs: i64) -> PlanEntry {
+    PlanEntry {
+        bulletin: bulletin.into(),
+        occurrence: 0,
+        language: "vi".into(),
+        class: Class::Normal,
+        part: Part::Audio,
+        start: origin() + TimeDelta::seconds(from_secs),
+        end: origin() + TimeDelta::seconds(to_secs),
+        preempted: false,
+        media: None,
+    }
+}
+
+fn played(bulletin: &str, outcome: Outcome) -> Message {
+    Message::Played {
+        airing: AiringRef {
+            bulletin: bulletin.into(),
+            occurrence: 0,
+            language: "vi".into(),
+        },
+        outcome,
+    }
+}
+
+/// One device on its own broker with a connected hub.
+async fn one_device(speed: f64) -> (Hub, DeviceCredentials, DeviceHandle, Clock) {
+    one_device_with(speed, &LinkOptions::default()).await
+}
+
+async fn one_device_with(
+    speed: f64,
+    options: &LinkOptions,
+) -> (Hub, DeviceCredentials, DeviceHandle, Clock) {
+    let device = credentials("24611-LS-01");
+    let broker = start_broker(&users(std::slice::from_ref(&device)));
+    let hub = Hub::connect(&broker).await;
+    let clock = Clock::simulated(origin(), speed);
+    let config = DeviceConfig::from_credentials(&device, &hub.public_key()).unwrap();
+    let handle = DeviceHandle::spawn(config, &broker, clock, options);
+    (hub, device, handle, clock)
+}
+
+#[tokio::test]
+async fn a_device_connects_and_says_hello_sealed_with_its_key() {
+    let (mut hub, device, handle, _) = one_device(1.0).await;
+    let hello = hub.next_report(&device).await;
+    assert_eq!(hello.device, device.id);
+    assert_eq!(hello.seq, 1);
+    let Message::Hello {
+        firmware,
+        capabilities,
+        last_seq,
+        cached_media,
+    } = hello.message
+    else {
+        panic!("expected a Hello, got {:?}", hello.message);
+    };
+    assert!(firmware.starts_with("firmware-sim/"), "{firmware}");
+    assert_eq!(capabilities, ["audio"]);
+    assert_eq!(last_seq, 0);
+    assert!(cached_media.is_empty());
+    timeout(PATIENCE, handle.wait_ready()).await.unwrap();
+    assert!(handle.is_connected());
+    assert_eq!(handle.counters().connects, 1);
+    handle.stop().await;
+}
+
+#[tokio::test]
+async fn a_signed_schedule_is_acked_then_played_on_time() {
+    // 60× speed: a minute of device time takes a second.
+    let (mut hub, device, handle, clock) = one_device(60.0).await;
+    let hello = hub.next_report(&device).await;
+    assert!(matches!(hello.message, Message::Hello { .. }));
+    let date = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+    let plan = vec![entry("a", 60, 120), entry("b", 120, 180)];
+    let schedule = Directive::Schedule {
+        date,
+        entries: plan.clone(),
+    };
+    let expires = origin() + TimeDelta::hours(1);
+    hub.publish(hub.signer.sign(&command(1, &device.id, expires, schedule)))
+        .await;
+
+    let expected = [
+        Message::Ack { seq: 1 },
+        played("a", Outcome::Started),
+        played("a", Outcome::Finished),
+        played("b", Outcome::Started),
+        played("b", Outcome::Finished),
+    ];
+    let mut seq = hello.seq;
+    for want in expected {
+        let report = hub.next_report(&device).await;
+        assert_eq!(report.message, want);
+        assert_eq!(report.session, hello.session);
+        assert!(report.seq > seq, "sequence numbers grow within a session");
+        seq = report.seq;
+    }
+    assert!(clock.now() >= plan[1].end);
+
+    let timeline = handle.timeline();
+    assert_eq!(timeline.len(), 2);
+    for (line, planned) in timeline.iter().zip(&plan) {
+        assert_eq!(line.airing, planned.airing());
+        assert_eq!(line.outcome, Outcome::Finished);
+        assert_eq!(line.end, planned.end);
+        let late = line.start - planned.start;
+        assert!(
+            late >= TimeDelta::zero() && late < TimeDelta::seconds(10),
+            "{} started {late} late",
+            planned.bulletin
+        );
+    }
+    assert_eq!(handle.counters().accepted, 1);
+    handle.stop().await;
+}
+
+#[tokio::test]
+async fn forged_replayed_and_expired_commands_are_refused_and_change_nothing() {
+    let (mut hub, device, handle, _) = one_device(1.0).await;
+    assert!(matches!(
+        hub.next_report(&device).await.message,
+        Message::Hello { .. }
+    ));
+    let later = origin() + TimeDelta::hours(1);
+    let genuine = hub.signer.sign(&command(5, &device.id, later, config(40)));
+    hub.publish(genuine.clone()).await;
+    assert_eq!(
+        hub.next_report(&device).await.message,
+        Message::Ack { seq: 5 }
+    );
+
+    let intruder = CommandSigner::new(SigningKey::generate(&mut OsRng));
+    hub.publish(intruder.sign(&command(6, &device.id, later, config(0))))
+        .await;
+    let Message::Refused { seq, code, reason } = hub.next_report(&device).await.message else {
+        panic!("expected a refusal of the forged command");
+    };
+    assert_eq!((seq, code.as_str()), (Some(6), "bad_signature"));
+    assert!(reason.contains("signature"), "{reason}");
+
+    hub.publish(hub.signer.sign(&command(3, &device.id, later, config(0))))
+        .await;
+    let Message::Refused { seq, code, reason } = hub.next_report(&device).await.message else {
+        panic!("expected a refusal of the replayed command");
+    };
+    assert_eq!((seq, code.as_str()), (Some(3), "replayed"));
+    assert!(reason.contains("not above"), "{reason}");
+
+    // A redelivery of the last command is no fault: no report for it.
+    hub.publish(genuine).await;
+    // Nor is garbage that names no device answered by every device.
+    hub.publish(b"not a command".to_vec()).await;
+
+    let expired = origin() - TimeDelta::seconds(1);
+    hub.publish(hub.signer.sign(&command(7, &device.id, expired, config(0))))
+        .await;
+    let Message::Refused { seq, code, reason } = hub.next_report(&device).await.message else {
+        panic!("expected a refusal of the expired command");
+    };
+    assert_eq!((seq, code.as_str()), (Some(7), "expired"));
+    assert!(reason.contains("expired"), "{reason}");
+
+    assert_eq!(
+        handle.status().volume,
+        40,
+        "refused commands change nothing"
+    );
+    // Neither the forged 6 nor the expired 7 moved the device's sequence.
+    hub.publish(hub.signer.sign(&command(6, &device.id, later, config(55))))
+        .await;
+    assert_eq!(
+        hub.next_report(&device).await.message,
+        Message::Ack { seq: 6 }
+    );
+    assert_eq!(handle.status().volume, 55);
+
+    let counters = handle.counters();
+    assert_eq!(counters.accepted, 2);
+    assert_eq!(counters.duplicates, 1);
+    assert_eq!(
+        counters.refused,
+        [
+            ("bad_signature", 1),
+            ("expired", 1),
+            ("malformed", 1),
+            ("replayed", 1)
+        ]
+        .into()
+    );
+    handle.stop().await;
+}
+
+#[tokio::test]
+async fn a_dropped_link_leaves_the_will_and_the_next_session_says_hello() {
+    let (mut hub, device, handle, _) = one_device(1.0).await;
+    let first = hub.next_report(&device).await;
+    assert!(matches!(first.message, Message::Hello { .. }));
+    timeout(PATIENCE, handle.wait_ready()).await.unwrap();
+
+    handle.drop_link();
+    let will = hub.next_report(&device).await;
+    assert_eq!(will.message, Message::Offline);
+    assert_eq!(will.session, first.session);
+    assert_eq!(will.seq, WILL_SEQ);
+
+    let second = hub.next_report(&device).await;
+    let Message::Hello { last_seq, .. } = second.message else {
+        panic!("expected a Hello, got {:?}", second.message);
+    };
+    assert_eq!(last_seq, 0);
+    assert_ne!(second.session, first.session);
+    assert_eq!(second.seq, 1);
+    assert!(second.at > first.at);
+    timeout(PATIENCE, handle.wait_sessions(2)).await.unwrap();
+    let counters = handle.counters();
+    assert_eq!((counters.connects, counters.sessions), (2, 2));
+    assert!(handle.is_connected());
+    handle.stop().await;
+}
+
+#[tokio::test]
+async fn reports_made_while_the_link_is_down_are_sent_in_the_next_session() {
+    // At 600× speed the entry plays within the two (real) seconds offline.
+    let options = LinkOptions {
+        backoff_min: Duration::from_secs(2),
+        ..LinkOptions::default()
+    };
+    let (mut hub, device, handle, clock) = one_device_with(600.0, &options).await;
+    let first = hub.next_report(&device).await;
+    let date = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+    // Starts ~0.3 s (real) from now, lasts ~0.1 s.
+    let now = (clock.now() - origin()).num_seconds();
+    let schedule = Directive::Schedule {
+        date,
+        entries: vec![entry("a", now + 180, now + 240)],
+    };
+    let expires = origin() + TimeDelta::hours(24);
+    hub.publish(hub.signer.sign(&command(1, &device.id, expires, schedule)))
+        .await;
+    assert_eq!(
+        hub.next_report(&device).await.message,
+        Message::Ack { seq: 1 }
+    );
+    handle.drop_link();
+    assert_eq!(hub.next_report(&device).await.message, Message::Offline);
+
+    // Whatever the device played meanwhile arrives, in order, after the new Hello.
+    let second = hub.next_report(&device).await;
+    assert!(matches!(second.message, Message::Hello { .. }));
+    assert_ne!(second.session, first.session);
+    for want in [
+        played("a", Outcome::Started),
+        played("a", Outcome::Finished),
+    ] {
+        let report = hub.next_report(&device).await;
+        assert_eq!(report.message, want);
+        assert_eq!(report.session, second.session);
+        assert!(report.at < second.at, "it was played while offline");
+    }
+    handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_of_two_hundred_devices_connects() {
+    let devices: Vec<DeviceCredentials> = (0..200)
+        .map(|i| credentials(&format!("24611-LS-{i:03}")))
+        .collect();
+    let broker = start_broker(&users(&devices));
+    let mut hub = Hub::connect(&broker).await;
+    let provisioning = Provisioning::new(broker.to_string(), hub.public_key(), devices.clone());
+    let clock = Clock::simulated(origin(), 1.0);
+    let fleet = Fleet::start(&provisioning, None, clock, &FleetOptions::default()).unwrap();
+    let took = fleet.wait_connected(Duration::from_secs(60)).await.unwrap();
+    assert!(took < Duration::from_secs(60));
+    assert!(fleet.devices().iter().all(DeviceHandle::is_connected));
+
+    let mut greeted = HashSet::new();
+    while greeted.len() < devices.len() {
+        let payload = timeout(PATIENCE, hub.uplink.recv()).await.unwrap().unwrap();
+        let sealed = SealedReport::parse(&payload).unwrap();
+        let device = devices.iter().find(|d| d.id == sealed.device()).unwrap();
+        let report = sealed
+            .open(&UplinkKey::from_text(&device.uplink_key).unwrap())
+            .unwrap();
+        if matches!(report.message, Message::Hello { .. }) {
+            greeted.insert(report.device);
+        }
+    }
+
+    let summary = fleet.summary();
+    assert_eq!((summary.devices, summary.connected), (200, 200));
+    assert_eq!(summary.connects, 200);
+    assert!(fleet.device("24611-LS-007").is_some());
+    fleet.stop().await;
+}
