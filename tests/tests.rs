@@ -1,8 +1,11 @@
 //! End-to-end tests of the Nguồn hub, built as one test binary.
 //!
-//! They drive the `hub` command line through its library entry point, on the
-//! demo configurations, with a real sled store in a temporary directory.
+//! They drive the `hub` command line and `hub serve` through their library
+//! entry points, with a real sled store in a temporary directory, real MQTT
+//! brokers (the embedded rumqttd, Mosquitto) on loopback and simulated
+//! devices from `firmware-sim`.
 
 mod support;
 
+mod link;
 mod plan_cli;

@@ -1,5 +1,7 @@
 //! Helpers shared by the end-to-end tests.
 
+pub mod link;
+
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
@@ -9,6 +11,13 @@ use hub::cli::{run, Cli};
 pub fn config(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../configs")
+        .join(name)
+}
+
+/// A path under `tests/fixtures/`.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
         .join(name)
 }
 

@@ -157,15 +157,36 @@ fn resolve_port(addr: SocketAddr) -> Result<SocketAddr, BrokerError> {
         .map_err(|source| BrokerError::Listen { addr, source })
 }
 
-/// Waits until the broker holds `addr`: binding it then fails. (Connecting
-/// instead would make the broker log a failed handshake.)
+/// Waits until the broker listens on `addr`. (Connecting to find out would
+/// make the broker log a failed handshake; binding would race with it.)
 fn wait_listening(addr: SocketAddr) -> Result<(), BrokerError> {
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
-        match TcpListener::bind(addr) {
-            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => return Ok(()),
-            _ => thread::sleep(Duration::from_millis(5)),
+        if is_listening(addr) {
+            return Ok(());
         }
+        thread::sleep(Duration::from_millis(5));
     }
     Err(BrokerError::NotListening(addr))
+}
+
+/// Whether some socket listens on `addr`'s port: the kernel's socket table
+/// on Linux, a connection attempt elsewhere.
+fn is_listening(addr: SocketAddr) -> bool {
+    const LISTEN: &str = "0A";
+    let port = format!(":{:04X}", addr.port());
+    let tables = ["/proc/net/tcp", "/proc/net/tcp6"].map(std::fs::read_to_string);
+    if tables.iter().all(Result::is_err) {
+        return std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok();
+    }
+    tables
+        .iter()
+        .flatten()
+        .flat_map(|t| t.lines().skip(1))
+        .any(|line| {
+            let mut fields = line.split_whitespace();
+            let local = fields.nth(1).unwrap_or_default();
+            let state = fields.nth(1).unwrap_or_default();
+            local.ends_with(&port) && state == LISTEN
+        })
 }

@@ -7,7 +7,7 @@
 //! session starts with a hello newer than the previous hello. Everything
 //! else is dropped, counted by reason, and disturbs nothing else.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -73,6 +73,9 @@ pub struct Gate {
     /// Will cannot open a session again.
     last_hello: HashMap<DeviceId, DateTime<Utc>>,
     dropped: BTreeMap<Dropped, u64>,
+    /// Devices whose genuine reports arrive outside any session the hub
+    /// knows: they must be asked to say hello again.
+    strays: BTreeSet<DeviceId>,
 }
 
 impl Gate {
@@ -134,11 +137,16 @@ impl Gate {
             );
             return Ok((id, report));
         }
-        let session = self
+        let Some(session) = self
             .sessions
             .get_mut(&id)
             .filter(|s| s.id == report.session)
-            .ok_or(Dropped::NoSession)?;
+        else {
+            if report.message != Message::Offline {
+                self.strays.insert(id);
+            }
+            return Err(Dropped::NoSession);
+        };
         if report.seq <= session.last_seq {
             return Err(Dropped::Replayed);
         }
@@ -148,6 +156,11 @@ impl Gate {
             self.sessions.remove(&id);
         }
         Ok((id, report))
+    }
+
+    /// Devices heard from outside any known session since the last call.
+    pub fn take_strays(&mut self) -> BTreeSet<DeviceId> {
+        std::mem::take(&mut self.strays)
     }
 
     /// Ends `device`'s session (it went silent).

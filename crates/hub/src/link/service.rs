@@ -53,13 +53,13 @@ pub struct ServeOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    #[error("store: {0}")]
+    #[error("store")]
     Store(#[from] StoreError),
-    #[error("hub identity: {0}")]
+    #[error("hub identity")]
     Identity(#[from] identity::IdentityError),
-    #[error("broker: {0}")]
+    #[error("embedded broker")]
     Broker(#[from] broker::BrokerError),
-    #[error("broker link: {0}")]
+    #[error("broker link")]
     Transport(#[from] transport::TransportError),
     #[error("the hub has stopped")]
     Stopped,
@@ -256,6 +256,7 @@ pub async fn start(options: ServeOptions) -> Result<HubHandle, ServeError> {
         health: HashMap::new(),
         stats: LinkStats::default(),
         observer: delivery_events,
+        resync_asked: HashMap::new(),
     };
     let now = hub.clock.now();
     let handled = hub.scheduler.handle_all(now, offline);
@@ -283,6 +284,9 @@ pub async fn start(options: ServeOptions) -> Result<HubHandle, ServeError> {
 /// Most uplinks handled in one round.
 const MAX_ROUND: usize = 4096;
 
+/// A device outside any known session is asked for a hello at most this often.
+const RESYNC_EVERY: Duration = Duration::from_secs(5);
+
 struct Hub {
     store: Store,
     scheduler: Scheduler,
@@ -296,6 +300,7 @@ struct Hub {
     health: HashMap<DeviceId, Status>,
     stats: LinkStats,
     observer: Option<mpsc::UnboundedSender<Delivery>>,
+    resync_asked: HashMap<DeviceId, Instant>,
 }
 
 /// What a round of uplinks asks of the scheduler.
@@ -368,7 +373,44 @@ impl Hub {
             tracing::warn!(%refused, "device report refused by the scheduler");
         }
         self.carry_out(now, handled.decisions, hellos, changed, devices)
-            .await
+            .await?;
+        self.ask_strays_to_resync(now, seen).await
+    }
+
+    /// Devices reporting outside any session the hub knows (it restarted, or
+    /// missed their hello) are asked for a new hello, at most every few seconds.
+    async fn ask_strays_to_resync(
+        &mut self,
+        now: DateTime<Utc>,
+        seen: Instant,
+    ) -> Result<(), ServeError> {
+        let mut by_commune: BTreeMap<hub_core::AreaCode, Vec<DeviceId>> = BTreeMap::new();
+        for device in self.gate.take_strays() {
+            let recently = self
+                .resync_asked
+                .get(&device)
+                .is_some_and(|at| seen.duration_since(*at) < RESYNC_EVERY);
+            if recently {
+                continue;
+            }
+            if let Ok(known) = self.scheduler.province().device(&device) {
+                by_commune
+                    .entry(known.commune.clone())
+                    .or_default()
+                    .push(device.clone());
+                self.resync_asked.insert(device, seen);
+            }
+        }
+        for (commune, to) in by_commune {
+            let outbound = Outbound {
+                commune,
+                to,
+                directive: hub_proto::Directive::Resync,
+                airings: Vec::new(),
+            };
+            self.publish(now, outbound).await?;
+        }
+        Ok(())
     }
 
     /// Turns one admitted report into scheduler events and delivery changes.
@@ -393,10 +435,9 @@ impl Hub {
                     .changed
                     .extend(self.deliveries.acknowledged(&device, seq, now));
             }
-            Message::Refused { seq, reason } => {
-                tracing::warn!(%device, ?seq, reason, "device refused a command");
-                let kind = reason.split(':').next().unwrap_or_default().to_string();
-                *self.stats.refused_by_devices.entry(kind).or_default() += 1;
+            Message::Refused { seq, code, reason } => {
+                tracing::warn!(%device, ?seq, code, reason, "device refused a command");
+                *self.stats.refused_by_devices.entry(code).or_default() += 1;
             }
             Message::Played { airing, outcome } => {
                 let key = match (
@@ -543,7 +584,15 @@ impl Hub {
                         changed.push(delivery.clone());
                     }
                 }
-                Decision::Withdraw { device, item } => {
+                // An airing that only moved is withdrawn and played again
+                // under the same key: its delivery stays.
+                Decision::Withdraw { device, item }
+                    if !self
+                        .scheduler
+                        .plan(device)
+                        .iter()
+                        .any(|i| i.key == item.key) =>
+                {
                     let expired = self
                         .scheduler
                         .programme()
@@ -557,6 +606,7 @@ impl Hub {
                         Withdrawal::Unchanged => {}
                     }
                 }
+                Decision::Withdraw { .. } => {}
                 Decision::State { bulletin, .. } => {
                     if let Ok(record) = self.scheduler.programme().bulletin(bulletin) {
                         batch.put(record)?;
