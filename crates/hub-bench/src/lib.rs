@@ -7,6 +7,7 @@
 //! ```text
 //! cargo run --release -p hub-bench -- plan
 //! cargo run --release -p hub-bench -- plan --communes 100 --bulletins 300 --seed 7
+//! cargo run --release -p hub-bench -- fanout --devices 10000
 //! ```
 //!
 //! # Layout
@@ -14,10 +15,13 @@
 //! - [`scenarios`]: the scenarios.
 //!   - [`scenarios::plan`]: plan every device's day with `hub_core::DayPlanner`,
 //!     timing the planning only.
+//!   - [`scenarios::fanout`]: the hub and N simulated devices (in a child
+//!     process) over real MQTT: connect time, one bulletin's ack latency, hub
+//!     memory per device, against the bare broker as baseline.
 //! - [`load`]: the national-scale load (areas, devices, bulletins, opt-ins,
 //!   chair orders) built from a seed; shared by scenarios.
 //! - [`rng`]: SplitMix64, so loads need no external random crate.
-//! - [`rss`]: peak resident memory (`VmHWM`) from `/proc/self/status`.
+//! - [`rss`]: resident memory (`VmRSS`, `VmHWM`) from `/proc/self/status`.
 
 pub mod load;
 pub mod rng;

@@ -10,6 +10,7 @@ use hub_bench::load::{
     LoadParams, DEFAULT_AT, DEFAULT_BULLETINS, DEFAULT_COMMUNES, DEFAULT_DEVICES_PER_COMMUNE,
     DEFAULT_SEED,
 };
+use hub_bench::scenarios::fanout::{self, devices, FanoutParams};
 use hub_bench::scenarios::plan;
 
 #[derive(Parser)]
@@ -23,6 +24,38 @@ struct Cli {
 enum Scenario {
     /// Plan one day for every device of a national-scale load.
     Plan(LoadArgs),
+    /// Connect N simulated devices (in a child process) to the hub, then send
+    /// one bulletin to all; the same over the bare broker as the baseline.
+    Fanout(FanoutArgs),
+    /// The device process of `fanout` (started by it).
+    #[command(hide = true)]
+    FanoutDevices(DevicesArgs),
+}
+
+#[derive(Args)]
+struct FanoutArgs {
+    #[arg(long, default_value_t = 1000)]
+    devices: usize,
+    #[arg(long, default_value_t = DEFAULT_DEVICES_PER_COMMUNE)]
+    devices_per_commune: usize,
+    /// New connections per second from the device process, at most.
+    #[arg(long, default_value_t = 4000)]
+    connect_rate: u32,
+    /// Longest wait for connecting and for acknowledgements, in seconds.
+    #[arg(long, default_value_t = 60)]
+    timeout_secs: u64,
+}
+
+#[derive(Args)]
+struct DevicesArgs {
+    #[arg(long, value_enum)]
+    mode: devices::Mode,
+    #[arg(long)]
+    provisioning: std::path::PathBuf,
+    #[arg(long)]
+    broker: Option<String>,
+    #[arg(long)]
+    connect_rate: u32,
 }
 
 /// The size and shape of the generated load.
@@ -81,6 +114,33 @@ fn run(scenario: Scenario) -> anyhow::Result<()> {
             }
             println!("{}", serde_json::to_string(&summary)?);
         }
+        Scenario::Fanout(args) => {
+            let params = FanoutParams {
+                devices: args.devices,
+                devices_per_commune: args.devices_per_commune,
+                connect_rate: args.connect_rate,
+                timeout: std::time::Duration::from_secs(args.timeout_secs),
+            };
+            let summary = runtime()?.block_on(fanout::run(&params))?;
+            for line in summary.describe() {
+                println!("{line}");
+            }
+            println!("{}", serde_json::to_string(&summary)?);
+        }
+        Scenario::FanoutDevices(args) => {
+            let provisioning =
+                hub_proto::Provisioning::from_json(&std::fs::read(&args.provisioning)?)?;
+            runtime()?.block_on(devices::run(
+                args.mode,
+                &provisioning,
+                args.broker.as_deref(),
+                args.connect_rate,
+            ))?;
+        }
     }
     Ok(())
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Runtime::new()?)
 }

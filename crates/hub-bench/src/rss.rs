@@ -1,4 +1,4 @@
-//! Peak resident memory of this process, as the kernel reports it.
+//! Resident memory of this process, as the kernel reports it.
 
 use std::fs;
 
@@ -9,9 +9,19 @@ pub fn peak_rss_kb() -> Option<u64> {
     parse_vm_hwm(&status)
 }
 
+/// Current resident set size (`VmRSS`) in kB, or `None` where unknown.
+pub fn current_rss_kb() -> Option<u64> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    parse_kb(&status, "VmRSS:")
+}
+
 /// Reads the `VmHWM:   123456 kB` line of a `/proc/<pid>/status` text.
 pub fn parse_vm_hwm(status: &str) -> Option<u64> {
-    let value = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?;
+    parse_kb(status, "VmHWM:")
+}
+
+fn parse_kb(status: &str, field: &str) -> Option<u64> {
+    let value = status.lines().find_map(|l| l.strip_prefix(field))?;
     value.trim().strip_suffix("kB")?.trim().parse().ok()
 }
 
@@ -30,7 +40,8 @@ mod tests {
 
     #[cfg(target_os = "linux")]
     #[test]
-    fn this_process_has_a_peak() {
+    fn this_process_has_a_peak_and_a_current_size() {
         assert!(peak_rss_kb().is_some_and(|kb| kb > 0));
+        assert!(current_rss_kb().is_some_and(|kb| kb > 0 && kb <= peak_rss_kb().unwrap()));
     }
 }

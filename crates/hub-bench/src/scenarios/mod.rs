@@ -2,4 +2,5 @@
 //! returns a summary that serialises to the one-line JSON `main` prints last,
 //! so scripts can compare runs with `tail -n1`.
 
+pub mod fanout;
 pub mod plan;

@@ -80,6 +80,14 @@ pub fn embedded(
                         break;
                     }
                 }
+                // The router paused this link when its queue filled up; it
+                // resumes only when asked.
+                Ok(Some(Notification::Unschedule)) => {
+                    if let Err(error) = rx.wake().await {
+                        tracing::error!(%error, "embedded broker link closed");
+                        break;
+                    }
+                }
                 Ok(_) => {}
                 Err(error) => {
                     tracing::error!(%error, "embedded broker link closed");

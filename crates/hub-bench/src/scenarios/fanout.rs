@@ -1,0 +1,473 @@
+//! Scenario `fanout`: one bulletin to every device, over real MQTT.
+//!
+//! 1. The hub runs in this process with its embedded broker; N devices from
+//!    `firmware-sim` run in a child process (one socket each, so the two ends
+//!    do not share the open-file limit). `connect_all_ms` is the time from
+//!    starting the child until the hub has a session with every device.
+//! 2. Once every device is synced, the hub's resident memory growth divided
+//!    by N is `rss_per_device_kb`.
+//! 3. One emergency for the whole country is queued; the time from queueing
+//!    to each device's acknowledgement of the command carrying it (as the hub
+//!    records it) gives the p50 / p99 / max. This is the first bulletin after
+//!    connecting: there is no warm-up round.
+//! 4. Baseline, in the same process afterwards: the same broker (same
+//!    configuration and authentication) without the hub, the same devices as
+//!    bare MQTT clients in a child process, one message of similar size per
+//!    commune naming its devices, each device answering with one publish.
+//!    `ratio_p99` is the hub's p99 over the baseline's.
+
+pub mod devices;
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context};
+use chrono::{TimeDelta, Utc};
+use hub::config::LoadedConfig;
+use hub::link::{self, BrokerChoice, LinkSettings, ServeOptions};
+use hub_core::{
+    AreaCode, AreaLevel, AudioPart, AudioSource, Bulletin, BulletinId, BulletinState, Category,
+    DeliveryState, Event, Language, PriorityClass, Programme, Validity, Variant, VisualKind,
+    VisualPart,
+};
+use hub_proto::{topic, Clock, Provisioning};
+use serde::Serialize;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+
+use crate::load::{self, LoadParams};
+use crate::rss;
+
+#[derive(Clone, Debug)]
+pub struct FanoutParams {
+    pub devices: usize,
+    pub devices_per_commune: usize,
+    /// Connections per second the device process opens, at most.
+    pub connect_rate: u32,
+    /// Longest wait for connecting, and for acknowledgements.
+    pub timeout: Duration,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FanoutSummary {
+    pub scenario: &'static str,
+    pub devices: usize,
+    pub connect_all_ms: f64,
+    pub ack_p50_ms: f64,
+    pub ack_p99_ms: f64,
+    pub ack_max_ms: f64,
+    pub baseline_p99_ms: f64,
+    pub ratio_p99: f64,
+    pub rss_per_device_kb: f64,
+    #[serde(skip)]
+    pub details: FanoutDetails,
+}
+
+#[derive(Clone, Debug)]
+pub struct FanoutDetails {
+    pub communes: usize,
+    pub commands: u64,
+    pub baseline_connect_ms: f64,
+    pub baseline_p50_ms: f64,
+    pub baseline_max_ms: f64,
+    pub rss_before_kb: u64,
+    pub rss_after_kb: u64,
+}
+
+impl FanoutSummary {
+    pub fn describe(&self) -> Vec<String> {
+        let d = &self.details;
+        vec![
+            format!(
+                "hub: {} devices in {} communes connected in {:.0} ms; one bulletin took {} commands; acks p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+                self.devices, d.communes, self.connect_all_ms, d.commands, self.ack_p50_ms, self.ack_p99_ms, self.ack_max_ms
+            ),
+            format!(
+                "hub memory: {} kB before devices, {} kB after: {:.1} kB per device",
+                d.rss_before_kb, d.rss_after_kb, self.rss_per_device_kb
+            ),
+            format!(
+                "baseline (same broker, bare clients): connected in {:.0} ms; acks p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+                d.baseline_connect_ms, d.baseline_p50_ms, self.baseline_p99_ms, d.baseline_max_ms
+            ),
+        ]
+    }
+}
+
+pub async fn run(params: &FanoutParams) -> anyhow::Result<FanoutSummary> {
+    ensure!(params.devices > 0, "fanout needs at least one device");
+    ensure!(
+        params.devices_per_commune > 0,
+        "at least one device per commune"
+    );
+    check_fd_limit(params.devices)?;
+    let communes = params.devices.div_ceil(params.devices_per_commune);
+    let load = load::build(&LoadParams {
+        communes,
+        devices_per_commune: params.devices_per_commune,
+        bulletins: 0,
+        ..LoadParams::default()
+    })?;
+    let devices = load.province.devices().count();
+    let dir = tempfile::tempdir()?;
+    // The hub.
+    let (events, mut deliveries) = mpsc::unbounded_channel();
+    let settings = LinkSettings {
+        mqtt_listen: "127.0.0.1:0".parse()?,
+        max_connections: devices + 100,
+        ..LinkSettings::default()
+    };
+    let hub = link::start(ServeOptions {
+        data_dir: dir.path().join("hub"),
+        config: LoadedConfig {
+            data_dir: dir.path().join("hub"),
+            link: settings.clone(),
+            province: load.province.clone(),
+            programme: Programme::default(),
+        },
+        broker: BrokerChoice::Embedded,
+        clock: Clock::real(),
+        tick: Duration::from_millis(250),
+        delivery_events: Some(events),
+    })
+    .await?;
+    let provisioning_path = dir.path().join("provisioning.json");
+    std::fs::write(&provisioning_path, hub.provisioning.to_json())?;
+    let rss_before_kb = rss::current_rss_kb().context("reading this process's memory")?;
+
+    let started = Instant::now();
+    let mut child = spawn_devices("hub", &provisioning_path, None, params.connect_rate)?;
+    let deadline = started + params.timeout;
+    while hub.stats().await?.online < devices {
+        ensure!(
+            Instant::now() < deadline,
+            "only {} of {devices} devices connected to the hub in time",
+            hub.stats().await?.online
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let connect_all = started.elapsed();
+    // Let the hellos' syncs and their acks settle before measuring.
+    settle(&mut deliveries, Duration::from_millis(1500)).await;
+    let published_before = hub.stats().await?.commands_published;
+    let rss_after_kb = rss::current_rss_kb().context("reading this process's memory")?;
+
+    let bulletin = country_emergency();
+    let bulletin_id = bulletin.id.clone();
+    let queued = Instant::now();
+    hub.event(Event::Queue(bulletin))
+        .await?
+        .context("queueing the emergency")?;
+    let mut acked = HashSet::new();
+    let mut latencies = Vec::with_capacity(devices);
+    let deadline = queued + params.timeout;
+    while acked.len() < devices {
+        let Ok(Some(delivery)) = tokio::time::timeout_at(deadline.into(), deliveries.recv()).await
+        else {
+            bail!(
+                "only {} of {devices} devices acknowledged in time",
+                acked.len()
+            );
+        };
+        if delivery.airing.bulletin == bulletin_id
+            && delivery.state == DeliveryState::Acknowledged
+            && acked.insert(delivery.device)
+        {
+            latencies.push(queued.elapsed());
+        }
+    }
+    let commands = hub.stats().await?.commands_published - published_before;
+    child.kill().await.ok();
+    hub.shutdown().await?;
+
+    let baseline = baseline(
+        &load.province,
+        &hub_provisioning(&provisioning_path)?,
+        &settings,
+        params,
+    )
+    .await?;
+
+    let hub_p = Percentiles::of(&mut latencies);
+    let ratio = if baseline.latency.p99 > 0.0 {
+        hub_p.p99 / baseline.latency.p99
+    } else {
+        f64::NAN
+    };
+    Ok(FanoutSummary {
+        scenario: "fanout",
+        devices,
+        connect_all_ms: millis(connect_all),
+        ack_p50_ms: hub_p.p50,
+        ack_p99_ms: hub_p.p99,
+        ack_max_ms: hub_p.max,
+        baseline_p99_ms: baseline.latency.p99,
+        ratio_p99: round2(ratio),
+        rss_per_device_kb: round2(
+            rss_after_kb.saturating_sub(rss_before_kb) as f64 / devices as f64,
+        ),
+        details: FanoutDetails {
+            communes,
+            commands,
+            baseline_connect_ms: millis(baseline.connect_all),
+            baseline_p50_ms: baseline.latency.p50,
+            baseline_max_ms: baseline.latency.max,
+            rss_before_kb,
+            rss_after_kb,
+        },
+    })
+}
+
+/// An emergency for the whole country, valid for an hour from now.
+fn country_emergency() -> Bulletin {
+    let vn = AreaCode::parse("VN").expect("a valid code");
+    let now = Utc::now();
+    Bulletin {
+        id: BulletinId::parse("bench-fanout").expect("a valid id"),
+        title: "Fan-out benchmark".into(),
+        category: Category::DisasterEmergency,
+        level: AreaLevel::Central,
+        issuer: vn.clone(),
+        class: PriorityClass::Emergency,
+        targets: vec![vn],
+        validity: Validity {
+            not_before: now,
+            expires: now + TimeDelta::hours(1),
+        },
+        recurrence: None,
+        variants: vec![Variant {
+            language: Language::parse("vi").expect("a valid language"),
+            audio: Some(AudioPart {
+                source: AudioSource::Recorded,
+                secs: 60,
+            }),
+            visual: Some(VisualPart {
+                kind: VisualKind::Text,
+                secs: 60,
+                text: Some("Cảnh báo".into()),
+            }),
+        }],
+        sensitive: false,
+        state: BulletinState::Approved,
+    }
+}
+
+fn hub_provisioning(path: &Path) -> anyhow::Result<Provisioning> {
+    Ok(Provisioning::from_json(&std::fs::read(path)?)?)
+}
+
+/// Drains delivery events until none came for `quiet`.
+async fn settle<T>(events: &mut mpsc::UnboundedReceiver<T>, quiet: Duration) {
+    while let Ok(Some(_)) = tokio::time::timeout(quiet, events.recv()).await {}
+}
+
+struct Baseline {
+    connect_all: Duration,
+    latency: Percentiles,
+}
+
+/// The same broadcast without the hub.
+async fn baseline(
+    province: &hub_core::Province,
+    provisioning: &Provisioning,
+    settings: &LinkSettings,
+    params: &FanoutParams,
+) -> anyhow::Result<Baseline> {
+    let passwords = Arc::new(RwLock::new(
+        provisioning
+            .devices
+            .iter()
+            .map(|d| (d.id.clone(), d.mqtt_password.clone()))
+            .collect(),
+    ));
+    let mut by_commune: BTreeMap<&AreaCode, Vec<&str>> = BTreeMap::new();
+    for device in province.devices() {
+        by_commune
+            .entry(&device.commune)
+            .or_default()
+            .push(device.id.as_str());
+    }
+    let (mut tx, mut rx, listening) = link::broker::start(settings, passwords)?;
+    tx.subscribe(topic::UPLINK_FILTER)
+        .map_err(|e| anyhow::anyhow!("subscribing the baseline link: {e}"))?;
+    let (acks, mut ack_rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            match rx.next().await {
+                Ok(Some(rumqttd::Notification::Forward(forward))) => {
+                    if acks
+                        .send((Instant::now(), forward.publish.payload))
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+                // A paused link resumes only when asked (as hub::link::transport does).
+                Ok(Some(rumqttd::Notification::Unschedule)) => {
+                    if rx.wake().await.is_err() {
+                        break;
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    });
+
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("provisioning.json");
+    std::fs::write(&path, provisioning.to_json())?;
+    let started = Instant::now();
+    let broker = format!("mqtt://{}", listening.mqtt);
+    let mut child = spawn_devices("raw", &path, Some(&broker), params.connect_rate)?;
+    wait_connected(&mut child, params.timeout).await?;
+    let connect_all = started.elapsed();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // One message per commune naming its devices, about the size of the hub's command.
+    let sent = Instant::now();
+    for (commune, to) in &by_commune {
+        let payload = serde_json::json!({"body": {"to": to, "pad": "x".repeat(400)}});
+        tx.publish(topic::downlink(commune.as_str()), payload.to_string())
+            .map_err(|e| anyhow::anyhow!("publishing the baseline message: {e}"))?;
+    }
+    let devices = province.devices().count();
+    let mut acked = HashSet::new();
+    let mut latencies = Vec::with_capacity(devices);
+    let deadline = sent + params.timeout;
+    while acked.len() < devices {
+        let Ok(Some((at, payload))) = tokio::time::timeout_at(deadline.into(), ack_rx.recv()).await
+        else {
+            let missing: Vec<&str> = province
+                .devices()
+                .map(|d| d.id.as_str())
+                .filter(|id| !acked.contains(id.as_bytes()))
+                .take(10)
+                .collect();
+            bail!(
+                "baseline: only {} of {devices} devices answered in time (missing {})",
+                acked.len(),
+                missing.join(", ")
+            );
+        };
+        if acked.insert(payload) {
+            latencies.push(at.duration_since(sent));
+        }
+    }
+    child.kill().await.ok();
+    Ok(Baseline {
+        connect_all,
+        latency: Percentiles::of(&mut latencies),
+    })
+}
+
+/// Starts this executable's hidden `fanout-devices` subcommand.
+fn spawn_devices(
+    mode: &str,
+    provisioning: &Path,
+    broker: Option<&str>,
+    connect_rate: u32,
+) -> anyhow::Result<Child> {
+    let exe: PathBuf = std::env::current_exe()?;
+    let mut command = Command::new(exe);
+    command
+        .arg("fanout-devices")
+        .arg("--mode")
+        .arg(mode)
+        .arg("--provisioning")
+        .arg(provisioning)
+        .arg("--connect-rate")
+        .arg(connect_rate.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true);
+    if let Some(broker) = broker {
+        command.arg("--broker").arg(broker);
+    }
+    command.spawn().context("starting the device process")
+}
+
+/// Waits for the device process's `connected` line.
+async fn wait_connected(child: &mut Child, timeout: Duration) -> anyhow::Result<()> {
+    let stdout = child.stdout.take().context("the device process's output")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(timeout, lines.next_line())
+        .await
+        .context("the devices did not connect in time")??
+        .context("the device process ended before connecting")?;
+    ensure!(
+        line.contains("\"connected\""),
+        "unexpected device output: {line}"
+    );
+    Ok(())
+}
+
+/// The process may hold one socket per device plus some.
+fn check_fd_limit(devices: usize) -> anyhow::Result<()> {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let soft = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse::<usize>().ok());
+    if let Some(soft) = soft {
+        ensure!(
+            soft >= devices + 200,
+            "{devices} devices need about {} open files; the limit is {soft} (raise it with ulimit -n)",
+            devices + 200
+        );
+    }
+    Ok(())
+}
+
+/// Nearest-rank percentiles in milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+impl Percentiles {
+    pub fn of(samples: &mut [Duration]) -> Self {
+        samples.sort();
+        let rank = |p: usize| {
+            let n = samples.len();
+            if n == 0 {
+                return f64::NAN;
+            }
+            millis(samples[(p * n).div_ceil(100).clamp(1, n) - 1])
+        };
+        Self {
+            p50: rank(50),
+            p99: rank(99),
+            max: rank(100),
+        }
+    }
+}
+
+fn millis(elapsed: Duration) -> f64 {
+    round2(elapsed.as_secs_f64() * 1000.0)
+}
+
+fn round2(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let mut samples: Vec<Duration> = (1..=100).rev().map(Duration::from_millis).collect();
+        let p = Percentiles::of(&mut samples);
+        assert_eq!((p.p50, p.p99, p.max), (50.0, 99.0, 100.0));
+        let mut one = vec![Duration::from_millis(7)];
+        assert_eq!(Percentiles::of(&mut one).p99, 7.0);
+    }
+}

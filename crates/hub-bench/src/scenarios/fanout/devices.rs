@@ -1,0 +1,132 @@
+//! The device process of the fanout scenario (`hub-bench fanout-devices`).
+//!
+//! Mode `hub`: every provisioned device as a `firmware-sim` device (signed
+//! commands checked, acks sealed). Mode `raw`: bare MQTT clients for the
+//! baseline, which answer every message naming them with one publish of
+//! their id. Both print `{"event":"connected",…}` once every device is
+//! connected, then run until killed or until standard input closes (the
+//! benchmark ended).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context};
+use firmware_sim::fleet::{Fleet, FleetOptions};
+use firmware_sim::link::LinkOptions;
+use hub_proto::{topic, Clock, DeviceCredentials, Provisioning};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use tokio::io::AsyncReadExt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    Hub,
+    Raw,
+}
+
+pub async fn run(
+    mode: Mode,
+    provisioning: &Provisioning,
+    broker: Option<&str>,
+    connect_rate: u32,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let timeout = Duration::from_secs(120);
+    match mode {
+        Mode::Hub => {
+            let options = FleetOptions {
+                connect_rate,
+                link: LinkOptions::default(),
+            };
+            let fleet = Fleet::start(provisioning, broker, Clock::real(), &options)?;
+            fleet.wait_connected(timeout).await?;
+            connected(provisioning.devices.len(), started);
+            until_stdin_closes().await;
+            fleet.stop().await;
+        }
+        Mode::Raw => {
+            let url = broker.unwrap_or(&provisioning.broker);
+            let (host, port) = url
+                .strip_prefix("mqtt://")
+                .and_then(|rest| rest.rsplit_once(':'))
+                .context("the baseline needs an mqtt://host:port broker")?;
+            let port: u16 = port.parse().context("the broker port")?;
+            let ready = Arc::new(AtomicUsize::new(0));
+            let pause = Duration::from_secs_f64(1.0 / f64::from(connect_rate.max(1)));
+            for (i, device) in provisioning.devices.iter().enumerate() {
+                tokio::spawn(raw_device(
+                    device.clone(),
+                    host.to_string(),
+                    port,
+                    pause * i as u32,
+                    ready.clone(),
+                ));
+            }
+            let deadline = Instant::now() + timeout;
+            while ready.load(Ordering::Relaxed) < provisioning.devices.len() {
+                ensure!(
+                    Instant::now() < deadline,
+                    "baseline devices did not connect in time"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            connected(provisioning.devices.len(), started);
+            until_stdin_closes().await;
+        }
+    }
+    Ok(())
+}
+
+fn connected(devices: usize, started: Instant) {
+    let line = serde_json::json!({
+        "event": "connected",
+        "devices": devices,
+        "connect_all_ms": started.elapsed().as_secs_f64() * 1000.0,
+    });
+    println!("{line}");
+}
+
+async fn until_stdin_closes() {
+    let mut sink = [0u8; 64];
+    let mut stdin = tokio::io::stdin();
+    while matches!(stdin.read(&mut sink).await, Ok(n) if n > 0) {}
+}
+
+/// A bare MQTT client: subscribes to its commune and answers every message
+/// that names it with one publish of its id.
+async fn raw_device(
+    device: DeviceCredentials,
+    host: String,
+    port: u16,
+    delay: Duration,
+    ready: Arc<AtomicUsize>,
+) {
+    tokio::time::sleep(delay).await;
+    let mut options = MqttOptions::new(&device.id, host, port);
+    options.set_credentials(&device.id, &device.mqtt_password);
+    options.set_keep_alive(Duration::from_secs(30));
+    let (client, mut eventloop) = AsyncClient::new(options, 10);
+    let downlink = topic::downlink(&device.commune);
+    let uplink = topic::uplink(&device.commune);
+    let needle = format!("\"{}\"", device.id);
+    let mut subscribed = false;
+    loop {
+        match eventloop.poll().await {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                let _ = client.try_subscribe(&downlink, QoS::AtLeastOnce);
+            }
+            Ok(Event::Incoming(Packet::SubAck(_))) if !subscribed => {
+                subscribed = true;
+                ready.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(Event::Incoming(Packet::Publish(publish))) => {
+                let text = String::from_utf8_lossy(&publish.payload);
+                if text.contains(&needle) {
+                    let _ = client.try_publish(&uplink, QoS::AtLeastOnce, false, device.id.clone());
+                }
+            }
+            Ok(_) => {}
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+}
