@@ -18,7 +18,7 @@ use hub_core::{AreaLevel, Bulletin, DeliveryState, DeviceId, Event};
 use hub_proto::downlink::{decode_public_key, DOWNLINK_CONTEXT};
 use hub_proto::uplink::UplinkKey;
 use hub_proto::{
-    topic, Command, CommandSigner, Directive, Message, Outcome, Report, PROTOCOL_VERSION,
+    topic, Command, CommandSigner, Directive, Kind, Message, Outcome, Report, PROTOCOL_VERSION,
 };
 use rumqttc::{AsyncClient, EventLoop, MqttOptions, QoS};
 
@@ -122,6 +122,25 @@ async fn client_as(hub: &TestHub, device: &str, port: u16) -> (AsyncClient, Even
     (client, eventloop)
 }
 
+/// The sequence number of the next schedule addressed to `device` alone.
+async fn next_schedule(
+    heard: &mut tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
+    device: &str,
+) -> u64 {
+    loop {
+        let payload = tokio::time::timeout(WAIT, heard.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        let text = String::from_utf8(payload).unwrap();
+        let body = &text[text.find("\"body\":").unwrap() + 7..text.len() - 1];
+        let command: Command = serde_json::from_str(body).unwrap();
+        if command.to == [device] && matches!(command.directive, Directive::Schedule { .. }) {
+            return command.seq;
+        }
+    }
+}
+
 /// Publishes what is queued on `client`, and collects downlink payloads.
 fn drive(mut eventloop: EventLoop) -> tokio::sync::mpsc::UnboundedReceiver<Vec<u8>> {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -218,7 +237,10 @@ async fn forged_replayed_and_expired_commands_are_refused_by_devices() {
     // An intruder with a neighbour's broker password listens to the commune.
     let (intruder, eventloop) = client_as(&hub, "24611-LB-01", port).await;
     intruder
-        .subscribe(topic::downlink("24611"), QoS::AtLeastOnce)
+        .subscribe(
+            topic::downlink("24611", Kind::Loudspeaker),
+            QoS::AtLeastOnce,
+        )
         .await
         .unwrap();
     let mut overheard = drive(eventloop);
@@ -242,7 +264,12 @@ async fn forged_replayed_and_expired_commands_are_refused_by_devices() {
 
     // Replayed: a genuine but older command.
     intruder
-        .publish(topic::downlink("24611"), QoS::AtLeastOnce, false, captured)
+        .publish(
+            topic::downlink("24611", Kind::Loudspeaker),
+            QoS::AtLeastOnce,
+            false,
+            captured,
+        )
         .await
         .unwrap();
     // Forged: signed with the intruder's own key, a sequence number far ahead.
@@ -271,7 +298,7 @@ async fn forged_replayed_and_expired_commands_are_refused_by_devices() {
     });
     intruder
         .publish(
-            topic::downlink("24611"),
+            topic::downlink("24611", Kind::Loudspeaker),
             QoS::AtLeastOnce,
             false,
             forged.clone(),
@@ -283,7 +310,7 @@ async fn forged_replayed_and_expired_commands_are_refused_by_devices() {
     let body = &text[text.find("\"body\":").unwrap() + 7..text.len() - 1];
     intruder
         .publish(
-            topic::downlink("24611"),
+            topic::downlink("24611", Kind::Loudspeaker),
             QoS::AtLeastOnce,
             false,
             format!("{{\"body\":{body}}}"),
@@ -573,7 +600,7 @@ async fn mosquitto_sub_with_device_credentials_receives_verifiable_commands() {
         ])
         .args([
             "-t",
-            &topic::downlink("24611"),
+            &topic::downlink("24611", Kind::Loudspeaker),
             "-q",
             "1",
             "-C",
@@ -686,4 +713,89 @@ async fn unknown_and_revoked_devices_are_refused_by_the_broker() {
         "revoked device"
     );
     handle.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_never_acknowledged_is_sent_again() {
+    let hub = spawn_hub(BrokerChoice::Embedded).await;
+    let port = hub.handle.mqtt_addr.unwrap().port();
+    // Half an hour of audio: still to play when the command is sent again.
+    queue(
+        &hub,
+        with_audio_secs(priority("tin-a", AreaLevel::Commune, "24611", 60), 1800),
+    )
+    .await;
+
+    // A device whose acknowledgements are lost: it says hello and stays silent.
+    let device = "24611-LS-02";
+    let (client, eventloop) = client_as(&hub, device, port).await;
+    client
+        .subscribe(
+            topic::downlink("24611", Kind::Loudspeaker),
+            QoS::AtLeastOnce,
+        )
+        .await
+        .unwrap();
+    let mut heard = drive(eventloop);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let key = UplinkKey::from_text(&hub.credentials(device).uplink_key).unwrap();
+    let hello = Report::new(
+        device,
+        1,
+        1,
+        hub.clock.now(),
+        Message::Hello {
+            firmware: "silent".into(),
+            capabilities: vec![],
+            last_seq: 0,
+            cached_media: vec![],
+        },
+    );
+    client
+        .publish(
+            topic::uplink("24611"),
+            QoS::AtLeastOnce,
+            false,
+            hello.seal(&key),
+        )
+        .await
+        .unwrap();
+
+    let first = next_schedule(&mut heard, device).await;
+    let again = next_schedule(&mut heard, device).await;
+    assert!(again > first, "sent again under a new number");
+    assert_eq!(
+        state_of(&hub, device, "tin-a").await,
+        Some(DeliveryState::Sent)
+    );
+
+    // The link recovers: the device acknowledges what it gets from now on.
+    let mut seq = 2;
+    let mut latest = again;
+    let deadline = std::time::Instant::now() + WAIT;
+    while state_of(&hub, device, "tin-a").await != Some(DeliveryState::Acknowledged) {
+        assert!(std::time::Instant::now() < deadline, "never acknowledged");
+        let ack = Report::new(
+            device,
+            1,
+            seq,
+            hub.clock.now(),
+            Message::Ack { seq: latest },
+        );
+        client
+            .publish(
+                topic::uplink("24611"),
+                QoS::AtLeastOnce,
+                false,
+                ack.seal(&key),
+            )
+            .await
+            .unwrap();
+        seq += 1;
+        tokio::select! {
+            next = next_schedule(&mut heard, device) => latest = next,
+            _ = tokio::time::sleep(Duration::from_millis(300)) => {}
+        }
+    }
+    hub.handle.shutdown().await.unwrap();
 }

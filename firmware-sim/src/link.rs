@@ -21,8 +21,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use hub_proto::downlink::{decode_public_key, MAX_COMMAND_BYTES};
 use hub_proto::uplink::{MAX_REPORT_BYTES, WILL_SEQ};
 use hub_proto::{
-    topic, Clock, CommandGuard, DeviceCredentials, Directive, Message, Refusal, Report, Status,
-    UplinkKey,
+    topic, Clock, CommandGuard, DeviceCredentials, Directive, Kind, Message, Refusal, Report,
+    Status, UplinkKey,
 };
 use rand::Rng;
 use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, Outgoing, Packet, QoS};
@@ -90,8 +90,8 @@ pub struct DeviceConfig {
     pub id: String,
     /// Area code of its commune, which names its topics.
     pub commune: String,
-    /// `loudspeaker` or `led_board`.
-    pub kind: String,
+    /// Also names the downlink topic it listens to.
+    pub kind: Kind,
     /// Broker password.
     pub mqtt_password: String,
     /// Seals its reports.
@@ -113,7 +113,7 @@ impl DeviceConfig {
         Ok(Self {
             id: credentials.id.clone(),
             commune: credentials.commune.clone(),
-            kind: credentials.kind.clone(),
+            kind: credentials.kind,
             mqtt_password: credentials.mqtt_password.clone(),
             uplink_key,
             guard: CommandGuard::new(credentials.id.clone(), hub_key, 0),
@@ -122,10 +122,9 @@ impl DeviceConfig {
 
     /// What the device announces it can render.
     fn capabilities(&self) -> Vec<String> {
-        let part = if self.kind == "led_board" {
-            "visual"
-        } else {
-            "audio"
+        let part = match self.kind {
+            Kind::LedBoard => "visual",
+            Kind::Loudspeaker => "audio",
         };
         vec![part.to_string()]
     }
@@ -356,7 +355,7 @@ impl Link {
         let capabilities = device.capabilities();
         let mut link = Self {
             uplink_topic: topic::uplink(&device.commune),
-            downlink_topic: topic::downlink(&device.commune),
+            downlink_topic: topic::downlink(&device.commune, device.kind),
             id: device.id,
             key: device.uplink_key,
             guard: device.guard,

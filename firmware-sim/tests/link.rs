@@ -11,8 +11,9 @@ use firmware_sim::{BrokerAddr, DeviceConfig, DeviceHandle, Fleet, FleetOptions, 
 use hub_proto::downlink::encode_public_key;
 use hub_proto::uplink::WILL_SEQ;
 use hub_proto::{
-    topic, AiringRef, Class, Clock, Command, CommandSigner, DeviceCredentials, Directive, Message,
-    Outcome, Part, PlanEntry, Provisioning, Report, SealedReport, UplinkKey, PROTOCOL_VERSION,
+    topic, AiringRef, Class, Clock, Command, CommandSigner, DeviceCredentials, Directive, Kind,
+    Message, Outcome, Part, PlanEntry, Provisioning, Report, SealedReport, UplinkKey,
+    PROTOCOL_VERSION,
 };
 use rand::rngs::OsRng;
 use rand::RngCore;
@@ -96,7 +97,7 @@ fn credentials(id: &str) -> DeviceCredentials {
     DeviceCredentials {
         id: id.into(),
         commune: COMMUNE.into(),
-        kind: "loudspeaker".into(),
+        kind: Kind::Loudspeaker,
         mqtt_password: format!("pw-{id}"),
         uplink_key: UplinkKey::from_bytes(key).to_text(),
     }
@@ -162,7 +163,12 @@ impl Hub {
 
     async fn publish(&self, payload: Vec<u8>) {
         self.client
-            .publish(topic::downlink(COMMUNE), QoS::AtLeastOnce, false, payload)
+            .publish(
+                topic::downlink(COMMUNE, Kind::Loudspeaker),
+                QoS::AtLeastOnce,
+                false,
+                payload,
+            )
             .await
             .unwrap();
     }

@@ -15,6 +15,14 @@ pub enum DeviceKind {
 
 impl DeviceKind {
     pub const ALL: [DeviceKind; 2] = [DeviceKind::Loudspeaker, DeviceKind::LedBoard];
+
+    /// The kind as the device protocol names it.
+    pub fn wire(self) -> hub_proto::Kind {
+        match self {
+            Self::Loudspeaker => hub_proto::Kind::Loudspeaker,
+            Self::LedBoard => hub_proto::Kind::LedBoard,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -102,6 +102,33 @@ pub enum Decision {
     },
 }
 
+/// A device's plan, and until when advancing it changes nothing.
+struct Planned {
+    items: Arc<[PlanItem]>,
+    /// No item starts or ends before this instant after the last advance;
+    /// `None`: not advanced since planned.
+    quiet_until: Option<DateTime<Utc>>,
+}
+
+impl Planned {
+    fn new(items: Arc<[PlanItem]>) -> Self {
+        Self {
+            items,
+            quiet_until: None,
+        }
+    }
+}
+
+/// The first start or end in `items` after `now`.
+fn next_boundary(items: &[PlanItem], now: DateTime<Utc>) -> DateTime<Utc> {
+    items
+        .iter()
+        .flat_map(|i| [i.start, i.end])
+        .filter(|t| *t > now)
+        .min()
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 /// The outcome of [`Scheduler::handle_all`].
 #[derive(Debug)]
 pub struct Handled {
@@ -128,7 +155,7 @@ pub struct Scheduler {
     province: Province,
     programme: Programme,
     logs: BTreeMap<DeviceId, DeviceLog>,
-    plans: BTreeMap<DeviceId, Arc<[PlanItem]>>,
+    plans: BTreeMap<DeviceId, Planned>,
     planned_date: Option<NaiveDate>,
     now: Option<DateTime<Utc>>,
     /// Decisions not yet handed out (kept when an event is refused after the clock advanced).
@@ -136,6 +163,9 @@ pub struct Scheduler {
     /// Bulletins planned, started or finished somewhere since the states were
     /// last updated: the only ones whose state can have moved.
     touched: BTreeSet<BulletinId>,
+    /// A bulletin was cancelled or expired: the next advance looks at every
+    /// device, since one may be playing it.
+    stops_pending: bool,
 }
 
 impl Scheduler {
@@ -154,6 +184,7 @@ impl Scheduler {
             now: None,
             outbox: Vec::new(),
             touched: BTreeSet::new(),
+            stops_pending: false,
         }
     }
 
@@ -171,7 +202,7 @@ impl Scheduler {
 
     /// The current plan of `device` (empty before the first event).
     pub fn plan(&self, device: &DeviceId) -> &[PlanItem] {
-        self.plans.get(device).map_or(&[], |p| p)
+        self.plans.get(device).map_or(&[], |p| &p.items)
     }
 
     /// Applies `event` at `now` and returns what must be done. Time never runs
@@ -234,6 +265,7 @@ impl Scheduler {
             });
         }
         bulletin.state = to;
+        self.stops_pending |= to == BulletinState::Cancelled;
         self.outbox.push(Decision::State {
             bulletin: id.clone(),
             state: to,
@@ -397,8 +429,8 @@ impl Scheduler {
             let plan = planner.plan(device, self.logs.get(&id).unwrap_or(&fresh));
             let old = self
                 .plans
-                .insert(id.clone(), plan.clone())
-                .unwrap_or_else(|| Arc::from([]));
+                .insert(id.clone(), Planned::new(plan.clone()))
+                .map_or_else(|| Arc::from([]), |p| p.items);
             for item in plan.iter().filter(|i| !old.contains(i)) {
                 self.touched.insert(item.key.bulletin.clone());
                 self.outbox.push(Decision::Play {
@@ -429,17 +461,31 @@ impl Scheduler {
                 .bulletin_mut(&id)
                 .expect("listed above")
                 .state = BulletinState::Expired;
+            self.stops_pending = true;
             self.outbox.push(Decision::State {
                 bulletin: id,
                 state: BulletinState::Expired,
             });
         }
 
-        for (id, plan) in &self.plans {
-            let log = self.logs.entry(id.clone()).or_default();
-            if log.offline {
+        let stops = mem::take(&mut self.stops_pending);
+        for (id, planned) in &mut self.plans {
+            if !stops && planned.quiet_until.is_some_and(|quiet| now < quiet) {
                 continue;
             }
+            planned.quiet_until = Some(next_boundary(&planned.items, now));
+            let plan = &planned.items;
+            // Most devices at most moments: offline, or nothing planned nor playing.
+            let idle = self.logs.get(id).map_or(plan.is_empty(), |log| {
+                log.offline || (plan.is_empty() && log.playing.is_none())
+            });
+            if idle {
+                continue;
+            }
+            if !self.logs.contains_key(id) {
+                self.logs.insert(id.clone(), DeviceLog::default());
+            }
+            let log = self.logs.get_mut(id).expect("inserted above");
             let stopped = log.playing.as_ref().and_then(|p| {
                 let state = self.programme.bulletin(&p.item.key.bulletin).ok()?.state;
                 let reason = match state {

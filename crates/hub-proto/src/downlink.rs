@@ -113,6 +113,13 @@ fn signed_bytes(body: &[u8]) -> Vec<u8> {
     [DOWNLINK_CONTEXT, body].concat()
 }
 
+/// Just the addressees of a command body.
+#[derive(Deserialize)]
+struct Addressed<'a> {
+    #[serde(borrow)]
+    to: Vec<std::borrow::Cow<'a, str>>,
+}
+
 #[derive(Deserialize)]
 struct Envelope<'a> {
     sig: String,
@@ -159,8 +166,10 @@ impl CommandGuard {
         let envelope: Envelope = serde_json::from_slice(payload).map_err(Refusal::Malformed)?;
         let body = envelope.body.get().as_bytes();
         check_version(body)?;
-        let command: Command = serde_json::from_slice(body).map_err(Refusal::Malformed)?;
-        if !command.to.contains(&self.device) {
+        // Devices see every command of their commune: read only whom it is
+        // for, and the rest only once it is known to be genuine.
+        let addressed: Addressed = serde_json::from_slice(body).map_err(Refusal::Malformed)?;
+        if !addressed.to.iter().any(|d| *d == self.device) {
             return Ok(None);
         }
         let signature = BASE64
@@ -171,6 +180,7 @@ impl CommandGuard {
         self.hub_key
             .verify(&signed_bytes(body), &signature)
             .map_err(|_| Refusal::BadSignature)?;
+        let command: Command = serde_json::from_slice(body).map_err(Refusal::Malformed)?;
         if command.seq <= self.last_seq {
             return Err(Refusal::Replayed {
                 seq: command.seq,

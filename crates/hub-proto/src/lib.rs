@@ -24,7 +24,7 @@ pub mod uplink;
 
 pub use clock::Clock;
 pub use downlink::{Command, CommandGuard, CommandSigner, Directive, StopReason};
-pub use plan::{AiringRef, Class, DevicePlan, MediaRef, Part, PlanEntry};
+pub use plan::{AiringRef, Class, DevicePlan, Kind, MediaRef, Part, PlanEntry};
 pub use provision::{DeviceCredentials, Provisioning};
 pub use uplink::{Message, Outcome, Power, Report, SealedReport, Status, UplinkKey};
 

@@ -81,6 +81,26 @@ pub enum Class {
     Normal,
 }
 
+/// A kind of field device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// An IP loudspeaker cluster.
+    Loudspeaker,
+    /// A public LED board.
+    LedBoard,
+}
+
+impl Kind {
+    /// As in topics and provisioning files: `loudspeaker`, `led_board`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Loudspeaker => "loudspeaker",
+            Self::LedBoard => "led_board",
+        }
+    }
+}
+
 /// Which part of a bulletin the device renders.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

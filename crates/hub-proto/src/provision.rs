@@ -24,8 +24,7 @@ pub struct DeviceCredentials {
     /// Also the MQTT client id and user name.
     pub id: String,
     pub commune: String,
-    /// `loudspeaker` or `led_board`.
-    pub kind: String,
+    pub kind: crate::Kind,
     /// The broker password.
     pub mqtt_password: String,
     /// The key that seals the device's reports ([`crate::UplinkKey`] as text).
@@ -64,7 +63,7 @@ mod tests {
             vec![DeviceCredentials {
                 id: "24611-LS-01".into(),
                 commune: "24611".into(),
-                kind: "loudspeaker".into(),
+                kind: crate::Kind::Loudspeaker,
                 mqtt_password: "pw".into(),
                 uplink_key: "uk".into(),
             }],

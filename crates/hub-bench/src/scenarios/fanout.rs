@@ -284,10 +284,10 @@ async fn baseline(
             .map(|d| (d.id.clone(), d.mqtt_password.clone()))
             .collect(),
     ));
-    let mut by_commune: BTreeMap<&AreaCode, Vec<&str>> = BTreeMap::new();
+    let mut by_topic: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for device in province.devices() {
-        by_commune
-            .entry(&device.commune)
+        by_topic
+            .entry(topic::downlink(device.commune.as_str(), device.kind.wire()))
             .or_default()
             .push(device.id.as_str());
     }
@@ -328,11 +328,12 @@ async fn baseline(
     let connect_all = started.elapsed();
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    // One message per commune naming its devices, about the size of the hub's command.
+    // One message per commune and kind naming its devices, about the size of
+    // the hub's command.
     let sent = Instant::now();
-    for (commune, to) in &by_commune {
+    for (topic, to) in &by_topic {
         let payload = serde_json::json!({"body": {"to": to, "pad": "x".repeat(400)}});
-        tx.publish(topic::downlink(commune.as_str()), payload.to_string())
+        tx.publish(topic.clone(), payload.to_string())
             .map_err(|e| anyhow::anyhow!("publishing the baseline message: {e}"))?;
     }
     let devices = province.devices().count();

@@ -16,6 +16,8 @@ use hub_proto::{AiringRef, Directive, PlanEntry};
 #[derive(Clone, Debug, PartialEq)]
 pub struct Outbound {
     pub commune: AreaCode,
+    /// With `commune`, the topic: devices of one kind share plans.
+    pub kind: DeviceKind,
     pub to: Vec<DeviceId>,
     pub directive: Directive,
     /// The airings it delivers (a schedule's entries), for the delivery state.
@@ -62,6 +64,7 @@ impl Round<'_> {
                         windows: windows.iter().map(ToString::to_string).collect(),
                     },
                     commune,
+                    kind,
                     to,
                     airings: Vec::new(),
                 }
@@ -69,7 +72,7 @@ impl Round<'_> {
             .collect();
 
         let date = Horizon::new(self.now, province.tz).date;
-        let mut schedules: BTreeMap<(AreaCode, String), Outbound> = BTreeMap::new();
+        let mut schedules: BTreeMap<(AreaCode, DeviceKind, String), Outbound> = BTreeMap::new();
         for id in replanned.into_iter().filter(|id| online(id)) {
             let Ok(device) = province.device(id) else {
                 continue;
@@ -84,9 +87,10 @@ impl Round<'_> {
             // Entries compared by their wire form: equal plans share a command.
             let shape = serde_json::to_string(&entries).expect("entries serialise");
             schedules
-                .entry((device.commune.clone(), shape))
+                .entry((device.commune.clone(), device.kind, shape))
                 .or_insert_with(|| Outbound {
                     commune: device.commune.clone(),
+                    kind: device.kind,
                     to: Vec::new(),
                     directive: Directive::Schedule { date, entries },
                     airings: items.iter().map(|i| i.key.clone()).collect(),
@@ -97,7 +101,8 @@ impl Round<'_> {
         out.extend(schedules.into_values());
 
         // Keyed by the directive's wire form: equal cuts share a command.
-        let mut cuts: BTreeMap<(AreaCode, String), (Directive, Vec<DeviceId>)> = BTreeMap::new();
+        let mut cuts: BTreeMap<(AreaCode, DeviceKind, String), (Directive, Vec<DeviceId>)> =
+            BTreeMap::new();
         for decision in self.decisions {
             let (device, directive) = match decision {
                 Decision::Preempt {
@@ -134,7 +139,7 @@ impl Round<'_> {
             }
             if let Ok(d) = province.device(device) {
                 let shape = serde_json::to_string(&directive).expect("directives serialise");
-                cuts.entry((d.commune.clone(), shape))
+                cuts.entry((d.commune.clone(), d.kind, shape))
                     .or_insert_with(|| (directive, Vec::new()))
                     .1
                     .push(device.clone());
@@ -142,8 +147,9 @@ impl Round<'_> {
         }
         out.extend(
             cuts.into_iter()
-                .map(|((commune, _), (directive, to))| Outbound {
+                .map(|((commune, kind, _), (directive, to))| Outbound {
                     commune,
+                    kind,
                     to,
                     directive,
                     airings: Vec::new(),

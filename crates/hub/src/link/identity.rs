@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use base64::engine::general_purpose::{STANDARD as BASE64, URL_SAFE_NO_PAD};
 use base64::Engine;
 use ed25519_dalek::SigningKey;
-use hub_core::{DeviceId, DeviceKind, Province};
+use hub_core::{DeviceId, Province};
 use hub_proto::downlink::encode_public_key;
 use hub_proto::{CommandSigner, DeviceCredentials, Provisioning, UplinkKey};
 use hub_store::{DeviceSecret, HubIdentity, Store, StoreError};
@@ -135,11 +135,7 @@ pub fn provisioning(
             Some(DeviceCredentials {
                 id: device.id.to_string(),
                 commune: device.commune.to_string(),
-                kind: match device.kind {
-                    DeviceKind::Loudspeaker => "loudspeaker",
-                    DeviceKind::LedBoard => "led_board",
-                }
-                .into(),
+                kind: device.kind.wire(),
                 mqtt_password: secret.mqtt_password.clone(),
                 uplink_key: secret.uplink_key.clone(),
             })

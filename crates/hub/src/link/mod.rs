@@ -7,6 +7,7 @@
 //! - [`identity`]: the hub's signing key, sequence numbers, device secrets, provisioning.
 //! - [`gate`]: which device reports are believed (MAC, session, sequence).
 //! - [`dispatch`]: scheduler decisions turned into as few commands as possible.
+//! - [`writer`]: the store writes, off the hub task.
 //! - [`service`]: the task that ties them together, and its [`HubHandle`].
 //!
 //! `docs/protocol.md` describes the protocol and its threat model.
@@ -18,6 +19,7 @@ pub mod identity;
 pub mod service;
 pub mod settings;
 pub mod transport;
+pub mod writer;
 
 pub use service::{start, BrokerChoice, HubHandle, LinkStats, ServeError, ServeOptions};
 pub use settings::LinkSettings;

@@ -29,6 +29,7 @@ use super::gate::{Gate, Known};
 use super::identity::{self, Identity};
 use super::settings::LinkSettings;
 use super::transport::{self, BrokerUrl, Transport, Uplink};
+use super::writer::StoreWriter;
 use crate::config::LoadedConfig;
 
 /// Which broker the hub uses.
@@ -76,6 +77,8 @@ pub struct LinkStats {
     pub unknown_airings: u64,
     pub online: usize,
     pub commands_published: u64,
+    /// Batches of state the store could not write.
+    pub store_failures: u64,
 }
 
 enum Request {
@@ -243,6 +246,7 @@ pub async fn start(options: ServeOptions) -> Result<HubHandle, ServeError> {
         .collect();
     let scheduler = Scheduler::new(province, programme, logs);
     let deliveries = DeliveryBook::from_records(store.all::<Delivery>()?);
+    let writer = StoreWriter::start(store.clone());
     let mut hub = Hub {
         store,
         scheduler,
@@ -255,6 +259,7 @@ pub async fn start(options: ServeOptions) -> Result<HubHandle, ServeError> {
         online: HashSet::new(),
         health: HashMap::new(),
         stats: LinkStats::default(),
+        writer,
         observer: delivery_events,
         resync_asked: HashMap::new(),
     };
@@ -299,6 +304,7 @@ struct Hub {
     online: HashSet<DeviceId>,
     health: HashMap<DeviceId, Status>,
     stats: LinkStats,
+    writer: StoreWriter,
     observer: Option<mpsc::UnboundedSender<Delivery>>,
     resync_asked: HashMap<DeviceId, Instant>,
 }
@@ -309,7 +315,15 @@ struct Intake {
     events: Vec<Event>,
     hellos: BTreeSet<DeviceId>,
     changed: Vec<Delivery>,
-    devices: BTreeSet<DeviceId>,
+}
+
+/// The device whose log an event changes.
+fn event_device(event: &Event) -> Option<&DeviceId> {
+    match event {
+        Event::Receipt(receipt) => Some(&receipt.device),
+        Event::DeviceOnline(device) | Event::DeviceOffline(device) => Some(device),
+        _ => None,
+    }
 }
 
 impl Hub {
@@ -343,6 +357,7 @@ impl Hub {
                 break Err(error);
             }
         };
+        self.writer.finish();
         self.store.flush()?;
         if let Err(error) = &stopped {
             tracing::error!(%error, "hub stopped");
@@ -366,13 +381,20 @@ impl Hub {
             events,
             hellos,
             changed,
-            devices,
         } = intake;
-        let handled = self.scheduler.handle_all(now, events);
-        for (_, refused) in &handled.refused {
-            tracing::warn!(%refused, "device report refused by the scheduler");
-        }
-        self.carry_out(now, handled.decisions, hellos, changed, devices)
+        // Logs change only through events; acks and status reports alone
+        // need no scheduler round.
+        let devices = events.iter().filter_map(event_device).cloned().collect();
+        let decisions = if events.is_empty() {
+            Vec::new()
+        } else {
+            let handled = self.scheduler.handle_all(now, events);
+            for (_, refused) in &handled.refused {
+                tracing::warn!(%refused, "device report refused by the scheduler");
+            }
+            handled.decisions
+        };
+        self.carry_out(now, decisions, hellos, changed, devices)
             .await?;
         self.ask_strays_to_resync(now, seen).await
     }
@@ -384,7 +406,8 @@ impl Hub {
         now: DateTime<Utc>,
         seen: Instant,
     ) -> Result<(), ServeError> {
-        let mut by_commune: BTreeMap<hub_core::AreaCode, Vec<DeviceId>> = BTreeMap::new();
+        let mut by_topic: BTreeMap<(hub_core::AreaCode, hub_core::DeviceKind), Vec<DeviceId>> =
+            BTreeMap::new();
         for device in self.gate.take_strays() {
             let recently = self
                 .resync_asked
@@ -394,16 +417,17 @@ impl Hub {
                 continue;
             }
             if let Ok(known) = self.scheduler.province().device(&device) {
-                by_commune
-                    .entry(known.commune.clone())
+                by_topic
+                    .entry((known.commune.clone(), known.kind))
                     .or_default()
                     .push(device.clone());
                 self.resync_asked.insert(device, seen);
             }
         }
-        for (commune, to) in by_commune {
+        for ((commune, kind), to) in by_topic {
             let outbound = Outbound {
                 commune,
+                kind,
                 to,
                 directive: hub_proto::Directive::Resync,
                 airings: Vec::new(),
@@ -481,7 +505,6 @@ impl Hub {
                 }
             }
         }
-        intake.devices.insert(device);
     }
 
     async fn on_request(&mut self, request: Request) -> Result<(), ServeError> {
@@ -516,6 +539,7 @@ impl Hub {
                 let mut stats = self.stats.clone();
                 stats.dropped = self.gate.dropped();
                 stats.online = self.online.len();
+                stats.store_failures = self.writer.failures();
                 let _ = reply.send(stats);
             }
         }
@@ -539,8 +563,24 @@ impl Hub {
         }
         let handled = self.scheduler.handle_all(now, events);
         let changed = self.expire_unplayable(now);
-        self.carry_out(now, handled.decisions, BTreeSet::new(), changed, devices)
+        let resync = self.unacknowledged(now);
+        self.carry_out(now, handled.decisions, resync, changed, devices)
             .await
+    }
+
+    /// Online devices that have not acknowledged a command within the ack
+    /// timeout: they are sent their settings and plan again.
+    fn unacknowledged(&self, now: DateTime<Utc>) -> BTreeSet<DeviceId> {
+        let timeout = Duration::from_secs(self.settings.ack_timeout_secs);
+        self.deliveries
+            .all()
+            .filter(|d| d.state == DeliveryState::Sent && self.online.contains(&d.device))
+            .filter(|d| {
+                let waited = (now - d.at).to_std().unwrap_or_default();
+                self.clock.real_duration(waited) >= timeout
+            })
+            .map(|d| d.device.clone())
+            .collect()
     }
 
     /// Airings not yet started whose bulletin can no longer air are expired.
@@ -631,7 +671,6 @@ impl Hub {
 
         for delivery in &changed {
             batch.put(delivery)?;
-            devices.insert(delivery.device.clone());
         }
         for device in &devices {
             if let Some(log) = self.scheduler.log(device) {
@@ -641,9 +680,7 @@ impl Hub {
                 })?;
             }
         }
-        if !batch.is_empty() {
-            self.store.apply(batch)?;
-        }
+        self.writer.write(batch);
         if let Some(observer) = &self.observer {
             for delivery in changed {
                 let _ = observer.send(delivery);
@@ -668,7 +705,7 @@ impl Hub {
             directive: outbound.directive,
         };
         let wire = self.identity.signer().sign(&command);
-        let topic = hub_proto::topic::downlink(outbound.commune.as_str());
+        let topic = hub_proto::topic::downlink(outbound.commune.as_str(), outbound.kind.wire());
         if let Err(error) = self.transport.publish(topic, wire).await {
             // Devices resync on reconnect; the deliveries stay queued.
             tracing::error!(%error, "publishing a command failed");

@@ -28,6 +28,10 @@ pub struct LinkSettings {
     pub heartbeat_timeout_secs: u64,
     /// Devices refuse a command this long after it was signed.
     pub command_ttl_secs: u64,
+    /// A device that has not acknowledged a command after this long (real
+    /// seconds) gets its plan again: the broker may drop messages to a slow
+    /// subscriber, and nothing else would notice.
+    pub ack_timeout_secs: u64,
     /// Output level sent to loudspeakers, 0–100.
     pub volume: u8,
 }
@@ -43,6 +47,7 @@ impl Default for LinkSettings {
             max_connections: 20_000,
             heartbeat_timeout_secs: 90,
             command_ttl_secs: 300,
+            ack_timeout_secs: 15,
             volume: 80,
         }
     }

@@ -106,7 +106,7 @@ async fn raw_device(
     options.set_credentials(&device.id, &device.mqtt_password);
     options.set_keep_alive(Duration::from_secs(30));
     let (client, mut eventloop) = AsyncClient::new(options, 10);
-    let downlink = topic::downlink(&device.commune);
+    let downlink = topic::downlink(&device.commune, device.kind);
     let uplink = topic::uplink(&device.commune);
     let needle = format!("\"{}\"", device.id);
     let mut subscribed = false;
