@@ -5,6 +5,7 @@
 //! time from 23 November 2026, 10:00.
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -797,5 +798,156 @@ async fn a_command_never_acknowledged_is_sent_again() {
             _ = tokio::time::sleep(Duration::from_millis(300)) => {}
         }
     }
+    hub.handle.shutdown().await.unwrap();
+}
+
+/// A test CA and a server certificate it signed for 127.0.0.1, made with
+/// `openssl`: (CA certificate, server certificate, server key).
+fn tls_certificates(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl runs (apt-get install openssl)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let subject = |name: &str| format!("/CN={name}");
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        &subject("nguon-test-ca"),
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        &subject("127.0.0.1"),
+        "-keyout",
+        "key.pem",
+        "-out",
+        "server.csr",
+    ]);
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+        "-out",
+        "server.pem",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("key.pem"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_can_connect_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = tls_certificates(dir.path());
+    let mut config = hub::config::load(&crate::support::fixture("link-province.toml")).unwrap();
+    config.link.mqtts_listen = Some("127.0.0.1:0".parse().unwrap());
+    config.link.tls_cert = Some(cert.clone());
+    config.link.tls_key = Some(key);
+    let handle = hub::link::start(hub::link::ServeOptions {
+        data_dir: dir.path().join("store"),
+        config,
+        broker: BrokerChoice::Embedded,
+        clock: clock(),
+        tick: Duration::from_millis(50),
+        delivery_events: None,
+    })
+    .await
+    .unwrap();
+    let tls_port = handle.mqtts_addr.expect("a TLS listener").port();
+    let hub = TestHub {
+        handle,
+        clock: clock(),
+        _dir: dir,
+    };
+
+    let device = "24611-LS-01";
+    let credentials = hub.credentials(device);
+    let mut options = MqttOptions::new(device, "127.0.0.1", tls_port);
+    options.set_credentials(device, credentials.mqtt_password.clone());
+    options.set_transport(rumqttc::Transport::Tls(rumqttc::TlsConfiguration::Simple {
+        ca: std::fs::read(&ca).unwrap(),
+        alpn: None,
+        client_auth: None,
+    }));
+    let (client, mut eventloop) = AsyncClient::new(options, 16);
+    loop {
+        match tokio::time::timeout(WAIT, eventloop.poll()).await.unwrap() {
+            Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(_))) => break,
+            Ok(_) => {}
+            Err(error) => panic!("TLS connection failed: {error}"),
+        }
+    }
+    let mut heard = drive(eventloop);
+    client
+        .subscribe(
+            topic::downlink("24611", Kind::Loudspeaker),
+            QoS::AtLeastOnce,
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let key = UplinkKey::from_text(&credentials.uplink_key).unwrap();
+    let hello = Report::new(
+        device,
+        1,
+        1,
+        hub.clock.now(),
+        Message::Hello {
+            firmware: "tls".into(),
+            capabilities: vec![],
+            last_seq: 0,
+            cached_media: vec![],
+        },
+    );
+    client
+        .publish(
+            topic::uplink("24611"),
+            QoS::AtLeastOnce,
+            false,
+            hello.seal(&key),
+        )
+        .await
+        .unwrap();
+    wait_online(&hub, device, true).await;
+    let schedule = next_schedule(&mut heard, device).await;
+    assert!(schedule > 0, "the device got its plan over TLS");
     hub.handle.shutdown().await.unwrap();
 }
