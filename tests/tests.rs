@@ -7,5 +7,6 @@
 
 mod support;
 
+mod demo_cli;
 mod link;
 mod plan_cli;

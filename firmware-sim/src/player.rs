@@ -238,6 +238,11 @@ impl Player {
         now: DateTime<Utc>,
         out: &mut Vec<Message>,
     ) {
+        // What ended while the schedule was on its way ended normally: the
+        // hub leaves airings that are over out of a new plan.
+        if self.playing.as_ref().is_some_and(|p| p.entry.end <= now) {
+            out.extend(self.advance(now));
+        }
         if let Some(playing) = &mut self.playing {
             let airing = &self.timeline[playing.line].airing;
             let same = entries
@@ -770,6 +775,16 @@ mod tests {
         assert_eq!(
             player.advance(at("10:05:00")),
             [played("b", Outcome::Started)]
+        );
+    }
+
+    #[test]
+    fn a_schedule_arriving_just_after_an_airing_ended_lets_it_finish() {
+        let mut player = playing_a();
+        let later = vec![normal("b", "10:05:00", "10:06:00")];
+        assert_eq!(
+            player.apply(schedule(later), at("10:02:00.2")),
+            [played("a", Outcome::Finished)]
         );
     }
 

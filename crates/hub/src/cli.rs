@@ -43,6 +43,22 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the demo: the hub with its embedded broker and every device of the
+    /// province simulated over real MQTT, on a fast clock, printing what airs.
+    Demo {
+        /// Province configuration file.
+        #[arg(long, short, default_value = "configs/demo-province.toml")]
+        config: PathBuf,
+        /// Where the clock starts (RFC 3339).
+        #[arg(long, default_value = "2026-11-23T05:00:00+07:00")]
+        from: DateTime<FixedOffset>,
+        /// How much faster than real time the clock runs.
+        #[arg(long, default_value_t = 60.0)]
+        speed: f64,
+        /// How long the demo runs, in real seconds.
+        #[arg(long, default_value_t = 90)]
+        duration_secs: u64,
+    },
     /// Run the hub: the embedded MQTT broker (or a client of an external one),
     /// the scheduler, and delivery to every device, until Ctrl-C or SIGTERM.
     Serve(ServeArgs),
@@ -105,6 +121,22 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         } => {
             let now = at.map_or_else(Utc::now, |t| t.with_timezone(&Utc));
             plan(&config, now, data, json, out)
+        }
+        Command::Demo {
+            config,
+            from,
+            speed,
+            duration_secs,
+        } => {
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            let options = crate::demo::DemoOptions {
+                config,
+                from,
+                speed,
+                duration: std::time::Duration::from_secs(duration_secs),
+                report_every: std::time::Duration::from_secs(10),
+            };
+            runtime.block_on(crate::demo::demo(options, out))
         }
         Command::Serve(args) => {
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;

@@ -7,10 +7,12 @@
 //! - [`report`]: a day plan rendered for people or as device payloads.
 //! - [`link`]: `hub serve`: the broker, the device protocol and delivery state.
 //! - [`serve`]: `hub serve` around [`link`], until a shutdown signal.
+//! - [`demo`]: `hub demo`: the hub plus a simulated fleet of the province on a fast clock.
 //! - [`cli`]: the `hub` command line; `main.rs` only parses and calls [`cli::run`].
 
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod link;
 pub mod report;
 pub mod seed;

@@ -21,5 +21,7 @@ pub mod settings;
 pub mod transport;
 pub mod writer;
 
-pub use service::{start, BrokerChoice, HubHandle, LinkStats, ServeError, ServeOptions};
+pub use service::{
+    start, BrokerChoice, DeliveryTally, HubHandle, LinkStats, ServeError, ServeOptions,
+};
 pub use settings::LinkSettings;

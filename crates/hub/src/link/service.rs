@@ -87,7 +87,11 @@ enum Request {
     Online(DeviceId, oneshot::Sender<bool>),
     Health(DeviceId, oneshot::Sender<Option<Status>>),
     Stats(oneshot::Sender<LinkStats>),
+    Tally(oneshot::Sender<DeliveryTally>),
 }
+
+/// How many devices each bulletin stands at, by delivery state.
+pub type DeliveryTally = BTreeMap<BulletinId, BTreeMap<DeliveryState, usize>>;
 
 /// A running hub.
 pub struct HubHandle {
@@ -138,6 +142,11 @@ impl HubHandle {
 
     pub async fn stats(&self) -> Result<LinkStats, ServeError> {
         self.ask(Request::Stats).await
+    }
+
+    /// Every bulletin's deliveries, counted by state.
+    pub async fn tally(&self) -> Result<DeliveryTally, ServeError> {
+        self.ask(Request::Tally).await
     }
 
     /// A token that stops the hub when cancelled.
@@ -534,6 +543,17 @@ impl Hub {
             }
             Request::Health(device, reply) => {
                 let _ = reply.send(self.health.get(&device).cloned());
+            }
+            Request::Tally(reply) => {
+                let mut tally = DeliveryTally::new();
+                for delivery in self.deliveries.all() {
+                    *tally
+                        .entry(delivery.airing.bulletin.clone())
+                        .or_default()
+                        .entry(delivery.state)
+                        .or_default() += 1;
+                }
+                let _ = reply.send(tally);
             }
             Request::Stats(reply) => {
                 let mut stats = self.stats.clone();
