@@ -269,6 +269,7 @@ pub async fn start(options: ServeOptions) -> Result<HubHandle, ServeError> {
         health: HashMap::new(),
         stats: LinkStats::default(),
         writer,
+        awaiting_sync: BTreeSet::new(),
         observer: delivery_events,
         resync_asked: HashMap::new(),
     };
@@ -314,6 +315,9 @@ struct Hub {
     health: HashMap<DeviceId, Status>,
     stats: LinkStats,
     writer: StoreWriter,
+    /// Devices that said hello since the last tick; they get their settings
+    /// and plan at the next one, and nothing before.
+    awaiting_sync: BTreeSet<DeviceId>,
     observer: Option<mpsc::UnboundedSender<Delivery>>,
     resync_asked: HashMap<DeviceId, Instant>,
 }
@@ -403,7 +407,10 @@ impl Hub {
             }
             handled.decisions
         };
-        self.carry_out(now, decisions, hellos, changed, devices)
+        // Hellos are answered at the next tick, together: devices of a
+        // commune reconnecting at once share one sync command.
+        self.awaiting_sync.extend(hellos);
+        self.carry_out(now, decisions, BTreeSet::new(), changed, devices)
             .await?;
         self.ask_strays_to_resync(now, seen).await
     }
@@ -583,8 +590,9 @@ impl Hub {
         }
         let handled = self.scheduler.handle_all(now, events);
         let changed = self.expire_unplayable(now);
-        let resync = self.unacknowledged(now);
-        self.carry_out(now, handled.decisions, resync, changed, devices)
+        let mut sync = self.unacknowledged(now);
+        sync.append(&mut self.awaiting_sync);
+        self.carry_out(now, handled.decisions, sync, changed, devices)
             .await
     }
 
@@ -684,7 +692,8 @@ impl Hub {
             hellos: &hellos,
             volume: self.settings.volume,
         };
-        let commands = round.commands(|id| self.online.contains(id));
+        let awaiting = &self.awaiting_sync;
+        let commands = round.commands(|id| self.online.contains(id) && !awaiting.contains(id));
         for outbound in commands {
             changed.extend(self.publish(now, outbound).await?);
         }
