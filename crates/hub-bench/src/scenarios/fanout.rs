@@ -76,6 +76,13 @@ pub struct FanoutDetails {
     pub baseline_max_ms: f64,
     pub rss_before_kb: u64,
     pub rss_after_kb: u64,
+    /// CPU time (user + system) spent during the broadcast, from its start
+    /// to the last acknowledgement: by this process (hub and broker), and by
+    /// the device process. Same for the baseline.
+    pub hub_cpu_ms: u64,
+    pub devices_cpu_ms: u64,
+    pub baseline_broker_cpu_ms: u64,
+    pub baseline_devices_cpu_ms: u64,
 }
 
 impl FanoutSummary {
@@ -93,6 +100,10 @@ impl FanoutSummary {
             format!(
                 "baseline (same broker, bare clients): connected in {:.0} ms; acks p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
                 d.baseline_connect_ms, d.baseline_p50_ms, self.baseline_p99_ms, d.baseline_max_ms
+            ),
+            format!(
+                "CPU during the broadcast: hub process {} ms, device process {} ms; baseline: broker process {} ms, device process {} ms",
+                d.hub_cpu_ms, d.devices_cpu_ms, d.baseline_broker_cpu_ms, d.baseline_devices_cpu_ms
             ),
         ]
     }
@@ -158,6 +169,8 @@ pub async fn run(params: &FanoutParams) -> anyhow::Result<FanoutSummary> {
 
     let bulletin = country_emergency();
     let bulletin_id = bulletin.id.clone();
+    let devices_pid = child.id().context("the device process's id")?;
+    let cpu_before = (cpu::of_process(None), cpu::of_process(Some(devices_pid)));
     let queued = Instant::now();
     hub.event(Event::Queue(bulletin))
         .await?
@@ -180,6 +193,8 @@ pub async fn run(params: &FanoutParams) -> anyhow::Result<FanoutSummary> {
             latencies.push(queued.elapsed());
         }
     }
+    let hub_cpu_ms = cpu::used_since(cpu_before.0, None);
+    let devices_cpu_ms = cpu::used_since(cpu_before.1, Some(devices_pid));
     let commands = hub.stats().await?.commands_published - published_before;
     child.kill().await.ok();
     hub.shutdown().await?;
@@ -216,6 +231,10 @@ pub async fn run(params: &FanoutParams) -> anyhow::Result<FanoutSummary> {
             baseline_connect_ms: millis(baseline.connect_all),
             baseline_p50_ms: baseline.latency.p50,
             baseline_max_ms: baseline.latency.max,
+            hub_cpu_ms,
+            devices_cpu_ms,
+            baseline_broker_cpu_ms: baseline.broker_cpu_ms,
+            baseline_devices_cpu_ms: baseline.devices_cpu_ms,
             rss_before_kb,
             rss_after_kb,
         },
@@ -268,6 +287,8 @@ async fn settle<T>(events: &mut mpsc::UnboundedReceiver<T>, quiet: Duration) {
 struct Baseline {
     connect_all: Duration,
     latency: Percentiles,
+    broker_cpu_ms: u64,
+    devices_cpu_ms: u64,
 }
 
 /// The same broadcast without the hub.
@@ -330,6 +351,8 @@ async fn baseline(
 
     // One message per commune and kind naming its devices, about the size of
     // the hub's command.
+    let devices_pid = child.id().context("the device process's id")?;
+    let cpu_before = (cpu::of_process(None), cpu::of_process(Some(devices_pid)));
     let sent = Instant::now();
     for (topic, to) in &by_topic {
         let payload = serde_json::json!({"body": {"to": to, "pad": "x".repeat(400)}});
@@ -359,10 +382,14 @@ async fn baseline(
             latencies.push(at.duration_since(sent));
         }
     }
+    let broker_cpu_ms = cpu::used_since(cpu_before.0, None);
+    let devices_cpu_ms = cpu::used_since(cpu_before.1, Some(devices_pid));
     child.kill().await.ok();
     Ok(Baseline {
         connect_all,
         latency: Percentiles::of(&mut latencies),
+        broker_cpu_ms,
+        devices_cpu_ms,
     })
 }
 
@@ -470,5 +497,50 @@ mod tests {
         assert_eq!((p.p50, p.p99, p.max), (50.0, 99.0, 100.0));
         let mut one = vec![Duration::from_millis(7)];
         assert_eq!(Percentiles::of(&mut one).p99, 7.0);
+    }
+}
+
+/// CPU time of a process from `/proc/<pid>/stat` (Linux; zero elsewhere).
+mod cpu {
+    /// Clock ticks per second of `/proc` times (`getconf CLK_TCK`, 100 on Linux).
+    const TICKS_PER_SEC: u64 = 100;
+
+    /// User plus system CPU time so far, in ticks, of `pid` (this process if `None`).
+    pub fn of_process(pid: Option<u32>) -> u64 {
+        let path = pid.map_or_else(
+            || "/proc/self/stat".to_string(),
+            |p| format!("/proc/{p}/stat"),
+        );
+        let stat = std::fs::read_to_string(path).unwrap_or_default();
+        // Fields after the parenthesised command name; utime and stime are
+        // the 14th and 15th fields of the whole line.
+        let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        let field = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        field(11) + field(12)
+    }
+
+    /// Milliseconds of CPU used since `before` (from [`of_process`]).
+    pub fn used_since(before: u64, pid: Option<u32>) -> u64 {
+        of_process(pid).saturating_sub(before) * 1000 / TICKS_PER_SEC
+    }
+
+    #[cfg(all(test, target_os = "linux"))]
+    mod tests {
+        #[test]
+        fn this_process_uses_cpu() {
+            let before = super::of_process(None);
+            let mut x = 0u64;
+            let start = std::time::Instant::now();
+            while start.elapsed() < std::time::Duration::from_millis(50) {
+                x = x.wrapping_mul(31).wrapping_add(7);
+            }
+            assert!(x != 1 && super::used_since(before, None) > 0);
+        }
     }
 }
