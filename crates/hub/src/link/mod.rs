@@ -8,20 +8,23 @@
 //! - [`gate`]: which device reports are believed (MAC, session, sequence).
 //! - [`dispatch`]: scheduler decisions turned into as few commands as possible.
 //! - [`writer`]: the store writes, off the hub task.
-//! - [`service`]: the task that ties them together, and its [`HubHandle`].
+//! - [`service`]: starting the hub ([`start`]).
+//! - `task`: the one task that owns the scheduler and ties the rest together.
+//! - [`handle`]: the [`HubHandle`] people and tests use to talk to that task.
 //!
 //! `docs/protocol.md` describes the protocol and its threat model.
 
 pub mod broker;
 pub mod dispatch;
 pub mod gate;
+pub mod handle;
 pub mod identity;
 pub mod service;
 pub mod settings;
+mod task;
 pub mod transport;
 pub mod writer;
 
-pub use service::{
-    start, BrokerChoice, DeliveryTally, HubHandle, LinkStats, ServeError, ServeOptions,
-};
+pub use handle::{DeliveryTally, HubHandle, LinkStats};
+pub use service::{start, BrokerChoice, ServeError, ServeOptions};
 pub use settings::LinkSettings;

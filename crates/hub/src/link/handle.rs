@@ -1,0 +1,114 @@
+//! The handle people and tests hold on a running hub: requests go to the
+//! hub task through a channel and come back through one-shot replies, so all
+//! state stays with the task.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use hub_core::{BulletinId, CoreError, Delivery, DeliveryState, DeviceId, Event};
+use hub_proto::{Provisioning, Status};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::service::ServeError;
+
+/// Counters of the device link.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LinkStats {
+    /// Uplinks dropped by the gate, by reason.
+    pub dropped: BTreeMap<&'static str, u64>,
+    /// Commands devices refused, by their stated reason.
+    pub refused_by_devices: BTreeMap<String, u64>,
+    /// Proofs of play naming an airing the hub does not know.
+    pub unknown_airings: u64,
+    pub online: usize,
+    pub commands_published: u64,
+    /// Batches of state the store could not write.
+    pub store_failures: u64,
+}
+
+pub(super) enum Request {
+    Event(Event, oneshot::Sender<Result<(), CoreError>>),
+    Deliveries(DeviceId, oneshot::Sender<Vec<Delivery>>),
+    Online(DeviceId, oneshot::Sender<bool>),
+    Health(DeviceId, oneshot::Sender<Option<Status>>),
+    Stats(oneshot::Sender<LinkStats>),
+    Tally(oneshot::Sender<DeliveryTally>),
+}
+
+/// How many devices each bulletin stands at, by delivery state.
+pub type DeliveryTally = BTreeMap<BulletinId, BTreeMap<DeliveryState, usize>>;
+
+/// A running hub.
+pub struct HubHandle {
+    /// The embedded broker's plain MQTT address (`None` with an external broker).
+    pub mqtt_addr: Option<SocketAddr>,
+    pub mqtts_addr: Option<SocketAddr>,
+    /// Credentials of every device and the hub's public key.
+    pub provisioning: Provisioning,
+    pub(super) requests: mpsc::Sender<Request>,
+    pub(super) cancel: CancellationToken,
+    pub(super) task: JoinHandle<Result<(), ServeError>>,
+}
+
+impl HubHandle {
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Request,
+    ) -> Result<T, ServeError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(make(reply))
+            .await
+            .map_err(|_| ServeError::Stopped)?;
+        answer.await.map_err(|_| ServeError::Stopped)
+    }
+
+    /// Feeds a scheduler event (a new bulletin, an approval, a cancellation…).
+    pub async fn event(&self, event: Event) -> Result<Result<(), CoreError>, ServeError> {
+        self.ask(|reply| Request::Event(event, reply)).await
+    }
+
+    /// Where each airing of `device` stands.
+    pub async fn deliveries(&self, device: &DeviceId) -> Result<Vec<Delivery>, ServeError> {
+        self.ask(|reply| Request::Deliveries(device.clone(), reply))
+            .await
+    }
+
+    pub async fn is_online(&self, device: &DeviceId) -> Result<bool, ServeError> {
+        self.ask(|reply| Request::Online(device.clone(), reply))
+            .await
+    }
+
+    /// The device's last status report.
+    pub async fn health(&self, device: &DeviceId) -> Result<Option<Status>, ServeError> {
+        self.ask(|reply| Request::Health(device.clone(), reply))
+            .await
+    }
+
+    pub async fn stats(&self) -> Result<LinkStats, ServeError> {
+        self.ask(Request::Stats).await
+    }
+
+    /// Every bulletin's deliveries, counted by state.
+    pub async fn tally(&self) -> Result<DeliveryTally, ServeError> {
+        self.ask(Request::Tally).await
+    }
+
+    /// A token that stops the hub when cancelled.
+    pub fn cancel_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
+    /// Runs until the hub stops (by its cancel token, or an error).
+    pub async fn wait(self) -> Result<(), ServeError> {
+        self.task.await.map_err(|_| ServeError::Stopped)?
+    }
+
+    /// Stops the hub and waits for it to write its state.
+    pub async fn shutdown(self) -> Result<(), ServeError> {
+        self.cancel.cancel();
+        self.wait().await
+    }
+}

@@ -1,0 +1,488 @@
+//! The hub task: one task owns the scheduler and talks to devices.
+//!
+//! Uplinks arrive through the [`Transport`]; the task drains whatever has
+//! arrived, passes it through the [`Gate`], feeds the resulting events to the
+//! scheduler in one batch, turns the decisions into signed commands
+//! ([`dispatch`](super::dispatch)), publishes them, and hands what changed to
+//! the store writer. Requests from people (through
+//! [`HubHandle`](super::HubHandle)) and clock ticks go through the same path,
+//! so every change is serialised in one place.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use hub_core::{
+    AiringKey, BulletinId, BulletinState, Decision, Delivery, DeliveryBook, DeliveryState,
+    DeviceId, Event, Language, Receipt, Report as CoreReport, Scheduler, Withdrawal,
+};
+use hub_proto::{Clock, Command, Message, Outcome, Report, Status, PROTOCOL_VERSION};
+use hub_store::{Batch, DeviceHistory, Store};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::dispatch::{Outbound, Round};
+use super::gate::Gate;
+use super::handle::{DeliveryTally, LinkStats, Request};
+use super::identity::Identity;
+use super::service::ServeError;
+use super::settings::LinkSettings;
+use super::transport::{Transport, Uplink};
+use super::writer::StoreWriter;
+
+/// Most uplinks handled in one round.
+const MAX_ROUND: usize = 4096;
+
+/// A device outside any known session is asked for a hello at most this often.
+const RESYNC_EVERY: Duration = Duration::from_secs(5);
+
+pub(super) struct Hub {
+    pub(super) store: Store,
+    pub(super) scheduler: Scheduler,
+    pub(super) deliveries: DeliveryBook,
+    pub(super) identity: Identity,
+    pub(super) gate: Gate,
+    pub(super) transport: Transport,
+    pub(super) clock: Clock,
+    pub(super) settings: LinkSettings,
+    pub(super) online: HashSet<DeviceId>,
+    pub(super) health: HashMap<DeviceId, Status>,
+    pub(super) stats: LinkStats,
+    pub(super) writer: StoreWriter,
+    /// Devices that said hello since the last tick; they get their settings
+    /// and plan at the next one, and nothing before.
+    pub(super) awaiting_sync: BTreeSet<DeviceId>,
+    pub(super) observer: Option<mpsc::UnboundedSender<Delivery>>,
+    pub(super) resync_asked: HashMap<DeviceId, Instant>,
+}
+
+/// What a round of uplinks asks of the scheduler.
+#[derive(Default)]
+struct Intake {
+    events: Vec<Event>,
+    hellos: BTreeSet<DeviceId>,
+    changed: Vec<Delivery>,
+}
+
+/// The device whose log an event changes.
+fn event_device(event: &Event) -> Option<&DeviceId> {
+    match event {
+        Event::Receipt(receipt) => Some(&receipt.device),
+        Event::DeviceOnline(device) | Event::DeviceOffline(device) => Some(device),
+        _ => None,
+    }
+}
+
+impl Hub {
+    pub(super) async fn run(
+        mut self,
+        mut uplinks: mpsc::Receiver<Uplink>,
+        mut inbox: mpsc::Receiver<Request>,
+        tick: Duration,
+        cancel: CancellationToken,
+    ) -> Result<(), ServeError> {
+        let mut ticker = tokio::time::interval(tick);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let stopped = loop {
+            let step = tokio::select! {
+                _ = cancel.cancelled() => break Ok(()),
+                Some(first) = uplinks.recv() => {
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_ROUND {
+                        match uplinks.try_recv() {
+                            Ok(next) => batch.push(next),
+                            Err(_) => break,
+                        }
+                    }
+                    self.on_uplinks(batch).await
+                }
+                Some(request) = inbox.recv() => self.on_request(request).await,
+                _ = ticker.tick() => self.on_tick().await,
+                else => break Err(ServeError::Stopped),
+            };
+            if let Err(error) = step {
+                break Err(error);
+            }
+        };
+        self.writer.finish();
+        self.store.flush()?;
+        if let Err(error) = &stopped {
+            tracing::error!(%error, "hub stopped");
+        }
+        stopped
+    }
+
+    async fn on_uplinks(&mut self, batch: Vec<Uplink>) -> Result<(), ServeError> {
+        let now = self.clock.now();
+        let seen = Instant::now();
+        let mut intake = Intake::default();
+        for (topic, payload) in batch {
+            match self.gate.admit(&topic, &payload, seen) {
+                Ok((device, report)) => self.take(device, report, now, &mut intake),
+                Err(reason) => {
+                    tracing::warn!(topic, reason = reason.as_str(), "uplink dropped")
+                }
+            }
+        }
+        let Intake {
+            events,
+            hellos,
+            changed,
+        } = intake;
+        // Logs change only through events; acks and status reports alone
+        // need no scheduler round.
+        let devices = events.iter().filter_map(event_device).cloned().collect();
+        let decisions = if events.is_empty() {
+            Vec::new()
+        } else {
+            let handled = self.scheduler.handle_all(now, events);
+            for (_, refused) in &handled.refused {
+                tracing::warn!(%refused, "device report refused by the scheduler");
+            }
+            handled.decisions
+        };
+        // Hellos are answered at the next tick, together: devices of a
+        // commune reconnecting at once share one sync command.
+        self.awaiting_sync.extend(hellos);
+        self.carry_out(now, decisions, BTreeSet::new(), changed, devices)
+            .await?;
+        self.ask_strays_to_resync(now, seen).await
+    }
+
+    /// Devices reporting outside any session the hub knows (it restarted, or
+    /// missed their hello) are asked for a new hello, at most every few seconds.
+    async fn ask_strays_to_resync(
+        &mut self,
+        now: DateTime<Utc>,
+        seen: Instant,
+    ) -> Result<(), ServeError> {
+        let mut by_topic: BTreeMap<(hub_core::AreaCode, hub_core::DeviceKind), Vec<DeviceId>> =
+            BTreeMap::new();
+        for device in self.gate.take_strays() {
+            let recently = self
+                .resync_asked
+                .get(&device)
+                .is_some_and(|at| seen.duration_since(*at) < RESYNC_EVERY);
+            if recently {
+                continue;
+            }
+            if let Ok(known) = self.scheduler.province().device(&device) {
+                by_topic
+                    .entry((known.commune.clone(), known.kind))
+                    .or_default()
+                    .push(device.clone());
+                self.resync_asked.insert(device, seen);
+            }
+        }
+        for ((commune, kind), to) in by_topic {
+            let outbound = Outbound {
+                commune,
+                kind,
+                to,
+                directive: hub_proto::Directive::Resync,
+                airings: Vec::new(),
+            };
+            self.publish(now, outbound).await?;
+        }
+        Ok(())
+    }
+
+    /// Turns one admitted report into scheduler events and delivery changes.
+    fn take(&mut self, device: DeviceId, report: Report, now: DateTime<Utc>, intake: &mut Intake) {
+        let mut went_online = || {
+            if self.online.insert(device.clone()) {
+                intake.events.push(Event::DeviceOnline(device.clone()));
+            }
+        };
+        match report.message {
+            Message::Hello { firmware, .. } => {
+                tracing::info!(%device, firmware, session = report.session, "device said hello");
+                went_online();
+                intake.hellos.insert(device.clone());
+            }
+            Message::Status(status) => {
+                went_online();
+                self.health.insert(device.clone(), status);
+            }
+            Message::Ack { seq } => {
+                intake
+                    .changed
+                    .extend(self.deliveries.acknowledged(&device, seq, now));
+            }
+            Message::Refused { seq, code, reason } => {
+                tracing::warn!(%device, ?seq, code, reason, "device refused a command");
+                *self.stats.refused_by_devices.entry(code).or_default() += 1;
+            }
+            Message::Played { airing, outcome } => {
+                let key = match (
+                    BulletinId::parse(&airing.bulletin),
+                    Language::parse(&airing.language),
+                ) {
+                    (Ok(bulletin), Ok(language)) => AiringKey {
+                        bulletin,
+                        occurrence: airing.occurrence,
+                        language,
+                    },
+                    _ => {
+                        self.stats.unknown_airings += 1;
+                        return;
+                    }
+                };
+                let (state, core) = match outcome {
+                    Outcome::Started => (DeliveryState::Started, Some(CoreReport::Started)),
+                    Outcome::Finished => (DeliveryState::Finished, Some(CoreReport::Finished)),
+                    Outcome::Preempted => (DeliveryState::Preempted, Some(CoreReport::Preempted)),
+                    Outcome::Failed => (DeliveryState::Failed, Some(CoreReport::Failed)),
+                    // The scheduler ordered the stop and knows already.
+                    Outcome::Stopped => (DeliveryState::Stopped, None),
+                };
+                if let Some(changed) = self.deliveries.reported(&device, &key, state, report.at) {
+                    intake.changed.push(changed.clone());
+                }
+                if let Some(report_kind) = core {
+                    intake.events.push(Event::Receipt(Receipt {
+                        device: device.clone(),
+                        key,
+                        report: report_kind,
+                        at: report.at.min(now),
+                    }));
+                }
+            }
+            Message::Offline => {
+                tracing::info!(%device, "device offline (last will)");
+                if self.online.remove(&device) {
+                    intake.events.push(Event::DeviceOffline(device.clone()));
+                }
+            }
+        }
+    }
+
+    async fn on_request(&mut self, request: Request) -> Result<(), ServeError> {
+        match request {
+            Request::Event(event, reply) => {
+                let now = self.clock.now();
+                let mut handled = self.scheduler.handle_all(now, vec![event]);
+                let outcome = handled.refused.pop().map_or(Ok(()), |(_, e)| Err(e));
+                if outcome.is_ok() {
+                    self.store.save_programme(self.scheduler.programme())?;
+                }
+                self.carry_out(
+                    now,
+                    handled.decisions,
+                    BTreeSet::new(),
+                    Vec::new(),
+                    BTreeSet::new(),
+                )
+                .await?;
+                let _ = reply.send(outcome);
+            }
+            Request::Deliveries(device, reply) => {
+                let _ = reply.send(self.deliveries.of_device(&device).cloned().collect());
+            }
+            Request::Online(device, reply) => {
+                let _ = reply.send(self.online.contains(&device));
+            }
+            Request::Health(device, reply) => {
+                let _ = reply.send(self.health.get(&device).cloned());
+            }
+            Request::Tally(reply) => {
+                let mut tally = DeliveryTally::new();
+                for delivery in self.deliveries.all() {
+                    *tally
+                        .entry(delivery.airing.bulletin.clone())
+                        .or_default()
+                        .entry(delivery.state)
+                        .or_default() += 1;
+                }
+                let _ = reply.send(tally);
+            }
+            Request::Stats(reply) => {
+                let mut stats = self.stats.clone();
+                stats.dropped = self.gate.dropped();
+                stats.online = self.online.len();
+                stats.store_failures = self.writer.failures();
+                let _ = reply.send(stats);
+            }
+        }
+        Ok(())
+    }
+
+    async fn on_tick(&mut self) -> Result<(), ServeError> {
+        let now = self.clock.now();
+        let cutoff = Instant::now()
+            .checked_sub(Duration::from_secs(self.settings.heartbeat_timeout_secs))
+            .unwrap_or_else(Instant::now);
+        let mut events = vec![Event::Tick];
+        let mut devices = BTreeSet::new();
+        for device in self.gate.silent_since(cutoff) {
+            tracing::info!(%device, "device offline (silent)");
+            self.gate.end_session(&device);
+            if self.online.remove(&device) {
+                events.push(Event::DeviceOffline(device.clone()));
+                devices.insert(device);
+            }
+        }
+        let handled = self.scheduler.handle_all(now, events);
+        let changed = self.expire_unplayable(now);
+        let mut sync = self.unacknowledged(now);
+        sync.append(&mut self.awaiting_sync);
+        self.carry_out(now, handled.decisions, sync, changed, devices)
+            .await
+    }
+
+    /// Online devices that have not acknowledged a command within the ack
+    /// timeout: they are sent their settings and plan again.
+    fn unacknowledged(&self, now: DateTime<Utc>) -> BTreeSet<DeviceId> {
+        let timeout = Duration::from_secs(self.settings.ack_timeout_secs);
+        self.deliveries
+            .all()
+            .filter(|d| d.state == DeliveryState::Sent && self.online.contains(&d.device))
+            .filter(|d| {
+                let waited = (now - d.at).to_std().unwrap_or_default();
+                self.clock.real_duration(waited) >= timeout
+            })
+            .map(|d| d.device.clone())
+            .collect()
+    }
+
+    /// Airings not yet started whose bulletin can no longer air are expired.
+    fn expire_unplayable(&mut self, now: DateTime<Utc>) -> Vec<Delivery> {
+        let programme = self.scheduler.programme();
+        let over: Vec<(DeviceId, AiringKey)> = self
+            .deliveries
+            .all()
+            .filter(|d| d.state < DeliveryState::Started)
+            .filter(|d| {
+                programme.bulletin(&d.airing.bulletin).map_or(true, |b| {
+                    b.state.is_final() && b.state != BulletinState::Done
+                })
+            })
+            .map(|d| (d.device.clone(), d.airing.clone()))
+            .collect();
+        over.into_iter()
+            .filter_map(|(device, airing)| {
+                match self.deliveries.withdrawn(&device, &airing, true, now) {
+                    Withdrawal::Expired(delivery) => Some(delivery),
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+
+    /// Publishes what the decisions require and records what changed.
+    pub(super) async fn carry_out(
+        &mut self,
+        now: DateTime<Utc>,
+        decisions: Vec<Decision>,
+        hellos: BTreeSet<DeviceId>,
+        mut changed: Vec<Delivery>,
+        mut devices: BTreeSet<DeviceId>,
+    ) -> Result<(), ServeError> {
+        let mut batch = Batch::new();
+        for decision in &decisions {
+            match decision {
+                Decision::Play { device, item } => {
+                    if let Some(delivery) = self.deliveries.planned(device, &item.key, now) {
+                        changed.push(delivery.clone());
+                    }
+                }
+                // An airing that only moved is withdrawn and played again
+                // under the same key: its delivery stays.
+                Decision::Withdraw { device, item }
+                    if !self
+                        .scheduler
+                        .plan(device)
+                        .iter()
+                        .any(|i| i.key == item.key) =>
+                {
+                    let expired = self
+                        .scheduler
+                        .programme()
+                        .bulletin(&item.key.bulletin)
+                        .is_ok_and(|b| b.state == BulletinState::Expired);
+                    match self.deliveries.withdrawn(device, &item.key, expired, now) {
+                        Withdrawal::Expired(delivery) => changed.push(delivery),
+                        Withdrawal::Removed => {
+                            batch.remove::<Delivery>(&hub_store::delivery_key(device, &item.key));
+                        }
+                        Withdrawal::Unchanged => {}
+                    }
+                }
+                Decision::Withdraw { .. } => {}
+                Decision::State { bulletin, .. } => {
+                    if let Ok(record) = self.scheduler.programme().bulletin(bulletin) {
+                        batch.put(record)?;
+                    }
+                }
+                Decision::Preempt { device, .. } | Decision::Stop { device, .. } => {
+                    devices.insert(device.clone());
+                }
+            }
+        }
+        let round = Round {
+            scheduler: &self.scheduler,
+            now,
+            decisions: &decisions,
+            hellos: &hellos,
+            volume: self.settings.volume,
+        };
+        let awaiting = &self.awaiting_sync;
+        let commands = round.commands(|id| self.online.contains(id) && !awaiting.contains(id));
+        for outbound in commands {
+            changed.extend(self.publish(now, outbound).await?);
+        }
+
+        for delivery in &changed {
+            batch.put(delivery)?;
+        }
+        for device in &devices {
+            if let Some(log) = self.scheduler.log(device) {
+                batch.put(&DeviceHistory {
+                    device: device.clone(),
+                    log: log.clone(),
+                })?;
+            }
+        }
+        self.writer.write(batch);
+        if let Some(observer) = &self.observer {
+            for delivery in changed {
+                let _ = observer.send(delivery);
+            }
+        }
+        Ok(())
+    }
+
+    /// Signs and publishes one command; returns the deliveries it moved to `sent`.
+    async fn publish(
+        &mut self,
+        now: DateTime<Utc>,
+        outbound: Outbound,
+    ) -> Result<Vec<Delivery>, ServeError> {
+        let seq = self.identity.next_seq(&self.store)?;
+        let command = Command {
+            v: PROTOCOL_VERSION,
+            seq,
+            issued: now,
+            expires: now + TimeDelta::seconds(self.settings.command_ttl_secs as i64),
+            to: outbound.to.iter().map(ToString::to_string).collect(),
+            directive: outbound.directive,
+        };
+        let wire = self.identity.signer().sign(&command);
+        let topic = hub_proto::topic::downlink(outbound.commune.as_str(), outbound.kind.wire());
+        if let Err(error) = self.transport.publish(topic, wire).await {
+            // Devices resync on reconnect; the deliveries stay queued.
+            tracing::error!(%error, "publishing a command failed");
+            return Ok(Vec::new());
+        }
+        self.stats.commands_published += 1;
+        let mut sent = Vec::new();
+        for device in &outbound.to {
+            for airing in &outbound.airings {
+                if let Some(delivery) = self.deliveries.sent(device, airing, seq, now) {
+                    sent.push(delivery.clone());
+                }
+            }
+        }
+        Ok(sent)
+    }
+}
