@@ -3,9 +3,10 @@
 //! A report is taken only if it parses within the size limit, names a known
 //! device that is not revoked, arrives on that device's own commune topic,
 //! carries a MAC made with that device's key, and belongs to the device's
-//! current session with a sequence number above the last one seen. A
-//! session starts with a hello newer than the previous hello. Everything
-//! else is dropped, counted by reason, and disturbs nothing else.
+//! current session with a sequence number above the last one seen, and the
+//! device stays within its allowance of reports per second. A session starts
+//! with a hello newer than the previous hello. Everything else is dropped,
+//! counted by reason, and disturbs nothing else.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Instant;
@@ -33,6 +34,8 @@ pub enum Dropped {
     NoSession,
     /// A sequence number not above the last one seen.
     Replayed,
+    /// More reports than [`RATE_PER_SEC`] a second (beyond a burst of [`BURST`]).
+    RateLimited,
 }
 
 impl Dropped {
@@ -47,6 +50,7 @@ impl Dropped {
             Self::StaleHello => "stale_hello",
             Self::NoSession => "no_session",
             Self::Replayed => "replayed",
+            Self::RateLimited => "rate_limited",
         }
     }
 }
@@ -76,6 +80,38 @@ pub struct Gate {
     /// Devices whose genuine reports arrive outside any session the hub
     /// knows: they must be asked to say hello again.
     strays: BTreeSet<DeviceId>,
+    buckets: HashMap<DeviceId, Bucket>,
+}
+
+/// Reports a device may send in a burst…
+pub const BURST: f64 = 100.0;
+/// …and per second after that: far above what a device needs (a heartbeat,
+/// an ack and a few proofs of play), far below a flood.
+pub const RATE_PER_SEC: f64 = 20.0;
+
+/// A token bucket per device.
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn full(at: Instant) -> Self {
+        Self { tokens: BURST, at }
+    }
+
+    /// Takes a token at `now`, if there is one.
+    fn take(&mut self, now: Instant) -> bool {
+        let refill = now.saturating_duration_since(self.at).as_secs_f64() * RATE_PER_SEC;
+        self.tokens = (self.tokens + refill).min(BURST);
+        self.at = self.at.max(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 impl Gate {
@@ -117,6 +153,16 @@ impl Gate {
             return Err(Dropped::WrongCommune);
         }
         let report = sealed.open(&known.key).map_err(|_| Dropped::BadMac)?;
+        // Counted only once the MAC checks, so nobody can spend another
+        // device's allowance.
+        if !self
+            .buckets
+            .entry(id.clone())
+            .or_insert_with(|| Bucket::full(seen))
+            .take(seen)
+        {
+            return Err(Dropped::RateLimited);
+        }
         if let Message::Hello { .. } = report.message {
             if self
                 .last_hello
@@ -321,6 +367,28 @@ mod tests {
         assert_eq!(admit(&mut gate, UP, &h, 1), Err(Dropped::StaleHello));
         let newer = report("24611-LS-01", 8, 1, T2, hello());
         assert!(admit(&mut gate, UP, &newer, 1).is_ok());
+    }
+
+    #[test]
+    fn a_flooding_device_is_limited_and_recovers() {
+        let mut gate = gate();
+        let start = Instant::now();
+        let seal = |seq| report("24611-LS-01", 7, seq, T1, status()).seal(&key(1));
+        let opening = report("24611-LS-01", 7, 1, T1, hello()).seal(&key(1));
+        assert!(gate.admit(UP, &opening, start).is_ok());
+        let admitted = (2..=200)
+            .filter(|seq| gate.admit(UP, &seal(*seq), start).is_ok())
+            .count();
+        assert_eq!(admitted, BURST as usize - 1, "the burst, less the hello");
+        assert_eq!(gate.dropped().get("rate_limited"), Some(&100));
+        let later = start + std::time::Duration::from_secs(1);
+        assert!(
+            gate.admit(UP, &seal(201), later).is_ok(),
+            "allowance refilled"
+        );
+        // Another device is unaffected.
+        let other = report("24611-LS-02", 3, 1, T1, hello()).seal(&key(2));
+        assert!(gate.admit(UP, &other, start).is_ok());
     }
 
     #[test]
