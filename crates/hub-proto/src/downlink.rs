@@ -98,14 +98,7 @@ impl CommandSigner {
     pub fn sign(&self, command: &Command) -> Vec<u8> {
         let body = serde_json::to_vec(command).expect("a Command always serialises");
         let signature = self.key.sign(&signed_bytes(&body));
-        let sig = BASE64.encode(signature.to_bytes());
-        let mut wire = Vec::with_capacity(body.len() + sig.len() + 20);
-        wire.extend_from_slice(b"{\"sig\":\"");
-        wire.extend_from_slice(sig.as_bytes());
-        wire.extend_from_slice(b"\",\"body\":");
-        wire.extend_from_slice(&body);
-        wire.push(b'}');
-        wire
+        crate::envelope("sig", &signature.to_bytes(), &body)
     }
 }
 

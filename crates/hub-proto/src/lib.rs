@@ -89,6 +89,19 @@ impl Refusal {
     }
 }
 
+/// The wire form of a signed or sealed payload: `{"<proof_name>":"<base64
+/// proof>","body":<body>}`, with `body` kept byte for byte, since the proof
+/// covers exactly those bytes.
+fn envelope(proof_name: &str, proof: &[u8], body: &[u8]) -> Vec<u8> {
+    use base64::Engine;
+    let proof = base64::engine::general_purpose::STANDARD.encode(proof);
+    let mut wire = Vec::with_capacity(body.len() + proof.len() + 20);
+    wire.extend_from_slice(format!("{{\"{proof_name}\":\"{proof}\",\"body\":").as_bytes());
+    wire.extend_from_slice(body);
+    wire.push(b'}');
+    wire
+}
+
 /// Refuses a payload whose `v` this build does not speak, before reading the rest.
 fn check_version(bytes: &[u8]) -> Result<(), DecodeError> {
     #[derive(serde::Deserialize)]

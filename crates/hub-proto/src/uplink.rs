@@ -125,14 +125,7 @@ impl Report {
     /// The wire form, sealed with the device's uplink key.
     pub fn seal(&self, key: &UplinkKey) -> Vec<u8> {
         let body = serde_json::to_vec(self).expect("a Report always serialises");
-        let mac = BASE64.encode(key.mac(&body).finalize().into_bytes());
-        let mut wire = Vec::with_capacity(body.len() + mac.len() + 20);
-        wire.extend_from_slice(b"{\"mac\":\"");
-        wire.extend_from_slice(mac.as_bytes());
-        wire.extend_from_slice(b"\",\"body\":");
-        wire.extend_from_slice(&body);
-        wire.push(b'}');
-        wire
+        crate::envelope("mac", &key.mac(&body).finalize().into_bytes(), &body)
     }
 }
 
