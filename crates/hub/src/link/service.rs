@@ -19,7 +19,7 @@ use super::broker::{self, Passwords};
 use super::gate::{Gate, Known};
 use super::handle::{HubHandle, LinkStats};
 use super::identity::{self, Identity};
-use super::task::Hub;
+use super::task::{Effects, Hub};
 use super::transport::{self, BrokerUrl};
 use super::writer::StoreWriter;
 use crate::config::LoadedConfig;
@@ -166,15 +166,7 @@ pub async fn start(options: ServeOptions) -> Result<HubHandle, ServeError> {
         resync_asked: HashMap::new(),
     };
     let now = hub.clock.now();
-    let handled = hub.scheduler.handle_all(now, offline);
-    hub.carry_out(
-        now,
-        handled.decisions,
-        BTreeSet::new(),
-        Vec::new(),
-        BTreeSet::new(),
-    )
-    .await?;
+    hub.round(now, offline, Effects::default()).await?;
 
     let (requests, inbox) = mpsc::channel(256);
     let task = tokio::spawn(hub.run(uplinks, inbox, tick, cancel.clone()));

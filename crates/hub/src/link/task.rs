@@ -64,6 +64,15 @@ struct Intake {
     changed: Vec<Delivery>,
 }
 
+/// What a round carries out besides the scheduler's decisions.
+#[derive(Default)]
+pub(super) struct Effects {
+    /// Devices to send their settings and whole plan.
+    pub(super) sync: BTreeSet<DeviceId>,
+    /// Deliveries the round already moved (acks, reports, expiries).
+    pub(super) changed: Vec<Delivery>,
+}
+
 /// The device whose log an event changes.
 fn event_device(event: &Event) -> Option<&DeviceId> {
     match event {
@@ -129,23 +138,16 @@ impl Hub {
             hellos,
             changed,
         } = intake;
-        // Logs change only through events; acks and status reports alone
-        // need no scheduler round.
-        let devices = events.iter().filter_map(event_device).cloned().collect();
-        let decisions = if events.is_empty() {
-            Vec::new()
-        } else {
-            let handled = self.scheduler.handle_all(now, events);
-            for (_, refused) in &handled.refused {
-                tracing::warn!(%refused, "device report refused by the scheduler");
-            }
-            handled.decisions
-        };
         // Hellos are answered at the next tick, together: devices of a
         // commune reconnecting at once share one sync command.
         self.awaiting_sync.extend(hellos);
-        self.carry_out(now, decisions, BTreeSet::new(), changed, devices)
-            .await?;
+        let effects = Effects {
+            changed,
+            ..Effects::default()
+        };
+        for (_, refused) in self.round(now, events, effects).await? {
+            tracing::warn!(%refused, "device report refused by the scheduler");
+        }
         self.ask_strays_to_resync(now, seen).await
     }
 
@@ -261,19 +263,11 @@ impl Hub {
         match request {
             Request::Event(event, reply) => {
                 let now = self.clock.now();
-                let mut handled = self.scheduler.handle_all(now, vec![event]);
-                let outcome = handled.refused.pop().map_or(Ok(()), |(_, e)| Err(e));
+                let mut refused = self.round(now, vec![event], Effects::default()).await?;
+                let outcome = refused.pop().map_or(Ok(()), |(_, e)| Err(e));
                 if outcome.is_ok() {
                     self.store.save_programme(self.scheduler.programme())?;
                 }
-                self.carry_out(
-                    now,
-                    handled.decisions,
-                    BTreeSet::new(),
-                    Vec::new(),
-                    BTreeSet::new(),
-                )
-                .await?;
                 let _ = reply.send(outcome);
             }
             Request::Deliveries(device, reply) => {
@@ -313,21 +307,42 @@ impl Hub {
             .checked_sub(Duration::from_secs(self.settings.heartbeat_timeout_secs))
             .unwrap_or_else(Instant::now);
         let mut events = vec![Event::Tick];
-        let mut devices = BTreeSet::new();
         for device in self.gate.silent_since(cutoff) {
             tracing::info!(%device, "device offline (silent)");
             self.gate.end_session(&device);
             if self.online.remove(&device) {
-                events.push(Event::DeviceOffline(device.clone()));
-                devices.insert(device);
+                events.push(Event::DeviceOffline(device));
             }
         }
-        let handled = self.scheduler.handle_all(now, events);
-        let changed = self.expire_unplayable(now);
         let mut sync = self.unacknowledged(now);
         sync.append(&mut self.awaiting_sync);
-        self.carry_out(now, handled.decisions, sync, changed, devices)
-            .await
+        let effects = Effects {
+            sync,
+            changed: self.expire_unplayable(now),
+        };
+        self.round(now, events, effects).await?;
+        Ok(())
+    }
+
+    /// Feeds `events` to the scheduler (if there are any: acks and status
+    /// reports alone need no scheduler round), then carries out its
+    /// decisions with `effects`. Returns the refused events, by index.
+    pub(super) async fn round(
+        &mut self,
+        now: DateTime<Utc>,
+        events: Vec<Event>,
+        effects: Effects,
+    ) -> Result<Vec<(usize, hub_core::CoreError)>, ServeError> {
+        // Device logs change only through events.
+        let logs = events.iter().filter_map(event_device).cloned().collect();
+        let (decisions, refused) = if events.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            let handled = self.scheduler.handle_all(now, events);
+            (handled.decisions, handled.refused)
+        };
+        self.carry_out(now, decisions, effects, logs).await?;
+        Ok(refused)
     }
 
     /// Online devices that have not acknowledged a command within the ack
@@ -370,14 +385,17 @@ impl Hub {
     }
 
     /// Publishes what the decisions require and records what changed.
-    pub(super) async fn carry_out(
+    async fn carry_out(
         &mut self,
         now: DateTime<Utc>,
         decisions: Vec<Decision>,
-        hellos: BTreeSet<DeviceId>,
-        mut changed: Vec<Delivery>,
+        effects: Effects,
         mut devices: BTreeSet<DeviceId>,
     ) -> Result<(), ServeError> {
+        let Effects {
+            sync: hellos,
+            mut changed,
+        } = effects;
         let mut batch = Batch::new();
         for decision in &decisions {
             match decision {
