@@ -123,6 +123,32 @@ async fn client_as(hub: &TestHub, device: &str, port: u16) -> (AsyncClient, Even
     (client, eventloop)
 }
 
+/// A hello as a bare test client sends it.
+fn hello(firmware: &str) -> Message {
+    Message::Hello {
+        firmware: firmware.into(),
+        capabilities: vec![],
+        last_seq: 0,
+        cached_media: vec![],
+    }
+}
+
+/// Publishes `message` as `device`'s report `seq` of session 1, sealed with
+/// its own key, on its commune's uplink topic.
+async fn report_as(hub: &TestHub, client: &AsyncClient, device: &str, seq: u64, message: Message) {
+    let key = UplinkKey::from_text(&hub.credentials(device).uplink_key).unwrap();
+    let report = Report::new(device, 1, seq, hub.clock.now(), message);
+    client
+        .publish(
+            topic::uplink(&device[..5]),
+            QoS::AtLeastOnce,
+            false,
+            report.seal(&key),
+        )
+        .await
+        .unwrap();
+}
+
 /// The sequence number of the next schedule addressed to `device` alone.
 async fn next_schedule(
     heard: &mut tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
@@ -412,19 +438,8 @@ async fn a_device_publishing_as_another_is_ignored() {
         send(topic::uplink("24611"), report.seal(&own_key)).await;
     }
     // Its own hello, on another commune's topic.
-    let hello = Report::new(
-        "24611-LB-01",
-        1,
-        1,
-        at,
-        Message::Hello {
-            firmware: "x".into(),
-            capabilities: vec![],
-            last_seq: 0,
-            cached_media: vec![],
-        },
-    );
-    send(topic::uplink("24700"), hello.seal(&own_key)).await;
+    let own_hello = Report::new("24611-LB-01", 1, 1, at, hello("x"));
+    send(topic::uplink("24700"), own_hello.seal(&own_key)).await;
     send(topic::uplink("24611"), b"\xff not json".to_vec()).await;
 
     eventually("the hub dropped the four reports", WAIT, || async {
@@ -739,28 +754,7 @@ async fn a_command_never_acknowledged_is_sent_again() {
         .unwrap();
     let mut heard = drive(eventloop);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let key = UplinkKey::from_text(&hub.credentials(device).uplink_key).unwrap();
-    let hello = Report::new(
-        device,
-        1,
-        1,
-        hub.clock.now(),
-        Message::Hello {
-            firmware: "silent".into(),
-            capabilities: vec![],
-            last_seq: 0,
-            cached_media: vec![],
-        },
-    );
-    client
-        .publish(
-            topic::uplink("24611"),
-            QoS::AtLeastOnce,
-            false,
-            hello.seal(&key),
-        )
-        .await
-        .unwrap();
+    report_as(&hub, &client, device, 1, hello("silent")).await;
 
     let first = next_schedule(&mut heard, device).await;
     let again = next_schedule(&mut heard, device).await;
@@ -776,22 +770,7 @@ async fn a_command_never_acknowledged_is_sent_again() {
     let deadline = std::time::Instant::now() + WAIT;
     while state_of(&hub, device, "tin-a").await != Some(DeliveryState::Acknowledged) {
         assert!(std::time::Instant::now() < deadline, "never acknowledged");
-        let ack = Report::new(
-            device,
-            1,
-            seq,
-            hub.clock.now(),
-            Message::Ack { seq: latest },
-        );
-        client
-            .publish(
-                topic::uplink("24611"),
-                QoS::AtLeastOnce,
-                false,
-                ack.seal(&key),
-            )
-            .await
-            .unwrap();
+        report_as(&hub, &client, device, seq, Message::Ack { seq: latest }).await;
         seq += 1;
         tokio::select! {
             next = next_schedule(&mut heard, device) => latest = next,
@@ -924,28 +903,7 @@ async fn devices_can_connect_over_tls() {
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let key = UplinkKey::from_text(&credentials.uplink_key).unwrap();
-    let hello = Report::new(
-        device,
-        1,
-        1,
-        hub.clock.now(),
-        Message::Hello {
-            firmware: "tls".into(),
-            capabilities: vec![],
-            last_seq: 0,
-            cached_media: vec![],
-        },
-    );
-    client
-        .publish(
-            topic::uplink("24611"),
-            QoS::AtLeastOnce,
-            false,
-            hello.seal(&key),
-        )
-        .await
-        .unwrap();
+    report_as(&hub, &client, device, 1, hello("tls")).await;
     wait_online(&hub, device, true).await;
     let schedule = next_schedule(&mut heard, device).await;
     assert!(schedule > 0, "the device got its plan over TLS");

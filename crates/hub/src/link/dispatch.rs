@@ -217,6 +217,22 @@ mod tests {
         (scheduler, decisions, now)
     }
 
+    /// The commands for `decisions` when 24612-LS-01 is offline.
+    fn commands_with_24612_offline(
+        scheduler: &Scheduler,
+        now: DateTime<Utc>,
+        decisions: &[Decision],
+    ) -> Vec<Outbound> {
+        let round = Round {
+            scheduler,
+            now,
+            decisions,
+            hellos: &BTreeSet::new(),
+            volume: 80,
+        };
+        round.commands(|id| id.as_str() != "24612-LS-01")
+    }
+
     fn ids(to: &[DeviceId]) -> Vec<&str> {
         to.iter().map(|d| d.as_str()).collect()
     }
@@ -224,14 +240,7 @@ mod tests {
     #[test]
     fn devices_with_the_same_plan_share_one_command_per_commune() {
         let (scheduler, decisions, now) = scheduler_with_flood();
-        let round = Round {
-            scheduler: &scheduler,
-            now,
-            decisions: &decisions,
-            hellos: &BTreeSet::new(),
-            volume: 80,
-        };
-        let commands = round.commands(|id| id.as_str() != "24612-LS-01");
+        let commands = commands_with_24612_offline(&scheduler, now, &decisions);
         let mut sent: Vec<(&str, Vec<&str>)> = commands
             .iter()
             .map(|c| (c.commune.as_str(), ids(&c.to)))
@@ -298,14 +307,7 @@ mod tests {
                 at: now,
             })
             .collect();
-        let round = Round {
-            scheduler: &scheduler,
-            now,
-            decisions: &decisions,
-            hellos: &BTreeSet::new(),
-            volume: 80,
-        };
-        let commands = round.commands(|id| id.as_str() != "24612-LS-01");
+        let commands = commands_with_24612_offline(&scheduler, now, &decisions);
         assert_eq!(commands.len(), 1);
         assert_eq!(ids(&commands[0].to), ["24611-LS-01", "24611-LS-02"]);
         assert!(matches!(
