@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Days, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
-use hub_proto::{Class, Part, PlanEntry};
+use hub_proto::{AiringRef, Class, Part, PlanEntry};
 use serde::{Deserialize, Serialize};
 
 use crate::window::{local_minute, local_to_utc, Interval};
@@ -46,6 +46,26 @@ pub struct PlanItem {
     pub end: DateTime<Utc>,
     /// Cut at `end` by an emergency; planned again in full afterwards.
     pub preempted: bool,
+}
+
+impl AiringKey {
+    /// The airing as the device protocol names it.
+    pub fn to_wire(&self) -> AiringRef {
+        AiringRef {
+            bulletin: self.bulletin.to_string(),
+            occurrence: self.occurrence,
+            language: self.language.to_string(),
+        }
+    }
+
+    /// The airing a device named, if its identifiers are valid.
+    pub fn from_wire(airing: &AiringRef) -> Result<Self, crate::CoreError> {
+        Ok(Self {
+            bulletin: BulletinId::parse(&airing.bulletin)?,
+            occurrence: airing.occurrence,
+            language: Language::parse(&airing.language)?,
+        })
+    }
 }
 
 impl PlanItem {

@@ -157,7 +157,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             let file = crate::link::identity::provisioning(
                 &loaded.province,
                 &secrets,
-                loaded.link.broker_url(),
+                loaded.link.broker_url(loaded.link.mqtt_listen),
                 identity.public_key_text(),
             );
             crate::serve::write_secret_file(&path, &file.to_json())?;

@@ -591,3 +591,16 @@ fn two_tier_provinces_plan_the_same_way() {
         .to_string()
         .contains("does not match issuer"));
 }
+
+#[test]
+fn airing_keys_round_trip_through_the_wire_and_bad_names_are_refused() {
+    let key = AiringKey {
+        bulletin: bid("lu-serepok"),
+        occurrence: 3,
+        language: lang("mnong"),
+    };
+    assert_eq!(AiringKey::from_wire(&key.to_wire()).unwrap(), key);
+    let mut bad = key.to_wire();
+    bad.bulletin = "no spaces allowed".into();
+    assert!(AiringKey::from_wire(&bad).is_err());
+}

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use hub_core::{
     AiringKey, AreaCode, Decision, DeviceId, DeviceKind, Horizon, Scheduler, StopReason,
 };
-use hub_proto::{AiringRef, Directive, PlanEntry};
+use hub_proto::{Directive, PlanEntry};
 
 /// One command to sign and publish on `commune`'s downlink topic.
 #[derive(Clone, Debug, PartialEq)]
@@ -113,8 +113,8 @@ impl Round<'_> {
                 } => (
                     device,
                     Directive::Preempt {
-                        stopped: airing_ref(stopped),
-                        by: airing_ref(by),
+                        stopped: stopped.to_wire(),
+                        by: by.to_wire(),
                     },
                 ),
                 Decision::Stop {
@@ -125,7 +125,7 @@ impl Round<'_> {
                 } => (
                     device,
                     Directive::Stop {
-                        airing: airing_ref(key),
+                        airing: key.to_wire(),
                         reason: match reason {
                             StopReason::Cancelled => hub_proto::StopReason::Cancelled,
                             StopReason::Expired => hub_proto::StopReason::Expired,
@@ -156,14 +156,6 @@ impl Round<'_> {
                 }),
         );
         out
-    }
-}
-
-pub fn airing_ref(key: &AiringKey) -> AiringRef {
-    AiringRef {
-        bulletin: key.bulletin.to_string(),
-        occurrence: key.occurrence,
-        language: key.language.to_string(),
     }
 }
 

@@ -65,7 +65,6 @@ pub struct Known {
 struct Session {
     id: u64,
     last_seq: u64,
-    hello_at: DateTime<Utc>,
     last_seen: Instant,
 }
 
@@ -177,7 +176,6 @@ impl Gate {
                 Session {
                     id: report.session,
                     last_seq: report.seq,
-                    hello_at: report.at,
                     last_seen: seen,
                 },
             );
@@ -221,11 +219,6 @@ impl Gate {
             .filter(|(_, s)| s.last_seen < cutoff)
             .map(|(id, _)| id.clone())
             .collect()
-    }
-
-    /// When the current session of `device` began, by the device's clock.
-    pub fn session_started(&self, device: &DeviceId) -> Option<DateTime<Utc>> {
-        self.sessions.get(device).map(|s| s.hello_at)
     }
 
     /// Dropped reports so far, by reason.
@@ -360,10 +353,8 @@ mod tests {
         assert!(admit(&mut gate, UP, &h, 1).is_ok());
         let will = report("24611-LS-01", 7, WILL_SEQ, T1, Message::Offline);
         assert!(admit(&mut gate, UP, &will, 1).is_ok());
-        assert_eq!(
-            gate.session_started(&DeviceId::parse("24611-LS-01").unwrap()),
-            None
-        );
+        let later = Instant::now() + std::time::Duration::from_secs(1);
+        assert!(gate.silent_since(later).is_empty(), "no session left");
         assert_eq!(admit(&mut gate, UP, &h, 1), Err(Dropped::StaleHello));
         let newer = report("24611-LS-01", 8, 1, T2, hello());
         assert!(admit(&mut gate, UP, &newer, 1).is_ok());

@@ -108,10 +108,7 @@ pub async fn start(options: ServeOptions) -> Result<HubHandle, ServeError> {
         BrokerChoice::Embedded => {
             let (tx, rx, listening) = broker::start(&settings, passwords)?;
             let (transport, uplinks) = transport::embedded(tx, rx, cancel.clone())?;
-            let url = settings
-                .public_broker_url
-                .clone()
-                .unwrap_or_else(|| format!("mqtt://{}", listening.mqtt));
+            let url = settings.broker_url(listening.mqtt);
             (
                 transport,
                 uplinks,

@@ -54,10 +54,11 @@ impl Default for LinkSettings {
 }
 
 impl LinkSettings {
-    /// What devices are told to connect to.
-    pub fn broker_url(&self) -> String {
+    /// What devices are told to connect to, when the embedded broker
+    /// listens on `listening`.
+    pub fn broker_url(&self, listening: SocketAddr) -> String {
         self.public_broker_url
             .clone()
-            .unwrap_or_else(|| format!("mqtt://{}", self.mqtt_listen))
+            .unwrap_or_else(|| format!("mqtt://{listening}"))
     }
 }

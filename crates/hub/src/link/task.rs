@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use hub_core::{
-    AiringKey, BulletinId, BulletinState, Decision, Delivery, DeliveryBook, DeliveryState,
-    DeviceId, Event, Language, Receipt, Report as CoreReport, Scheduler, Withdrawal,
+    AiringKey, BulletinState, Decision, Delivery, DeliveryBook, DeliveryState, DeviceId, Event,
+    Receipt, Report as CoreReport, Scheduler, Withdrawal,
 };
 use hub_proto::{Clock, Command, Message, Outcome, Report, Status, PROTOCOL_VERSION};
 use hub_store::{Batch, DeviceHistory, Store};
@@ -216,19 +216,9 @@ impl Hub {
                 *self.stats.refused_by_devices.entry(code).or_default() += 1;
             }
             Message::Played { airing, outcome } => {
-                let key = match (
-                    BulletinId::parse(&airing.bulletin),
-                    Language::parse(&airing.language),
-                ) {
-                    (Ok(bulletin), Ok(language)) => AiringKey {
-                        bulletin,
-                        occurrence: airing.occurrence,
-                        language,
-                    },
-                    _ => {
-                        self.stats.unknown_airings += 1;
-                        return;
-                    }
+                let Ok(key) = AiringKey::from_wire(&airing) else {
+                    self.stats.unknown_airings += 1;
+                    return;
                 };
                 let (state, core) = match outcome {
                     Outcome::Started => (DeliveryState::Started, Some(CoreReport::Started)),
