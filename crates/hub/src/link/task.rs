@@ -191,19 +191,17 @@ impl Hub {
 
     /// Turns one admitted report into scheduler events and delivery changes.
     fn take(&mut self, device: DeviceId, report: Report, now: DateTime<Utc>, intake: &mut Intake) {
-        let mut went_online = || {
-            if self.online.insert(device.clone()) {
-                intake.events.push(Event::DeviceOnline(device.clone()));
-            }
-        };
+        // A device is online exactly while the gate holds a session for it,
+        // which only a hello opens.
         match report.message {
             Message::Hello { firmware, .. } => {
                 tracing::info!(%device, firmware, session = report.session, "device said hello");
-                went_online();
+                if self.online.insert(device.clone()) {
+                    intake.events.push(Event::DeviceOnline(device.clone()));
+                }
                 intake.hellos.insert(device.clone());
             }
             Message::Status(status) => {
-                went_online();
                 self.health.insert(device.clone(), status);
             }
             Message::Ack { seq } => {
