@@ -187,7 +187,9 @@ pub async fn run(params: &FanoutParams) -> anyhow::Result<FanoutSummary> {
             );
         };
         if delivery.airing.bulletin == bulletin_id
-            && delivery.state == DeliveryState::Acknowledged
+            // Acknowledged, or already further: a device whose ack named an
+            // older command carrying the bulletin may report it started first.
+            && (DeliveryState::Acknowledged..=DeliveryState::Failed).contains(&delivery.state)
             && acked.insert(delivery.device)
         {
             latencies.push(queued.elapsed());
