@@ -66,6 +66,13 @@ impl DeviceLog {
         }
     }
 
+    /// The device went offline (or the hub restarted and nobody is
+    /// connected yet): nothing is assumed to play on it any more.
+    pub fn go_offline(&mut self) {
+        self.offline = true;
+        self.forget_assumed();
+    }
+
     /// Forgets what was only assumed.
     pub(crate) fn forget_assumed(&mut self) {
         self.done.retain(|_, e| *e == Evidence::Reported);

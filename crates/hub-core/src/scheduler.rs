@@ -339,9 +339,7 @@ impl Scheduler {
             }
             Event::DeviceOffline(id) => {
                 self.province.device(&id)?;
-                let log = self.logs.entry(id.clone()).or_default();
-                log.offline = true;
-                log.forget_assumed();
+                self.logs.entry(id.clone()).or_default().go_offline();
                 dirty.devices.insert(id);
             }
             Event::DeviceOnline(id) => {

@@ -135,13 +135,9 @@ pub async fn start(options: ServeOptions) -> Result<HubHandle, ServeError> {
         identity::provisioning(&province, &secrets, broker_url, identity.public_key_text());
 
     // Nobody is connected yet: nothing is assumed to play until devices say hello.
-    for log in logs.values_mut() {
-        log.offline = true;
+    for device in province.devices() {
+        logs.entry(device.id.clone()).or_default().go_offline();
     }
-    let offline: Vec<Event> = province
-        .devices()
-        .map(|d| Event::DeviceOffline(d.id.clone()))
-        .collect();
     let scheduler = Scheduler::new(province, programme, logs);
     let deliveries = DeliveryBook::from_records(store.all::<Delivery>()?);
     let writer = StoreWriter::start(store.clone());
@@ -163,7 +159,9 @@ pub async fn start(options: ServeOptions) -> Result<HubHandle, ServeError> {
         resync_asked: HashMap::new(),
     };
     let now = hub.clock.now();
-    hub.round(now, offline, Effects::default()).await?;
+    // The first round plans every device.
+    hub.round(now, vec![Event::Tick], Effects::default())
+        .await?;
 
     let (requests, inbox) = mpsc::channel(256);
     let task = tokio::spawn(hub.run(uplinks, inbox, tick, cancel.clone()));
