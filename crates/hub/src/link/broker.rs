@@ -17,6 +17,19 @@ use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, ServerSettings, 
 
 use super::settings::LinkSettings;
 
+/// Reports that may wait for the hub in its own link's buffer.
+///
+/// rumqttd's router serves connections in turn and keeps what a connection
+/// has not read yet in the commit log of its subscription filter; when that
+/// log is full (512 KiB here, about 1,500 reports) its oldest segment is
+/// dropped and skipped by the readers behind it. During a broadcast
+/// thousands of device connections are busy, and a hub link served in turn
+/// lost reports that way. The hub's link is therefore a priority reader
+/// (a patch of ours, `vendor/README.md`): served first whenever reports
+/// arrive, with room for a burst in its buffer, which takes memory only
+/// while the hub is behind.
+const HUB_LINK_CAPACITY: usize = 200_000;
+
 /// Device id → broker password, for devices that may connect.
 pub type Passwords = Arc<RwLock<HashMap<String, String>>>;
 
@@ -76,8 +89,10 @@ pub fn start(
         router: RouterConfig {
             max_connections: settings.max_connections,
             max_outgoing_packet_count: 200,
-            // Commit logs are per topic, and topics are per commune: keep
-            // each small, devices resync from the hub rather than the broker.
+            // Commit logs are per subscription filter, and device filters
+            // name one commune topic each: keep each small, devices resync
+            // from the hub rather than the broker. The hub's uplink filter
+            // is read as soon as written (see HUB_LINK_CAPACITY).
             max_segment_size: 256 * 1024,
             max_segment_count: 2,
             custom_segment: None,
@@ -88,8 +103,10 @@ pub fn start(
         ..Config::default()
     };
     let mut broker = Broker::new(config);
-    let (tx, rx) = broker
-        .link("nguon-hub")
+    let (tx, rx, _) = broker
+        .link_builder("nguon-hub")
+        .priority_reader(HUB_LINK_CAPACITY)
+        .build()
         .map_err(|e| BrokerError::Link(e.to_string()))?;
     thread::Builder::new()
         .name("rumqttd".into())

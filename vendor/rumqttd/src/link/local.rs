@@ -49,6 +49,8 @@ pub struct LinkBuilder<'a> {
     dynamic_filters: bool,
     // default to 0, indicating to not use topic alias
     topic_alias_max: u16,
+    // Nguồn patch: see `priority_reader`
+    priority_reader: Option<usize>,
 }
 
 impl<'a> LinkBuilder<'a> {
@@ -62,7 +64,22 @@ impl<'a> LinkBuilder<'a> {
             last_will_properties: None,
             dynamic_filters: false,
             topic_alias_max: 0,
+            priority_reader: None,
         }
+    }
+
+    /// Makes this link a reader that must not miss data (Nguồn patch).
+    ///
+    /// Data waits for a reader in the commit log of its filter, whose oldest
+    /// segment is dropped (and skipped by readers behind it) when the log is
+    /// full. The router serves connections in turn, so with thousands of
+    /// busy connections a wildcard subscriber falls behind by more than the
+    /// log holds. A priority reader is served before the others whenever it
+    /// has data, and up to `capacity` notifications (at least the default,
+    /// 200) may wait in its receive buffer before the router pauses it.
+    pub fn priority_reader(mut self, capacity: usize) -> Self {
+        self.priority_reader = Some(capacity);
+        self
     }
 
     pub fn tenant_id(mut self, tenant_id: Option<String>) -> Self {
@@ -112,7 +129,8 @@ impl<'a> LinkBuilder<'a> {
             .last_will(self.last_will, self.last_will_properties)
             .topic_alias_max(self.topic_alias_max);
         let incoming = Incoming::new(connection.client_id.to_owned());
-        let (outgoing, link_rx) = Outgoing::new(connection.client_id.to_owned());
+        let (outgoing, link_rx) =
+            Outgoing::with_priority(connection.client_id.to_owned(), self.priority_reader);
         let outgoing_data_buffer = outgoing.buffer();
         let incoming_data_buffer = incoming.buffer();
 

@@ -66,11 +66,22 @@ pub struct Outgoing {
     last_pkid: u16,
     /// Metrics of outgoing messages of this connection
     pub(crate) meter: OutgoingMeter,
+    /// Notifications the send buffer holds before the router pauses this
+    /// connection (Nguồn patch: was always MAX_CHANNEL_CAPACITY)
+    pub(crate) capacity: usize,
+    /// Served before other connections whenever it is ready (Nguồn patch)
+    pub(crate) priority: bool,
 }
 
 impl Outgoing {
     #[inline]
     pub(crate) fn new(client_id: String) -> (Self, Receiver<()>) {
+        Self::with_priority(client_id, None)
+    }
+
+    /// With `Some(capacity)`, a priority reader (see `LinkBuilder::priority_reader`).
+    #[inline]
+    pub(crate) fn with_priority(client_id: String, priority: Option<usize>) -> (Self, Receiver<()>) {
         let (handle, rx) = flume::bounded(MAX_CHANNEL_CAPACITY);
         // Lazily grown: idle connections must not pay for 200/100-slot queues
         let data_buffer = VecDeque::new();
@@ -85,6 +96,8 @@ impl Outgoing {
             handle,
             last_pkid: 0,
             meter: Default::default(),
+            capacity: priority.map_or(MAX_CHANNEL_CAPACITY, |c| c.max(MAX_CHANNEL_CAPACITY)),
+            priority: priority.is_some(),
         };
 
         (outgoing, rx)

@@ -332,6 +332,8 @@ impl Router {
             connection.events = saved.map_or_else(ConnectionEvents::default, |s| s.metrics);
             Tracker::new(client_id.clone())
         };
+        let mut tracker = tracker;
+        tracker.priority = outgoing.priority;
 
         let ackslog = AckLog::new();
 
@@ -1602,7 +1604,7 @@ fn forward_device_data(
         len
     );
 
-    if len >= MAX_CHANNEL_CAPACITY - 1 {
+    if len >= outgoing.capacity - 1 {
         debug!("Outgoing channel reached its capacity");
         outgoing.push_notification(Notification::Unschedule);
         outgoing.handle.try_send(()).ok();
@@ -1636,7 +1638,7 @@ fn retrieve_shadow(datalog: &mut DataLog, outgoing: &mut Outgoing, shadow: Shado
         // Fill notify shadow
         let message = Notification::Shadow(shadow_reply);
         let len = outgoing.push_notification(message);
-        if len >= MAX_CHANNEL_CAPACITY - 1 {
+        if len >= outgoing.capacity - 1 {
             outgoing.push_notification(Notification::Unschedule);
         }
         outgoing.handle.try_send(()).ok();

@@ -40,7 +40,7 @@ impl Scheduler {
 
         // Implicitly reschedule the connection. Router will take care of explicitly pausing if
         // required (it has the state necessary to determine if pausing is required)
-        self.readyqueue.push_back(id);
+        self.enqueue(id);
         Some((id, data_requests))
     }
 
@@ -63,12 +63,28 @@ impl Scheduler {
         let tracker = self.trackers.get_mut(id).unwrap();
         if let Some(v) = tracker.try_ready(reason) {
             trace!(tracker_id = tracker.id, "reschedule {:?} -> Ready", v);
+            self.enqueue(id);
+        }
+    }
+
+    /// Queues a ready connection: a priority reader first, others last (Nguồn patch).
+    fn enqueue(&mut self, id: ConnectionId) {
+        if self.trackers.get(id).is_some_and(|t| t.priority) {
+            self.readyqueue.push_front(id);
+        } else {
             self.readyqueue.push_back(id);
         }
     }
 
     pub fn pause(&mut self, id: ConnectionId, reason: PauseReason) {
-        assert_eq!(self.readyqueue.pop_back(), Some(id));
+        // The connection was just queued again by `poll`: last, or first if
+        // it is a priority reader (Nguồn patch).
+        let paused = if self.readyqueue.back() == Some(&id) {
+            self.readyqueue.pop_back()
+        } else {
+            self.readyqueue.pop_front()
+        };
+        assert_eq!(paused, Some(id));
         let tracker = self.trackers.get_mut(id).unwrap();
 
         trace!(
@@ -92,6 +108,9 @@ pub struct Tracker {
     pub data_requests: VecDeque<DataRequest>,
     /// State machine
     pub status: Status,
+    /// Queued before other connections when ready (Nguồn patch)
+    #[serde(default)]
+    pub priority: bool,
 }
 
 #[derive(Debug, Copy, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,6 +142,7 @@ impl Tracker {
             id: client_id,
             data_requests: requests,
             status: Status::Paused(PauseReason::Busy),
+            priority: false,
         }
     }
 

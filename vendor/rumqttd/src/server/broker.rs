@@ -155,6 +155,12 @@ impl Broker {
         Ok((link_tx, link_rx))
     }
 
+    /// A builder for a local link, for options [`Broker::link`] leaves at
+    /// their defaults (Nguồn patch).
+    pub fn link_builder<'a>(&self, client_id: &'a str) -> LinkBuilder<'a> {
+        LinkBuilder::new(client_id, self.router_tx.clone())
+    }
+
     #[tracing::instrument(skip(self))]
     pub fn start(&mut self) -> Result<(), Error> {
         if self.config.v4.is_none()
