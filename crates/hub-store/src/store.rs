@@ -108,10 +108,11 @@ impl Store {
     /// no single read sees part of it. Loading several trees (as
     /// [`Store::load_province`] does) is not a snapshot, though: a batch
     /// applied between two of its reads shows in the later one only.
-    pub fn apply(&self, batch: Batch) -> Result<(), StoreError> {
+    pub fn apply(&self, mut batch: Batch) -> Result<(), StoreError> {
         if batch.ops.is_empty() {
             return Ok(());
         }
+        batch.keep_last_changes();
         let mut names: Vec<&'static str> = Vec::new();
         let mut slot: Vec<usize> = Vec::with_capacity(batch.ops.len());
         for op in &batch.ops {
@@ -298,6 +299,25 @@ impl Batch {
 
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
+    }
+
+    /// Adds `later`'s changes after this batch's own.
+    pub fn append(&mut self, mut later: Batch) {
+        self.ops.append(&mut later.ops);
+    }
+
+    /// Leaves only the last change to each key: earlier ones would be
+    /// overwritten within the same transaction anyway.
+    fn keep_last_changes(&mut self) {
+        let mut seen = std::collections::HashSet::with_capacity(self.ops.len());
+        let mut kept: Vec<Op> = Vec::with_capacity(self.ops.len());
+        for op in self.ops.drain(..).rev() {
+            if seen.insert((op.tree, op.key.clone())) {
+                kept.push(op);
+            }
+        }
+        kept.reverse();
+        self.ops = kept;
     }
 }
 

@@ -234,6 +234,30 @@ fn a_batch_writes_several_trees_and_later_changes_win() {
     store.apply(Batch::new()).unwrap();
 }
 
+#[test]
+fn appended_batches_apply_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let mut first = devices().remove(0);
+    let mut batch = Batch::new();
+    batch.put(&first).unwrap();
+    let mut later = Batch::new();
+    first.name = "Loa chợ (moved)".into();
+    later
+        .put(&first)
+        .unwrap()
+        .remove::<Device>(&devices()[1].key());
+    batch.append(later);
+    let mut last = Batch::new();
+    last.put(&devices().remove(1)).unwrap();
+    batch.append(last);
+    assert_eq!(batch.len(), 4);
+    store.apply(batch).unwrap();
+
+    let stored = store.all::<Device>().unwrap();
+    assert_eq!(stored, vec![devices().remove(1), first], "sorted by key");
+}
+
 fn sorted_settings(province: &Province) -> Vec<CommuneSettings> {
     let mut settings: Vec<_> = province.all_settings().cloned().collect();
     settings.sort_by(|a, b| a.commune.cmp(&b.commune));

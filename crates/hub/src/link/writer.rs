@@ -3,7 +3,11 @@
 //! A broadcast to 10,000 devices changes tens of thousands of delivery
 //! records within a second; encoding and committing them must not hold up
 //! the next round of device reports. Batches are applied in the order they
-//! were handed over, each atomically.
+//! were handed over; those that queued up while the previous write ran are
+//! applied together in one transaction, so a delivery that moved twice in
+//! the meantime is written once. The thread runs at a lower scheduling
+//! priority: when the CPU is short, device traffic goes first and the
+//! writer catches up after.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -11,6 +15,9 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
 use hub_store::{Batch, Store};
+
+/// Queued batches are merged up to about this many changes per transaction.
+const MAX_MERGED_CHANGES: usize = 50_000;
 
 pub struct StoreWriter {
     queue: Option<mpsc::Sender<Batch>>,
@@ -26,7 +33,14 @@ impl StoreWriter {
         let thread = thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || {
-                for batch in batches {
+                lower_priority();
+                while let Ok(mut batch) = batches.recv() {
+                    while batch.len() < MAX_MERGED_CHANGES {
+                        match batches.try_recv() {
+                            Ok(later) => batch.append(later),
+                            Err(_) => break,
+                        }
+                    }
                     if let Err(error) = store.apply(batch) {
                         failed.fetch_add(1, Ordering::Relaxed);
                         tracing::error!(%error, "writing hub state to the store failed");
@@ -65,6 +79,24 @@ impl StoreWriter {
         drop(self.queue.take());
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
+        }
+    }
+}
+
+/// Gives the calling thread (on Linux a thread has its own nice value) a
+/// lower priority; elsewhere, or if refused, it keeps the normal one.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        /// Nice value of the writer (0 is normal, 19 the lowest priority).
+        const WRITER_NICENESS: libc::c_int = 10;
+        // SAFETY: plain system calls on the calling thread's own id.
+        let refused = unsafe {
+            let thread = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            libc::setpriority(libc::PRIO_PROCESS, thread, WRITER_NICENESS) != 0
+        };
+        if refused {
+            tracing::debug!("the store writer keeps the normal priority");
         }
     }
 }
