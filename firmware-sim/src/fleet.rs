@@ -43,7 +43,7 @@ pub struct NotConnected {
 }
 
 /// Totals over a fleet.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Summary {
     /// Devices in the fleet.
     pub devices: usize,

@@ -1,6 +1,5 @@
 //! `firmware-sim`: runs simulated devices against a hub's broker.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -124,34 +123,15 @@ struct Connected {
 #[derive(Serialize)]
 struct SummaryLine {
     event: &'static str,
-    devices: usize,
-    connected: usize,
-    connects: u64,
-    commands_accepted: u64,
-    refusals: BTreeMap<&'static str, u64>,
-    duplicates: u64,
-    dropped_reports: u64,
-    airings_started: u64,
-    airings_finished: u64,
-    airings_preempted: u64,
-    airings_stopped: u64,
+    #[serde(flatten)]
+    summary: Summary,
 }
 
 impl SummaryLine {
     fn new(summary: Summary) -> Self {
         Self {
             event: "summary",
-            devices: summary.devices,
-            connected: summary.connected,
-            connects: summary.connects,
-            commands_accepted: summary.commands_accepted,
-            refusals: summary.refused,
-            duplicates: summary.duplicates,
-            dropped_reports: summary.dropped_reports,
-            airings_started: summary.airings_started,
-            airings_finished: summary.airings_finished,
-            airings_preempted: summary.airings_preempted,
-            airings_stopped: summary.airings_stopped,
+            summary,
         }
     }
 }

@@ -96,6 +96,15 @@ fn parse_at(text: &str) -> Result<DateTime<Utc>, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Warnings (a device giving up, the store failing) belong in a
+    // benchmark's output; not the broker's complaints about the device
+    // process ending. HUB_LOG asks for more, as with `hub`.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HUB_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,rumqttd=off"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     match run(cli.scenario) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

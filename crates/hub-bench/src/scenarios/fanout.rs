@@ -83,6 +83,20 @@ pub struct FanoutDetails {
     pub devices_cpu_ms: u64,
     pub baseline_broker_cpu_ms: u64,
     pub baseline_devices_cpu_ms: u64,
+    /// What the device process counted, from its summary at the end.
+    pub fleet: FleetCounts,
+    /// Device reports the hub's gate dropped, by reason.
+    pub gate_dropped: BTreeMap<&'static str, u64>,
+}
+
+/// The device process's own totals (part of `firmware_sim::Summary`).
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct FleetCounts {
+    pub connects: u64,
+    pub commands_accepted: u64,
+    pub duplicates: u64,
+    pub refused: BTreeMap<String, u64>,
+    pub dropped_reports: u64,
 }
 
 impl FanoutSummary {
@@ -104,6 +118,10 @@ impl FanoutSummary {
             format!(
                 "CPU during the broadcast: hub process {} ms, device process {} ms; baseline: broker process {} ms, device process {} ms",
                 d.hub_cpu_ms, d.devices_cpu_ms, d.baseline_broker_cpu_ms, d.baseline_devices_cpu_ms
+            ),
+            format!(
+                "devices: {} connections, {} commands accepted, {} duplicates, refused {:?}, {} reports dropped; hub gate dropped {:?}",
+                d.fleet.connects, d.fleet.commands_accepted, d.fleet.duplicates, d.fleet.refused, d.fleet.dropped_reports, d.gate_dropped
             ),
         ]
     }
@@ -197,7 +215,9 @@ pub async fn run(params: &FanoutParams) -> anyhow::Result<FanoutSummary> {
     }
     let hub_cpu_ms = cpu::used_since(cpu_before.0, None);
     let devices_cpu_ms = cpu::used_since(cpu_before.1, Some(devices_pid));
-    let commands = hub.stats().await?.commands_published - published_before;
+    let stats = hub.stats().await?;
+    let commands = stats.commands_published - published_before;
+    let fleet = fleet_summary(&mut child).await?;
     child.kill().await.ok();
     hub.shutdown().await?;
 
@@ -237,6 +257,8 @@ pub async fn run(params: &FanoutParams) -> anyhow::Result<FanoutSummary> {
             devices_cpu_ms,
             baseline_broker_cpu_ms: baseline.broker_cpu_ms,
             baseline_devices_cpu_ms: baseline.devices_cpu_ms,
+            fleet,
+            gate_dropped: stats.dropped,
             rss_before_kb,
             rss_after_kb,
         },
@@ -434,6 +456,32 @@ async fn wait_connected(child: &mut Child, timeout: Duration) -> anyhow::Result<
         "unexpected device output: {line}"
     );
     Ok(())
+}
+
+/// Ends the device process's run by closing its input, and reads the
+/// summary it prints then.
+async fn fleet_summary(child: &mut Child) -> anyhow::Result<FleetCounts> {
+    #[derive(serde::Deserialize)]
+    struct Line {
+        event: String,
+        fleet: Option<FleetCounts>,
+    }
+    drop(child.stdin.take());
+    let stdout = child.stdout.take().context("the device process's output")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let read = async {
+        while let Some(line) = lines.next_line().await? {
+            let line: Line = serde_json::from_str(&line)
+                .with_context(|| format!("unexpected device output: {line}"))?;
+            if let ("summary", Some(fleet)) = (line.event.as_str(), line.fleet) {
+                return Ok(fleet);
+            }
+        }
+        bail!("the device process ended without a summary")
+    };
+    tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .context("the device process did not print its summary in time")?
 }
 
 /// The process may hold one socket per device plus some.

@@ -5,7 +5,8 @@
 //! baseline, which answer every message naming them with one publish of
 //! their id. Both print `{"event":"connected",…}` once every device is
 //! connected, then run until killed or until standard input closes (the
-//! benchmark ended).
+//! benchmark ended); mode `hub` then prints the fleet's
+//! `{"event":"summary",…}`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -42,6 +43,8 @@ pub async fn run(
             fleet.wait_connected(timeout).await?;
             connected(provisioning.devices.len(), started);
             until_stdin_closes().await;
+            let summary = serde_json::json!({"event": "summary", "fleet": fleet.summary()});
+            println!("{summary}");
             fleet.stop().await;
         }
         Mode::Raw => {
