@@ -3,12 +3,14 @@
 //! Every device is one task with one socket and small buffers, all on one
 //! shared [`Clock`]. Connections are paced: device `i` first connects
 //! `i / connect_rate` seconds after the start, so the broker is never asked
-//! to accept more than `connect_rate` connections a second.
+//! to accept more than `connect_rate` connections a second. The devices
+//! share their signature checks ([`VerifiedSignatures`]): real devices each
+//! have a processor of their own, simulated ones share the hub's machine.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use hub_proto::{Clock, Outcome, Provisioning};
+use hub_proto::{Clock, Outcome, Provisioning, VerifiedSignatures};
 use tokio::time::Instant;
 
 use crate::broker::BrokerAddr;
@@ -85,11 +87,17 @@ impl Fleet {
         options: &FleetOptions,
     ) -> Result<Self, SetupError> {
         let broker: BrokerAddr = broker_override.unwrap_or(&provisioning.broker).parse()?;
+        let verified = VerifiedSignatures::default();
         let configs = provisioning
             .devices
             .iter()
-            .map(|device| DeviceConfig::from_credentials(device, &provisioning.hub_public_key))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|device| {
+                let mut config =
+                    DeviceConfig::from_credentials(device, &provisioning.hub_public_key)?;
+                config.guard = config.guard.sharing(verified.clone());
+                Ok(config)
+            })
+            .collect::<Result<Vec<_>, SetupError>>()?;
         let rate = f64::from(options.connect_rate.max(1));
         let started = Instant::now();
         let devices = configs

@@ -6,12 +6,16 @@
 //! that only grows, and an expiry, so a device refuses commands that are
 //! forged, replayed, or stale, whoever published them on the broker.
 
+use std::collections::{HashSet, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
+
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
 
 use crate::{check_version, AiringRef, PlanEntry, Refusal};
 
@@ -126,6 +130,7 @@ pub struct CommandGuard {
     device: String,
     hub_key: VerifyingKey,
     last_seq: u64,
+    verified: Option<VerifiedSignatures>,
 }
 
 impl CommandGuard {
@@ -134,7 +139,14 @@ impl CommandGuard {
             device: device.into(),
             hub_key,
             last_seq,
+            verified: None,
         }
+    }
+
+    /// Shares signature checks with the other guards holding `verified`.
+    pub fn sharing(mut self, verified: VerifiedSignatures) -> Self {
+        self.verified = Some(verified);
+        self
     }
 
     /// The sequence number of the last command accepted.
@@ -170,9 +182,7 @@ impl CommandGuard {
             .ok()
             .and_then(|bytes| Signature::from_slice(&bytes).ok())
             .ok_or(Refusal::BadSignature)?;
-        self.hub_key
-            .verify(&signed_bytes(body), &signature)
-            .map_err(|_| Refusal::BadSignature)?;
+        self.verify(body, &signature)?;
         let command: Command = serde_json::from_slice(body).map_err(Refusal::Malformed)?;
         if command.seq <= self.last_seq {
             return Err(Refusal::Replayed {
@@ -187,6 +197,100 @@ impl CommandGuard {
         }
         self.last_seq = command.seq;
         Ok(Some(command))
+    }
+
+    fn verify(&self, body: &[u8], signature: &Signature) -> Result<(), Refusal> {
+        let shared = self.verified.as_ref().map(|verified| {
+            (
+                verified,
+                VerifiedSignatures::digest(&self.hub_key, body, signature),
+            )
+        });
+        if let Some((verified, digest)) = &shared {
+            if verified.contains(digest) {
+                return Ok(());
+            }
+        }
+        self.hub_key
+            .verify(&signed_bytes(body), signature)
+            .map_err(|_| Refusal::BadSignature)?;
+        if let Some((verified, digest)) = shared {
+            verified.insert(digest);
+        }
+        Ok(())
+    }
+}
+
+/// Signatures known to be good, shared by guards that run on one CPU.
+///
+/// A real device verifies every command on its own processor. A simulator
+/// runs thousands of devices on a few cores, where each of a commune's
+/// devices verifying the same command again costs as much as the hub's own
+/// work. Guards sharing this remember the last good (key, body, signature)
+/// triples, by SHA-256 of all three: a body or a signature differing in one
+/// bit, or another key, is verified anew. Every other check (addressee,
+/// sequence, expiry) stays each guard's own.
+#[derive(Clone)]
+pub struct VerifiedSignatures {
+    recent: Arc<Mutex<Recent>>,
+    capacity: usize,
+}
+
+#[derive(Default)]
+struct Recent {
+    known: HashSet<[u8; 32]>,
+    order: VecDeque<[u8; 32]>,
+}
+
+impl Default for VerifiedSignatures {
+    /// Room for a day of commands to a province's communes and then some.
+    fn default() -> Self {
+        Self::remembering(4096)
+    }
+}
+
+impl VerifiedSignatures {
+    /// Remembers up to `capacity` signatures, forgetting the oldest first.
+    pub fn remembering(capacity: usize) -> Self {
+        Self {
+            recent: Arc::default(),
+            capacity,
+        }
+    }
+
+    fn digest(key: &VerifyingKey, body: &[u8], signature: &Signature) -> [u8; 32] {
+        let mut hash = Sha256::new();
+        hash.update(key.as_bytes());
+        hash.update(signature.to_bytes());
+        hash.update(body);
+        hash.finalize().into()
+    }
+
+    fn contains(&self, digest: &[u8; 32]) -> bool {
+        let recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        recent.known.contains(digest)
+    }
+
+    fn insert(&self, digest: [u8; 32]) {
+        let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        if recent.known.insert(digest) {
+            recent.order.push_back(digest);
+            if recent.order.len() > self.capacity {
+                if let Some(oldest) = recent.order.pop_front() {
+                    recent.known.remove(&oldest);
+                }
+            }
+        }
+    }
+
+    /// Signatures remembered now.
+    pub fn len(&self) -> usize {
+        let recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        recent.order.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -293,6 +397,66 @@ mod tests {
             guard.check(tampered.as_bytes(), at(NOW)),
             Err(Refusal::BadSignature)
         ));
+    }
+
+    #[test]
+    fn guards_sharing_signature_checks_still_refuse_what_was_not_verified() {
+        let (signer, first) = setup();
+        let verified = VerifiedSignatures::default();
+        let mut first = first.sharing(verified.clone());
+        let mut second =
+            CommandGuard::new("24611-LS-02", signer.verifying_key(), 0).sharing(verified.clone());
+        let wire = signer.sign(&command(7, &["24611-LS-01", "24611-LS-02"]));
+        assert!(first.check(&wire, at(NOW)).unwrap().is_some());
+        assert_eq!(verified.len(), 1);
+        assert!(second.check(&wire, at(NOW)).unwrap().is_some());
+        assert_eq!(
+            verified.len(),
+            1,
+            "the second guard used the first one's check"
+        );
+
+        // The remembered signature with another body, or replayed: refused.
+        let tampered = String::from_utf8(wire.clone())
+            .unwrap()
+            .replace("lu-serepok", "lu-serepoc");
+        let mut third =
+            CommandGuard::new("24611-LS-01", signer.verifying_key(), 0).sharing(verified.clone());
+        assert!(matches!(
+            third.check(tampered.as_bytes(), at(NOW)),
+            Err(Refusal::BadSignature)
+        ));
+        assert!(matches!(
+            second.check(&wire, at(NOW)),
+            Err(Refusal::Replayed { seq: 7, last: 7 })
+        ));
+        // Another hub's key does not find the first key's entries.
+        let intruder = CommandSigner::new(SigningKey::generate(&mut OsRng));
+        let mut fooled =
+            CommandGuard::new("24611-LS-01", intruder.verifying_key(), 0).sharing(verified.clone());
+        assert!(matches!(
+            fooled.check(&wire, at(NOW)),
+            Err(Refusal::BadSignature)
+        ));
+    }
+
+    #[test]
+    fn shared_signature_checks_forget_the_oldest() {
+        let (signer, guard) = setup();
+        let verified = VerifiedSignatures::remembering(2);
+        let mut guard = guard.sharing(verified.clone());
+        let wires: Vec<Vec<u8>> = (1..=3)
+            .map(|seq| signer.sign(&command(seq, &["24611-LS-01", "24611-LS-02"])))
+            .collect();
+        for wire in &wires {
+            assert!(guard.check(wire, at(NOW)).unwrap().is_some());
+        }
+        assert_eq!(verified.len(), 2);
+        // A forgotten signature is simply checked again.
+        let mut other =
+            CommandGuard::new("24611-LS-02", signer.verifying_key(), 0).sharing(verified.clone());
+        assert!(other.check(&wires[0], at(NOW)).unwrap().is_some());
+        assert_eq!(verified.len(), 2);
     }
 
     #[test]

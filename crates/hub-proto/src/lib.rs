@@ -23,7 +23,9 @@ pub mod topic;
 pub mod uplink;
 
 pub use clock::Clock;
-pub use downlink::{Command, CommandGuard, CommandSigner, Directive, StopReason};
+pub use downlink::{
+    Command, CommandGuard, CommandSigner, Directive, StopReason, VerifiedSignatures,
+};
 pub use plan::{AiringRef, Class, DevicePlan, Kind, MediaRef, Part, PlanEntry};
 pub use provision::{DeviceCredentials, Provisioning};
 pub use uplink::{Message, Outcome, Power, Report, SealedReport, Status, UplinkKey};
