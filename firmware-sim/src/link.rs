@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use hub_proto::downlink::{decode_public_key, MAX_COMMAND_BYTES};
-use hub_proto::uplink::{MAX_REPORT_BYTES, WILL_SEQ};
+use hub_proto::uplink::{MAX_MESSAGES, MAX_REPORT_BYTES, WILL_SEQ};
 use hub_proto::{
     topic, Clock, CommandGuard, DeviceCredentials, Directive, Kind, Message, Refusal, Report,
     Status, UplinkKey,
@@ -325,10 +325,10 @@ struct Link {
     /// Consecutive failed connection attempts.
     attempts: u32,
     queue: VecDeque<Pending>,
-    /// Handed to the client, not yet written to the socket.
-    handed: VecDeque<Pending>,
-    /// Written with this packet id, not yet acknowledged.
-    inflight: VecDeque<(u16, Pending)>,
+    /// Reports handed to the client, not yet written to the socket.
+    handed: VecDeque<Vec<Pending>>,
+    /// Reports written with this packet id, not yet acknowledged.
+    inflight: VecDeque<(u16, Vec<Pending>)>,
 }
 
 impl Link {
@@ -496,8 +496,11 @@ impl Link {
             }
             Event::Incoming(Packet::PubAck(ack)) => {
                 if let Some(index) = self.inflight.iter().position(|(id, _)| *id == ack.pkid) {
-                    if let Some((_, pending)) = self.inflight.remove(index) {
-                        if matches!(pending.message, Message::Hello { .. }) {
+                    if let Some((_, report)) = self.inflight.remove(index) {
+                        if report
+                            .iter()
+                            .any(|p| matches!(p.message, Message::Hello { .. }))
+                        {
                             self.shared.lock().counters.sessions += 1;
                             self.shared.sessions.send_modify(|opened| *opened += 1);
                         }
@@ -506,8 +509,8 @@ impl Link {
                 self.pump();
             }
             Event::Outgoing(Outgoing::Publish(pkid)) => {
-                if let Some(pending) = self.handed.pop_front() {
-                    self.inflight.push_back((pkid, pending));
+                if let Some(report) = self.handed.pop_front() {
+                    self.inflight.push_back((pkid, report));
                 }
             }
             _ => {}
@@ -550,8 +553,9 @@ impl Link {
                     state.player.apply(command.directive, now)
                 };
                 debug!(device = %self.id, seq = command.seq, "command accepted");
-                self.enqueue(now, [Message::Ack { seq: command.seq }]);
-                self.enqueue(now, messages);
+                // The ack and what the command started go out together.
+                let ack = Message::Ack { seq: command.seq };
+                self.enqueue(now, std::iter::once(ack).chain(messages));
             }
             Err(Refusal::Replayed { seq, last }) if seq == last => {
                 self.shared.lock().counters.duplicates += 1;
@@ -602,19 +606,20 @@ impl Link {
         }
     }
 
-    /// Seals waiting reports into the session and hands them to the client,
-    /// keeping at most [`WINDOW`] unacknowledged.
+    /// Seals waiting messages into reports of the session and hands them to
+    /// the client, keeping at most [`WINDOW`] reports unacknowledged.
     fn pump(&mut self) {
         while self.ready && self.handed.len() + self.inflight.len() < WINDOW {
-            let Some(pending) = self.queue.pop_front() else {
+            let batch = self.next_report();
+            let Some(first) = batch.first() else {
                 break;
             };
-            let report = Report::new(
+            let report = Report::batch(
                 self.id.clone(),
                 self.session,
                 self.seq + 1,
-                pending.at,
-                pending.message.clone(),
+                first.at,
+                batch.iter().map(|p| p.message.clone()).collect(),
             );
             let sealed = report.seal(&self.key);
             match self.client.try_publish(
@@ -625,15 +630,37 @@ impl Link {
             ) {
                 Ok(()) => {
                     self.seq += 1;
-                    self.handed.push_back(pending);
+                    self.handed.push_back(batch);
                 }
                 Err(error) => {
                     debug!(device = %self.id, %error, "client busy, report kept");
-                    self.queue.push_front(pending);
+                    for pending in batch.into_iter().rev() {
+                        self.queue.push_front(pending);
+                    }
                     break;
                 }
             }
         }
+    }
+
+    /// Takes the next report's messages off the queue: a hello alone, or
+    /// the messages that arose at the same time as the first, up to
+    /// [`MAX_MESSAGES`].
+    fn next_report(&mut self) -> Vec<Pending> {
+        let Some(first) = self.queue.pop_front() else {
+            return Vec::new();
+        };
+        let alone = |p: &Pending| matches!(p.message, Message::Hello { .. });
+        let mut batch = vec![first];
+        while !alone(&batch[0]) && batch.len() < MAX_MESSAGES {
+            match self.queue.front() {
+                Some(next) if next.at == batch[0].at && !alone(next) => {
+                    batch.extend(self.queue.pop_front());
+                }
+                _ => break,
+            }
+        }
+        batch
     }
 
     /// The connection is gone: keep what the broker did not take, and get a
@@ -646,8 +673,9 @@ impl Link {
         let unsent: Vec<Pending> = self
             .inflight
             .drain(..)
-            .map(|(_, pending)| pending)
+            .map(|(_, report)| report)
             .chain(self.handed.drain(..))
+            .flatten()
             .filter(|p| !matches!(p.message, Message::Hello { .. } | Message::Status(_)))
             .collect();
         for pending in unsent.into_iter().rev() {

@@ -25,6 +25,9 @@ pub const MAX_REPORT_BYTES: usize = 16 * 1024;
 /// Sequence number of the Last Will: the last word of its session.
 pub const WILL_SEQ: u64 = u64::MAX;
 
+/// Most messages one report carries.
+pub const MAX_MESSAGES: usize = 32;
+
 /// The MAC'd part of a report.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
@@ -35,9 +38,12 @@ pub struct Report {
     pub session: u64,
     /// Grows within a session; the hub drops what does not.
     pub seq: u64,
-    /// The device's clock when it wrote the report.
+    /// The device's clock when its messages arose.
     pub at: DateTime<Utc>,
-    pub message: Message,
+    /// What arose at `at`, in order: one to [`MAX_MESSAGES`] messages, and a
+    /// hello or offline only on its own.
+    #[serde(deserialize_with = "messages::deserialize")]
+    pub messages: Vec<Message>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,6 +111,7 @@ pub enum Outcome {
 }
 
 impl Report {
+    /// A report of one message.
     pub fn new(
         device: impl Into<String>,
         session: u64,
@@ -112,20 +119,75 @@ impl Report {
         at: DateTime<Utc>,
         message: Message,
     ) -> Self {
+        Self::batch(device, session, seq, at, vec![message])
+    }
+
+    /// A report of several messages that arose at the same time `at` (a
+    /// command's ack and the airing it started, say): one publish instead of
+    /// several, which matters on a 4G link and to a hub hearing 10,000
+    /// devices at once. The caller keeps to the rules of [`Report::messages`].
+    pub fn batch(
+        device: impl Into<String>,
+        session: u64,
+        seq: u64,
+        at: DateTime<Utc>,
+        messages: Vec<Message>,
+    ) -> Self {
         Self {
             v: PROTOCOL_VERSION,
             device: device.into(),
             session,
             seq,
             at,
-            message,
+            messages,
         }
+    }
+
+    /// The session's opening hello, if that is what this is.
+    pub fn hello(&self) -> Option<&Message> {
+        match self.messages.as_slice() {
+            [hello @ Message::Hello { .. }] => Some(hello),
+            _ => None,
+        }
+    }
+
+    /// Whether this is the Last Will.
+    pub fn is_offline(&self) -> bool {
+        self.messages == [Message::Offline]
     }
 
     /// The wire form, sealed with the device's uplink key.
     pub fn seal(&self, key: &UplinkKey) -> Vec<u8> {
         let body = serde_json::to_vec(self).expect("a Report always serialises");
         crate::envelope("mac", &key.mac(&body).finalize().into_bytes(), &body)
+    }
+}
+
+/// Reads a report's messages, refusing a report that breaks their rules.
+mod messages {
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer};
+
+    use super::{Message, MAX_MESSAGES};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(to: D) -> Result<Vec<Message>, D::Error> {
+        let messages = Vec::<Message>::deserialize(to)?;
+        if messages.is_empty() {
+            return Err(D::Error::custom("a report carries at least one message"));
+        }
+        if messages.len() > MAX_MESSAGES {
+            return Err(D::Error::custom(format_args!(
+                "a report carries at most {MAX_MESSAGES} messages, this one {}",
+                messages.len()
+            )));
+        }
+        let alone = |m: &Message| matches!(m, Message::Hello { .. } | Message::Offline);
+        if messages.len() > 1 && messages.iter().any(alone) {
+            return Err(D::Error::custom(
+                "a hello or offline message is a report of its own",
+            ));
+        }
+        Ok(messages)
     }
 }
 
@@ -273,7 +335,55 @@ mod tests {
             let report = Report::new("24611-LS-01", 7, seq, at("2026-11-23T10:40:00Z"), message);
             let sealed = SealedReport::parse(&report.seal(&key)).unwrap();
             assert_eq!(sealed.device(), "24611-LS-01");
-            assert_eq!(sealed.open(&key).unwrap(), report);
+            let opened = sealed.open(&key).unwrap();
+            assert_eq!(opened.hello().is_some(), seq == 1);
+            assert_eq!(opened.is_offline(), seq == 6);
+            assert_eq!(opened, report);
+        }
+    }
+
+    #[test]
+    fn messages_that_arose_together_round_trip_in_one_report() {
+        let key = key();
+        let together: Vec<Message> = messages()
+            .into_iter()
+            .filter(|m| !matches!(m, Message::Hello { .. } | Message::Offline))
+            .collect();
+        let report = Report::batch("24611-LS-01", 7, 3, at("2026-11-23T10:40:00Z"), together);
+        let opened = SealedReport::parse(&report.seal(&key))
+            .unwrap()
+            .open(&key)
+            .unwrap();
+        assert_eq!(opened.messages.len(), 4);
+        assert_eq!(opened, report);
+        assert!(opened.hello().is_none() && !opened.is_offline());
+    }
+
+    #[test]
+    fn reports_breaking_the_message_rules_are_malformed() {
+        let key = key();
+        let when = at("2026-11-23T10:40:00Z");
+        let hello = messages().remove(0);
+        let cases = [
+            (Vec::new(), "at least one message"),
+            (vec![hello, Message::Ack { seq: 1 }], "of its own"),
+            (
+                vec![Message::Ack { seq: 1 }, Message::Offline],
+                "of its own",
+            ),
+            (
+                vec![Message::Ack { seq: 1 }; MAX_MESSAGES + 1],
+                "at most 32 messages, this one 33",
+            ),
+        ];
+        for (messages, why) in cases {
+            let wire = Report::batch("24611-LS-01", 7, 1, when, messages).seal(&key);
+            match SealedReport::parse(&wire) {
+                Err(Refusal::Malformed(error)) => {
+                    assert!(error.to_string().contains(why), "{error}")
+                }
+                other => panic!("expected malformed ({why}), got {:?}", other.err()),
+            }
         }
     }
 

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use hub_core::{AreaCode, DeviceId};
-use hub_proto::{topic, Message, Report, SealedReport, UplinkKey};
+use hub_proto::{topic, Report, SealedReport, UplinkKey};
 
 /// Why a report was dropped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -162,7 +162,7 @@ impl Gate {
         {
             return Err(Dropped::RateLimited);
         }
-        if let Message::Hello { .. } = report.message {
+        if report.hello().is_some() {
             if self
                 .last_hello
                 .get(&id)
@@ -186,7 +186,7 @@ impl Gate {
             .get_mut(&id)
             .filter(|s| s.id == report.session)
         else {
-            if report.message != Message::Offline {
+            if !report.is_offline() {
                 self.strays.insert(id);
             }
             return Err(Dropped::NoSession);
@@ -196,7 +196,7 @@ impl Gate {
         }
         session.last_seq = report.seq;
         session.last_seen = seen;
-        if report.message == Message::Offline {
+        if report.is_offline() {
             self.sessions.remove(&id);
         }
         Ok((id, report))
@@ -233,7 +233,7 @@ impl Gate {
 #[cfg(test)]
 mod tests {
     use hub_proto::uplink::WILL_SEQ;
-    use hub_proto::{Power, Status};
+    use hub_proto::{Message, Power, Status};
 
     use super::*;
 

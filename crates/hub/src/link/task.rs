@@ -191,11 +191,26 @@ impl Hub {
 
     /// Turns one admitted report into scheduler events and delivery changes.
     fn take(&mut self, device: DeviceId, report: Report, now: DateTime<Utc>, intake: &mut Intake) {
+        for message in report.messages {
+            self.take_message(&device, message, report.session, report.at, now, intake);
+        }
+    }
+
+    /// One message of a report that arose at the device's time `at`.
+    fn take_message(
+        &mut self,
+        device: &DeviceId,
+        message: Message,
+        session: u64,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        intake: &mut Intake,
+    ) {
         // A device is online exactly while the gate holds a session for it,
         // which only a hello opens.
-        match report.message {
+        match message {
             Message::Hello { firmware, .. } => {
-                tracing::info!(%device, firmware, session = report.session, "device said hello");
+                tracing::info!(%device, firmware, session, "device said hello");
                 if self.online.insert(device.clone()) {
                     intake.events.push(Event::DeviceOnline(device.clone()));
                 }
@@ -207,7 +222,7 @@ impl Hub {
             Message::Ack { seq } => {
                 intake
                     .changed
-                    .extend(self.deliveries.acknowledged(&device, seq, now));
+                    .extend(self.deliveries.acknowledged(device, seq, now));
             }
             Message::Refused { seq, code, reason } => {
                 tracing::warn!(%device, ?seq, code, reason, "device refused a command");
@@ -226,7 +241,7 @@ impl Hub {
                     // The scheduler ordered the stop and knows already.
                     Outcome::Stopped => (DeliveryState::Stopped, None),
                 };
-                if let Some(changed) = self.deliveries.reported(&device, &key, state, report.at) {
+                if let Some(changed) = self.deliveries.reported(device, &key, state, at) {
                     intake.changed.push(changed.clone());
                 }
                 if let Some(report_kind) = core {
@@ -234,13 +249,13 @@ impl Hub {
                         device: device.clone(),
                         key,
                         report: report_kind,
-                        at: report.at.min(now),
+                        at: at.min(now),
                     }));
                 }
             }
             Message::Offline => {
                 tracing::info!(%device, "device offline (last will)");
-                if self.online.remove(&device) {
+                if self.online.remove(device) {
                     intake.events.push(Event::DeviceOffline(device.clone()));
                 }
             }
