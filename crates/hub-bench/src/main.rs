@@ -44,6 +44,10 @@ struct FanoutArgs {
     /// Longest wait for connecting and for acknowledgements, in seconds.
     #[arg(long, default_value_t = 60)]
     timeout_secs: u64,
+    /// Independent runs (each with a fresh hub, devices and baseline); the
+    /// last line then holds the median of each figure over the runs.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    runs: u32,
 }
 
 #[derive(Args)]
@@ -130,11 +134,22 @@ fn run(scenario: Scenario) -> anyhow::Result<()> {
                 connect_rate: args.connect_rate,
                 timeout: std::time::Duration::from_secs(args.timeout_secs),
             };
-            let summary = runtime()?.block_on(fanout::run(&params))?;
-            for line in summary.describe() {
-                println!("{line}");
+            let runtime = runtime()?;
+            let mut runs = Vec::new();
+            for run in 1..=args.runs {
+                let summary = runtime.block_on(fanout::run(&params))?;
+                if args.runs > 1 {
+                    println!("run {run} of {}:", args.runs);
+                }
+                for line in summary.describe() {
+                    println!("{line}");
+                }
+                println!("{}", serde_json::to_string(&summary)?);
+                runs.push(summary);
             }
-            println!("{}", serde_json::to_string(&summary)?);
+            if runs.len() > 1 {
+                println!("{}", serde_json::to_string(&fanout::median(&runs))?);
+            }
         }
         Scenario::FanoutDevices(args) => {
             let provisioning =
