@@ -44,8 +44,9 @@ struct FanoutArgs {
     /// Longest wait for connecting and for acknowledgements, in seconds.
     #[arg(long, default_value_t = 60)]
     timeout_secs: u64,
-    /// Independent runs (each with a fresh hub, devices and baseline); the
-    /// last line then holds the median of each figure over the runs.
+    /// Independent runs, each in a fresh process (a fresh hub, devices,
+    /// baseline and memory); the last line then holds the median of each
+    /// figure over the runs.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     runs: u32,
 }
@@ -92,6 +93,34 @@ impl From<LoadArgs> for LoadParams {
     }
 }
 
+/// Runs `fanout` `args.runs` times, each in a process of its own (memory
+/// freed by one run would hide the next one's growth), printing each run's
+/// output, then the median of every figure.
+fn run_fanout_repeatedly(args: &FanoutArgs) -> anyhow::Result<()> {
+    let mut summaries = Vec::new();
+    for run in 1..=args.runs {
+        println!("run {run} of {}:", args.runs);
+        let output = std::process::Command::new(std::env::current_exe()?)
+            .args(["fanout", "--runs", "1"])
+            .args(["--devices", &args.devices.to_string()])
+            .args([
+                "--devices-per-commune",
+                &args.devices_per_commune.to_string(),
+            ])
+            .args(["--connect-rate", &args.connect_rate.to_string()])
+            .args(["--timeout-secs", &args.timeout_secs.to_string()])
+            .stderr(std::process::Stdio::inherit())
+            .output()?;
+        anyhow::ensure!(output.status.success(), "run {run} failed");
+        let text = String::from_utf8(output.stdout)?;
+        print!("{text}");
+        let last = text.lines().last().unwrap_or_default();
+        summaries.push(serde_json::from_str(last)?);
+    }
+    println!("{}", fanout::median(&summaries));
+    Ok(())
+}
+
 fn parse_at(text: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
@@ -134,21 +163,14 @@ fn run(scenario: Scenario) -> anyhow::Result<()> {
                 connect_rate: args.connect_rate,
                 timeout: std::time::Duration::from_secs(args.timeout_secs),
             };
-            let runtime = runtime()?;
-            let mut runs = Vec::new();
-            for run in 1..=args.runs {
-                let summary = runtime.block_on(fanout::run(&params))?;
-                if args.runs > 1 {
-                    println!("run {run} of {}:", args.runs);
-                }
+            if args.runs == 1 {
+                let summary = runtime()?.block_on(fanout::run(&params))?;
                 for line in summary.describe() {
                     println!("{line}");
                 }
                 println!("{}", serde_json::to_string(&summary)?);
-                runs.push(summary);
-            }
-            if runs.len() > 1 {
-                println!("{}", serde_json::to_string(&fanout::median(&runs))?);
+            } else {
+                run_fanout_repeatedly(&args)?;
             }
         }
         Scenario::FanoutDevices(args) => {
