@@ -11,9 +11,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hub_proto::{Clock, Outcome, Provisioning, VerifiedSignatures};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
 use tokio::time::Instant;
 
 use crate::broker::BrokerAddr;
+use crate::faults::{Fault, Target};
 use crate::link::{DeviceConfig, DeviceHandle, LinkOptions, SetupError};
 
 /// How a fleet runs.
@@ -43,6 +46,11 @@ pub struct NotConnected {
     /// Devices in the fleet.
     pub devices: usize,
 }
+
+/// A fault named a device the fleet does not run.
+#[derive(Debug, thiserror::Error)]
+#[error("no device {0} in this fleet")]
+pub struct UnknownDevice(pub String);
 
 /// Totals over a fleet.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -136,6 +144,33 @@ impl Fleet {
                 devices: self.devices.len(),
             }),
         }
+    }
+
+    /// Injects `fault` into the devices `target` names, now; returns their
+    /// ids, in fleet order. Unknown ids are an error and nothing is injected.
+    pub async fn inject(
+        &self,
+        fault: Fault,
+        target: &Target,
+    ) -> Result<Vec<String>, UnknownDevice> {
+        let chosen: Vec<&DeviceHandle> = match target {
+            Target::Share { share, seed } => {
+                let count = (share * self.devices.len() as f64).round() as usize;
+                let mut rng = StdRng::seed_from_u64(*seed);
+                let mut picked: Vec<usize> =
+                    rand::seq::index::sample(&mut rng, self.devices.len(), count).into_vec();
+                picked.sort_unstable();
+                picked.into_iter().map(|i| &self.devices[i]).collect()
+            }
+            Target::Devices(ids) => ids
+                .iter()
+                .map(|id| self.device(id).ok_or_else(|| UnknownDevice(id.clone())))
+                .collect::<Result<_, _>>()?,
+        };
+        for device in &chosen {
+            device.inject(fault).await;
+        }
+        Ok(chosen.iter().map(|d| d.id().to_string()).collect())
     }
 
     /// Totals over all devices now.

@@ -3,17 +3,19 @@
 //! A simulated device keeps a local plan and plays it on its own clock
 //! ([`player`]), talks to the hub over MQTT with signed commands down and
 //! sealed reports up ([`link`]), and many of them share one process
-//! ([`fleet`]). Everything on the wire comes from `hub-proto`; nothing here
+//! ([`fleet`]), and [`faults`] can be injected into any of them. Everything on the wire comes from `hub-proto`; nothing here
 //! knows the hub's internals.
 
 #![warn(missing_docs)]
 
 pub mod broker;
+pub mod faults;
 pub mod fleet;
 pub mod link;
 pub mod player;
 
 pub use broker::{BrokerAddr, BrokerAddrError};
-pub use fleet::{Fleet, FleetOptions, NotConnected, Summary};
+pub use faults::{Fault, Target};
+pub use fleet::{Fleet, FleetOptions, NotConnected, Summary, UnknownDevice};
 pub use link::{Counters, DeviceConfig, DeviceHandle, LinkOptions, SetupError};
 pub use player::{Display, Played, Player};

@@ -21,8 +21,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use hub_proto::downlink::{decode_public_key, MAX_COMMAND_BYTES};
 use hub_proto::uplink::{MAX_MESSAGES, MAX_REPORT_BYTES, WILL_SEQ};
 use hub_proto::{
-    topic, Clock, CommandGuard, DeviceCredentials, Directive, Kind, Message, Refusal, Report,
-    Status, UplinkKey,
+    topic, Clock, CommandGuard, DeviceCredentials, Directive, Kind, Message, Outcome, Refusal,
+    Report, Status, UplinkKey,
 };
 use rand::Rng;
 use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, Outgoing, Packet, QoS};
@@ -32,6 +32,7 @@ use tokio::time::{sleep, sleep_until, Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};
 
 use crate::broker::BrokerAddr;
+use crate::faults::Fault;
 use crate::player::{Played, Player};
 
 /// Reports handed to the MQTT client and not yet acknowledged by the broker.
@@ -157,6 +158,9 @@ struct Shared {
 
 struct State {
     player: Player,
+    /// What earlier power cycles played: a power loss takes the player's
+    /// state, not what was heard from the loudspeaker.
+    history: Vec<Played>,
     counters: Counters,
 }
 
@@ -173,6 +177,14 @@ impl Shared {
 enum Control {
     /// Close the TCP connection without DISCONNECT, then reconnect.
     DropLink,
+    /// Close it the same way and stay down this long.
+    LinkDown(Duration),
+    /// Hold every report this long before sending it, until then.
+    SlowLink { delay: Duration, until: Instant },
+    /// Lose power (and what is not stored) for this long.
+    PowerLoss(Duration),
+    /// Move the device clock by this much.
+    ClockSkew(TimeDelta),
     /// Disconnect cleanly and end the task.
     Stop,
 }
@@ -209,6 +221,7 @@ impl DeviceHandle {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 player: Player::new(),
+                history: Vec::new(),
                 counters: Counters::default(),
             }),
             connected: AtomicBool::new(false),
@@ -231,9 +244,16 @@ impl DeviceHandle {
         &self.id
     }
 
-    /// Everything the device has started, in start order.
+    /// Everything the device has started, in start order, across power
+    /// losses (an airing cut by one ends [`Outcome::Failed`]).
     pub fn timeline(&self) -> Vec<Played> {
-        self.shared.lock().player.timeline().to_vec()
+        let state = self.shared.lock();
+        state
+            .history
+            .iter()
+            .chain(state.player.timeline())
+            .cloned()
+            .collect()
     }
 
     /// The device's health, as its next heartbeat would report it.
@@ -271,6 +291,36 @@ impl DeviceHandle {
         }
     }
 
+    /// Injects `fault` now (see [`crate::faults`]).
+    pub async fn inject(&self, fault: Fault) {
+        let control = match fault {
+            Fault::LinkDown { down } => Control::LinkDown(down),
+            Fault::Flapping { up, down, cycles } => {
+                let control = self.control.clone();
+                tokio::spawn(async move {
+                    for _ in 0..cycles {
+                        sleep(up).await;
+                        if control.send(Control::LinkDown(down)).await.is_err() {
+                            return;
+                        }
+                        sleep(down).await;
+                    }
+                });
+                return;
+            }
+            Fault::SlowLink { delay, lasting } => Control::SlowLink {
+                delay,
+                until: Instant::now() + lasting,
+            },
+            Fault::PowerLoss { off } => Control::PowerLoss(off),
+            Fault::ClockSkew { by } => Control::ClockSkew(by),
+        };
+        info!(device = %self.id, %fault, "fault injected");
+        if self.control.send(control).await.is_err() {
+            debug!(device = %self.id, "device already stopped");
+        }
+    }
+
     /// Disconnects cleanly (the broker discards the Last Will) and ends the device.
     pub async fn stop(self) {
         self.request_stop();
@@ -297,11 +347,15 @@ impl DeviceHandle {
 struct Pending {
     at: DateTime<Utc>,
     message: Message,
+    /// When it was queued (real time), for a slow link.
+    queued: Instant,
 }
 
 enum Step {
     Event(Result<Event, rumqttc::ConnectionError>),
-    DropLink,
+    /// The link drops; the device reconnects after this long.
+    LinkDown(Duration),
+    PowerLoss(Duration),
     Stop,
 }
 
@@ -325,6 +379,8 @@ struct Link {
     /// Consecutive failed connection attempts.
     attempts: u32,
     queue: VecDeque<Pending>,
+    /// A slow link: reports wait this long before they go, until then.
+    slow: Option<(Duration, Instant)>,
     /// Reports handed to the client, not yet written to the socket.
     handed: VecDeque<Vec<Pending>>,
     /// Reports written with this packet id, not yet acknowledged.
@@ -370,6 +426,7 @@ impl Link {
             last_hello: None,
             attempts: 0,
             queue: VecDeque::new(),
+            slow: None,
             handed: VecDeque::new(),
             inflight: VecDeque::new(),
         };
@@ -401,12 +458,24 @@ impl Link {
                 tokio::pin!(poll);
                 loop {
                     let wakeup = self.wakeup();
+                    let release = self.release_at();
                     tokio::select! {
                         event = &mut poll => break Step::Event(event),
                         () = sleep_until(wakeup) => self.advance(),
+                        () = sleep_until(release.unwrap_or(wakeup)), if release.is_some() => {
+                            self.pump();
+                        }
                         _ = heartbeat.tick() => self.heartbeat(),
                         control = control.recv() => match control {
-                            Some(Control::DropLink) => break Step::DropLink,
+                            Some(Control::DropLink) => {
+                                break Step::LinkDown(self.options.backoff_min);
+                            }
+                            Some(Control::LinkDown(down)) => break Step::LinkDown(down),
+                            Some(Control::PowerLoss(off)) => break Step::PowerLoss(off),
+                            Some(Control::SlowLink { delay, until }) => {
+                                self.slow = Some((delay, until));
+                            }
+                            Some(Control::ClockSkew(by)) => self.clock = self.clock.skewed(by),
                             Some(Control::Stop) | None => break Step::Stop,
                         },
                     }
@@ -425,11 +494,17 @@ impl Link {
                     self.on_link_down(&mut eventloop);
                     delay = Some(self.backoff());
                 }
-                Step::DropLink => {
-                    // Drops the socket without DISCONNECT.
+                Step::LinkDown(down) => {
+                    // Drops the socket without DISCONNECT: the broker
+                    // publishes the Last Will.
                     eventloop.clean();
                     self.on_link_down(&mut eventloop);
-                    delay = Some(self.options.backoff_min);
+                    delay = Some(down);
+                }
+                Step::PowerLoss(off) => {
+                    eventloop.clean();
+                    self.power_off(&mut eventloop);
+                    delay = Some(off);
                 }
                 Step::Stop => {
                     self.shutdown(&mut eventloop).await;
@@ -531,7 +606,11 @@ impl Link {
             last_seq: self.guard.last_seq(),
             cached_media: Vec::new(),
         };
-        self.queue.push_front(Pending { at, message: hello });
+        self.queue.push_front(Pending {
+            at,
+            message: hello,
+            queued: Instant::now(),
+        });
         self.ready = true;
         self.pump();
     }
@@ -590,7 +669,11 @@ impl Link {
 
     fn enqueue(&mut self, at: DateTime<Utc>, messages: impl IntoIterator<Item = Message>) {
         for message in messages {
-            self.queue.push_back(Pending { at, message });
+            self.queue.push_back(Pending {
+                at,
+                message,
+                queued: Instant::now(),
+            });
         }
         self.trim();
         self.pump();
@@ -609,7 +692,16 @@ impl Link {
     /// Seals waiting messages into reports of the session and hands them to
     /// the client, keeping at most [`WINDOW`] reports unacknowledged.
     fn pump(&mut self) {
+        let held_since = match self.slow {
+            Some((delay, until)) if Instant::now() < until => Instant::now().checked_sub(delay),
+            _ => None,
+        };
         while self.ready && self.handed.len() + self.inflight.len() < WINDOW {
+            if let (Some(cutoff), Some(next)) = (held_since, self.queue.front()) {
+                if next.queued > cutoff {
+                    break;
+                }
+            }
             let batch = self.next_report();
             let Some(first) = batch.first() else {
                 break;
@@ -661,6 +753,42 @@ impl Link {
             }
         }
         batch
+    }
+
+    /// When the oldest report held back by a slow link may go, if one is.
+    fn release_at(&self) -> Option<Instant> {
+        let (delay, until) = self.slow?;
+        let first = self.queue.front()?;
+        (self.ready && Instant::now() < until).then_some(first.queued + delay)
+    }
+
+    /// The power went: the player and everything not stored are lost. What
+    /// was playing ends as failed; the sequence number of the last command
+    /// (which a device stores) and the media cache stay.
+    fn power_off(&mut self, eventloop: &mut EventLoop) {
+        let now = self.clock.now();
+        {
+            let mut state = self.shared.lock();
+            let mut timeline = state.player.timeline().to_vec();
+            if let Some(cut) = timeline
+                .last_mut()
+                .filter(|p| p.outcome == Outcome::Started)
+            {
+                cut.end = now;
+                cut.outcome = Outcome::Failed;
+            }
+            state.history.extend(timeline);
+            state.player = Player::new();
+        }
+        info!(device = %self.id, "power lost");
+        self.shared.connected.store(false, Ordering::Relaxed);
+        self.ready = false;
+        self.slow = None;
+        self.queue.clear();
+        self.handed.clear();
+        self.inflight.clear();
+        eventloop.pending.clear();
+        self.new_session(eventloop);
     }
 
     /// The connection is gone: keep what the broker did not take, and get a

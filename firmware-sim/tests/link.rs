@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use ed25519_dalek::SigningKey;
-use firmware_sim::{BrokerAddr, DeviceConfig, DeviceHandle, Fleet, FleetOptions, LinkOptions};
+use firmware_sim::faults::parse_injection;
+use firmware_sim::{
+    BrokerAddr, DeviceConfig, DeviceHandle, Fault, Fleet, FleetOptions, LinkOptions, Target,
+};
 use hub_proto::downlink::encode_public_key;
 use hub_proto::uplink::WILL_SEQ;
 use hub_proto::{
@@ -539,5 +542,187 @@ async fn a_fleet_of_two_hundred_devices_connects() {
     assert_eq!((summary.devices, summary.connected), (200, 200));
     assert_eq!(summary.connects, 200);
     assert!(fleet.device("24611-LS-007").is_some());
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn a_link_down_fault_leaves_the_will_and_reconnects_only_after_the_period() {
+    let (mut hub, device, handle, _) = one_device(1.0).await;
+    let first = hub.next_report(&device).await;
+    timeout(PATIENCE, handle.wait_ready()).await.unwrap();
+
+    let down = Duration::from_millis(1500);
+    let injected = std::time::Instant::now();
+    handle.inject(Fault::LinkDown { down }).await;
+    let will = hub.next_report(&device).await;
+    assert_eq!(
+        (will.message, will.session),
+        (Message::Offline, first.session)
+    );
+    let hello = hub.next_report(&device).await;
+    assert!(matches!(hello.message, Message::Hello { .. }));
+    assert!(
+        injected.elapsed() >= down,
+        "reconnected after {:?}",
+        injected.elapsed()
+    );
+    assert_eq!(handle.counters().connects, 2);
+    handle.stop().await;
+}
+
+#[tokio::test]
+async fn a_power_loss_cuts_the_airing_and_forgets_the_plan_but_not_the_last_sequence() {
+    let (mut hub, device, handle, clock) = one_device(60.0).await;
+    hub.next_report(&device).await;
+    let date = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+    let now = (clock.now() - origin()).num_seconds();
+    // "a" plays for ten minutes from now; "b" would follow within seconds (real).
+    let plan = vec![entry("a", now, now + 600), entry("b", now + 660, now + 720)];
+    let schedule = Directive::Schedule {
+        date,
+        entries: plan.clone(),
+    };
+    let expires = origin() + TimeDelta::hours(1);
+    hub.publish(hub.signer.sign(&command(5, &device.id, expires, schedule)))
+        .await;
+    assert_eq!(
+        hub.next_report(&device).await.message,
+        Message::Ack { seq: 5 }
+    );
+    assert_eq!(
+        hub.next_report(&device).await.message,
+        played("a", Outcome::Started)
+    );
+
+    handle
+        .inject(Fault::PowerLoss {
+            off: Duration::from_millis(500),
+        })
+        .await;
+    assert_eq!(hub.next_report(&device).await.message, Message::Offline);
+    let hello = hub.next_report(&device).await;
+    let Message::Hello { last_seq, .. } = hello.message else {
+        panic!("expected a Hello, got {:?}", hello.message);
+    };
+    assert_eq!(last_seq, 5, "the last sequence number survives");
+
+    // Past "b"'s end: the forgotten plan played nothing more.
+    tokio::time::sleep(clock.real_until(plan[1].end) + Duration::from_millis(200)).await;
+    let timeline = handle.timeline();
+    assert_eq!(timeline.len(), 1, "{timeline:?}");
+    assert_eq!(timeline[0].airing, plan[0].airing());
+    assert_eq!(timeline[0].outcome, Outcome::Failed);
+    assert!(timeline[0].end < plan[0].end);
+    handle.stop().await;
+}
+
+#[tokio::test]
+async fn a_slow_link_holds_each_report_back() {
+    let (mut hub, device, handle, _) = one_device(1.0).await;
+    hub.next_report(&device).await;
+    timeout(PATIENCE, handle.wait_ready()).await.unwrap();
+    let delay = Duration::from_millis(800);
+    handle
+        .inject(Fault::SlowLink {
+            delay,
+            lasting: Duration::from_secs(30),
+        })
+        .await;
+    let sent = std::time::Instant::now();
+    let expires = origin() + TimeDelta::hours(1);
+    hub.publish(
+        hub.signer
+            .sign(&command(1, &device.id, expires, config(40))),
+    )
+    .await;
+    assert_eq!(
+        hub.next_report(&device).await.message,
+        Message::Ack { seq: 1 }
+    );
+    assert!(
+        sent.elapsed() >= delay,
+        "the ack came after {:?}",
+        sent.elapsed()
+    );
+    handle.stop().await;
+}
+
+#[tokio::test]
+async fn a_skewed_clock_shows_in_the_device_times() {
+    let (mut hub, device, handle, clock) = one_device(1.0).await;
+    hub.next_report(&device).await;
+    timeout(PATIENCE, handle.wait_ready()).await.unwrap();
+    handle
+        .inject(Fault::ClockSkew {
+            by: TimeDelta::hours(-1),
+        })
+        .await;
+    let expires = origin() + TimeDelta::hours(3);
+    // Sent until the device has taken the skew (faults and commands travel
+    // different ways), each under a new sequence number.
+    for seq in 1.. {
+        hub.publish(
+            hub.signer
+                .sign(&command(seq, &device.id, expires, config(40))),
+        )
+        .await;
+        let ack = hub.next_report(&device).await;
+        assert_eq!(ack.message, Message::Ack { seq });
+        let behind = clock.now() - ack.at;
+        if behind >= TimeDelta::minutes(59) {
+            assert!(behind <= TimeDelta::minutes(61), "{behind}");
+            break;
+        }
+        assert!(seq < 5, "the clock never went back");
+    }
+    handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fault_hits_the_share_of_the_fleet_its_seed_picks() {
+    let devices: Vec<DeviceCredentials> = (0..20)
+        .map(|i| credentials(&format!("24611-LS-{i:03}")))
+        .collect();
+    let broker = start_broker(&users(&devices));
+    let mut hub = Hub::connect(&broker).await;
+    let provisioning = Provisioning::new(broker.to_string(), hub.public_key(), devices.clone());
+    let fleet = Fleet::start(
+        &provisioning,
+        None,
+        Clock::simulated(origin(), 1.0),
+        &FleetOptions::default(),
+    )
+    .unwrap();
+    fleet.wait_connected(PATIENCE).await.unwrap();
+    for device in fleet.devices() {
+        timeout(PATIENCE, device.wait_ready()).await.unwrap();
+    }
+
+    let (fault, target) = parse_injection("link-down:1s@25%", 7).unwrap();
+    let hit = fleet.inject(fault, &target).await.unwrap();
+    assert_eq!(hit.len(), 5);
+    let mut offline = HashSet::new();
+    while offline.len() < hit.len() {
+        let payload = timeout(PATIENCE, hub.uplink.recv()).await.unwrap().unwrap();
+        let sealed = SealedReport::parse(&payload).unwrap();
+        let device = devices.iter().find(|d| d.id == sealed.device()).unwrap();
+        let report = sealed
+            .open(&UplinkKey::from_text(&device.uplink_key).unwrap())
+            .unwrap();
+        if report.is_offline() {
+            assert!(
+                hit.contains(&report.device),
+                "{} was not hit",
+                report.device
+            );
+            offline.insert(report.device);
+        }
+    }
+
+    // The same seed picks the same devices; unknown ids are refused.
+    let again = fleet.inject(fault, &target).await.unwrap();
+    assert_eq!(again, hit);
+    let unknown = Target::Devices(vec!["24611-LS-999".into()]);
+    assert!(fleet.inject(fault, &unknown).await.is_err());
     fleet.stop().await;
 }

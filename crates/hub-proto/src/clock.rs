@@ -36,6 +36,15 @@ impl Clock {
         self.origin + TimeDelta::microseconds((elapsed * 1e6) as i64)
     }
 
+    /// The same clock, reading `by` later (earlier if negative): a device
+    /// whose clock drifted.
+    pub fn skewed(self, by: TimeDelta) -> Self {
+        Self {
+            origin: self.origin + by,
+            ..self
+        }
+    }
+
     pub fn speed(&self) -> f64 {
         self.speed
     }
@@ -65,5 +74,17 @@ mod tests {
         assert!(advanced >= TimeDelta::seconds(12), "{advanced}");
         let wait = clock.real_until(origin + TimeDelta::hours(1));
         assert!(wait <= Duration::from_secs(6), "{wait:?}");
+    }
+
+    #[test]
+    fn a_skewed_clock_keeps_its_offset() {
+        let origin: DateTime<Utc> = "2026-11-23T00:00:00Z".parse().unwrap();
+        let clock = Clock::simulated(origin, 1.0);
+        let behind = clock.skewed(TimeDelta::seconds(-90));
+        let offset = clock.now() - behind.now();
+        assert!(
+            (TimeDelta::seconds(90)..TimeDelta::seconds(91)).contains(&offset),
+            "{offset}"
+        );
     }
 }
