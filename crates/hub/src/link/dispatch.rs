@@ -98,7 +98,6 @@ impl Round<'_> {
                 .to
                 .push(id.clone());
         }
-        out.extend(schedules.into_values());
 
         // Keyed by the directive's wire form: equal cuts share a command.
         let mut cuts: BTreeMap<(AreaCode, DeviceKind, String), (Directive, Vec<DeviceId>)> =
@@ -145,6 +144,10 @@ impl Round<'_> {
                     .push(device.clone());
             }
         }
+        // Cuts go out before the plans: a new plan no longer holds an airing
+        // an emergency cut, and a device reading it first would stop that
+        // airing (as if the hub had withdrawn it) instead of reporting it
+        // preempted.
         out.extend(
             cuts.into_iter()
                 .map(|((commune, kind, _), (directive, to))| Outbound {
@@ -155,6 +158,7 @@ impl Round<'_> {
                     airings: Vec::new(),
                 }),
         );
+        out.extend(schedules.into_values());
         out
     }
 }
@@ -280,6 +284,40 @@ mod tests {
             matches!(&commands[1].directive, Directive::Schedule { entries, .. } if entries.len() == 1)
         );
         assert_eq!(ids(&commands[1].to), ["24611-LS-01"]);
+    }
+
+    #[test]
+    fn a_preemption_goes_out_before_the_plan_that_follows_it() {
+        let province = province();
+        let programme = programme(
+            &province,
+            [priority("tin", AreaLevel::District, "660", 600)],
+        );
+        let mut scheduler = Scheduler::new(province, programme, BTreeMap::new());
+        let now = local("2026-11-23 05:05");
+        scheduler.handle(now, Event::Tick).unwrap();
+        let flood = emergency(
+            "lu",
+            AreaLevel::Province,
+            "67",
+            &["660"],
+            "2026-11-23 05:05",
+        );
+        let decisions = scheduler.handle(now, Event::Queue(flood)).unwrap();
+        let commands = commands_with_24612_offline(&scheduler, now, &decisions);
+        let to_speakers: Vec<&Directive> = commands
+            .iter()
+            .filter(|c| ids(&c.to).contains(&"24611-LS-01"))
+            .map(|c| &c.directive)
+            .collect();
+        assert!(
+            matches!(
+                to_speakers.as_slice(),
+                [Directive::Preempt { stopped, by }, Directive::Schedule { .. }]
+                    if stopped.bulletin == "tin" && by.bulletin == "lu"
+            ),
+            "{to_speakers:?}"
+        );
     }
 
     #[test]
