@@ -4,8 +4,9 @@
 //! failed | expired`. The hub moves an airing to `sent` when it publishes a
 //! command carrying it; only the device's own reports move it further, so an
 //! offline device is never shown as having received anything. Reports are
-//! idempotent and never move an airing backwards, except that a preempted
-//! airing starts again when it is replayed in full.
+//! idempotent and never move an airing backwards, except that an airing
+//! preempted, stopped or failed starts again when the hub plans it again and
+//! the device replays it.
 
 use std::collections::BTreeMap;
 
@@ -36,7 +37,13 @@ pub enum DeliveryState {
 }
 
 impl DeliveryState {
-    /// No report moves the airing further.
+    /// Cut short: the scheduler may plan the airing again, and the device's
+    /// report of starting it again counts.
+    pub fn may_replay(self) -> bool {
+        matches!(self, Self::Preempted | Self::Stopped | Self::Failed)
+    }
+
+    /// No report moves the airing further (but see [`Self::may_replay`]).
     pub fn is_final(self) -> bool {
         matches!(
             self,
@@ -164,7 +171,7 @@ impl DeliveryBook {
         now: DateTime<Utc>,
     ) -> Option<&Delivery> {
         let delivery = self.entry(device, airing, now);
-        if delivery.state.has_started() && delivery.state != DeliveryState::Preempted {
+        if delivery.state.has_started() && !delivery.state.may_replay() {
             return None;
         }
         delivery.seq = Some(seq);
@@ -207,9 +214,12 @@ impl DeliveryBook {
     ) -> Option<&Delivery> {
         debug_assert!(state.has_started(), "devices report started or later");
         let delivery = self.entry(device, airing, at);
-        let replay = delivery.state == DeliveryState::Preempted && state == DeliveryState::Started;
+        let replay = delivery.state.may_replay() && state == DeliveryState::Started;
         let forward = !delivery.state.is_final() && state > delivery.state;
-        if !(replay || forward) {
+        // A device that was offline played it from its plan before the hub
+        // gave it up: its word outranks the hub's assumption.
+        let played_before_expiry = delivery.state == DeliveryState::Expired && at < delivery.at;
+        if !(replay || forward || played_before_expiry) {
             return None;
         }
         delivery.state = state;
@@ -305,6 +315,60 @@ mod tests {
         assert_eq!(
             state(&book, "24611-LS-01", "tin-a"),
             Some(DeliveryState::Finished)
+        );
+    }
+
+    #[test]
+    fn stopped_and_failed_airings_start_again_when_replayed_but_finished_ones_never() {
+        let dev = device_id("24611-LS-01");
+        let mut book = DeliveryBook::default();
+        for (bulletin, cut) in [
+            ("stopped", DeliveryState::Stopped),
+            ("failed", DeliveryState::Failed),
+            ("finished", DeliveryState::Finished),
+        ] {
+            let a = airing(bulletin);
+            book.reported(&dev, &a, DeliveryState::Started, at(T));
+            book.reported(&dev, &a, cut, at(T));
+            book.reported(&dev, &a, DeliveryState::Started, at(T));
+            let again = state(&book, "24611-LS-01", bulletin);
+            let want = if cut == DeliveryState::Finished {
+                DeliveryState::Finished
+            } else {
+                DeliveryState::Started
+            };
+            assert_eq!(again, Some(want), "{bulletin}");
+        }
+    }
+
+    #[test]
+    fn a_report_of_playing_before_the_hub_expired_the_airing_counts() {
+        let dev = device_id("24611-LS-01");
+        let mut book = DeliveryBook::default();
+        let (early, late) = (airing("early"), airing("late"));
+        for a in [&early, &late] {
+            book.sent(&dev, a, 3, at(T));
+        }
+        let gave_up = at(T) + chrono::TimeDelta::minutes(10);
+        for a in [&early, &late] {
+            let withdrawn = book.withdrawn(&dev, a, true, gave_up);
+            assert!(matches!(withdrawn, Withdrawal::Expired(_)), "{withdrawn:?}");
+        }
+        let before = gave_up - chrono::TimeDelta::minutes(5);
+        book.reported(&dev, &early, DeliveryState::Started, before);
+        book.reported(
+            &dev,
+            &late,
+            DeliveryState::Started,
+            gave_up + chrono::TimeDelta::seconds(1),
+        );
+        assert_eq!(
+            state(&book, "24611-LS-01", "early"),
+            Some(DeliveryState::Started)
+        );
+        assert_eq!(
+            state(&book, "24611-LS-01", "late"),
+            Some(DeliveryState::Expired)
         );
     }
 
