@@ -178,8 +178,9 @@ impl Player {
                 } else {
                     Outcome::Finished
                 };
-                let end = playing.entry.end;
-                self.end(end, outcome, &mut out);
+                // It ends when the device sees it end, which is also the
+                // time its report gives.
+                self.end(now, outcome, &mut out);
             }
         }
         if let Some((date, entry)) = self.due(now) {
