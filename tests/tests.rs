@@ -7,6 +7,7 @@
 
 mod support;
 
+mod day;
 mod demo_cli;
 mod link;
 mod plan_cli;

@@ -44,6 +44,16 @@ pub async fn spawn_hub(broker: BrokerChoice) -> TestHub {
 }
 
 pub async fn spawn_hub_in(data: &Path, broker: BrokerChoice, clock: Clock) -> HubHandle {
+    spawn_hub_on("link-province.toml", data, broker, clock).await
+}
+
+/// A hub on the province of fixture `province`, with `data` as its data directory.
+pub async fn spawn_hub_on(
+    province: &str,
+    data: &Path,
+    broker: BrokerChoice,
+    clock: Clock,
+) -> HubHandle {
     // `TEST_LOG=debug cargo test …` shows what hub and devices log.
     if let Ok(filter) = std::env::var("TEST_LOG") {
         let _ = tracing_subscriber::fmt()
@@ -51,7 +61,7 @@ pub async fn spawn_hub_in(data: &Path, broker: BrokerChoice, clock: Clock) -> Hu
             .with_test_writer()
             .try_init();
     }
-    let config = hub::config::load(&fixture("link-province.toml")).expect("the fixture loads");
+    let config = hub::config::load(&fixture(province)).expect("the fixture loads");
     link::start(ServeOptions {
         data_dir: data.to_path_buf(),
         config,
