@@ -81,7 +81,9 @@ mod tests {
         let origin: DateTime<Utc> = "2026-11-23T00:00:00Z".parse().unwrap();
         let clock = Clock::simulated(origin, 1.0);
         let behind = clock.skewed(TimeDelta::seconds(-90));
-        let offset = clock.now() - behind.now();
+        // Read the skewed clock first: time passes between the two reads.
+        let skewed_now = behind.now();
+        let offset = clock.now() - skewed_now;
         assert!(
             (TimeDelta::seconds(90)..TimeDelta::seconds(91)).contains(&offset),
             "{offset}"
