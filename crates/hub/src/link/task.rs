@@ -453,7 +453,18 @@ impl Hub {
             changed.extend(self.publish(now, outbound).await?);
         }
 
+        // Watchers hear of every change at once; the store, written behind on
+        // its own thread, needs only the last state of each delivery.
+        if let Some(observer) = &self.observer {
+            for delivery in &changed {
+                let _ = observer.send(delivery.clone());
+            }
+        }
+        let mut latest: BTreeMap<(&DeviceId, &AiringKey), &Delivery> = BTreeMap::new();
         for delivery in &changed {
+            latest.insert((&delivery.device, &delivery.airing), delivery);
+        }
+        for delivery in latest.into_values() {
             batch.put(delivery)?;
         }
         for device in &devices {
@@ -465,11 +476,6 @@ impl Hub {
             }
         }
         self.writer.write(batch);
-        if let Some(observer) = &self.observer {
-            for delivery in changed {
-                let _ = observer.send(delivery);
-            }
-        }
         Ok(())
     }
 
