@@ -11,3 +11,4 @@ mod day;
 mod demo_cli;
 mod link;
 mod plan_cli;
+mod provision_cli;

@@ -1,11 +1,14 @@
 //! `firmware-sim`: runs simulated devices against a hub's broker.
 
+mod hub_config;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
+use firmware_sim::faults::parse_injection;
 use firmware_sim::{Fleet, FleetOptions, LinkOptions, Summary};
 use hub_proto::{Clock, Provisioning};
 use serde::Serialize;
@@ -24,10 +27,15 @@ enum Command {
 }
 
 #[derive(clap::Args)]
+#[command(group = clap::ArgGroup::new("source").required(true).args(["provisioning", "config"]))]
 struct FleetArgs {
     /// Provisioning file exported by the hub.
     #[arg(long)]
-    provisioning: PathBuf,
+    provisioning: Option<PathBuf>,
+    /// The hub's configuration file: runs every device of its province, with
+    /// the provisioning file the hub keeps in its data directory.
+    #[arg(long)]
+    config: Option<PathBuf>,
     /// Broker to use instead of the provisioned one, `mqtt://host:port`.
     #[arg(long)]
     broker: Option<String>,
@@ -46,6 +54,18 @@ struct FleetArgs {
     /// Stop after this many seconds (real time); default: run until ctrl-c.
     #[arg(long)]
     duration_secs: Option<u64>,
+    /// A fault to inject, as FAULT@TARGET: `link-down:30s@20%`,
+    /// `flapping:2s/1s*5@10%`, `slow-link:500ms/60s@5%`,
+    /// `power-loss:10s@24611-LS-01`, `clock-skew:-90s@1%` (durations in
+    /// real time; the target a share of the fleet or device ids). Repeatable.
+    #[arg(long = "fault", value_name = "FAULT@TARGET")]
+    faults: Vec<String>,
+    /// Seconds (real time) after every device connected when the faults hit.
+    #[arg(long, default_value_t = 10)]
+    faults_after_secs: u64,
+    /// Picks the devices a share of the fleet names; the same seed, the same devices.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -69,10 +89,24 @@ async fn fleet(args: FleetArgs) -> anyhow::Result<()> {
         args.clock_speed.is_finite() && args.clock_speed > 0.0,
         "--clock-speed must be a positive number"
     );
-    let bytes = std::fs::read(&args.provisioning)
-        .with_context(|| format!("reading {}", args.provisioning.display()))?;
-    let provisioning = Provisioning::from_json(&bytes)
-        .with_context(|| format!("reading {}", args.provisioning.display()))?;
+    let path = match (&args.provisioning, &args.config) {
+        (Some(path), _) => path.clone(),
+        (None, Some(config)) => hub_config::provisioning_path(config)?,
+        (None, None) => unreachable!("clap requires one of them"),
+    };
+    let bytes = std::fs::read(&path).with_context(|| {
+        format!(
+            "reading the provisioning file {} (`hub serve` or `hub provision` writes it)",
+            path.display()
+        )
+    })?;
+    let provisioning =
+        Provisioning::from_json(&bytes).with_context(|| format!("reading {}", path.display()))?;
+    let faults = args
+        .faults
+        .iter()
+        .map(|text| parse_injection(text, args.seed))
+        .collect::<Result<Vec<_>, _>>()?;
     let clock = Clock::simulated(args.clock_origin.unwrap_or_else(Utc::now), args.clock_speed);
     let options = FleetOptions {
         connect_rate: args.connect_rate,
@@ -98,7 +132,20 @@ async fn fleet(args: FleetArgs) -> anyhow::Result<()> {
                     connect_all_ms: took.as_millis(),
                 });
             }
+            let injecting = async {
+                tokio::time::sleep(Duration::from_secs(args.faults_after_secs)).await;
+                for (fault, target) in &faults {
+                    let devices = fleet.inject(*fault, target).await?;
+                    print_line(&Injected {
+                        event: "fault",
+                        fault: fault.to_string(),
+                        devices,
+                    });
+                }
+                std::future::pending::<anyhow::Result<()>>().await
+            };
             tokio::select! {
+                injected = injecting => injected?,
                 () = &mut deadline => {}
                 signal = &mut ctrl_c => signal.context("waiting for ctrl-c")?,
             }
@@ -117,6 +164,14 @@ struct Connected {
     event: &'static str,
     devices: usize,
     connect_all_ms: u128,
+}
+
+/// The line printed for each fault injected.
+#[derive(Serialize)]
+struct Injected {
+    event: &'static str,
+    fault: String,
+    devices: Vec<String>,
 }
 
 /// The line printed at the end.

@@ -730,3 +730,127 @@ async fn a_fault_hits_the_share_of_the_fleet_its_seed_picks() {
     assert!(fleet.inject(fault, &unknown).await.is_err());
     fleet.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fleet_command_injects_the_faults_it_is_given() {
+    let devices: Vec<DeviceCredentials> = (0..10)
+        .map(|i| credentials(&format!("24611-LS-{i:03}")))
+        .collect();
+    let broker = start_broker(&users(&devices));
+    let hub = Hub::connect(&broker).await;
+    let provisioning = Provisioning::new(broker.to_string(), hub.public_key(), devices.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("provisioning.json");
+    std::fs::write(&path, provisioning.to_json()).unwrap();
+
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_firmware-sim"))
+        .arg("fleet")
+        .arg("--provisioning")
+        .arg(&path)
+        .args([
+            "--fault",
+            "link-down:500ms@30%",
+            "--fault",
+            "power-loss:500ms@24611-LS-009",
+        ])
+        .args([
+            "--faults-after-secs",
+            "0",
+            "--duration-secs",
+            "3",
+            "--heartbeat-secs",
+            "1",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let events: Vec<&str> = lines.iter().map(|l| l["event"].as_str().unwrap()).collect();
+    assert_eq!(events, ["connected", "fault", "fault", "summary"]);
+    assert_eq!(lines[1]["fault"], "link-down:500ms");
+    assert_eq!(lines[1]["devices"].as_array().unwrap().len(), 3);
+    assert_eq!(lines[2]["devices"], serde_json::json!(["24611-LS-009"]));
+    // Every hit device came back: one more connection each.
+    assert_eq!(lines[3]["connects"], 14);
+
+    let bad = tokio::process::Command::new(env!("CARGO_BIN_EXE_firmware-sim"))
+        .arg("fleet")
+        .arg("--provisioning")
+        .arg(&path)
+        .args(["--fault", "unplugged:1s@10%"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown kind"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fleet_command_finds_the_provisioning_file_from_the_hub_configuration() {
+    let devices: Vec<DeviceCredentials> = (0..3)
+        .map(|i| credentials(&format!("24611-LS-{i:03}")))
+        .collect();
+    let broker = start_broker(&users(&devices));
+    let hub = Hub::connect(&broker).await;
+    let provisioning = Provisioning::new(broker.to_string(), hub.public_key(), devices);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("provisioning.json"), provisioning.to_json()).unwrap();
+    let config = dir.path().join("hub.toml");
+    std::fs::write(
+        &config,
+        format!("data_dir = {:?}\n", data.display().to_string()),
+    )
+    .unwrap();
+
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_firmware-sim"))
+        .args(["fleet", "--duration-secs", "1", "--config"])
+        .arg(&config)
+        .env_remove("HUB_DATA_DIR")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let first: serde_json::Value = serde_json::from_str(
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (first["event"].as_str(), first["devices"].as_u64()),
+        (Some("connected"), Some(3))
+    );
+
+    std::fs::remove_file(data.join("provisioning.json")).unwrap();
+    let missing = tokio::process::Command::new(env!("CARGO_BIN_EXE_firmware-sim"))
+        .args(["fleet", "--config"])
+        .arg(&config)
+        .env_remove("HUB_DATA_DIR")
+        .output()
+        .await
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(
+        String::from_utf8_lossy(&missing.stderr)
+            .contains("`hub serve` or `hub provision` writes it"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+}

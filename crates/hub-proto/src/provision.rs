@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{DecodeError, PROTOCOL_VERSION};
 
+/// The hub keeps the file for all its devices under this name in its data
+/// directory, where `firmware-sim fleet --config` finds it.
+pub const PROVISIONING_FILE_NAME: &str = "provisioning.json";
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Provisioning {
     /// Payload version, [`crate::PROTOCOL_VERSION`].

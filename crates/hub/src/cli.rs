@@ -72,9 +72,10 @@ pub enum Command {
         /// Store directory; overrides the file's data_dir and HUB_DATA_DIR.
         #[arg(long)]
         data: Option<PathBuf>,
-        /// Where to write the file.
+        /// Where to write the file; default: provisioning.json in the data
+        /// directory, where `hub serve` also keeps it up to date.
         #[arg(long)]
-        out: PathBuf,
+        out: Option<PathBuf>,
     },
 }
 
@@ -96,7 +97,8 @@ pub struct ServeArgs {
     /// Listen address of the embedded broker; overrides link.mqtt_listen.
     #[arg(long)]
     pub mqtt_listen: Option<std::net::SocketAddr>,
-    /// Also write the provisioning file here once the broker listens.
+    /// Also write the provisioning file here once the broker listens (it is
+    /// always written to provisioning.json in the data directory).
     #[arg(long)]
     pub provisioning_out: Option<PathBuf>,
     /// Start the hub's clock at this instant (RFC 3339) instead of now: demos and tests.
@@ -151,6 +153,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             let data_dir = data.unwrap_or_else(|| loaded.data_dir.clone());
             let store = Store::open(&data_dir)
                 .with_context(|| format!("opening the store in {}", data_dir.display()))?;
+            let path =
+                path.unwrap_or_else(|| data_dir.join(hub_proto::provision::PROVISIONING_FILE_NAME));
             store.import_province(&loaded.province)?;
             let identity = crate::link::identity::Identity::load_or_create(&store)?;
             let secrets = crate::link::identity::ensure_secrets(&store, &loaded.province)?;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::Utc;
+use hub_proto::provision::PROVISIONING_FILE_NAME;
 use hub_proto::Clock;
 
 use crate::cli::ServeArgs;
@@ -29,6 +30,7 @@ pub async fn serve(args: ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         },
         None => BrokerChoice::Embedded,
     };
+    let provisioning_path = data_dir.join(PROVISIONING_FILE_NAME);
     let hub = link::start(ServeOptions {
         data_dir,
         config: loaded,
@@ -39,7 +41,8 @@ pub async fn serve(args: ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     })
     .await
     .context("starting the hub")?;
-    if let Some(path) = &args.provisioning_out {
+    // The broker's address is known only now (the port may have been 0).
+    for path in std::iter::once(&provisioning_path).chain(&args.provisioning_out) {
         write_secret_file(path, &hub.provisioning.to_json())?;
     }
     let listening = serde_json::json!({
@@ -47,6 +50,7 @@ pub async fn serve(args: ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         "mqtt": hub.mqtt_addr.map(|a| a.to_string()),
         "mqtts": hub.mqtts_addr.map(|a| a.to_string()),
         "devices": hub.provisioning.devices.len(),
+        "provisioning": provisioning_path,
     });
     writeln!(out, "{listening}")?;
     out.flush()?;
