@@ -1,0 +1,307 @@
+//! Audio ingest for Nguồn: whatever an editor uploads (an MP3 from a phone, a
+//! WAV from a studio, an M4A from a messaging app) or types (text for
+//! text-to-speech) becomes one small, robust file for loudspeakers on 4G.
+//!
+//! # Pipeline
+//!
+//! [`ingest_audio`] runs, in order:
+//!
+//! 1. **Size check** before anything is parsed: empty input and input over
+//!    [`AudioSettings::max_input_bytes`] are refused.
+//! 2. **Decode** (`decode`): symphonia for MP3/MP2, WAV/AIFF, FLAC, Ogg
+//!    Vorbis, AAC and ALAC in MP4/M4A; libopus for Ogg Opus (symphonia has no
+//!    Opus decoder). Decoding stops as soon as the audio passes
+//!    [`AudioSettings::max_duration`], so a hostile file cannot make us decode
+//!    hours; panics inside a decoder become [`MediaError::Corrupt`]. The input
+//!    loudness is measured here, on the original channels.
+//! 3. **Downmix** to mono (the mean of all channels), as samples arrive: a
+//!    loudspeaker cluster plays one channel, and at 24 kbit/s every bit should
+//!    go to the voice, not to stereo.
+//! 4. **Resample** to 48 kHz (`resample`, rubato's FFT resampler), the
+//!    rate Opus works at internally.
+//! 5. **Normalise loudness** (`loudness`) to
+//!    [`AudioSettings::target_lufs`], measured as integrated loudness by
+//!    ITU-R BS.1770 / EBU R128 (K-weighting, absolute and relative gates; the
+//!    `ebur128` crate), with a look-ahead peak limiter and a true-peak ceiling
+//!    ([`AudioSettings::true_peak_ceiling_dbtp`]) so raising quiet recordings
+//!    never clips.
+//! 6. **Encode** (`encode`) with libopus in VoIP (speech) mode, mono,
+//!    [`AudioSettings::bitrate_bps`] (24 kbit/s by default), 20 ms frames, into
+//!    an Ogg Opus file (RFC 7845: `OpusHead` with the encoder's pre-skip,
+//!    `OpusTags`, 48 kHz granule positions, the end trimmed by the last
+//!    granule, end-of-stream flag).
+//! 7. **Check** the result by decoding it again: the loudness and true peak
+//!    reported in [`EncodedAudio`] are measured on what loudspeakers will
+//!    play. Lossy coding moves peaks (speech limited to -1 dBTP comes back
+//!    from Opus at 24 kbit/s near 0 dBTP), so when the decoded peak is over
+//!    the ceiling the limiter is set lower and the audio encoded again, at
+//!    most three encodings in all (usually two for speech).
+//!
+//! [`speak`] runs `espeak-ng` (`tts`) and feeds its WAV to the same pipeline.
+//!
+//! # Why -16 LUFS
+//!
+//! -16 LUFS integrated is the usual target for speech heard on small speakers
+//! and phones (podcast and streaming platforms use -16 to -14): loud enough to
+//! carry outdoors without the heavy limiting louder targets need. -23 LUFS
+//! (EBU R128) is the target for broadcast television, which is played through
+//! a volume control in a quiet room. Every bulletin at the same loudness means
+//! a commune's loudspeakers need no per-bulletin volume adjustment.
+//!
+//! # Determinism
+//!
+//! The same input bytes and settings give the same output bytes on the same
+//! build and machine (no clock, no randomness: the Ogg serial number is derived
+//! from the encoded audio), so the SHA-256 can address the content. Other
+//! libopus versions or CPUs with other SIMD paths may produce different bytes.
+//!
+//! # Layout
+//! - `error`: [`MediaError`], one variant per thing that can be wrong.
+//! - `decode`: input bytes to mono samples at the input rate, plus facts;
+//!   `decode/ogg_opus`: Ogg Opus input through libopus.
+//! - `resample`: mono samples to 48 kHz.
+//! - `loudness`: BS.1770 measurement, gain and the peak limiter.
+//! - `encode`: libopus encoding and the Ogg Opus muxer.
+//! - `tts`: text to WAV with espeak-ng.
+
+mod decode;
+mod encode;
+mod error;
+mod loudness;
+mod resample;
+mod tts;
+
+use std::fmt;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+pub use decode::InputFacts;
+pub use error::MediaError;
+
+/// The sample rate of everything after decoding, and of Opus itself.
+pub const OUTPUT_SAMPLE_RATE: u32 = 48_000;
+
+/// Encodings tried to bring the decoded output's peaks under the ceiling.
+const MAX_ENCODE_ROUNDS: u32 = 3;
+/// How far below the configured ceiling the limiter may be set to make up for
+/// the codec's overshoot.
+const MAX_CEILING_DROP_DB: f64 = 6.0;
+/// How far over the ceiling the decoded output's true peak may be.
+const PEAK_TOLERANCE_DB: f64 = 0.1;
+
+/// How uploads and speech become broadcast audio.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AudioSettings {
+    /// Integrated loudness of the output, in LUFS; -16 by default (see the
+    /// crate docs for why).
+    pub target_lufs: f64,
+    /// Highest true peak of the output as decoded, in dBTP; -1 by default.
+    pub true_peak_ceiling_dbtp: f64,
+    /// Opus bitrate in bit/s; 24,000 by default, plenty for one voice.
+    pub bitrate_bps: u32,
+    /// Longest audio accepted (10 minutes by default); decoding stops once
+    /// past it.
+    pub max_duration: Duration,
+    /// Largest upload accepted (50 MiB by default), checked before decoding.
+    pub max_input_bytes: usize,
+    /// Longest `espeak-ng` may run before it is killed (30 s by default).
+    pub tts_timeout: Duration,
+}
+
+impl Default for AudioSettings {
+    fn default() -> Self {
+        Self {
+            target_lufs: -16.0,
+            true_peak_ceiling_dbtp: -1.0,
+            bitrate_bps: 24_000,
+            max_duration: Duration::from_secs(10 * 60),
+            max_input_bytes: 50 * 1024 * 1024,
+            tts_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl AudioSettings {
+    /// Refuses settings that would make a broken or absurd file.
+    pub fn validate(&self) -> Result<(), MediaError> {
+        let invalid = |what: String| Err(MediaError::InvalidSettings(what));
+        if !(-40.0..=-5.0).contains(&self.target_lufs) {
+            return invalid(format!(
+                "target loudness {} LUFS is outside -40..-5 LUFS",
+                self.target_lufs
+            ));
+        }
+        if !(-20.0..=0.0).contains(&self.true_peak_ceiling_dbtp) {
+            return invalid(format!(
+                "true-peak ceiling {} dBTP is outside -20..0 dBTP",
+                self.true_peak_ceiling_dbtp
+            ));
+        }
+        if !(6_000..=510_000).contains(&self.bitrate_bps) {
+            return invalid(format!(
+                "bitrate {} bit/s is outside what Opus supports (6000..510000)",
+                self.bitrate_bps
+            ));
+        }
+        if self.max_duration.is_zero() || self.max_input_bytes == 0 || self.tts_timeout.is_zero() {
+            return invalid("limits must be greater than zero".to_owned());
+        }
+        Ok(())
+    }
+}
+
+/// A broadcast-ready Ogg Opus file and what is known about it.
+#[derive(Clone, PartialEq)]
+pub struct EncodedAudio {
+    /// The Ogg Opus file (mono, 48 kHz).
+    pub ogg: Vec<u8>,
+    /// Playing time, rounded to the millisecond.
+    pub duration_ms: u64,
+    /// What was uploaded (or what `espeak-ng` produced).
+    pub input: InputFacts,
+    /// Integrated loudness of the input on its own channels, in LUFS.
+    pub input_lufs: f64,
+    /// Integrated loudness of `ogg` once decoded, in LUFS.
+    pub output_lufs: f64,
+    /// True peak of `ogg` once decoded, in dBTP.
+    pub output_true_peak_dbtp: f64,
+    /// SHA-256 of `ogg`, lowercase hex: the content address.
+    pub sha256_hex: String,
+    /// Size of `ogg` in bytes.
+    pub size_bytes: usize,
+}
+
+/// Everything but the file's bytes, which would drown the facts in logs.
+impl fmt::Debug for EncodedAudio {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EncodedAudio")
+            .field("ogg", &format_args!("<{} bytes>", self.ogg.len()))
+            .field("duration_ms", &self.duration_ms)
+            .field("input", &self.input)
+            .field("input_lufs", &self.input_lufs)
+            .field("output_lufs", &self.output_lufs)
+            .field("output_true_peak_dbtp", &self.output_true_peak_dbtp)
+            .field("sha256_hex", &self.sha256_hex)
+            .field("size_bytes", &self.size_bytes)
+            .finish()
+    }
+}
+
+/// Turns an uploaded audio file into a normalised mono Ogg Opus file.
+///
+/// `hint` is the file's extension (`"mp3"`, `".m4a"`) or MIME type
+/// (`"audio/mpeg"`); the content decides in the end, the hint only helps
+/// ambiguous cases.
+pub fn ingest_audio(
+    bytes: &[u8],
+    hint: Option<&str>,
+    settings: &AudioSettings,
+) -> Result<EncodedAudio, MediaError> {
+    settings.validate()?;
+    if bytes.is_empty() {
+        return Err(MediaError::Empty);
+    }
+    if bytes.len() > settings.max_input_bytes {
+        return Err(MediaError::TooBig {
+            size: bytes.len(),
+            max: settings.max_input_bytes,
+        });
+    }
+
+    let decoded = decode::decode(bytes, hint, settings.max_duration)?;
+    if decoded.mono.is_empty() {
+        return Err(MediaError::NoAudio);
+    }
+    if !decoded.loudness_lufs.is_finite() {
+        return Err(MediaError::Silent);
+    }
+
+    let samples = resample::to_output_rate(decoded.mono, decoded.facts.sample_rate)?;
+    let output = normalise_and_encode(&samples, decoded.facts.sample_rate, settings)?;
+
+    Ok(EncodedAudio {
+        duration_ms: (samples.len() as u64 * 1000 + u64::from(OUTPUT_SAMPLE_RATE) / 2)
+            / u64::from(OUTPUT_SAMPLE_RATE),
+        input: decoded.facts,
+        input_lufs: decoded.loudness_lufs,
+        output_lufs: output.lufs,
+        output_true_peak_dbtp: output.true_peak_dbtp,
+        sha256_hex: sha256_hex(&output.ogg),
+        size_bytes: output.ogg.len(),
+        ogg: output.ogg,
+    })
+}
+
+/// An encoded file with the loudness and true peak it decodes to.
+struct CheckedOutput {
+    ogg: Vec<u8>,
+    lufs: f64,
+    true_peak_dbtp: f64,
+}
+
+/// Normalises and encodes, then checks the peaks of what was encoded.
+///
+/// Lossy coding moves peaks: at 24 kbit/s, speech limited to -1 dBTP comes
+/// back from Opus at about 0 dBTP, where a loudspeaker's 16-bit output would
+/// clip. So when the decoded output overshoots the ceiling, the limiter's
+/// ceiling is lowered and the audio encoded again (usually once); the
+/// loudness target stays, only the limiter works harder.
+fn normalise_and_encode(
+    samples: &[f32],
+    input_sample_rate: u32,
+    settings: &AudioSettings,
+) -> Result<CheckedOutput, MediaError> {
+    let mut ceiling_dbtp = settings.true_peak_ceiling_dbtp;
+    let mut round = 1;
+    loop {
+        let mut normalised = samples.to_vec();
+        loudness::normalise(
+            &mut normalised,
+            OUTPUT_SAMPLE_RATE,
+            settings.target_lufs,
+            ceiling_dbtp,
+        )?;
+        let ogg = encode::encode_ogg_opus(&normalised, input_sample_rate, settings.bitrate_bps)?;
+        // Measure what was written, not what was meant to be written. (The
+        // extra second covers resampling's rounding at the length limit.)
+        let played = decode::decode(
+            &ogg,
+            Some("opus"),
+            settings.max_duration + Duration::from_secs(1),
+        )?;
+        let true_peak_dbtp = loudness::true_peak_dbtp(&played.mono, OUTPUT_SAMPLE_RATE)?;
+        let overshoot = true_peak_dbtp - settings.true_peak_ceiling_dbtp;
+        if overshoot <= PEAK_TOLERANCE_DB || round == MAX_ENCODE_ROUNDS {
+            return Ok(CheckedOutput {
+                ogg,
+                lufs: played.loudness_lufs,
+                true_peak_dbtp,
+            });
+        }
+        // The gain that holds the loudness raises the peaks again, so only
+        // about half of a lower ceiling reaches the decoded peaks.
+        ceiling_dbtp = (ceiling_dbtp - 2.0 * overshoot)
+            .max(settings.true_peak_ceiling_dbtp - MAX_CEILING_DROP_DB);
+        round += 1;
+    }
+}
+
+/// Speaks `text` in `language` (an ISO 639 code such as `vi`) with
+/// `espeak-ng` and runs the result through [`ingest_audio`]'s pipeline.
+pub fn speak(
+    text: &str,
+    language: &str,
+    settings: &AudioSettings,
+) -> Result<EncodedAudio, MediaError> {
+    settings.validate()?;
+    let wav = tts::synthesise_wav(text, language, settings)?;
+    ingest_audio(&wav, Some("wav"), settings)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
