@@ -3,11 +3,13 @@
 //! A simulated device keeps a local plan and plays it on its own clock
 //! ([`player`]), talks to the hub over MQTT with signed commands down and
 //! sealed reports up ([`link`]), and many of them share one process
-//! ([`fleet`]), and [`faults`] can be injected into any of them. Everything on the wire comes from `hub-proto`; nothing here
-//! knows the hub's internals.
+//! ([`fleet`]), and [`faults`] can be injected into any of them. An LED
+//! board's face can be drawn to a picture ([`board`]). Everything on the
+//! wire comes from `hub-proto`; nothing here knows the hub's internals.
 
 #![warn(missing_docs)]
 
+pub mod board;
 pub mod broker;
 pub mod faults;
 pub mod fleet;
@@ -18,4 +20,4 @@ pub use broker::{BrokerAddr, BrokerAddrError};
 pub use faults::{Fault, Target};
 pub use fleet::{Fleet, FleetOptions, NotConnected, Summary, UnknownDevice};
 pub use link::{Counters, DeviceConfig, DeviceHandle, LinkOptions, SetupError};
-pub use player::{Display, Played, Player};
+pub use player::{Display, Played, Player, Showing};

@@ -261,6 +261,12 @@ impl DeviceHandle {
         self.shared.lock().player.status()
     }
 
+    /// What an LED board shows at `now`: a display text, or the visual
+    /// airing's words; `None` for a blank board.
+    pub fn showing(&self, now: DateTime<Utc>) -> Option<crate::Showing> {
+        self.shared.lock().player.showing(now)
+    }
+
     /// What the device has done so far.
     pub fn counters(&self) -> Counters {
         self.shared.lock().counters.clone()

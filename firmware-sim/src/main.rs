@@ -1,6 +1,7 @@
 //! `firmware-sim`: runs simulated devices against a hub's broker.
 
 mod hub_config;
+mod snapshot;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -24,6 +25,18 @@ struct Cli {
 enum Command {
     /// Runs every device of a provisioning file in this process.
     Fleet(FleetArgs),
+    /// LED boards.
+    #[command(subcommand)]
+    Board(BoardCommand),
+}
+
+#[derive(Subcommand)]
+enum BoardCommand {
+    /// Runs one LED board until it has synced with the hub (hello answered
+    /// with settings and plan), draws what it shows then to a PNG, prints one
+    /// JSON line `{"event":"snapshot","device","text","bulletin","path"}` and
+    /// disconnects.
+    Snapshot(snapshot::SnapshotArgs),
 }
 
 #[derive(clap::Args)]
@@ -76,12 +89,11 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .init();
-    let Cli {
-        command: Command::Fleet(args),
-    } = Cli::parse();
-    tokio::runtime::Runtime::new()
-        .context("starting the tokio runtime")?
-        .block_on(fleet(args))
+    let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
+    match Cli::parse().command {
+        Command::Fleet(args) => runtime.block_on(fleet(args)),
+        Command::Board(BoardCommand::Snapshot(args)) => runtime.block_on(snapshot::run(args)),
+    }
 }
 
 async fn fleet(args: FleetArgs) -> anyhow::Result<()> {

@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use hub_proto::{AiringRef, Class, Directive, Message, Outcome, PlanEntry, Power, Status};
+use hub_proto::{AiringRef, Class, Directive, Message, Outcome, Part, PlanEntry, Power, Status};
 
 /// One airing as the device played it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,6 +37,17 @@ pub struct Display {
     pub text: String,
     /// Shown up to this instant.
     pub until: DateTime<Utc>,
+}
+
+/// What an LED board shows at one instant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Showing {
+    /// The words on the board: a [`Directive::Display`]'s text, or the
+    /// airing entry's [`PlanEntry::text`]. None for an entry without text
+    /// (an image or video without a caption).
+    pub text: Option<String>,
+    /// The bulletin of the airing entry; none for a [`Directive::Display`].
+    pub bulletin: Option<String>,
 }
 
 /// Where the entry being played came from.
@@ -136,6 +147,23 @@ impl Player {
             .as_ref()
             .filter(|d| now <= d.until)
             .map(|d| d.text.as_str())
+    }
+
+    /// What an LED board shows at `now`, as of the last [`Player::advance`]:
+    /// a [`Directive::Display`] still in force, else the visual entry airing,
+    /// else nothing (a blank board).
+    pub fn showing(&self, now: DateTime<Utc>) -> Option<Showing> {
+        if let Some(text) = self.display(now) {
+            return Some(Showing {
+                text: Some(text.to_string()),
+                bulletin: None,
+            });
+        }
+        let entry = &self.playing.as_ref()?.entry;
+        (entry.part == Part::Visual && now < entry.end).then(|| Showing {
+            text: entry.text.clone(),
+            bulletin: Some(entry.bulletin.clone()),
+        })
     }
 
     /// Health as reported in heartbeats.
@@ -342,7 +370,7 @@ impl Player {
 
 #[cfg(test)]
 mod tests {
-    use hub_proto::{Part, StopReason};
+    use hub_proto::StopReason;
 
     use super::*;
 
@@ -365,6 +393,7 @@ mod tests {
             end: at(end),
             preempted: false,
             media: None,
+            text: None,
         }
     }
 
@@ -852,5 +881,78 @@ mod tests {
         assert_eq!(player.display(at("10:30:00")), Some("Lũ"));
         assert_eq!(player.display(at("10:30:01")), None);
         assert_eq!(player.plan(day()).map(<[_]>::len), Some(1));
+    }
+
+    /// A board's entry for `bulletin` showing `text`.
+    fn shown(bulletin: &str, text: Option<&str>, start: &str, end: &str) -> PlanEntry {
+        PlanEntry {
+            part: Part::Visual,
+            text: text.map(Into::into),
+            ..normal(bulletin, start, end)
+        }
+    }
+
+    fn showing(text: Option<&str>, bulletin: Option<&str>) -> Option<Showing> {
+        Some(Showing {
+            text: text.map(Into::into),
+            bulletin: bulletin.map(Into::into),
+        })
+    }
+
+    #[test]
+    fn a_board_shows_the_text_of_the_entry_airing_now() {
+        let mut player = Player::new();
+        let plan = vec![
+            shown("lu", Some("Lũ quét"), "10:00:00", "10:01:00"),
+            shown("anh", None, "10:02:00", "10:03:00"),
+        ];
+        player.apply(schedule(plan), at("09:00:00"));
+        assert_eq!(player.showing(at("09:59:59")), None, "blank before");
+        player.advance(at("10:00:00"));
+        assert_eq!(
+            player.showing(at("10:00:30")),
+            showing(Some("Lũ quét"), Some("lu"))
+        );
+        assert_eq!(
+            player.showing(at("10:01:00")),
+            None,
+            "over at its end, even before the player is advanced"
+        );
+        player.advance(at("10:02:00"));
+        assert_eq!(
+            player.showing(at("10:02:00")),
+            showing(None, Some("anh")),
+            "an image without caption: its bulletin, no text"
+        );
+    }
+
+    #[test]
+    fn a_display_shows_above_the_plan_until_it_ends() {
+        let mut player = Player::new();
+        let plan = vec![shown("lu", Some("Lũ quét"), "10:00:00", "10:05:00")];
+        player.apply(schedule(plan), at("10:00:00"));
+        let display = Directive::Display {
+            text: "Mất điện 14:00".into(),
+            until: at("10:02:00"),
+        };
+        player.apply(display, at("10:01:00"));
+        assert_eq!(
+            player.showing(at("10:02:00")),
+            showing(Some("Mất điện 14:00"), None)
+        );
+        assert_eq!(
+            player.showing(at("10:02:01")),
+            showing(Some("Lũ quét"), Some("lu"))
+        );
+    }
+
+    #[test]
+    fn a_sound_entry_shows_nothing() {
+        let mut player = Player::new();
+        let mut sound = normal("a", "10:00:00", "10:01:00");
+        sound.text = Some("not for boards".into());
+        player.apply(schedule(vec![sound]), at("10:00:00"));
+        assert_eq!(player.playing(), Some(&airing("a")));
+        assert_eq!(player.showing(at("10:00:10")), None);
     }
 }

@@ -251,6 +251,7 @@ fn entry(bulletin: &str, from_secs: i64, to_secs: i64) -> PlanEntry {
         end: origin() + TimeDelta::seconds(to_secs),
         preempted: false,
         media: None,
+        text: None,
     }
 }
 

@@ -333,6 +333,7 @@ mod tests {
             end: at("2026-11-23T10:42:00Z"),
             preempted: false,
             media: None,
+            text: None,
         }
     }
 

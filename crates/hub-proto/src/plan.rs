@@ -41,6 +41,11 @@ pub struct PlanEntry {
     /// What to fetch and play or show; absent until the media is stored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media: Option<MediaRef>,
+    /// The text an LED board shows for a visual entry (a text bulletin, or
+    /// the caption of an image or video); absent for sound, or when the
+    /// variant has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
 }
 
 impl PlanEntry {
@@ -151,6 +156,7 @@ mod tests {
                         size: 48_213,
                         url: "https://hub.example/media/abab".into(),
                     }),
+                    text: None,
                 },
                 PlanEntry {
                     bulletin: "lu-krong-no".into(),
@@ -162,6 +168,7 @@ mod tests {
                     end: at("2026-11-22T22:05:00Z"),
                     preempted: false,
                     media: None,
+                    text: Some("Lũ quét: sơ tán ngay".into()),
                 },
             ],
         }
@@ -179,6 +186,8 @@ mod tests {
         assert_eq!(json["v"], 1);
         assert_eq!(json["entries"][0]["preempted"], true);
         assert!(json["entries"][1].get("preempted").is_none());
+        assert!(json["entries"][0].get("text").is_none());
+        assert_eq!(json["entries"][1]["text"], "Lũ quét: sơ tán ngay");
         assert_eq!(json["entries"][1]["class"], "emergency");
     }
 

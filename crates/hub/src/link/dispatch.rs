@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use hub_core::{
-    AiringKey, AreaCode, Decision, DeviceId, DeviceKind, Horizon, Scheduler, StopReason,
+    AiringKey, AreaCode, Decision, DeviceId, DeviceKind, Horizon, PlanItem, Programme, Scheduler,
+    StopReason,
 };
 use hub_proto::{Directive, PlanEntry};
 
@@ -83,7 +84,11 @@ impl Round<'_> {
                 .iter()
                 .filter(|i| i.end > self.now)
                 .collect();
-            let entries: Vec<PlanEntry> = items.iter().map(|i| i.to_entry(device.kind)).collect();
+            let programme = self.scheduler.programme();
+            let entries: Vec<PlanEntry> = items
+                .iter()
+                .map(|i| wire_entry(programme, i, device.kind))
+                .collect();
             // Entries compared by their wire form: equal plans share a command.
             let shape = serde_json::to_string(&entries).expect("entries serialise");
             schedules
@@ -161,6 +166,26 @@ impl Round<'_> {
         out.extend(schedules.into_values());
         out
     }
+}
+
+/// `item` as a device of `kind` gets it: a board's entry carries the text
+/// its bulletin variant shows, so the board needs nothing else to show it.
+fn wire_entry(programme: &Programme, item: &PlanItem, kind: DeviceKind) -> PlanEntry {
+    let mut entry = item.to_entry(kind);
+    if kind == DeviceKind::LedBoard {
+        entry.text = board_text(programme, &item.key);
+    }
+    entry
+}
+
+/// The visual text of the airing's bulletin variant, if it has one.
+fn board_text(programme: &Programme, key: &AiringKey) -> Option<String> {
+    let bulletin = programme.bulletin(&key.bulletin).ok()?;
+    let variant = bulletin
+        .variants
+        .iter()
+        .find(|v| v.language == key.language)?;
+    variant.visual.as_ref()?.text.clone()
 }
 
 #[cfg(test)]
@@ -284,6 +309,60 @@ mod tests {
             matches!(&commands[1].directive, Directive::Schedule { entries, .. } if entries.len() == 1)
         );
         assert_eq!(ids(&commands[1].to), ["24611-LS-01"]);
+    }
+
+    #[test]
+    fn boards_get_the_text_of_their_variant_and_loudspeakers_none() {
+        let province = province();
+        let mut flood = emergency(
+            "lu",
+            AreaLevel::Province,
+            "67",
+            &["660"],
+            "2026-11-23 10:00",
+        );
+        let mut ede = flood.variants[0].clone();
+        ede.language = lang("ede");
+        ede.visual.as_mut().unwrap().text = Some("Hlăm êa lik".into());
+        flood.variants[0].visual.as_mut().unwrap().text =
+            Some("Cảnh báo lũ quét: sơ tán ngay".into());
+        flood.variants.insert(0, ede);
+        let programme = programme(&province, [flood]);
+        let mut scheduler = Scheduler::new(province, programme, BTreeMap::new());
+        let now = local("2026-11-23 10:00");
+        scheduler.handle(now, Event::Tick).unwrap();
+        let hellos = BTreeSet::from([device_id("24611-LB-01"), device_id("24611-LS-01")]);
+        let round = Round {
+            scheduler: &scheduler,
+            now,
+            decisions: &[],
+            hellos: &hellos,
+            volume: 80,
+        };
+        let commands = round.commands(|_| true);
+        let plan_of = |device: &str| {
+            commands
+                .iter()
+                .filter(|c| ids(&c.to).contains(&device))
+                .find_map(|c| match &c.directive {
+                    Directive::Schedule { entries, .. } => Some(entries.clone()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| panic!("no schedule for {device}: {commands:?}"))
+        };
+        let board = plan_of("24611-LB-01");
+        let shown: Vec<(&str, Option<&str>)> = board
+            .iter()
+            .map(|e| (e.language.as_str(), e.text.as_deref()))
+            .collect();
+        assert_eq!(
+            shown,
+            [("vi", Some("Cảnh báo lũ quét: sơ tán ngay"))],
+            "24611 broadcasts in Vietnamese only: the text of the vi variant, not the first"
+        );
+        let speaker = plan_of("24611-LS-01");
+        assert!(!speaker.is_empty());
+        assert!(speaker.iter().all(|e| e.text.is_none()), "{speaker:?}");
     }
 
     #[test]

@@ -1,0 +1,127 @@
+//! `firmware-sim board snapshot`: one LED board joins the hub, takes the
+//! hub's answer to its hello (settings and plan), and what it shows then is
+//! drawn to a PNG.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use firmware_sim::board::{self, Resolution};
+use firmware_sim::{BrokerAddr, DeviceConfig, DeviceHandle, LinkOptions};
+use hub_proto::{Clock, Kind, Provisioning};
+use image::ImageFormat;
+use serde::Serialize;
+
+/// Commands the hub answers a hello with: the settings, then the plan.
+const SYNC_COMMANDS: u64 = 2;
+
+#[derive(clap::Args)]
+pub struct SnapshotArgs {
+    /// Provisioning file exported by the hub.
+    #[arg(long)]
+    provisioning: PathBuf,
+    /// The LED board to run, by its id in the provisioning file. It must not
+    /// be running elsewhere: the broker would drop one of the two.
+    #[arg(long)]
+    device: String,
+    /// Where to write the PNG.
+    #[arg(long, value_name = "FILE.png")]
+    out: PathBuf,
+    /// Broker to use instead of the provisioned one, `mqtt://host:port`.
+    #[arg(long)]
+    broker: Option<String>,
+    /// What the board's clock reads at start (RFC 3339), to match a hub run
+    /// with `--clock-origin`; default: now.
+    #[arg(long)]
+    clock_origin: Option<DateTime<Utc>>,
+    /// Seconds (real time) to wait for the hub's settings and plan.
+    #[arg(long, default_value_t = 15)]
+    wait_secs: u64,
+    /// The board's size in pixels (LEDs), WIDTHxHEIGHT.
+    #[arg(long, default_value_t = Resolution::default())]
+    size: Resolution,
+}
+
+/// The line printed once the PNG is written.
+#[derive(Serialize)]
+struct Snapshot<'a> {
+    event: &'static str,
+    device: &'a str,
+    /// The words on the board; null when it shows none.
+    text: Option<&'a str>,
+    /// The bulletin on the board; null for a blank board or a display text.
+    bulletin: Option<&'a str>,
+    path: &'a std::path::Path,
+}
+
+/// Runs the board, waits for the sync, writes the PNG and prints its line.
+pub async fn run(args: SnapshotArgs) -> anyhow::Result<()> {
+    let bytes = std::fs::read(&args.provisioning)
+        .with_context(|| format!("reading {}", args.provisioning.display()))?;
+    let provisioning = Provisioning::from_json(&bytes)
+        .with_context(|| format!("reading {}", args.provisioning.display()))?;
+    let credentials = provisioning
+        .devices
+        .iter()
+        .find(|d| d.id == args.device)
+        .with_context(|| {
+            format!(
+                "no device {} in {}",
+                args.device,
+                args.provisioning.display()
+            )
+        })?;
+    anyhow::ensure!(
+        credentials.kind == Kind::LedBoard,
+        "{} is a {}, not an LED board",
+        args.device,
+        credentials.kind.as_str()
+    );
+    let config = DeviceConfig::from_credentials(credentials, &provisioning.hub_public_key)?;
+    let broker: BrokerAddr = args
+        .broker
+        .as_deref()
+        .unwrap_or(&provisioning.broker)
+        .parse()?;
+    let clock = match args.clock_origin {
+        Some(origin) => Clock::simulated(origin, 1.0),
+        None => Clock::real(),
+    };
+    let device = DeviceHandle::spawn(config, &broker, clock, &LinkOptions::default());
+
+    let wait = Duration::from_secs(args.wait_secs);
+    if tokio::time::timeout(wait, synced(&device)).await.is_err() {
+        let (connected, accepted) = (device.is_connected(), device.counters().accepted);
+        device.stop().await;
+        anyhow::bail!(
+            "{} did not sync with the hub in {} s (connected: {connected}, commands accepted: \
+             {accepted} of {SYNC_COMMANDS})",
+            args.device,
+            args.wait_secs
+        );
+    }
+    let now = clock.now();
+    let showing = device.showing(now);
+    device.stop().await;
+
+    board::render(showing.as_ref(), now, args.size)
+        .save_with_format(&args.out, ImageFormat::Png)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    super::print_line(&Snapshot {
+        event: "snapshot",
+        device: &args.device,
+        text: showing.as_ref().and_then(|s| s.text.as_deref()),
+        bulletin: showing.as_ref().and_then(|s| s.bulletin.as_deref()),
+        path: &args.out,
+    });
+    Ok(())
+}
+
+/// Waits until the device has said hello and accepted the hub's answer.
+async fn synced(device: &DeviceHandle) {
+    device.wait_ready().await;
+    while device.counters().accepted < SYNC_COMMANDS {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
