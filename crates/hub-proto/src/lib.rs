@@ -10,6 +10,7 @@
 //! - [`topic`]: the MQTT topic scheme, two topics per commune.
 //! - [`downlink`]: commands, signed by the hub with Ed25519, checked by devices.
 //! - [`uplink`]: reports, sealed by each device with its own HMAC key.
+//! - [`media`]: where and how devices fetch media files over HTTP.
 //! - [`provision`]: what a device is given to join: its credentials and the hub's key.
 //! - [`clock`]: the time base both ends share (real, or a compressed day in tests).
 //!
@@ -17,6 +18,7 @@
 
 pub mod clock;
 pub mod downlink;
+pub mod media;
 pub mod plan;
 pub mod provision;
 pub mod topic;
