@@ -321,5 +321,7 @@ impl Batch {
     }
 }
 
+mod scan;
+
 #[cfg(test)]
 mod tests;
