@@ -8,6 +8,7 @@
 //! cargo run --release -p hub-bench -- plan
 //! cargo run --release -p hub-bench -- plan --communes 100 --bulletins 300 --seed 7
 //! cargo run --release -p hub-bench -- fanout --devices 10000
+//! cargo run --release -p hub-bench -- ingest --input-seconds 600
 //! ```
 //!
 //! # Layout
@@ -18,6 +19,9 @@
 //!   - [`scenarios::fanout`]: the hub and N simulated devices (in a child
 //!     process) over real MQTT: connect time, one bulletin's ack latency, hub
 //!     memory per device, against the bare broker as baseline.
+//!   - [`scenarios::ingest`]: N seconds of speech as a phone's MP3 through
+//!     `hub_media::ingest_audio`: real-time factor and bitrate, against
+//!     `ffmpeg -c:a libopus` on the same file as baseline.
 //! - [`load`]: the national-scale load (areas, devices, bulletins, opt-ins,
 //!   chair orders) built from a seed; shared by scenarios.
 //! - [`rng`]: SplitMix64, so loads need no external random crate.

@@ -490,6 +490,7 @@ impl Maker {
                 audio: Some(AudioPart {
                     source,
                     secs: self.rng.between(60, 600),
+                    media: None,
                 }),
                 visual: Some(VisualPart {
                     kind: *self.rng.pick(&VISUAL_KINDS),

@@ -11,6 +11,7 @@ use hub_bench::load::{
     DEFAULT_SEED,
 };
 use hub_bench::scenarios::fanout::{self, devices, FanoutParams};
+use hub_bench::scenarios::ingest::{self, IngestParams};
 use hub_bench::scenarios::plan;
 
 #[derive(Parser)]
@@ -27,6 +28,9 @@ enum Scenario {
     /// Connect N simulated devices (in a child process) to the hub, then send
     /// one bulletin to all; the same over the bare broker as the baseline.
     Fanout(FanoutArgs),
+    /// Transcode N seconds of speech (a phone's MP3) to the broadcast Ogg
+    /// Opus; the same with `ffmpeg -c:a libopus` as the baseline.
+    Ingest(IngestArgs),
     /// The device process of `fanout` (started by it).
     #[command(hide = true)]
     FanoutDevices(DevicesArgs),
@@ -49,6 +53,16 @@ struct FanoutArgs {
     /// figure over the runs.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     runs: u32,
+}
+
+#[derive(Args)]
+struct IngestArgs {
+    /// Length of the speech input; the pipeline accepts up to 10 minutes.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=600))]
+    input_seconds: u32,
+    /// Timed runs of each side; the summary holds the medians.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    repetitions: u32,
 }
 
 #[derive(Args)]
@@ -172,6 +186,14 @@ fn run(scenario: Scenario) -> anyhow::Result<()> {
             } else {
                 run_fanout_repeatedly(&args)?;
             }
+        }
+        Scenario::Ingest(args) => {
+            let params = IngestParams {
+                input_seconds: args.input_seconds,
+                repetitions: args.repetitions,
+            };
+            let summary = ingest::run(&params, &mut |line| println!("{line}"))?;
+            println!("{}", serde_json::to_string(&summary)?);
         }
         Scenario::FanoutDevices(args) => {
             let provisioning =

@@ -1,21 +1,18 @@
 //! Mono 48 kHz samples to an Ogg Opus file (RFC 7845), with libopus.
 //!
-//! The packets are encoded first and the file written after, so the Ogg
-//! serial number can be derived from the audio: the same audio always gives
-//! the same bytes, which content addressing needs, while different files
-//! still get different serials.
+//! The packets are encoded first (`segments`: in parallel) and the file
+//! written after, so the Ogg serial number can be derived from the audio: the
+//! same audio always gives the same bytes, which content addressing needs,
+//! while different files still get different serials.
+
+mod segments;
 
 use ogg::writing::{PacketWriteEndInfo, PacketWriter};
-use opus::{Application, Bitrate, Channels, Encoder};
 use sha2::{Digest, Sha256};
 
 use crate::error::MediaError;
-use crate::OUTPUT_SAMPLE_RATE;
+use segments::FRAME_SAMPLES;
 
-/// 20 ms at 48 kHz: the frame size Opus is tuned for.
-const FRAME_SAMPLES: usize = 960;
-/// Output buffer per packet, the size libopus's documentation recommends.
-const MAX_PACKET_BYTES: usize = 4_000;
 /// Packets per Ogg page: one second, so a player streaming the file starts
 /// within a second and a damaged page loses at most a second.
 const PACKETS_PER_PAGE: usize = 50;
@@ -25,35 +22,18 @@ pub(crate) fn encode_ogg_opus(
     input_sample_rate: u32,
     bitrate_bps: u32,
 ) -> Result<Vec<u8>, MediaError> {
-    let failed = |err: opus::Error| MediaError::Processing(format!("libopus encoder: {err}"));
-    // VoIP mode: libopus favours speech intelligibility at low bitrates.
-    let mut encoder =
-        Encoder::new(OUTPUT_SAMPLE_RATE, Channels::Mono, Application::Voip).map_err(failed)?;
-    encoder
-        .set_bitrate(Bitrate::Bits(bitrate_bps as i32))
-        .map_err(failed)?;
-    // Best quality per bit (libopus's default, stated so it cannot drift);
-    // still about 100 times real time.
-    encoder.set_complexity(10).map_err(failed)?;
     // The encoder's look-ahead: decoders drop this many samples (pre-skip).
-    let pre_skip = u16::try_from(encoder.get_lookahead().map_err(failed)?)
+    let lookahead = segments::new_encoder(bitrate_bps)?
+        .get_lookahead()
+        .map_err(segments::failed)?;
+    let pre_skip = u16::try_from(lookahead)
         .map_err(|_| MediaError::Processing("libopus look-ahead out of range".to_owned()))?;
 
     // Encode the look-ahead's worth of padding too, so the last real sample
     // comes out of the decoder.
     let coded_samples = samples.len() + usize::from(pre_skip);
     let packet_count = coded_samples.div_ceil(FRAME_SAMPLES);
-    let mut frame = [0f32; FRAME_SAMPLES];
-    let mut packet = [0u8; MAX_PACKET_BYTES];
-    let mut packets = Vec::with_capacity(packet_count);
-    for index in 0..packet_count {
-        let start = (index * FRAME_SAMPLES).min(samples.len());
-        let end = (start + FRAME_SAMPLES).min(samples.len());
-        frame.fill(0.0);
-        frame[..end - start].copy_from_slice(&samples[start..end]);
-        let len = encoder.encode_float(&frame, &mut packet).map_err(failed)?;
-        packets.push(packet[..len].to_vec());
-    }
+    let packets = segments::encode_packets(samples, packet_count, bitrate_bps)?;
 
     let serial = serial_for(&packets);
     let mut writer = PacketWriter::new(Vec::new());

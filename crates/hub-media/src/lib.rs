@@ -29,15 +29,33 @@
 //!    [`AudioSettings::bitrate_bps`] (24 kbit/s by default), 20 ms frames, into
 //!    an Ogg Opus file (RFC 7845: `OpusHead` with the encoder's pre-skip,
 //!    `OpusTags`, 48 kHz granule positions, the end trimmed by the last
-//!    granule, end-of-stream flag).
+//!    granule, end-of-stream flag). The packets are encoded in segments of
+//!    up to 10 s on all cores (`encode/segments`: each segment's encoder is
+//!    warmed up on the second before it, so the seams do not show).
 //! 7. **Check** the result by decoding it again: the loudness and true peak
 //!    reported in [`EncodedAudio`] are measured on what loudspeakers will
 //!    play. Lossy coding moves peaks (speech limited to -1 dBTP comes back
 //!    from Opus at 24 kbit/s near 0 dBTP), so when the decoded peak is over
 //!    the ceiling the limiter is set lower and the audio encoded again, at
-//!    most three encodings in all (usually two for speech).
+//!    most three encodings in all. The first encoding already limits 2 dB
+//!    under the ceiling, which makes one encoding enough for most speech.
 //!
 //! [`speak`] runs `espeak-ng` (`tts`) and feeds its WAV to the same pipeline.
+//!
+//! # Pictures and videos for LED boards
+//!
+//! [`ingest_image`] takes a PNG, JPEG or WebP (recognised by content; GIF,
+//! BMP, TIFF, HEIC, SVG and the rest are refused by name), checks its size
+//! and dimensions before decoding and decodes under `image::Limits`, so a
+//! decompression bomb is refused, not allocated. It comes out as a PNG of
+//! exactly one board model's [`BoardSize`], scaled with its aspect ratio
+//! kept and letterboxed in black, the same bytes every time.
+//!
+//! [`ingest_video`] checks an MP4 without decoding it: an H.264 video track,
+//! a duration within [`VideoSettings::max_duration`], media data inside the
+//! file, and subtitles from a mov_text/WebVTT track or a strictly checked
+//! SRT file whose cues fit the video. Boards play H.264 themselves, so the
+//! file is stored exactly as uploaded.
 //!
 //! # Why -16 LUFS
 //!
@@ -61,15 +79,22 @@
 //!   `decode/ogg_opus`: Ogg Opus input through libopus.
 //! - `resample`: mono samples to 48 kHz.
 //! - `loudness`: BS.1770 measurement, gain and the peak limiter.
-//! - `encode`: libopus encoding and the Ogg Opus muxer.
+//! - `encode`: the Ogg Opus muxer; `encode/segments`: libopus encoding in
+//!   parallel segments.
 //! - `tts`: text to WAV with espeak-ng.
+//! - `picture`: pictures fitted to LED boards (named so as not to shadow the
+//!   `image` crate).
+//! - `video`: MP4 checks and the stored video; `video/mp4`: the bounds-checked
+//!   box reader; `video/srt`: the SRT parser.
 
 mod decode;
 mod encode;
 mod error;
 mod loudness;
+mod picture;
 mod resample;
 mod tts;
+mod video;
 
 use std::fmt;
 use std::time::Duration;
@@ -78,12 +103,21 @@ use sha2::{Digest, Sha256};
 
 pub use decode::InputFacts;
 pub use error::MediaError;
+pub use picture::{
+    ingest_image, BoardSize, FittedImage, ImageKind, ImageSettings, Placement, MAX_BOARD_SIDE,
+};
+pub use video::{ingest_video, StoredVideo, SubtitleCodec, Subtitles, VideoSettings};
 
 /// The sample rate of everything after decoding, and of Opus itself.
 pub const OUTPUT_SAMPLE_RATE: u32 = 48_000;
 
 /// Encodings tried to bring the decoded output's peaks under the ceiling.
 const MAX_ENCODE_ROUNDS: u32 = 3;
+/// How far below the configured ceiling the limiter is set for the first
+/// encoding, so that one encoding is usually enough: Opus at speech bitrates
+/// decodes peaks about 1 dB over the limiter's ceiling, and holding the
+/// loudness gives back about half of a lower ceiling.
+const CODEC_HEADROOM_DB: f64 = 2.0;
 /// How far below the configured ceiling the limiter may be set to make up for
 /// the codec's overshoot.
 const MAX_CEILING_DROP_DB: f64 = 6.0;
@@ -170,6 +204,9 @@ pub struct EncodedAudio {
     pub sha256_hex: String,
     /// Size of `ogg` in bytes.
     pub size_bytes: usize,
+    /// Opus encodings made: more than one when an encoding decoded with
+    /// peaks over the ceiling.
+    pub encodings: u32,
 }
 
 /// Everything but the file's bytes, which would drown the facts in logs.
@@ -184,6 +221,7 @@ impl fmt::Debug for EncodedAudio {
             .field("output_true_peak_dbtp", &self.output_true_peak_dbtp)
             .field("sha256_hex", &self.sha256_hex)
             .field("size_bytes", &self.size_bytes)
+            .field("encodings", &self.encodings)
             .finish()
     }
 }
@@ -229,6 +267,7 @@ pub fn ingest_audio(
         output_true_peak_dbtp: output.true_peak_dbtp,
         sha256_hex: sha256_hex(&output.ogg),
         size_bytes: output.ogg.len(),
+        encodings: output.encodings,
         ogg: output.ogg,
     })
 }
@@ -238,6 +277,7 @@ struct CheckedOutput {
     ogg: Vec<u8>,
     lufs: f64,
     true_peak_dbtp: f64,
+    encodings: u32,
 }
 
 /// Normalises and encodes, then checks the peaks of what was encoded.
@@ -252,7 +292,7 @@ fn normalise_and_encode(
     input_sample_rate: u32,
     settings: &AudioSettings,
 ) -> Result<CheckedOutput, MediaError> {
-    let mut ceiling_dbtp = settings.true_peak_ceiling_dbtp;
+    let mut ceiling_dbtp = settings.true_peak_ceiling_dbtp - CODEC_HEADROOM_DB;
     let mut round = 1;
     loop {
         let mut normalised = samples.to_vec();
@@ -277,6 +317,7 @@ fn normalise_and_encode(
                 ogg,
                 lufs: played.loudness_lufs,
                 true_peak_dbtp,
+                encodings: round,
             });
         }
         // The gain that holds the loudness raises the peaks again, so only

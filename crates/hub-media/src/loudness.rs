@@ -124,14 +124,31 @@ fn apply_gain_and_limit(
         *out = sample * gain;
     }
     limit_peaks(samples, sample_rate, ceiling);
+    let (lufs, peak_dbtp) = loudness_and_true_peak(samples, sample_rate)?;
     // The limiter works on samples; peaks between samples can still exceed
-    // the ceiling by a fraction of a dB, so trim those away.
-    let over = true_peak_dbtp(samples, sample_rate)? - 20.0 * f64::from(ceiling).log10();
+    // the ceiling by a fraction of a dB, so trim those away. A trim lowers
+    // the loudness by as many dB (the gates are relative).
+    let over = peak_dbtp - 20.0 * f64::from(ceiling).log10();
     if over > 0.0 {
         let trim = db_to_gain(-over) as f32;
         samples.iter_mut().for_each(|sample| *sample *= trim);
+        return Ok(lufs - over);
     }
-    integrated_lufs(samples, sample_rate)
+    Ok(lufs)
+}
+
+/// Integrated loudness (LUFS) and true peak (dBTP) of mono samples. The
+/// two meters share no work (K-weighting is for loudness only), so they run
+/// side by side on two threads.
+fn loudness_and_true_peak(mono: &[f32], sample_rate: u32) -> Result<(f64, f64), MediaError> {
+    std::thread::scope(|scope| {
+        let peak = scope.spawn(|| true_peak_dbtp(mono, sample_rate));
+        let lufs = integrated_lufs(mono, sample_rate)?;
+        let peak = peak
+            .join()
+            .map_err(|_| MediaError::Processing("true-peak meter panicked".to_owned()))??;
+        Ok((lufs, peak))
+    })
 }
 
 fn db_to_gain(db: f64) -> f64 {
@@ -150,21 +167,21 @@ fn limit_peaks(samples: &mut [f32], sample_rate: u32, ceiling: f32) {
         return;
     }
     let window = ((LIMITER_ATTACK_SECS * f64::from(sample_rate)) as usize).max(1);
-    let release = 1.0 - (-1.0 / (LIMITER_RELEASE_SECS * f64::from(sample_rate))).exp();
-    let need: Vec<f64> = samples
+    let release = (1.0 - (-1.0 / (LIMITER_RELEASE_SECS * f64::from(sample_rate))).exp()) as f32;
+    // The gain each sample needs, then its minimum over the next
+    // window, with a monotonic queue of indices.
+    let need: Vec<f32> = samples
         .iter()
         .map(|sample| {
-            let level = f64::from(sample.abs());
-            if level > f64::from(ceiling) {
-                f64::from(ceiling) / level
+            let level = sample.abs();
+            if level > ceiling {
+                ceiling / level
             } else {
                 1.0
             }
         })
         .collect();
-
-    // Minimum of `need` over [n, n + window), with a monotonic queue.
-    let mut ahead_min = vec![1.0; need.len()];
+    let mut gains = vec![1.0f32; need.len()];
     let mut queue: VecDeque<usize> = VecDeque::new();
     for index in (0..need.len()).rev() {
         while queue.back().is_some_and(|&last| need[last] >= need[index]) {
@@ -174,25 +191,24 @@ fn limit_peaks(samples: &mut [f32], sample_rate: u32, ceiling: f32) {
         while queue.front().is_some_and(|&first| first >= index + window) {
             queue.pop_front();
         }
-        ahead_min[index] = need[queue[0]];
+        gains[index] = need[queue[0]];
     }
 
     // Never above the look-ahead minimum; otherwise recovering towards 1.
-    let mut envelope = Vec::with_capacity(need.len());
-    let mut previous = 1.0;
-    for &floor in &ahead_min {
+    let mut previous = 1.0f32;
+    for gain in &mut gains {
         let recovered = previous + (1.0 - previous) * release;
-        let gain = f64::min(floor, recovered);
-        envelope.push(gain);
-        previous = gain;
+        *gain = gain.min(recovered);
+        previous = *gain;
     }
 
-    // Moving average over the trailing window (shorter at the very start).
-    let mut sum = 0.0;
+    // Moving average over the trailing window (shorter at the very start),
+    // summed in f64 so the running sum does not drift over minutes.
+    let mut sum = 0.0f64;
     for index in 0..samples.len() {
-        sum += envelope[index];
+        sum += f64::from(gains[index]);
         if index >= window {
-            sum -= envelope[index - window];
+            sum -= f64::from(gains[index - window]);
         }
         let gain = sum / (index + 1).min(window) as f64;
         samples[index] = (f64::from(samples[index]) * gain) as f32;

@@ -1,9 +1,12 @@
 //! Integration tests of hub-media, one binary: every format end to end,
-//! every refusal, text-to-speech, and a fuzz-style robustness run.
+//! every refusal, text-to-speech, a fuzz-style robustness run, and pictures
+//! and videos for LED boards.
 
 mod support;
 
 mod errors;
 mod formats;
 mod fuzz;
+mod pictures;
 mod tts;
+mod videos;

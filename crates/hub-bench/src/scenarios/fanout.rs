@@ -149,6 +149,7 @@ pub async fn run(params: &FanoutParams) -> anyhow::Result<FanoutSummary> {
     let (events, mut deliveries) = mpsc::unbounded_channel();
     let settings = LinkSettings {
         mqtt_listen: "127.0.0.1:0".parse()?,
+        media_listen: "127.0.0.1:0".parse()?,
         max_connections: devices + 100,
         ..LinkSettings::default()
     };
@@ -159,6 +160,7 @@ pub async fn run(params: &FanoutParams) -> anyhow::Result<FanoutSummary> {
             link: settings.clone(),
             province: load.province.clone(),
             programme: Programme::default(),
+            audio: Vec::new(),
         },
         broker: BrokerChoice::Embedded,
         clock: Clock::real(),
@@ -317,6 +319,7 @@ fn country_emergency() -> Bulletin {
             audio: Some(AudioPart {
                 source: AudioSource::Recorded,
                 secs: 60,
+                media: None,
             }),
             visual: Some(VisualPart {
                 kind: VisualKind::Text,

@@ -3,4 +3,5 @@
 //! so scripts can compare runs with `tail -n1`.
 
 pub mod fanout;
+pub mod ingest;
 pub mod plan;

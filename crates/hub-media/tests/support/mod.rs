@@ -10,6 +10,8 @@ use std::sync::OnceLock;
 
 use tempfile::TempDir;
 
+pub mod visual;
+
 /// The duration of the main test signal, in seconds.
 pub const SIGNAL_SECS: f64 = 3.0;
 
