@@ -10,8 +10,8 @@
 //! | `slow-link:500ms/60s` | for 60 s every report waits 500 ms before it is sent |
 //! | `power-loss:10s` | the device is off for 10 s: it stops playing, and loses its plan, settings and unsent reports; it keeps what it stores (the last command's sequence number, its media cache) |
 //! | `clock-skew:-90s` | the device clock reads 90 s (of device time) earlier from now on |
-//!
-//! Media faults (corrupt cache, full storage) come with the media cache.
+//! | `corrupt-media:2` | the next two media downloads arrive corrupted: the device finds the SHA-256 wrong, discards them and fetches again |
+//! | `full-storage:60s` | for 60 s the device's storage takes no new media file: entries whose file is missing fail when due, and status reports `storage_full` |
 
 use std::fmt;
 use std::str::FromStr;
@@ -53,11 +53,21 @@ pub enum Fault {
         /// Later if positive, earlier if negative.
         by: TimeDelta,
     },
+    /// The next `downloads` media downloads arrive corrupted.
+    CorruptMedia {
+        /// How many downloads.
+        downloads: u32,
+    },
+    /// The media storage takes no new file for `lasting`.
+    FullStorage {
+        /// How long the storage stays full.
+        lasting: Duration,
+    },
 }
 
 /// A fault or injection that does not parse, and why.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
-#[error("fault {text:?}: {why} (e.g. link-down:30s, flapping:2s/1s*5, slow-link:500ms/60s, power-loss:10s, clock-skew:-90s)")]
+#[error("fault {text:?}: {why} (e.g. link-down:30s, flapping:2s/1s*5, slow-link:500ms/60s, power-loss:10s, clock-skew:-90s, corrupt-media:1, full-storage:60s)")]
 pub struct FaultSyntaxError {
     text: String,
     why: String,
@@ -115,6 +125,14 @@ impl FromStr for Fault {
                     .map_err(|_| error("the skew is too large"))?;
                 Ok(Self::ClockSkew { by: span * sign })
             }
+            "corrupt-media" => Ok(Self::CorruptMedia {
+                downloads: params
+                    .parse()
+                    .map_err(|_| error("COUNT is a whole number"))?,
+            }),
+            "full-storage" => Ok(Self::FullStorage {
+                lasting: duration(params)?,
+            }),
             _ => Err(error("unknown kind")),
         }
     }
@@ -130,6 +148,8 @@ impl fmt::Display for Fault {
             Self::ClockSkew { by } => {
                 write!(f, "clock-skew:{}s", by.num_milliseconds() as f64 / 1000.0)
             }
+            Self::CorruptMedia { downloads } => write!(f, "corrupt-media:{downloads}"),
+            Self::FullStorage { lasting } => write!(f, "full-storage:{lasting:?}"),
         }
     }
 }
@@ -239,6 +259,13 @@ mod tests {
                     by: TimeDelta::milliseconds(1500),
                 },
             ),
+            ("corrupt-media:2", Fault::CorruptMedia { downloads: 2 }),
+            (
+                "full-storage:1m",
+                Fault::FullStorage {
+                    lasting: Duration::from_secs(60),
+                },
+            ),
         ];
         for (text, fault) in cases {
             assert_eq!(text.parse::<Fault>(), Ok(fault), "{text}");
@@ -254,6 +281,8 @@ mod tests {
             ("link-down:30h", "unknown unit"),
             ("flapping:2s*5", "UP/DOWN*CYCLES"),
             ("flapping:2s/1s*x", "whole number"),
+            ("corrupt-media:x", "whole number"),
+            ("full-storage:5", "needs a unit"),
             ("unplugged:1s", "unknown kind"),
         ] {
             let error = text.parse::<Fault>().unwrap_err().to_string();

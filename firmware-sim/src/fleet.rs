@@ -6,6 +6,9 @@
 //! to accept more than `connect_rate` connections a second. The devices
 //! share their signature checks ([`VerifiedSignatures`]): real devices each
 //! have a processor of their own, simulated ones share the hub's machine.
+//! They also share their download slots and file contents
+//! ([`crate::media::MediaOptions`]): every device gets a clone of the same
+//! options.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -69,7 +72,8 @@ pub struct Summary {
     pub connects: u64,
     /// Reports dropped from full queues while links were down.
     pub dropped_reports: u64,
-    /// Airings started.
+    /// Airings started, and those that failed at their start for want of
+    /// their media.
     pub airings_started: u64,
     /// Airings that ran to their end.
     pub airings_finished: u64,
@@ -77,6 +81,20 @@ pub struct Summary {
     pub airings_preempted: u64,
     /// Airings stopped on the hub's order.
     pub airings_stopped: u64,
+    /// Airings that failed: cut by a power loss, or due without their media.
+    pub airings_failed: u64,
+    /// Media files downloaded, verified and stored.
+    pub media_downloads: u64,
+    /// Media body bytes received.
+    pub media_bytes: u64,
+    /// Media requests that resumed a cut download.
+    pub media_resumes: u64,
+    /// Media downloads discarded for a wrong size or SHA-256.
+    pub media_mismatches: u64,
+    /// Media download attempts that failed.
+    pub media_failures: u64,
+    /// Media files given up on until the device's next plan.
+    pub media_abandoned: u64,
 }
 
 /// A running fleet of simulated devices.
@@ -189,13 +207,20 @@ impl Fleet {
             summary.duplicates += counters.duplicates;
             summary.connects += counters.connects;
             summary.dropped_reports += counters.dropped_reports;
+            summary.media_downloads += counters.media.downloads;
+            summary.media_bytes += counters.media.bytes;
+            summary.media_resumes += counters.media.resumes;
+            summary.media_mismatches += counters.media.mismatches;
+            summary.media_failures += counters.media.failures;
+            summary.media_abandoned += counters.media.abandoned;
             for line in device.timeline() {
                 summary.airings_started += 1;
                 match line.outcome {
                     Outcome::Finished => summary.airings_finished += 1,
                     Outcome::Preempted => summary.airings_preempted += 1,
                     Outcome::Stopped => summary.airings_stopped += 1,
-                    Outcome::Started | Outcome::Failed => {}
+                    Outcome::Failed => summary.airings_failed += 1,
+                    Outcome::Started => {}
                 }
             }
         }

@@ -7,6 +7,12 @@
 //! goes through the device's [`CommandGuard`]; accepted commands drive the
 //! [`Player`] and are acknowledged, refused ones are reported.
 //!
+//! Each device also runs a media fetcher ([`crate::media`]): after every
+//! accepted command the link hands it the files the plan still needs, and
+//! before the player runs the link tells it which files storage holds. A
+//! link-down or power-loss fault takes the device's whole network down, so it
+//! cuts a download under way too.
+//!
 //! The player keeps time on the shared [`Clock`] whether or not the link is
 //! up. Reports wait in a bounded queue and are sent, sealed into the current
 //! session, once the link is back; a report the broker has not acknowledged
@@ -33,12 +39,14 @@ use tracing::{debug, info, warn};
 
 use crate::broker::BrokerAddr;
 use crate::faults::Fault;
+use crate::media::fetcher::{Fetcher, Wants};
+use crate::media::{MediaCounters, MediaOptions, Storage};
 use crate::player::{Played, Player};
 
 /// Reports handed to the MQTT client and not yet acknowledged by the broker.
 const WINDOW: usize = 8;
 
-/// How a device links to the broker.
+/// How a device links to the hub: its broker, and its media downloads.
 #[derive(Clone, Debug)]
 pub struct LinkOptions {
     /// MQTT keep-alive (real time, at least one second).
@@ -55,6 +63,9 @@ pub struct LinkOptions {
     pub backoff_max: Duration,
     /// How long a TCP connect plus MQTT handshake may take.
     pub connect_timeout: Duration,
+    /// How it fetches and keeps media; devices started with clones of the
+    /// same options share their download slots.
+    pub media: MediaOptions,
 }
 
 impl Default for LinkOptions {
@@ -67,6 +78,7 @@ impl Default for LinkOptions {
             backoff_min: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
+            media: MediaOptions::default(),
         }
     }
 }
@@ -146,6 +158,8 @@ pub struct Counters {
     pub sessions: u64,
     /// Reports dropped because the queue was full while the link was down.
     pub dropped_reports: u64,
+    /// What its media downloads did.
+    pub media: MediaCounters,
 }
 
 /// State the device task shares with its handle.
@@ -154,6 +168,10 @@ struct Shared {
     connected: AtomicBool,
     /// Sessions opened so far, for waiters.
     sessions: watch::Sender<u64>,
+    /// The device's media storage, which survives power losses.
+    storage: Storage,
+    /// The device's network is down until then (link-down, power-loss).
+    offline: watch::Sender<Instant>,
 }
 
 struct State {
@@ -171,6 +189,26 @@ impl Shared {
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The state, its player told which media files storage holds now.
+    fn lock_synced(&self) -> MutexGuard<'_, State> {
+        let held = self.storage.lock().cache.hashes();
+        let mut state = self.lock();
+        state.player.hold_media(held);
+        state
+    }
+
+    /// The device's health: the player's, with what is wrong with its media.
+    fn status(&self) -> Status {
+        let (mut status, needed) = {
+            let state = self.lock();
+            (state.player.status(), state.player.media_needed())
+        };
+        status
+            .faults
+            .extend(self.storage.faults(&needed, Instant::now()));
+        status
     }
 }
 
@@ -195,6 +233,7 @@ pub struct DeviceHandle {
     shared: Arc<Shared>,
     control: mpsc::Sender<Control>,
     task: JoinHandle<()>,
+    media_task: JoinHandle<()>,
 }
 
 impl DeviceHandle {
@@ -226,16 +265,29 @@ impl DeviceHandle {
             }),
             connected: AtomicBool::new(false),
             sessions: watch::Sender::new(0),
+            storage: Storage::new(options.media.capacity),
+            offline: watch::Sender::new(Instant::now()),
         });
         let (control, control_rx) = mpsc::channel(4);
         let id = device.id.clone();
-        let (link, eventloop) = Link::new(device, broker, clock, options, shared.clone());
+        let (wants, wants_rx) = watch::channel(Wants::new());
+        let fetcher = Fetcher::new(
+            &device.id,
+            &device.mqtt_password,
+            options.media.clone(),
+            shared.storage.clone(),
+            wants_rx,
+            shared.offline.subscribe(),
+        );
+        let media_task = tokio::spawn(fetcher.run());
+        let (link, eventloop) = Link::new(device, broker, clock, options, shared.clone(), wants);
         let task = tokio::spawn(link.run(eventloop, control_rx, delay));
         Self {
             id,
             shared,
             control,
             task,
+            media_task,
         }
     }
 
@@ -258,7 +310,17 @@ impl DeviceHandle {
 
     /// The device's health, as its next heartbeat would report it.
     pub fn status(&self) -> Status {
-        self.shared.lock().player.status()
+        self.shared.status()
+    }
+
+    /// SHA-256 of the media files the device holds.
+    pub fn cached_media(&self) -> Vec<String> {
+        self.shared.storage.lock().cache.hashes()
+    }
+
+    /// The contents of the media file with this SHA-256, if the device holds it.
+    pub fn media_file(&self, sha256: &str) -> Option<Arc<[u8]>> {
+        self.shared.storage.lock().cache.file(sha256)
     }
 
     /// What an LED board shows at `now`: a display text, or the visual
@@ -269,7 +331,11 @@ impl DeviceHandle {
 
     /// What the device has done so far.
     pub fn counters(&self) -> Counters {
-        self.shared.lock().counters.clone()
+        let media = self.shared.storage.lock().counters.clone();
+        Counters {
+            media,
+            ..self.shared.lock().counters.clone()
+        }
     }
 
     /// Whether the device holds an MQTT connection now.
@@ -299,6 +365,7 @@ impl DeviceHandle {
 
     /// Injects `fault` now (see [`crate::faults`]).
     pub async fn inject(&self, fault: Fault) {
+        info!(device = %self.id, %fault, "fault injected");
         let control = match fault {
             Fault::LinkDown { down } => Control::LinkDown(down),
             Fault::Flapping { up, down, cycles } => {
@@ -320,8 +387,17 @@ impl DeviceHandle {
             },
             Fault::PowerLoss { off } => Control::PowerLoss(off),
             Fault::ClockSkew { by } => Control::ClockSkew(by),
+            // Storage faults need nothing from the link task.
+            Fault::CorruptMedia { downloads } => {
+                self.shared.storage.lock().corrupt_next(downloads);
+                return;
+            }
+            Fault::FullStorage { lasting } => {
+                let until = Instant::now() + lasting;
+                self.shared.storage.lock().cache.fill_until(until);
+                return;
+            }
         };
-        info!(device = %self.id, %fault, "fault injected");
         if self.control.send(control).await.is_err() {
             debug!(device = %self.id, "device already stopped");
         }
@@ -345,6 +421,10 @@ impl DeviceHandle {
         drop(self.control);
         if let Err(error) = self.task.await {
             warn!(device = %self.id, %error, "device task failed");
+        }
+        // The link task's end closed the fetcher's list.
+        if let Err(error) = self.media_task.await {
+            warn!(device = %self.id, %error, "media task failed");
         }
     }
 }
@@ -376,6 +456,8 @@ struct Link {
     clock: Clock,
     options: LinkOptions,
     shared: Arc<Shared>,
+    /// The files the plan still needs, for the fetcher.
+    wants: watch::Sender<Wants>,
     client: AsyncClient,
     session: u64,
     seq: u64,
@@ -400,6 +482,7 @@ impl Link {
         clock: Clock,
         options: &LinkOptions,
         shared: Arc<Shared>,
+        wants: watch::Sender<Wants>,
     ) -> (Self, EventLoop) {
         let mut mqtt = MqttOptions::new(device.id.clone(), broker.host.clone(), broker.port);
         mqtt.set_credentials(device.id.clone(), device.mqtt_password.clone())
@@ -425,6 +508,7 @@ impl Link {
             clock,
             options: options.clone(),
             shared,
+            wants,
             client,
             session: 0,
             seq: 0,
@@ -503,11 +587,13 @@ impl Link {
                 Step::LinkDown(down) => {
                     // Drops the socket without DISCONNECT: the broker
                     // publishes the Last Will.
+                    self.shared.offline.send_replace(Instant::now() + down);
                     eventloop.clean();
                     self.on_link_down(&mut eventloop);
                     delay = Some(down);
                 }
                 Step::PowerLoss(off) => {
+                    self.shared.offline.send_replace(Instant::now() + off);
                     eventloop.clean();
                     self.power_off(&mut eventloop);
                     delay = Some(off);
@@ -535,13 +621,13 @@ impl Link {
 
     fn advance(&mut self) {
         let now = self.clock.now();
-        let messages = self.shared.lock().player.advance(now);
+        let messages = self.shared.lock_synced().player.advance(now);
         self.enqueue(now, messages);
     }
 
     fn heartbeat(&mut self) {
         if self.ready {
-            let status = self.shared.lock().player.status();
+            let status = self.shared.status();
             self.enqueue(self.clock.now(), [Message::Status(status)]);
         }
     }
@@ -610,7 +696,7 @@ impl Link {
             firmware: self.options.firmware.clone(),
             capabilities: self.capabilities.clone(),
             last_seq: self.guard.last_seq(),
-            cached_media: Vec::new(),
+            cached_media: self.shared.storage.lock().cache.hashes(),
         };
         self.queue.push_front(Pending {
             at,
@@ -632,11 +718,15 @@ impl Link {
                 self.say_hello();
             }
             Ok(Some(command)) => {
-                let messages = {
-                    let mut state = self.shared.lock();
+                let (messages, needed) = {
+                    let mut state = self.shared.lock_synced();
                     state.counters.accepted += 1;
-                    state.player.apply(command.directive, now)
+                    let messages = state.player.apply(command.directive, now);
+                    (messages, state.player.media_needed())
                 };
+                // Every accepted command, even an unchanged plan, gives
+                // files given up on another try.
+                self.wants.send_replace(needed);
                 debug!(device = %self.id, seq = command.seq, "command accepted");
                 // The ack and what the command started go out together.
                 let ack = Message::Ack { seq: command.seq };
@@ -786,6 +876,8 @@ impl Link {
             state.history.extend(timeline);
             state.player = Player::new();
         }
+        // The plan is gone, so is the need for its files.
+        self.wants.send_replace(Wants::new());
         info!(device = %self.id, "power lost");
         self.shared.connected.store(false, Ordering::Relaxed);
         self.ready = false;

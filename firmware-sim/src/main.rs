@@ -4,15 +4,17 @@ mod hub_config;
 mod snapshot;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use firmware_sim::faults::parse_injection;
-use firmware_sim::{Fleet, FleetOptions, LinkOptions, Summary};
+use firmware_sim::{Fleet, FleetOptions, LinkOptions, MediaOptions, Summary};
 use hub_proto::{Clock, Provisioning};
 use serde::Serialize;
+use tokio::sync::Semaphore;
 
 #[derive(Parser)]
 #[command(version, about = "Simulated Nguồn field devices")]
@@ -64,13 +66,20 @@ struct FleetArgs {
     /// Seconds (real time) between status reports.
     #[arg(long, default_value_t = 60)]
     heartbeat_secs: u64,
+    /// Media downloads at once over the whole fleet.
+    #[arg(long, default_value_t = MediaOptions::DEFAULT_DOWNLOADS)]
+    media_downloads: usize,
     /// Stop after this many seconds (real time); default: run until ctrl-c.
     #[arg(long)]
     duration_secs: Option<u64>,
     /// A fault to inject, as FAULT@TARGET: `link-down:30s@20%`,
     /// `flapping:2s/1s*5@10%`, `slow-link:500ms/60s@5%`,
-    /// `power-loss:10s@24611-LS-01`, `clock-skew:-90s@1%` (durations in
-    /// real time; the target a share of the fleet or device ids). Repeatable.
+    /// `power-loss:10s@24611-LS-01`, `clock-skew:-90s@1%`,
+    /// `corrupt-media:1@5%` (the next download arrives corrupted, is refused
+    /// for its hash and fetched again), `full-storage:60s@5%` (no new media
+    /// file is stored: entries without theirs fail, status says
+    /// `storage_full`). Durations in real time; the target a share of the
+    /// fleet or device ids. Repeatable.
     #[arg(long = "fault", value_name = "FAULT@TARGET")]
     faults: Vec<String>,
     /// Seconds (real time) after every device connected when the faults hit.
@@ -124,6 +133,10 @@ async fn fleet(args: FleetArgs) -> anyhow::Result<()> {
         connect_rate: args.connect_rate,
         link: LinkOptions {
             heartbeat: Duration::from_secs(args.heartbeat_secs.max(1)),
+            media: MediaOptions {
+                downloads: Arc::new(Semaphore::new(args.media_downloads.max(1))),
+                ..MediaOptions::default()
+            },
             ..LinkOptions::default()
         },
     };

@@ -8,11 +8,18 @@
 //!
 //! An entry is known by its airing and its planned start; the player never
 //! starts the same one twice and never starts one whose end has passed.
+//!
+//! An entry with media plays only if the device holds its file (the link
+//! tells the player which it holds, [`Player::hold_media`]): otherwise it
+//! fails when it would start, reported [`Outcome::Failed`], and cuts nothing.
+//! [`Player::media_needed`] names the files still to play, for prefetching.
 
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use hub_proto::{AiringRef, Class, Directive, Message, Outcome, Part, PlanEntry, Power, Status};
+use hub_proto::{
+    AiringRef, Class, Directive, MediaRef, Message, Outcome, Part, PlanEntry, Power, Status,
+};
 
 /// One airing as the device played it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -95,6 +102,8 @@ pub struct Player {
     display: Option<Display>,
     /// The latest instant the player was advanced to.
     seen: Option<DateTime<Utc>>,
+    /// SHA-256 of the media files the device holds.
+    held_media: HashSet<String>,
 }
 
 impl Default for Player {
@@ -118,6 +127,7 @@ impl Player {
             windows: Vec::new(),
             display: None,
             seen: None,
+            held_media: HashSet::new(),
         }
     }
 
@@ -177,6 +187,32 @@ impl Player {
         }
     }
 
+    /// Which media files the device holds now (their SHA-256), as its
+    /// storage says; entries needing any other file fail when due.
+    pub fn hold_media(&mut self, held: impl IntoIterator<Item = String>) {
+        self.held_media = held.into_iter().collect();
+    }
+
+    /// The files of what plays and of every entry not yet started nor over,
+    /// soonest entry first, each once: what the device must have in time.
+    pub fn media_needed(&self) -> Vec<MediaRef> {
+        let mut entries: Vec<&PlanEntry> = self
+            .plans
+            .values()
+            .flatten()
+            .filter(|e| self.seen.is_none_or(|seen| e.end > seen))
+            .filter(|e| !self.started.contains(&key(e)))
+            .chain(self.playing.as_ref().map(|p| &p.entry))
+            .collect();
+        entries.sort_by_key(|e| e.start);
+        let mut listed = HashSet::new();
+        entries
+            .into_iter()
+            .filter_map(|e| e.media.clone())
+            .filter(|file| listed.insert(file.sha256.clone()))
+            .collect()
+    }
+
     /// The next instant at which [`Player::advance`] has something to do:
     /// the end of what plays or the next planned start.
     pub fn next_wakeup(&self) -> Option<DateTime<Utc>> {
@@ -216,7 +252,9 @@ impl Player {
                 .playing
                 .as_ref()
                 .is_none_or(|p| rank(entry.class) >= rank(self.timeline[p.line].class));
-            if wins {
+            if wins && self.lacks_media(&entry) {
+                self.fail(entry, now, &mut out);
+            } else if wins {
                 self.end(now, Outcome::Preempted, &mut out);
                 self.start(entry, Source::Plan(date), now, &mut out);
             }
@@ -231,15 +269,26 @@ impl Player {
             Directive::Schedule { date, entries } => self.schedule(date, entries, now, &mut out),
             Directive::Play { entry } => {
                 if now < entry.end && !self.started.contains(&key(&entry)) {
-                    self.end(now, Outcome::Preempted, &mut out);
-                    self.start(entry, Source::Order, now, &mut out);
+                    if self.lacks_media(&entry) {
+                        self.fail(entry, now, &mut out);
+                    } else {
+                        self.end(now, Outcome::Preempted, &mut out);
+                        self.start(entry, Source::Order, now, &mut out);
+                    }
                 }
             }
             Directive::Preempt { stopped, by } => {
                 if self.playing() == Some(&stopped) {
-                    self.end(now, Outcome::Preempted, &mut out);
-                    if let Some((date, entry)) = self.find(&by, now) {
-                        self.start(entry, Source::Plan(date), now, &mut out);
+                    match self.find(&by, now) {
+                        Some((_, entry)) if self.lacks_media(&entry) => {
+                            self.fail(entry, now, &mut out);
+                        }
+                        found => {
+                            self.end(now, Outcome::Preempted, &mut out);
+                            if let Some((date, entry)) = found {
+                                self.start(entry, Source::Plan(date), now, &mut out);
+                            }
+                        }
                     }
                 }
             }
@@ -351,6 +400,32 @@ impl Player {
         out.push(Message::Played {
             airing,
             outcome: Outcome::Started,
+        });
+    }
+
+    /// Whether `entry` needs a media file the device does not hold.
+    fn lacks_media(&self, entry: &PlanEntry) -> bool {
+        entry
+            .media
+            .as_ref()
+            .is_some_and(|file| !self.held_media.contains(&file.sha256))
+    }
+
+    /// Records `entry` as failed at `now` without touching what plays: the
+    /// device has nothing to play instead. It is never tried again.
+    fn fail(&mut self, entry: PlanEntry, now: DateTime<Utc>, out: &mut Vec<Message>) {
+        self.started.insert(key(&entry));
+        let airing = entry.airing();
+        self.timeline.push(Played {
+            airing: airing.clone(),
+            class: entry.class,
+            start: now,
+            end: now,
+            outcome: Outcome::Failed,
+        });
+        out.push(Message::Played {
+            airing,
+            outcome: Outcome::Failed,
         });
     }
 
@@ -944,6 +1019,99 @@ mod tests {
             player.showing(at("10:02:01")),
             showing(Some("Lũ quét"), Some("lu"))
         );
+    }
+
+    fn with_media(mut entry: PlanEntry, file: &str) -> PlanEntry {
+        entry.media = Some(MediaRef {
+            sha256: file.repeat(64),
+            size: 10,
+            url: format!("http://hub/media/v1/{}", file.repeat(64)),
+        });
+        entry
+    }
+
+    #[test]
+    fn an_entry_whose_file_is_not_held_fails_when_due_and_cuts_nothing() {
+        let mut player = playing_a();
+        let plan = vec![
+            normal("a", "10:00:00", "10:02:00"),
+            with_media(entry("lu", Class::Emergency, "10:01:00", "10:01:30"), "e"),
+            with_media(normal("b", "10:03:00", "10:04:00"), "b"),
+        ];
+        player.apply(schedule(plan), at("10:00:10"));
+        assert_eq!(
+            player.advance(at("10:01:00")),
+            [played("lu", Outcome::Failed)]
+        );
+        assert_eq!(player.playing(), Some(&airing("a")), "a plays on");
+        assert_eq!(player.advance(at("10:01:10")), [], "never tried again");
+        player.hold_media(["b".repeat(64)]);
+        assert_eq!(
+            player.advance(at("10:03:00")),
+            [
+                played("a", Outcome::Finished),
+                played("b", Outcome::Started)
+            ]
+        );
+        let failed = &player.timeline()[1];
+        assert_eq!(
+            (failed.start, failed.end, failed.outcome),
+            (at("10:01:00"), at("10:01:00"), Outcome::Failed)
+        );
+    }
+
+    #[test]
+    fn play_and_preempt_without_the_file_fail_the_new_entry_only() {
+        let mut player = playing_a();
+        let play = Directive::Play {
+            entry: with_media(entry("lu", Class::Emergency, "10:00:30", "10:01:30"), "e"),
+        };
+        assert_eq!(
+            player.apply(play, at("10:00:30")),
+            [played("lu", Outcome::Failed)]
+        );
+        let mut player = playing_a();
+        let plan = vec![
+            normal("a", "10:00:00", "10:02:00"),
+            with_media(entry("lu", Class::Emergency, "10:05:00", "10:06:00"), "e"),
+        ];
+        player.apply(schedule(plan), at("10:00:10"));
+        let preempt = Directive::Preempt {
+            stopped: airing("a"),
+            by: airing("lu"),
+        };
+        assert_eq!(
+            player.apply(preempt, at("10:00:20")),
+            [played("lu", Outcome::Failed)]
+        );
+        assert_eq!(player.playing(), Some(&airing("a")));
+    }
+
+    #[test]
+    fn the_media_needed_is_what_is_still_to_play_soonest_first() {
+        let mut player = Player::new();
+        let plan = vec![
+            with_media(normal("a", "10:00:00", "10:01:00"), "a"),
+            with_media(normal("b", "10:02:00", "10:03:00"), "b"),
+            normal("t", "10:03:00", "10:04:00"),
+            with_media(normal("c", "10:05:00", "10:06:00"), "c"),
+            with_media(normal("b", "10:07:00", "10:08:00"), "b"),
+        ];
+        player.apply(schedule(plan), at("09:00:00"));
+        let hashes = |player: &Player| -> Vec<String> {
+            player
+                .media_needed()
+                .into_iter()
+                .map(|file| file.sha256[..1].to_string())
+                .collect()
+        };
+        assert_eq!(hashes(&player), ["a", "b", "c"]);
+        player.hold_media(["a".repeat(64)]);
+        player.advance(at("10:00:30"));
+        assert_eq!(hashes(&player), ["a", "b", "c"], "a plays: still needed");
+        player.advance(at("10:02:30"));
+        assert_eq!(player.playing(), None, "b failed: not held");
+        assert_eq!(hashes(&player), ["c", "b"], "the later b still needs it");
     }
 
     #[test]

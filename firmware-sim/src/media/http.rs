@@ -1,0 +1,269 @@
+//! One GET of a media file, as the contract in `hub_proto::media` has it.
+//!
+//! Each download is one connection (`Connection: close`), as a device on 4G
+//! would open it; a fleet bounds how many are open at once elsewhere
+//! ([`super::MediaOptions::downloads`]). What arrives is appended to a
+//! [`Transfer`], which outlives the request: a cut download keeps its bytes
+//! and the next GET asks for the rest (`Range: bytes=N-`, with `If-Range`
+//! naming the file, so a server holding something else answers in full).
+
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use http_body_util::{BodyExt, Empty};
+use hub_proto::MediaRef;
+use hyper::body::Bytes;
+use hyper::header::{HeaderValue, AUTHORIZATION, CONNECTION, CONTENT_RANGE, HOST, IF_RANGE, RANGE};
+use hyper::{Request, StatusCode, Uri};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+use tokio::time::timeout;
+
+/// What has arrived of one file so far, across requests.
+#[derive(Debug, Default)]
+pub(crate) struct Transfer {
+    /// The file's bytes from its start.
+    pub bytes: Vec<u8>,
+    /// Body bytes received over every request, restarts included.
+    pub received: u64,
+}
+
+/// Why a GET did not bring the whole file.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum GetError {
+    /// The URL is not one this device can fetch.
+    #[error("cannot fetch {url:?}: {why}")]
+    Url { url: String, why: &'static str },
+    /// The server refused the device or the request, or does not have the
+    /// file; asking again the same way will not help.
+    #[error("the server answered {0}")]
+    Refused(StatusCode),
+    /// Any other answer but 200 or 206.
+    #[error("the server answered {0}")]
+    Status(StatusCode),
+    /// A 206 that does not continue from what the device holds.
+    #[error("a partial answer for the wrong range: {0:?}")]
+    WrongRange(String),
+    /// More bytes than the plan's size.
+    #[error("the file is longer than the {0} bytes the plan gives")]
+    TooLong(u64),
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    #[error("connection failed: {0}")]
+    Connect(#[from] std::io::Error),
+    /// The connection broke, mid-answer or before it.
+    #[error("connection broken: {0}")]
+    Broken(#[from] hyper::Error),
+}
+
+impl GetError {
+    /// Whether trying again can bring the file.
+    pub fn is_final(&self) -> bool {
+        matches!(self, Self::Url { .. } | Self::Refused(_))
+    }
+}
+
+/// How one device fetches: its credentials and patience.
+#[derive(Debug)]
+pub(crate) struct Http {
+    authorization: HeaderValue,
+    /// For connecting, for the answer, and between two pieces of the body.
+    timeout: Duration,
+}
+
+impl Http {
+    /// HTTP Basic with the device's id and broker password.
+    pub fn new(device: &str, password: &str, timeout: Duration) -> Self {
+        let token = BASE64.encode(format!("{device}:{password}"));
+        let mut authorization = HeaderValue::from_str(&format!("Basic {token}"))
+            .unwrap_or_else(|_| unreachable!("base64 is a valid header value"));
+        authorization.set_sensitive(true);
+        Self {
+            authorization,
+            timeout,
+        }
+    }
+
+    /// Fetches what `transfer` lacks of `file`; the body ending cleanly is
+    /// success, whatever its length (the caller verifies the file).
+    pub async fn get(&self, file: &MediaRef, transfer: &mut Transfer) -> Result<(), GetError> {
+        let target = Target::parse(&file.url)?;
+        let stream = self
+            .patiently(TcpStream::connect((target.host.as_str(), target.port)))
+            .await??;
+        let (mut sender, connection) = self
+            .patiently(hyper::client::conn::http1::handshake(TokioIo::new(stream)))
+            .await??;
+        let _connection = AbortOnDrop(tokio::spawn(connection));
+
+        let have = transfer.bytes.len() as u64;
+        let mut request = Request::get(target.path)
+            .header(HOST, target.authority)
+            .header(AUTHORIZATION, self.authorization.clone())
+            .header(CONNECTION, "close");
+        if have > 0 {
+            request = request
+                .header(RANGE, format!("bytes={have}-"))
+                .header(IF_RANGE, hub_proto::media::etag(&file.sha256));
+        }
+        let request = request
+            .body(Empty::<Bytes>::new())
+            .map_err(|_| GetError::Url {
+                url: file.url.clone(),
+                why: "not a valid request target",
+            })?;
+        let response = self.patiently(sender.send_request(request)).await??;
+        match response.status() {
+            // The whole file: a server that no longer has the same file
+            // (If-Range) or ignores ranges; start again from zero.
+            StatusCode::OK => transfer.bytes.clear(),
+            StatusCode::PARTIAL_CONTENT => {
+                let range = response
+                    .headers()
+                    .get(CONTENT_RANGE)
+                    .and_then(|value| value.to_str().ok())
+                    .unwrap_or_default();
+                if !continues(range, have, file.size) {
+                    transfer.bytes.clear();
+                    return Err(GetError::WrongRange(range.to_string()));
+                }
+            }
+            StatusCode::RANGE_NOT_SATISFIABLE => {
+                transfer.bytes.clear();
+                return Err(GetError::Status(response.status()));
+            }
+            status @ (StatusCode::BAD_REQUEST
+            | StatusCode::UNAUTHORIZED
+            | StatusCode::FORBIDDEN
+            | StatusCode::NOT_FOUND) => return Err(GetError::Refused(status)),
+            status => return Err(GetError::Status(status)),
+        }
+        let mut body = response.into_body();
+        while let Some(frame) = self.patiently(body.frame()).await? {
+            let Ok(data) = frame?.into_data() else {
+                continue;
+            };
+            transfer.received += data.len() as u64;
+            if (transfer.bytes.len() + data.len()) as u64 > file.size {
+                transfer.bytes.clear();
+                return Err(GetError::TooLong(file.size));
+            }
+            transfer.bytes.extend_from_slice(&data);
+        }
+        Ok(())
+    }
+
+    async fn patiently<T>(
+        &self,
+        work: impl std::future::Future<Output = T>,
+    ) -> Result<T, GetError> {
+        timeout(self.timeout, work)
+            .await
+            .map_err(|_| GetError::Timeout(self.timeout))
+    }
+}
+
+/// Where a media URL points.
+#[derive(Debug, PartialEq, Eq)]
+struct Target {
+    /// For the Host header.
+    authority: String,
+    /// Without IPv6 brackets, for connecting.
+    host: String,
+    port: u16,
+    path: String,
+}
+
+impl Target {
+    fn parse(url: &str) -> Result<Self, GetError> {
+        let refuse = |why| GetError::Url {
+            url: url.to_string(),
+            why,
+        };
+        let uri: Uri = url.parse().map_err(|_| refuse("not a URL"))?;
+        if uri.scheme_str() != Some("http") {
+            return Err(refuse("only http:// is supported"));
+        }
+        let authority = uri.authority().ok_or_else(|| refuse("no host"))?;
+        let host = authority.host();
+        Ok(Self {
+            authority: authority.as_str().to_string(),
+            host: host
+                .strip_prefix('[')
+                .and_then(|h| h.strip_suffix(']'))
+                .unwrap_or(host)
+                .to_string(),
+            port: authority.port_u16().unwrap_or(80),
+            path: uri
+                .path_and_query()
+                .map_or("/", |path| path.as_str())
+                .to_string(),
+        })
+    }
+}
+
+/// Whether `Content-Range: bytes START-END/TOTAL` continues a file of `size`
+/// bytes from byte `have`.
+fn continues(content_range: &str, have: u64, size: u64) -> bool {
+    let Some((span, total)) = content_range
+        .strip_prefix("bytes ")
+        .and_then(|rest| rest.split_once('/'))
+    else {
+        return false;
+    };
+    let start = span.split_once('-').map(|(start, _)| start.parse::<u64>());
+    start == Some(Ok(have)) && (total == "*" || total.parse::<u64>() == Ok(size))
+}
+
+/// Ends the connection task when the GET is over or abandoned.
+struct AbortOnDrop<T>(JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_read_for_connecting_and_asking() {
+        let target = Target::parse("http://[::1]:8080/media/v1/ab?x=1").unwrap();
+        assert_eq!(
+            target,
+            Target {
+                authority: "[::1]:8080".into(),
+                host: "::1".into(),
+                port: 8080,
+                path: "/media/v1/ab?x=1".into(),
+            }
+        );
+        assert_eq!(Target::parse("http://hub/m").unwrap().port, 80);
+        for bad in ["https://hub/m", "/media/v1/ab", "not a url"] {
+            let error = Target::parse(bad).unwrap_err();
+            assert!(error.is_final(), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_partial_answer_must_continue_from_what_is_held() {
+        assert!(continues("bytes 100-199/200", 100, 200));
+        assert!(continues("bytes 100-199/*", 100, 200));
+        assert!(!continues("bytes 0-199/200", 100, 200));
+        assert!(!continues("bytes 100-199/300", 100, 200));
+        assert!(!continues("items 100-199/200", 100, 200));
+        assert!(!continues("", 100, 200));
+    }
+
+    #[test]
+    fn the_device_authenticates_with_basic() {
+        let http = Http::new("24611-LS-01", "pw", Duration::from_secs(1));
+        let expected = format!("Basic {}", BASE64.encode("24611-LS-01:pw"));
+        assert_eq!(http.authorization, expected.as_str());
+        assert!(http.authorization.is_sensitive());
+    }
+}

@@ -1,0 +1,382 @@
+//! Devices fetch their plan's media from a stand-in for the hub's media
+//! server (`support::media_server`), over loopback sockets, and fail what
+//! they could not fetch.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{NaiveDate, TimeDelta};
+use firmware_sim::media::{FAULT_MEDIA_MISSING, FAULT_STORAGE_FULL};
+use firmware_sim::{
+    DeviceConfig, DeviceHandle, Fault, Fleet, FleetOptions, LinkOptions, MediaOptions,
+};
+use hub_proto::media::etag;
+use hub_proto::{
+    AiringRef, Class, Clock, Command, DeviceCredentials, Directive, MediaRef, Message, Outcome,
+    Part, PlanEntry, Provisioning, PROTOCOL_VERSION,
+};
+use rand::RngCore;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use crate::support::media_server::{sha256_hex, MediaServer, Seen};
+use crate::support::mqtt::{command, credentials, origin, start_broker, users, Hub, PATIENCE};
+
+/// Quick retries, so refetches take milliseconds.
+fn media_options() -> MediaOptions {
+    MediaOptions {
+        timeout: Duration::from_secs(5),
+        backoff_min: Duration::from_millis(20),
+        backoff_max: Duration::from_millis(100),
+        ..MediaOptions::default()
+    }
+}
+
+fn random_file(size: usize) -> Vec<u8> {
+    let mut bytes = vec![0; size];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    bytes
+}
+
+fn day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
+}
+
+/// An audio entry of `file` starting `in_secs` (device time) after the
+/// clock's now, lasting a minute.
+fn entry_in(clock: Clock, bulletin: &str, file: &MediaRef, in_secs: i64) -> PlanEntry {
+    let start = clock.now() + TimeDelta::seconds(in_secs);
+    PlanEntry {
+        bulletin: bulletin.into(),
+        occurrence: 0,
+        language: "vi".into(),
+        class: Class::Normal,
+        part: Part::Audio,
+        start,
+        end: start + TimeDelta::minutes(1),
+        preempted: false,
+        media: Some(file.clone()),
+        text: None,
+    }
+}
+
+fn played(bulletin: &str, outcome: Outcome) -> Message {
+    Message::Played {
+        airing: AiringRef {
+            bulletin: bulletin.into(),
+            occurrence: 0,
+            language: "vi".into(),
+        },
+        outcome,
+    }
+}
+
+/// Polls `check` until it holds; fails the test after [`PATIENCE`].
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !check() {
+        assert!(Instant::now() < deadline, "{what}: not within {PATIENCE:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// One device that has said hello, its hub and broker, and a media server.
+struct Rig {
+    hub: Hub,
+    server: MediaServer,
+    device: DeviceCredentials,
+    handle: DeviceHandle,
+    clock: Clock,
+}
+
+/// The media server knows the device by `server_password`, by default its
+/// broker password.
+async fn rig(speed: f64, server_password: Option<&str>) -> Rig {
+    let device = credentials("24611-LS-01");
+    let broker = start_broker(&users(std::slice::from_ref(&device)));
+    let mut hub = Hub::connect(&broker).await;
+    let password = server_password.map_or(device.mqtt_password.clone(), str::to_string);
+    let server = MediaServer::start(&[(device.id.clone(), password)]).await;
+    let clock = Clock::simulated(origin(), speed);
+    let config = DeviceConfig::from_credentials(&device, &hub.public_key()).unwrap();
+    let options = LinkOptions {
+        media: media_options(),
+        ..LinkOptions::default()
+    };
+    let handle = DeviceHandle::spawn(config, &broker, clock, &options);
+    let hello = hub.next_report(&device).await;
+    assert!(matches!(hello.message, Message::Hello { .. }));
+    Rig {
+        hub,
+        server,
+        device,
+        handle,
+        clock,
+    }
+}
+
+impl Rig {
+    /// Sends a plan of `entries` under `seq` and waits for its ack.
+    async fn schedule(&mut self, seq: u64, entries: Vec<PlanEntry>) {
+        let schedule = Directive::Schedule {
+            date: day(),
+            entries,
+        };
+        let expires = self.clock.now() + TimeDelta::hours(1);
+        let signed = self
+            .hub
+            .signer
+            .sign(&command(seq, &self.device.id, expires, schedule));
+        self.hub.publish(signed).await;
+        assert_eq!(
+            self.hub.next_report(&self.device).await.message,
+            Message::Ack { seq }
+        );
+    }
+
+    async fn wait_cached(&self, file: &MediaRef) {
+        eventually("the file is cached", || {
+            self.handle.cached_media() == [file.sha256.clone()]
+        })
+        .await;
+        let bytes = self.handle.media_file(&file.sha256).unwrap();
+        assert_eq!(sha256_hex(&bytes), file.sha256, "the bytes kept hash right");
+    }
+
+    fn full_answer(&self) -> Seen {
+        Seen {
+            user: Some(self.device.id.clone()),
+            range: None,
+            if_range: None,
+            status: 200,
+        }
+    }
+}
+
+#[tokio::test]
+async fn media_is_fetched_when_the_schedule_arrives_and_plays_when_due() {
+    // 60×: the entry is due two seconds (real) after the schedule.
+    let mut rig = rig(60.0, None).await;
+    let file = rig.server.add(random_file(50_000));
+    let entry = entry_in(rig.clock, "a", &file, 120);
+    rig.schedule(1, vec![entry.clone()]).await;
+    rig.wait_cached(&file).await;
+    assert!(rig.clock.now() < entry.start, "fetched before it was due");
+    assert_eq!(rig.server.requests(), [rig.full_answer()]);
+    let counters = rig.handle.counters().media;
+    assert_eq!((counters.downloads, counters.bytes), (1, 50_000));
+    assert_eq!((counters.resumes, counters.mismatches), (0, 0));
+
+    let started = rig.hub.next_report(&rig.device).await;
+    assert_eq!(started.message, played("a", Outcome::Started));
+    assert!(started.at >= entry.start);
+    assert_eq!(
+        rig.hub.next_report(&rig.device).await.message,
+        played("a", Outcome::Finished)
+    );
+
+    // The next session's hello says what the device holds.
+    rig.handle.drop_link();
+    assert_eq!(
+        rig.hub.next_report(&rig.device).await.message,
+        Message::Offline
+    );
+    let Message::Hello { cached_media, .. } = rig.hub.next_report(&rig.device).await.message else {
+        panic!("expected a hello");
+    };
+    assert_eq!(cached_media, [file.sha256]);
+    rig.handle.stop().await;
+}
+
+#[tokio::test]
+async fn a_cut_download_resumes_from_where_it_stopped() {
+    let mut rig = rig(1.0, None).await;
+    let file = rig.server.add(random_file(100_000));
+    rig.server.cut_next_after(40_000);
+    rig.schedule(1, vec![entry_in(rig.clock, "a", &file, 3600)])
+        .await;
+    rig.wait_cached(&file).await;
+    let resumed = Seen {
+        range: Some("bytes=40000-".into()),
+        if_range: Some(etag(&file.sha256)),
+        status: 206,
+        ..rig.full_answer()
+    };
+    assert_eq!(rig.server.requests(), [rig.full_answer(), resumed]);
+    let counters = rig.handle.counters().media;
+    assert_eq!((counters.downloads, counters.resumes), (1, 1));
+    assert_eq!(counters.bytes, 100_000, "nothing was fetched twice");
+    rig.handle.stop().await;
+}
+
+#[tokio::test]
+async fn a_full_answer_to_a_ranged_request_starts_the_file_again() {
+    let mut rig = rig(1.0, None).await;
+    let file = rig.server.add(random_file(100_000));
+    rig.server.cut_next_after(40_000);
+    rig.server.ignore_ranges();
+    rig.schedule(1, vec![entry_in(rig.clock, "a", &file, 3600)])
+        .await;
+    rig.wait_cached(&file).await;
+    let requests = rig.server.requests();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert_eq!(requests[1].range.as_deref(), Some("bytes=40000-"));
+    assert_eq!(requests[1].status, 200);
+    let counters = rig.handle.counters().media;
+    assert_eq!((counters.downloads, counters.mismatches), (1, 0));
+    assert_eq!(counters.bytes, 140_000);
+    rig.handle.stop().await;
+}
+
+#[tokio::test]
+async fn corrupt_bytes_are_refused_then_fetched_again() {
+    let mut rig = rig(1.0, None).await;
+    let file = rig.server.add(random_file(30_000));
+    rig.server.corrupt_next();
+    rig.schedule(1, vec![entry_in(rig.clock, "a", &file, 3600)])
+        .await;
+    rig.wait_cached(&file).await;
+    // Both times from the start: nothing of a bad file is kept.
+    assert_eq!(
+        rig.server.requests(),
+        [rig.full_answer(), rig.full_answer()]
+    );
+    let counters = rig.handle.counters().media;
+    assert_eq!((counters.downloads, counters.mismatches), (1, 1));
+    rig.handle.stop().await;
+}
+
+#[tokio::test]
+async fn a_corrupt_media_fault_makes_the_device_fetch_again() {
+    let mut rig = rig(1.0, None).await;
+    let file = rig.server.add(random_file(30_000));
+    rig.handle
+        .inject("corrupt-media:1".parse::<Fault>().unwrap())
+        .await;
+    rig.schedule(1, vec![entry_in(rig.clock, "a", &file, 3600)])
+        .await;
+    rig.wait_cached(&file).await;
+    assert_eq!(rig.server.requests().len(), 2);
+    let counters = rig.handle.counters().media;
+    assert_eq!((counters.downloads, counters.mismatches), (1, 1));
+    rig.handle.stop().await;
+}
+
+#[tokio::test]
+async fn a_device_the_server_refuses_holds_no_file_and_fails_the_entry_when_due() {
+    // 10×: the entry is due three seconds (real) after the schedule.
+    let mut rig = rig(10.0, Some("not-the-broker-password")).await;
+    let file = rig.server.add(random_file(10_000));
+    rig.schedule(1, vec![entry_in(rig.clock, "a", &file, 30)])
+        .await;
+    eventually("the status reports the missing media", || {
+        rig.handle
+            .status()
+            .faults
+            .contains(&FAULT_MEDIA_MISSING.to_string())
+    })
+    .await;
+    let refused = Seen {
+        status: 401,
+        ..rig.full_answer()
+    };
+    assert_eq!(rig.server.requests(), [refused], "refused: not asked again");
+
+    assert_eq!(
+        rig.hub.next_report(&rig.device).await.message,
+        played("a", Outcome::Failed)
+    );
+    assert!(rig.handle.cached_media().is_empty());
+    let counters = rig.handle.counters().media;
+    assert_eq!((counters.downloads, counters.abandoned), (0, 1));
+    assert!(
+        rig.handle.status().faults.is_empty(),
+        "no entry left needs the file"
+    );
+    rig.handle.stop().await;
+}
+
+#[tokio::test]
+async fn full_storage_fails_the_entry_and_shows_in_the_status() {
+    let mut rig = rig(10.0, None).await;
+    let file = rig.server.add(random_file(10_000));
+    rig.handle
+        .inject(Fault::FullStorage {
+            lasting: Duration::from_secs(60),
+        })
+        .await;
+    assert!(rig
+        .handle
+        .status()
+        .faults
+        .contains(&FAULT_STORAGE_FULL.to_string()));
+    rig.schedule(1, vec![entry_in(rig.clock, "a", &file, 30)])
+        .await;
+    assert_eq!(
+        rig.hub.next_report(&rig.device).await.message,
+        played("a", Outcome::Failed)
+    );
+    assert!(rig.handle.cached_media().is_empty());
+    assert!(
+        rig.server.requests().is_empty(),
+        "no download without room for it"
+    );
+    let counters = rig.handle.counters().media;
+    assert_eq!(counters.downloads, 0);
+    assert!(counters.failures >= 1, "{counters:?}");
+    rig.handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_downloads_no_more_files_at_once_than_its_slots() {
+    const SLOTS: usize = 3;
+    let devices: Vec<DeviceCredentials> = (0..12)
+        .map(|i| credentials(&format!("24611-LS-{i:03}")))
+        .collect();
+    let broker = start_broker(&users(&devices));
+    let hub = Hub::connect(&broker).await;
+    let server = MediaServer::start(&users(&devices)).await;
+    // Answers held back long enough for downloads to overlap.
+    server.hold_answers(Duration::from_millis(300));
+    let file = server.add(random_file(20_000));
+    let provisioning = Provisioning::new(broker.to_string(), hub.public_key(), devices.clone());
+    let clock = Clock::simulated(origin(), 1.0);
+    let options = FleetOptions {
+        link: LinkOptions {
+            media: MediaOptions {
+                downloads: Arc::new(Semaphore::new(SLOTS)),
+                ..media_options()
+            },
+            ..LinkOptions::default()
+        },
+        ..FleetOptions::default()
+    };
+    let fleet = Fleet::start(&provisioning, None, clock, &options).unwrap();
+    fleet.wait_connected(PATIENCE).await.unwrap();
+
+    let schedule = Command {
+        v: PROTOCOL_VERSION,
+        seq: 1,
+        issued: clock.now(),
+        expires: clock.now() + TimeDelta::hours(1),
+        to: devices.iter().map(|d| d.id.clone()).collect(),
+        directive: Directive::Schedule {
+            date: day(),
+            entries: vec![entry_in(clock, "a", &file, 3600)],
+        },
+    };
+    hub.publish(hub.signer.sign(&schedule)).await;
+    eventually("every device holds the file", || {
+        fleet
+            .devices()
+            .iter()
+            .all(|device| device.cached_media() == [file.sha256.clone()])
+    })
+    .await;
+    assert_eq!(server.most_at_once(), SLOTS);
+    assert_eq!(server.requests().len(), devices.len());
+    let summary = fleet.summary();
+    assert_eq!(summary.media_downloads, 12);
+    assert_eq!(summary.media_bytes, 12 * 20_000);
+    fleet.stop().await;
+}

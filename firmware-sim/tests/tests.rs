@@ -1,0 +1,7 @@
+//! firmware-sim's tests against real sockets, one test binary; helpers in
+//! `support/`.
+
+mod board_snapshot;
+mod link;
+mod media;
+mod support;
