@@ -2,13 +2,14 @@
 //!
 //! They drive the `hub` command line and `hub serve` through their library
 //! entry points, with a real sled store in a temporary directory, real MQTT
-//! brokers (the embedded rumqttd, Mosquitto) on loopback and simulated
-//! devices from `firmware-sim`.
+//! brokers (the embedded rumqttd, Mosquitto) on loopback, the media server
+//! over real HTTP, and simulated devices from `firmware-sim`.
 
 mod support;
 
 mod day;
 mod demo_cli;
 mod link;
+mod media;
 mod plan_cli;
 mod provision_cli;

@@ -54,6 +54,17 @@ pub async fn spawn_hub_on(
     broker: BrokerChoice,
     clock: Clock,
 ) -> HubHandle {
+    spawn_hub_with(&fixture(province), data, broker, clock).await
+}
+
+/// A hub on the province of the configuration file `config`, with `data`
+/// as its data directory.
+pub async fn spawn_hub_with(
+    config: &Path,
+    data: &Path,
+    broker: BrokerChoice,
+    clock: Clock,
+) -> HubHandle {
     // `TEST_LOG=debug cargo test …` shows what hub and devices log.
     if let Ok(filter) = std::env::var("TEST_LOG") {
         let _ = tracing_subscriber::fmt()
@@ -61,7 +72,7 @@ pub async fn spawn_hub_on(
             .with_test_writer()
             .try_init();
     }
-    let config = hub::config::load(&fixture(province)).expect("the fixture loads");
+    let config = hub::config::load(config).expect("the configuration loads");
     link::start(ServeOptions {
         data_dir: data.to_path_buf(),
         config,

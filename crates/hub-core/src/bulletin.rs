@@ -89,7 +89,31 @@ pub enum AudioSource {
 pub struct AudioPart {
     #[serde(flatten)]
     pub source: AudioSource,
+    /// The slot the part takes on a loudspeaker; at least the audio's length.
     pub secs: u32,
+    /// The broadcast file, once the recording or speech has been ingested
+    /// and stored; until then devices get no media for the part.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<StoredAudio>,
+}
+
+/// A stored broadcast file (Ogg Opus), by content.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredAudio {
+    /// Lower-case hex SHA-256 of the file: its address in the media store.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Playing time in milliseconds.
+    pub duration_ms: u64,
+}
+
+impl StoredAudio {
+    /// The playing time in whole seconds, rounded up: the shortest slot
+    /// that holds it.
+    pub fn secs_rounded_up(&self) -> u64 {
+        self.duration_ms.div_ceil(1000)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,6 +154,32 @@ impl Variant {
             DeviceKind::LedBoard => self.visual.as_ref().map(|v| v.secs),
         }
     }
+}
+
+/// A stored file must be named by a SHA-256 and fit the part's slot: a
+/// slot shorter than its audio would cut the end of every airing.
+fn validate_media(audio: &AudioPart) -> Result<(), String> {
+    let Some(media) = &audio.media else {
+        return Ok(());
+    };
+    let is_sha256 = media.sha256.len() == 64
+        && media
+            .sha256
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if !is_sha256 {
+        return Err(format!(
+            "media {:?} is not a lower-case hex SHA-256",
+            media.sha256
+        ));
+    }
+    if media.secs_rounded_up() > u64::from(audio.secs) {
+        return Err(format!(
+            "the audio lasts {} ms, longer than its {} s slot",
+            media.duration_ms, audio.secs
+        ));
+    }
+    Ok(())
 }
 
 /// Not before / expires: a bulletin never airs outside `[not_before, expires)`.
@@ -246,6 +296,10 @@ impl Bulletin {
                 if text.trim().is_empty() {
                     return Err(fail(format!("variant {lang}: text to speak is empty")));
                 }
+            }
+            if let Some(audio) = &variant.audio {
+                validate_media(audio)
+                    .map_err(|reason| fail(format!("variant {lang}: {reason}")))?;
             }
         }
         Ok(())
@@ -445,6 +499,34 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("neither audio nor visual"));
+    }
+
+    #[test]
+    fn stored_audio_must_fit_its_slot() {
+        let tree = tree_three_tier();
+        let mut b = bulletin(
+            "b",
+            PriorityClass::Priority,
+            AreaLevel::Province,
+            "67",
+            &["67"],
+        );
+        let audio = b.variants[0].audio.as_mut().unwrap();
+        audio.secs = 60;
+        audio.media = Some(StoredAudio {
+            sha256: "ab".repeat(32),
+            size: 1000,
+            duration_ms: 60_000,
+        });
+        b.validate(&tree).unwrap();
+        b.variants[0].audio.as_mut().unwrap().secs = 59;
+        let err = b.validate(&tree).unwrap_err().to_string();
+        assert!(err.contains("60000 ms, longer than its 59 s slot"), "{err}");
+        let audio = b.variants[0].audio.as_mut().unwrap();
+        audio.secs = 60;
+        audio.media.as_mut().unwrap().sha256 = "AB".repeat(32);
+        let err = b.validate(&tree).unwrap_err().to_string();
+        assert!(err.contains("not a lower-case hex SHA-256"), "{err}");
     }
 
     #[test]

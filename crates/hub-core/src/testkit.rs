@@ -107,6 +107,7 @@ pub fn bulletin(
             audio: Some(AudioPart {
                 source: AudioSource::Recorded,
                 secs: 600,
+                media: None,
             }),
             visual: Some(VisualPart {
                 kind: VisualKind::Text,

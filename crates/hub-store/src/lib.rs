@@ -28,6 +28,7 @@
 //! | `deliveries`       | see [`delivery_key`]   | [`Delivery`](hub_core::Delivery)          |
 //! | `device_secrets`   | device id              | [`DeviceSecret`]                          |
 //! | `hub`              | `identity`             | [`HubIdentity`] (signing key, sequence)   |
+//! | `media`            | SHA-256 (hex)          | [`MediaFacts`] (the file lives outside sled) |
 //!
 //! Keys are the identifiers' UTF-8 bytes, so [`Store::all`] returns records
 //! in identifier order.
@@ -46,7 +47,7 @@ mod testkit;
 
 pub use error::StoreError;
 pub use record::{
-    delivery_key, opt_in_key, DeviceHistory, DeviceSecret, HubIdentity, ProvinceSettings, Record,
-    RECORD_VERSION,
+    delivery_key, opt_in_key, DeviceHistory, DeviceSecret, HubIdentity, InputSummary, Loudness,
+    MediaFacts, MediaKind, ProvinceSettings, Record, RECORD_VERSION,
 };
 pub use store::{Batch, Store, SCHEMA_VERSION};

@@ -1,6 +1,7 @@
 //! The typed record layer: which tree each domain type lives in, under which
 //! key, and the versioned JSON envelope every value is wrapped in.
 
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use hub_core::{
     AiringKey, Area, AreaCode, Bulletin, BulletinId, ChairOrder, CommuneSettings, Delivery, Device,
@@ -192,6 +193,70 @@ impl Record for HubIdentity {
     }
 }
 
+/// What is known about a stored media file, so nothing has to decode the
+/// file again to know it: how long it plays, how loud it is, what it was made
+/// from. The file itself lives outside the database, under its hash.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MediaFacts {
+    /// Lower-case hex SHA-256 of the file.
+    pub sha256: String,
+    pub kind: MediaKind,
+    /// Size of the file in bytes.
+    pub size: u64,
+    pub duration_ms: u64,
+    pub loudness: Loudness,
+    /// What was uploaded, or what text-to-speech produced.
+    pub input: InputSummary,
+    /// When the file was first stored.
+    pub created: DateTime<Utc>,
+}
+
+impl Record for MediaFacts {
+    const TREE: &'static str = "media";
+    fn key(&self) -> Vec<u8> {
+        self.sha256.as_bytes().to_vec()
+    }
+}
+
+/// The format of a stored media file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaKind {
+    /// Mono Ogg Opus, what loudspeakers play.
+    OggOpus,
+}
+
+impl MediaKind {
+    /// The HTTP `Content-Type` of files of this kind.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::OggOpus => "audio/ogg",
+        }
+    }
+}
+
+/// Loudness of the input and of the stored file as decoded.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Loudness {
+    /// Integrated loudness of the input, LUFS.
+    pub input_lufs: f64,
+    /// Integrated loudness of the stored file, LUFS.
+    pub output_lufs: f64,
+    /// True peak of the stored file, dBTP.
+    pub output_true_peak_dbtp: f64,
+}
+
+/// The input a media file was made from, as decoded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputSummary {
+    /// Container format (`wave`, `mp3`, `isomp4`, `ogg`, ...).
+    pub container: String,
+    /// Codec (`pcm_s16le`, `mp3`, `aac`, `opus`, ...).
+    pub codec: String,
+    pub sample_rate: u32,
+    pub channels: u16,
+}
+
 #[derive(Serialize)]
 struct EnvelopeOut<'a, R> {
     v: u32,
@@ -318,6 +383,34 @@ mod tests {
             err.contains("\"other\"") && err.contains(device.id.as_str()),
             "{err}"
         );
+    }
+
+    #[test]
+    fn media_facts_are_keyed_by_their_hash() {
+        let facts = MediaFacts {
+            sha256: "ab".repeat(32),
+            kind: MediaKind::OggOpus,
+            size: 48_213,
+            duration_ms: 61_250,
+            loudness: Loudness {
+                input_lufs: -23.5,
+                output_lufs: -16.0,
+                output_true_peak_dbtp: -1.2,
+            },
+            input: InputSummary {
+                container: "wave".into(),
+                codec: "pcm_s16le".into(),
+                sample_rate: 22_050,
+                channels: 1,
+            },
+            created: "2026-11-23T03:00:00Z".parse().unwrap(),
+        };
+        let bytes = encode(&facts).unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(json["record"]["kind"], "ogg_opus");
+        let back: MediaFacts = decode_record(facts.sha256.as_bytes(), &bytes).unwrap();
+        assert_eq!(back, facts);
+        assert_eq!(MediaKind::OggOpus.content_type(), "audio/ogg");
     }
 
     #[test]

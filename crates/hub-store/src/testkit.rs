@@ -119,6 +119,7 @@ pub fn bulletins() -> Vec<Bulletin> {
                 text: "Klei hriê".into(),
             },
             secs: 300,
+            media: None,
         }),
         visual: None,
     });

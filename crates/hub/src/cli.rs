@@ -10,6 +10,7 @@ use hub_core::{DayPlanner, DeviceLog};
 use hub_store::Store;
 
 use crate::config;
+use crate::media::MediaStore;
 use crate::report::DayPlan;
 
 /// Nguồn: the provincial hub that broadcasts bulletins to commune
@@ -97,6 +98,9 @@ pub struct ServeArgs {
     /// Listen address of the embedded broker; overrides link.mqtt_listen.
     #[arg(long)]
     pub mqtt_listen: Option<std::net::SocketAddr>,
+    /// Listen address of the media server; overrides link.media_listen.
+    #[arg(long)]
+    pub media_listen: Option<std::net::SocketAddr>,
     /// Also write the provisioning file here once the broker listens (it is
     /// always written to provisioning.json in the data directory).
     #[arg(long)]
@@ -188,8 +192,11 @@ fn plan(
     let store = Store::open(&data_dir)
         .with_context(|| format!("opening the store in {}", data_dir.display()))?;
     store.import_province(&loaded.province)?;
-    crate::seed::seed_programme(&store, &loaded.programme)?;
+    let media = MediaStore::open(&data_dir, store.clone())?;
+    crate::seed::seed_programme(&store, &loaded.programme, &loaded.audio, &media)
+        .with_context(|| format!("adding the bulletins of {}", config_path.display()))?;
     store.flush()?;
+    let media_base = loaded.link.media_base_url(loaded.link.media_listen);
 
     let province = store.load_province()?;
     let programme = store.load_programme(&province)?;
@@ -205,6 +212,7 @@ fn plan(
         programme: &programme,
         horizon: planner.horizon(),
         plans,
+        media_base: &media_base,
     };
     let text = if json {
         day.to_json_lines()

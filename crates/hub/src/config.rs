@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, FixedOffset, NaiveTime, Utc};
 use chrono_tz::Tz;
+use hub_core::bulletin::MAX_PART_SECS;
 use hub_core::{
     Area, AreaCode, AreaLevel, AreaTree, AudioPart, AudioSource, Bulletin, BulletinId,
     BulletinState, Category, ChairOrder, CommuneSettings, CoreError, DailyWindows, Device,
@@ -18,7 +19,10 @@ use hub_core::{
 };
 use serde::Deserialize;
 
-use crate::link::settings::{LinkSettings, ENV_MQTT_LISTEN};
+use crate::link::settings::{
+    LinkSettings, ENV_MEDIA_LISTEN, ENV_MQTT_LISTEN, ENV_PUBLIC_MEDIA_URL,
+};
+use crate::media::{AudioInput, AudioJob};
 
 /// Environment variable overriding `data_dir`.
 pub const ENV_DATA_DIR: &str = "HUB_DATA_DIR";
@@ -183,20 +187,36 @@ pub struct VariantEntry {
     pub visual: Option<VisualPart>,
 }
 
+/// A loudspeaker part: a recording (`file`), text to speak (`speech`), or a
+/// recording still to come (neither; `secs` then says how long it will be).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AudioEntry {
-    pub secs: u32,
-    /// Text for text-to-speech; without it the audio is a recording.
+    /// The slot in seconds; default: the audio's length, rounded up. A slot
+    /// shorter than the audio is refused.
+    pub secs: Option<u32>,
+    /// Text for text-to-speech, spoken in the variant's language.
     pub speech: Option<String>,
+    /// A recording (MP3, WAV, FLAC, Ogg, M4A…), relative to the configuration file.
+    pub file: Option<PathBuf>,
 }
+
+/// The slot of a part that takes its length from audio not ingested yet: the
+/// longest allowed, so the bulletin validates; seeding sets the real one
+/// before anything is planned with it.
+const UNMEASURED_SLOT_SECS: u32 = MAX_PART_SECS;
 
 /// A configuration file turned into the domain.
 pub struct LoadedConfig {
     pub data_dir: PathBuf,
     pub link: LinkSettings,
     pub province: Province,
+    /// The bulletins as configured: audio parts with a file or speech have no
+    /// media yet (and, without `secs`, an unmeasured slot) until seeding
+    /// ingests them from [`LoadedConfig::audio`].
     pub programme: Programme,
+    /// The audio to ingest, one job per variant with a file or speech.
+    pub audio: Vec<AudioJob>,
 }
 
 impl HubConfig {
@@ -221,15 +241,20 @@ impl HubConfig {
         if let Some(dir) = env(ENV_DATA_DIR) {
             config.data_dir = PathBuf::from(dir);
         }
+        let address = |name: &str, value: std::ffi::OsString| {
+            let value = value.to_string_lossy();
+            value.parse().map_err(|_| {
+                ConfigError::invalid(path, name, format!("{value:?} is not an address:port"))
+            })
+        };
         if let Some(listen) = env(ENV_MQTT_LISTEN) {
-            let listen = listen.to_string_lossy();
-            config.link.mqtt_listen = listen.parse().map_err(|_| {
-                ConfigError::invalid(
-                    path,
-                    ENV_MQTT_LISTEN,
-                    format!("{listen:?} is not an address:port"),
-                )
-            })?;
+            config.link.mqtt_listen = address(ENV_MQTT_LISTEN, listen)?;
+        }
+        if let Some(listen) = env(ENV_MEDIA_LISTEN) {
+            config.link.media_listen = address(ENV_MEDIA_LISTEN, listen)?;
+        }
+        if let Some(url) = env(ENV_PUBLIC_MEDIA_URL) {
+            config.link.public_media_url = Some(url.to_string_lossy().into_owned());
         }
         Ok(config)
     }
@@ -239,12 +264,14 @@ impl HubConfig {
     pub fn into_domain(self, path: &Path) -> Result<LoadedConfig, ConfigError> {
         let province = self.build_province(path)?;
         let mut programme = Programme::default();
+        let mut audio = Vec::new();
         for (i, entry) in self.bulletins.into_iter().enumerate() {
             let context = format!("bulletins[{i}] ({})", entry.id);
-            let bulletin = entry.into_bulletin(path, &context)?;
+            let (bulletin, jobs) = entry.into_bulletin(path, &context)?;
             programme
                 .insert_bulletin(&province, bulletin)
                 .map_err(ConfigError::domain(path, context))?;
+            audio.extend(jobs);
         }
         for (i, order) in self.chair_orders.into_iter().enumerate() {
             let context = format!("chair_orders[{i}] ({})", order.commune);
@@ -263,6 +290,7 @@ impl HubConfig {
             link: self.link,
             province,
             programme,
+            audio,
         })
     }
 
@@ -372,7 +400,12 @@ fn commune_devices(
 }
 
 impl BulletinEntry {
-    fn into_bulletin(self, path: &Path, context: &str) -> Result<Bulletin, ConfigError> {
+    /// The bulletin, and the audio its variants need ingested.
+    fn into_bulletin(
+        self,
+        path: &Path,
+        context: &str,
+    ) -> Result<(Bulletin, Vec<AudioJob>), ConfigError> {
         let invalid = |reason: String| ConfigError::invalid(path, context, reason);
         let recurrence = match self.recurrence {
             None => None,
@@ -388,22 +421,33 @@ impl BulletinEntry {
                 Some(Recurrence { at, days: rec.days })
             }
         };
-        let variants = self
-            .variants
-            .into_iter()
-            .map(|v| Variant {
+        let mut variants = Vec::with_capacity(self.variants.len());
+        let mut jobs = Vec::new();
+        for v in self.variants {
+            let audio = match v.audio {
+                None => None,
+                Some(entry) => {
+                    let declared_secs = entry.secs;
+                    let (part, input) = audio_part(entry, path)
+                        .map_err(|reason| invalid(format!("variant {}: {reason}", v.language)))?;
+                    if let Some(input) = input {
+                        jobs.push(AudioJob {
+                            bulletin: self.id.clone(),
+                            language: v.language.clone(),
+                            input,
+                            declared_secs,
+                        });
+                    }
+                    Some(part)
+                }
+            };
+            variants.push(Variant {
                 language: v.language,
-                audio: v.audio.map(|a| AudioPart {
-                    source: match a.speech {
-                        Some(text) => AudioSource::Speech { text },
-                        None => AudioSource::Recorded,
-                    },
-                    secs: a.secs,
-                }),
+                audio,
                 visual: v.visual,
-            })
-            .collect();
-        Ok(Bulletin {
+            });
+        }
+        let bulletin = Bulletin {
             id: self.id,
             title: self.title,
             category: self.category,
@@ -419,8 +463,47 @@ impl BulletinEntry {
             variants,
             sensitive: self.sensitive,
             state: self.state,
-        })
+        };
+        Ok((bulletin, jobs))
     }
+}
+
+/// A configured audio part, and what to ingest for it if it has a file or
+/// speech. `config` is the configuration file, which recordings are
+/// relative to.
+fn audio_part(entry: AudioEntry, config: &Path) -> Result<(AudioPart, Option<AudioInput>), String> {
+    let (source, input) = match (entry.speech, entry.file) {
+        (Some(_), Some(_)) => return Err("audio has both speech and file; give one".into()),
+        (Some(text), None) => (
+            AudioSource::Speech { text: text.clone() },
+            Some(AudioInput::Speech(text)),
+        ),
+        (None, Some(file)) => {
+            let base = config.parent().unwrap_or(Path::new("."));
+            (
+                AudioSource::Recorded,
+                Some(AudioInput::File(base.join(file))),
+            )
+        }
+        (None, None) => (AudioSource::Recorded, None),
+    };
+    let secs = match (entry.secs, &input) {
+        (Some(secs), _) => secs,
+        (None, Some(_)) => UNMEASURED_SLOT_SECS,
+        (None, None) => {
+            return Err(
+                "audio needs secs (the length of a recording still to come), \
+                 or a file or speech to take its length from"
+                    .into(),
+            )
+        }
+    };
+    let part = AudioPart {
+        source,
+        secs,
+        media: None,
+    };
+    Ok((part, input))
 }
 
 /// Loads a configuration file and builds its domain in one step.
@@ -461,6 +544,14 @@ mod tests {
         assert!((120..=180).contains(&kind(DeviceKind::Loudspeaker)));
         assert!((20..=40).contains(&kind(DeviceKind::LedBoard)));
         assert!(loaded.programme.chair_orders().count() >= 1);
+        assert_eq!(loaded.link.media_listen.port(), 8080);
+        assert!(
+            loaded
+                .audio
+                .iter()
+                .any(|job| matches!(job.input, AudioInput::Speech(_))),
+            "the demo speaks some of its bulletins"
+        );
 
         let two_tier = load(&configs_dir().join("demo-two-tier.toml")).unwrap();
         assert_eq!(
@@ -568,5 +659,90 @@ mod tests {
             err.contains("target 68 lies outside the issuing area 25000"),
             "{err}"
         );
+    }
+
+    /// MINIMAL with one commune bulletin whose vi variant has `audio`.
+    fn with_audio(audio: &str) -> String {
+        format!(
+            r#"{MINIMAL}
+            [[bulletins]]
+            id = "x"
+            title = "T"
+            category = "other"
+            level = "commune"
+            issuer = "25000"
+            priority = "priority"
+            targets = ["25000"]
+            not_before = "2026-11-23T00:00:00+07:00"
+            expires = "2026-11-24T00:00:00+07:00"
+              [[bulletins.variants]]
+              language = "vi"
+              audio = {audio}
+            "#
+        )
+    }
+
+    #[test]
+    fn recordings_and_speech_become_audio_to_ingest() {
+        let (dir, path) = write(&with_audio(r#"{ file = "rec/tin.wav" }"#));
+        let loaded = load(&path).unwrap();
+        assert_eq!(
+            loaded.audio,
+            [AudioJob {
+                bulletin: BulletinId::parse("x").unwrap(),
+                language: Language::vietnamese(),
+                input: AudioInput::File(dir.path().join("rec/tin.wav")),
+                declared_secs: None,
+            }],
+            "the file is relative to the configuration file"
+        );
+        let (_dir, path) = write(&with_audio(r#"{ speech = "Xin chào", secs = 30 }"#));
+        let loaded = load(&path).unwrap();
+        assert_eq!(loaded.audio[0].input, AudioInput::Speech("Xin chào".into()));
+        assert_eq!(loaded.audio[0].declared_secs, Some(30));
+        let (_dir, path) = write(&with_audio("{ secs = 30 }"));
+        assert!(
+            load(&path).unwrap().audio.is_empty(),
+            "nothing to ingest yet"
+        );
+    }
+
+    #[test]
+    fn audio_without_a_length_or_with_two_sources_is_refused() {
+        for (audio, expected) in [
+            ("{ }", "variant vi: audio needs secs"),
+            (
+                r#"{ speech = "a", file = "b.wav" }"#,
+                "variant vi: audio has both speech and file",
+            ),
+        ] {
+            let (_dir, path) = write(&with_audio(audio));
+            let err = load(&path).err().expect("refused").to_string();
+            assert!(err.contains("bulletins[0] (x)"), "{err}");
+            assert!(err.contains(expected), "expected {expected:?} in: {err}");
+        }
+    }
+
+    #[test]
+    fn the_environment_overrides_the_media_settings() {
+        let (_dir, path) = write(MINIMAL);
+        let config = HubConfig::load_with_env(&path, |name| match name {
+            ENV_MEDIA_LISTEN => Some("127.0.0.1:0".into()),
+            ENV_PUBLIC_MEDIA_URL => Some("https://media.example".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(config.link.media_listen.port(), 0);
+        assert_eq!(
+            config.link.public_media_url.as_deref(),
+            Some("https://media.example")
+        );
+        let err = HubConfig::load_with_env(&path, |name| {
+            (name == ENV_MEDIA_LISTEN).then(|| "nowhere".into())
+        })
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(err.contains("HUB_MEDIA_LISTEN"), "{err}");
     }
 }

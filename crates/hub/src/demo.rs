@@ -24,8 +24,10 @@ pub struct DemoOptions {
 pub async fn demo(options: DemoOptions, out: &mut dyn Write) -> anyhow::Result<()> {
     anyhow::ensure!(options.speed > 0.0, "--speed must be above 0");
     let mut loaded = config::load(&options.config)?;
-    // A port of its own, so the demo runs beside a real hub.
+    // Ports of its own, so the demo runs beside a real hub.
     loaded.link.mqtt_listen = "127.0.0.1:0".parse().expect("a valid address");
+    loaded.link.media_listen = "127.0.0.1:0".parse().expect("a valid address");
+    loaded.link.public_media_url = None;
     let data = std::env::temp_dir().join(format!("nguon-demo-{}", std::process::id()));
     let clock = Clock::simulated(options.from.with_timezone(&Utc), options.speed);
     let tz = loaded.province.tz;
@@ -42,8 +44,9 @@ pub async fn demo(options: DemoOptions, out: &mut dyn Write) -> anyhow::Result<(
     let devices = hub.provisioning.devices.len();
     writeln!(
         out,
-        "hub: embedded broker on {}, {devices} devices; clock from {} at {}x",
+        "hub: embedded broker on {}, media on http://{}, {devices} devices; clock from {} at {}x",
         hub.provisioning.broker,
+        hub.media_addr,
         options.from.to_rfc3339(),
         options.speed
     )?;

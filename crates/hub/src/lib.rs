@@ -3,7 +3,9 @@
 //!
 //! # Layout
 //! - [`config`]: the province configuration file, parsed into the domain at the edge.
-//! - [`seed`]: putting a configuration's programme into a store without overwriting it.
+//! - [`seed`]: putting a configuration's programme into a store without
+//!   overwriting it, ingesting new bulletins' audio.
+//! - [`media`]: the content-addressed media store, audio ingest, the media HTTP server.
 //! - [`report`]: a day plan rendered for people or as device payloads.
 //! - [`link`]: `hub serve`: the broker, the device protocol and delivery state.
 //! - [`serve`]: `hub serve` around [`link`], until a shutdown signal.
@@ -14,6 +16,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod link;
+pub mod media;
 pub mod report;
 pub mod seed;
 pub mod serve;

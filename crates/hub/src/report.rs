@@ -11,16 +11,21 @@ use hub_core::{
 };
 use hub_proto::{DevicePlan, PROTOCOL_VERSION};
 
+use crate::link::dispatch::wire_entry;
+
 /// Every device's plan for one horizon.
 pub struct DayPlan<'a> {
     pub province: &'a Province,
     pub programme: &'a Programme,
     pub horizon: Horizon,
     pub plans: BTreeMap<&'a hub_core::DeviceId, Arc<[PlanItem]>>,
+    /// What media URLs start with, for `--json`'s entries.
+    pub media_base: &'a str,
 }
 
 impl DayPlan<'_> {
-    /// One [`DevicePlan`] JSON document per line, in device id order.
+    /// One [`DevicePlan`] JSON document per line, in device id order, with
+    /// entries as the hub sends them (board text, loudspeaker media).
     pub fn to_json_lines(&self) -> String {
         let mut out = String::new();
         for device in self.province.devices() {
@@ -31,7 +36,7 @@ impl DayPlan<'_> {
                 generated_at: self.horizon.now,
                 entries: self.plans[&device.id]
                     .iter()
-                    .map(|i| i.to_entry(device.kind))
+                    .map(|i| wire_entry(self.programme, i, device.kind, self.media_base))
                     .collect(),
             };
             out.push_str(&String::from_utf8(plan.to_json()).expect("JSON is UTF-8"));

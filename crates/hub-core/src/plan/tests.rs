@@ -478,6 +478,7 @@ fn communes_hear_every_language_they_broadcast_in() {
         audio: Some(AudioPart {
             source: AudioSource::Recorded,
             secs: 360,
+            media: None,
         }),
         visual: None,
     });
@@ -508,6 +509,7 @@ fn an_emergency_airs_in_the_commune_languages_in_their_order() {
         audio: Some(AudioPart {
             source: AudioSource::Recorded,
             secs: 180,
+            media: None,
         }),
         visual: None,
     });

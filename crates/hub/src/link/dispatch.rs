@@ -9,9 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use hub_core::{
     AiringKey, AreaCode, Decision, DeviceId, DeviceKind, Horizon, PlanItem, Programme, Scheduler,
-    StopReason,
+    StopReason, Variant,
 };
-use hub_proto::{Directive, PlanEntry};
+use hub_proto::media::media_path;
+use hub_proto::{Directive, MediaRef, PlanEntry};
 
 /// One command to sign and publish on `commune`'s downlink topic.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,6 +34,8 @@ pub struct Round<'a> {
     /// Devices that said hello: they get their settings and full plan.
     pub hellos: &'a BTreeSet<DeviceId>,
     pub volume: u8,
+    /// What media URLs start with (the media server's public address).
+    pub media_base: &'a str,
 }
 
 impl Round<'_> {
@@ -87,7 +90,7 @@ impl Round<'_> {
             let programme = self.scheduler.programme();
             let entries: Vec<PlanEntry> = items
                 .iter()
-                .map(|i| wire_entry(programme, i, device.kind))
+                .map(|i| wire_entry(programme, i, device.kind, self.media_base))
                 .collect();
             // Entries compared by their wire form: equal plans share a command.
             let shape = serde_json::to_string(&entries).expect("entries serialise");
@@ -169,23 +172,41 @@ impl Round<'_> {
 }
 
 /// `item` as a device of `kind` gets it: a board's entry carries the text
-/// its bulletin variant shows, so the board needs nothing else to show it.
-fn wire_entry(programme: &Programme, item: &PlanItem, kind: DeviceKind) -> PlanEntry {
+/// its bulletin variant shows, so the board needs nothing else to show it; a
+/// loudspeaker's carries the stored audio to fetch from `media_base`.
+pub fn wire_entry(
+    programme: &Programme,
+    item: &PlanItem,
+    kind: DeviceKind,
+    media_base: &str,
+) -> PlanEntry {
     let mut entry = item.to_entry(kind);
-    if kind == DeviceKind::LedBoard {
-        entry.text = board_text(programme, &item.key);
+    let variant = variant_of(programme, &item.key);
+    match kind {
+        DeviceKind::LedBoard => {
+            entry.text = variant.and_then(|v| v.visual.as_ref()?.text.clone());
+        }
+        DeviceKind::Loudspeaker => {
+            entry.media = variant
+                .and_then(|v| v.audio.as_ref()?.media.as_ref())
+                .map(|stored| MediaRef {
+                    url: format!("{media_base}{}", media_path(&stored.sha256)),
+                    sha256: stored.sha256.clone(),
+                    size: stored.size,
+                });
+        }
     }
     entry
 }
 
-/// The visual text of the airing's bulletin variant, if it has one.
-fn board_text(programme: &Programme, key: &AiringKey) -> Option<String> {
-    let bulletin = programme.bulletin(&key.bulletin).ok()?;
-    let variant = bulletin
+/// The airing's bulletin variant.
+fn variant_of<'a>(programme: &'a Programme, key: &AiringKey) -> Option<&'a Variant> {
+    programme
+        .bulletin(&key.bulletin)
+        .ok()?
         .variants
         .iter()
-        .find(|v| v.language == key.language)?;
-    variant.visual.as_ref()?.text.clone()
+        .find(|v| v.language == key.language)
 }
 
 #[cfg(test)]
@@ -196,6 +217,8 @@ mod tests {
     use hub_core::{AreaLevel, Device, Event, Province, WindowPolicy};
 
     use super::*;
+
+    const MEDIA_BASE: &str = "http://hub.test:8080";
 
     /// Two loudspeakers and a board in 24611, one loudspeaker in 24612 and 24700.
     fn province() -> Province {
@@ -250,6 +273,7 @@ mod tests {
             decisions,
             hellos: &BTreeSet::new(),
             volume: 80,
+            media_base: MEDIA_BASE,
         };
         round.commands(|id| id.as_str() != "24612-LS-01")
     }
@@ -295,6 +319,7 @@ mod tests {
             decisions: &[],
             hellos: &hellos,
             volume: 65,
+            media_base: MEDIA_BASE,
         };
         let commands = round.commands(|_| true);
         assert_eq!(commands.len(), 2, "{commands:?}");
@@ -338,6 +363,7 @@ mod tests {
             decisions: &[],
             hellos: &hellos,
             volume: 80,
+            media_base: MEDIA_BASE,
         };
         let commands = round.commands(|_| true);
         let plan_of = |device: &str| {
@@ -363,6 +389,56 @@ mod tests {
         let speaker = plan_of("24611-LS-01");
         assert!(!speaker.is_empty());
         assert!(speaker.iter().all(|e| e.text.is_none()), "{speaker:?}");
+        assert!(
+            speaker.iter().all(|e| e.media.is_none()),
+            "no audio is stored yet: {speaker:?}"
+        );
+        assert!(board.iter().all(|e| e.media.is_none()), "{board:?}");
+    }
+
+    #[test]
+    fn loudspeakers_get_the_stored_audio_of_their_variant() {
+        let province = province();
+        let mut flood = emergency(
+            "lu",
+            AreaLevel::Province,
+            "67",
+            &["660"],
+            "2026-11-23 10:00",
+        );
+        let sha256 = "0f".repeat(32);
+        let audio = flood.variants[0].audio.as_mut().unwrap();
+        audio.media = Some(hub_core::StoredAudio {
+            sha256: sha256.clone(),
+            size: 48_213,
+            duration_ms: 59_400,
+        });
+        let programme = programme(&province, [flood]);
+        let mut scheduler = Scheduler::new(province, programme, BTreeMap::new());
+        let now = local("2026-11-23 10:00");
+        scheduler.handle(now, Event::Tick).unwrap();
+        let item = scheduler.plan(&device_id("24611-LS-01"))[0].clone();
+        let entry = wire_entry(
+            scheduler.programme(),
+            &item,
+            DeviceKind::Loudspeaker,
+            MEDIA_BASE,
+        );
+        assert_eq!(
+            entry.media,
+            Some(MediaRef {
+                url: format!("{MEDIA_BASE}/media/v1/{sha256}"),
+                sha256,
+                size: 48_213,
+            })
+        );
+        let board = wire_entry(
+            scheduler.programme(),
+            &item,
+            DeviceKind::LedBoard,
+            MEDIA_BASE,
+        );
+        assert_eq!(board.media, None, "boards show the visual part");
     }
 
     #[test]

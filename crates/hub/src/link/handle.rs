@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::service::ServeError;
+use crate::media::server::MediaServer;
 
 /// Counters of the device link.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -45,6 +46,9 @@ pub struct HubHandle {
     /// The embedded broker's plain MQTT address (`None` with an external broker).
     pub mqtt_addr: Option<SocketAddr>,
     pub mqtts_addr: Option<SocketAddr>,
+    /// Where the media server listens.
+    pub media_addr: SocketAddr,
+    pub(super) media_server: MediaServer,
     /// Credentials of every device and the hub's public key.
     pub provisioning: Provisioning,
     pub(super) requests: mpsc::Sender<Request>,
@@ -101,9 +105,12 @@ impl HubHandle {
         self.cancel.clone()
     }
 
-    /// Runs until the hub stops (by its cancel token, or an error).
+    /// Runs until the hub stops (by its cancel token, or an error); the
+    /// media server stops with it.
     pub async fn wait(self) -> Result<(), ServeError> {
-        self.task.await.map_err(|_| ServeError::Stopped)?
+        let stopped = self.task.await.map_err(|_| ServeError::Stopped);
+        self.media_server.stop().await;
+        stopped?
     }
 
     /// Stops the hub and waits for it to write its state.

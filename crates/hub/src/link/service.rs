@@ -1,9 +1,11 @@
 //! Starting the hub: the store, the broker link, the hub task.
 //!
-//! [`start`] opens the store and imports the province, creates the signing
-//! identity and device secrets, starts the embedded broker (or connects to
-//! an external one), and spawns the [hub task](super::task) that owns the
-//! scheduler from then on. It returns a [`HubHandle`].
+//! [`start`] opens the store and imports the province, seeds the programme
+//! (ingesting new bulletins' audio on a blocking thread), creates the
+//! signing identity and device secrets, starts the embedded broker (or
+//! connects to an external one) and the media server, and spawns the
+//! [hub task](super::task) that owns the scheduler from then on. It returns
+//! a [`HubHandle`].
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
@@ -23,6 +25,9 @@ use super::task::{Effects, Hub};
 use super::transport::{self, BrokerUrl};
 use super::writer::StoreWriter;
 use crate::config::LoadedConfig;
+use crate::media::server::MediaServer;
+use crate::media::{MediaStore, MediaStoreError};
+use crate::seed::{self, SeedError};
 
 /// Which broker the hub uses.
 #[derive(Clone, Debug)]
@@ -54,6 +59,15 @@ pub enum ServeError {
     Broker(#[from] broker::BrokerError),
     #[error("broker link")]
     Transport(#[from] transport::TransportError),
+    #[error("media store")]
+    MediaStore(#[from] MediaStoreError),
+    #[error("adding the configured bulletins")]
+    Seed(#[from] SeedError),
+    #[error("media server: cannot listen on {addr}")]
+    MediaListen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
     #[error("the hub has stopped")]
     Stopped,
 }
@@ -70,7 +84,16 @@ pub async fn start(options: ServeOptions) -> Result<HubHandle, ServeError> {
     } = options;
     let store = Store::open(&data_dir)?;
     store.import_province(&config.province)?;
-    crate::seed::seed_programme(&store, &config.programme)?;
+    let media = MediaStore::open(&data_dir, store.clone())?;
+    let (programme, audio) = (config.programme, config.audio);
+    {
+        let (store, media) = (store.clone(), media.clone());
+        tokio::task::spawn_blocking(move || {
+            seed::seed_programme(&store, &programme, &audio, &media)
+        })
+        .await
+        .map_err(|_| ServeError::Stopped)??;
+    }
     let province = store.load_province()?;
     let programme = store.load_programme(&province)?;
     let mut logs = store.load_logs()?;
@@ -103,7 +126,21 @@ pub async fn start(options: ServeOptions) -> Result<HubHandle, ServeError> {
     }
 
     let cancel = CancellationToken::new();
+    // What started below stops again if a later step fails.
+    let stop_on_error = cancel.clone().drop_guard();
     let settings = config.link.clone();
+    let media_server = MediaServer::start(
+        settings.media_listen,
+        media,
+        passwords.clone(),
+        cancel.clone(),
+    )
+    .await
+    .map_err(|source| ServeError::MediaListen {
+        addr: settings.media_listen,
+        source,
+    })?;
+    let media_base = settings.media_base_url(media_server.addr);
     let (transport, uplinks, mqtt_addr, mqtts_addr, broker_url) = match choice {
         BrokerChoice::Embedded => {
             let (tx, rx, listening) = broker::start(&settings, passwords)?;
@@ -157,6 +194,7 @@ pub async fn start(options: ServeOptions) -> Result<HubHandle, ServeError> {
         awaiting_sync: BTreeSet::new(),
         observer: delivery_events,
         resync_asked: HashMap::new(),
+        media_base,
     };
     let now = hub.clock.now();
     // The first round plans every device.
@@ -165,9 +203,12 @@ pub async fn start(options: ServeOptions) -> Result<HubHandle, ServeError> {
 
     let (requests, inbox) = mpsc::channel(256);
     let task = tokio::spawn(hub.run(uplinks, inbox, tick, cancel.clone()));
+    stop_on_error.disarm();
     Ok(HubHandle {
         mqtt_addr,
         mqtts_addr,
+        media_addr: media_server.addr,
+        media_server,
         provisioning,
         requests,
         cancel,

@@ -7,6 +7,10 @@ use serde::Deserialize;
 
 /// Environment variable overriding `link.mqtt_listen`.
 pub const ENV_MQTT_LISTEN: &str = "HUB_MQTT_LISTEN";
+/// Environment variable overriding `link.media_listen`.
+pub const ENV_MEDIA_LISTEN: &str = "HUB_MEDIA_LISTEN";
+/// Environment variable overriding `link.public_media_url`.
+pub const ENV_PUBLIC_MEDIA_URL: &str = "HUB_PUBLIC_MEDIA_URL";
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -21,6 +25,11 @@ pub struct LinkSettings {
     /// The broker address devices are told to use in provisioning files;
     /// default: `mqtt://` + `mqtt_listen`.
     pub public_broker_url: Option<String>,
+    /// HTTP listener of the media server devices download files from.
+    pub media_listen: SocketAddr,
+    /// Where devices reach the media server, before `/media/v1/…` (a proxy
+    /// or a public name); default: `http://` + `media_listen`.
+    pub public_media_url: Option<String>,
     /// Connections the embedded broker accepts at most.
     pub max_connections: usize,
     /// A device that sends nothing for this long is offline (its Last Will
@@ -44,6 +53,8 @@ impl Default for LinkSettings {
             tls_cert: None,
             tls_key: None,
             public_broker_url: None,
+            media_listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_media_url: None,
             max_connections: 20_000,
             heartbeat_timeout_secs: 90,
             command_ttl_secs: 300,
@@ -60,5 +71,31 @@ impl LinkSettings {
         self.public_broker_url
             .clone()
             .unwrap_or_else(|| format!("mqtt://{listening}"))
+    }
+
+    /// What media URLs start with, when the media server listens on
+    /// `listening`; without a trailing slash.
+    pub fn media_base_url(&self, listening: SocketAddr) -> String {
+        self.public_media_url.as_deref().map_or_else(
+            || format!("http://{listening}"),
+            |url| url.trim_end_matches('/').to_owned(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_urls_default_to_the_listener_and_lose_a_trailing_slash() {
+        let listening = SocketAddr::from(([127, 0, 0, 1], 8081));
+        let mut settings = LinkSettings::default();
+        assert_eq!(settings.media_base_url(listening), "http://127.0.0.1:8081");
+        settings.public_media_url = Some("https://media.example/nguon/".into());
+        assert_eq!(
+            settings.media_base_url(listening),
+            "https://media.example/nguon"
+        );
     }
 }

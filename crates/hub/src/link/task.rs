@@ -54,6 +54,8 @@ pub(super) struct Hub {
     pub(super) awaiting_sync: BTreeSet<DeviceId>,
     pub(super) observer: Option<mpsc::UnboundedSender<Delivery>>,
     pub(super) resync_asked: HashMap<DeviceId, Instant>,
+    /// What media URLs in plan entries start with.
+    pub(super) media_base: String,
 }
 
 /// What a round of uplinks asks of the scheduler.
@@ -446,6 +448,7 @@ impl Hub {
             decisions: &decisions,
             hellos: &hellos,
             volume: self.settings.volume,
+            media_base: &self.media_base,
         };
         let awaiting = &self.awaiting_sync;
         let commands = round.commands(|id| self.online.contains(id) && !awaiting.contains(id));

@@ -1,0 +1,218 @@
+//! The content-addressed media store: each file lives at
+//! `<data_dir>/media/<sha256>`, its facts in the sled store.
+//!
+//! A file is named by the SHA-256 of its bytes, so the same content is stored
+//! once however often it is ingested, and a name never changes meaning (which
+//! is what lets devices cache forever and the server send strong ETags). A
+//! file is written to a temporary name, synced, then renamed into place, so
+//! a crash never leaves a partial file under a hash. The file is written
+//! before its facts: facts without a file never exist, a file without facts
+//! (a crash in between) gets them when it is stored again.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use hub_proto::media::is_sha256_hex;
+use hub_store::{MediaFacts, Store, StoreError};
+use sha2::{Digest, Sha256};
+
+/// The media directory's name inside the data directory.
+const MEDIA_DIR: &str = "media";
+
+#[derive(Debug, thiserror::Error)]
+pub enum MediaStoreError {
+    #[error("media store {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The bytes are not what the facts describe (a bug upstream).
+    #[error("media {sha256}: the bytes hash to {actual} ({size} bytes), not to their name")]
+    Mismatch {
+        sha256: String,
+        actual: String,
+        size: u64,
+    },
+}
+
+/// Files by content, with their facts. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct MediaStore {
+    dir: PathBuf,
+    store: Store,
+}
+
+impl MediaStore {
+    /// The media store of the data directory `data_dir`, whose records live
+    /// in `store`; creates its directory if needed.
+    pub fn open(data_dir: &Path, store: Store) -> Result<Self, MediaStoreError> {
+        let dir = data_dir.join(MEDIA_DIR);
+        std::fs::create_dir_all(&dir).map_err(|source| MediaStoreError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        Ok(Self { dir, store })
+    }
+
+    /// Stores `bytes` under their hash with `facts`, unless they are stored
+    /// already; returns whether this call stored them. The facts recorded
+    /// first are kept (they say when the file first arrived).
+    pub fn put(&self, bytes: &[u8], facts: &MediaFacts) -> Result<bool, MediaStoreError> {
+        let actual = sha256_hex(bytes);
+        if actual != facts.sha256 || bytes.len() as u64 != facts.size {
+            return Err(MediaStoreError::Mismatch {
+                sha256: facts.sha256.clone(),
+                actual,
+                size: bytes.len() as u64,
+            });
+        }
+        let path = self.dir.join(&facts.sha256);
+        let on_disk = std::fs::metadata(&path).is_ok_and(|m| m.len() == facts.size);
+        if !on_disk {
+            self.write_atomically(&path, bytes)?;
+        }
+        let recorded = self.store.get::<MediaFacts>(facts.sha256.as_bytes())?;
+        if recorded.is_none() {
+            self.store.put(facts)?;
+        }
+        let stored = !on_disk || recorded.is_none();
+        if stored {
+            tracing::info!(
+                sha256 = %facts.sha256,
+                size = facts.size,
+                duration_ms = facts.duration_ms,
+                "media stored"
+            );
+        }
+        Ok(stored)
+    }
+
+    /// The facts of the file whose hash is `sha256`, if it is stored.
+    pub fn facts(&self, sha256: &str) -> Result<Option<MediaFacts>, MediaStoreError> {
+        if !is_sha256_hex(sha256) {
+            return Ok(None);
+        }
+        Ok(self.store.get::<MediaFacts>(sha256.as_bytes())?)
+    }
+
+    /// Where the file whose hash is `sha256` lives (it may not exist); `None`
+    /// for anything that is not a hash, so no other path can be named.
+    pub fn file_path(&self, sha256: &str) -> Option<PathBuf> {
+        is_sha256_hex(sha256).then(|| self.dir.join(sha256))
+    }
+
+    /// Writes `bytes` to a temporary file beside `path`, syncs it, renames it
+    /// to `path` and syncs the directory, so `path` is whole or absent.
+    fn write_atomically(&self, path: &Path, bytes: &[u8]) -> Result<(), MediaStoreError> {
+        let io = |source| MediaStoreError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let mut temp = tempfile::Builder::new()
+            .prefix(".incoming-")
+            .tempfile_in(&self.dir)
+            .map_err(io)?;
+        temp.write_all(bytes).map_err(io)?;
+        temp.as_file().sync_all().map_err(io)?;
+        temp.persist(path).map_err(|e| io(e.error))?;
+        // The rename is durable once the directory is.
+        std::fs::File::open(&self.dir)
+            .and_then(|dir| dir.sync_all())
+            .map_err(io)
+    }
+}
+
+/// Lower-case hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use hub_store::{InputSummary, Loudness, MediaKind};
+
+    use super::*;
+
+    fn facts_of(bytes: &[u8], created: &str) -> MediaFacts {
+        MediaFacts {
+            sha256: sha256_hex(bytes),
+            kind: MediaKind::OggOpus,
+            size: bytes.len() as u64,
+            duration_ms: 1_000,
+            loudness: Loudness {
+                input_lufs: -20.0,
+                output_lufs: -16.0,
+                output_true_peak_dbtp: -1.0,
+            },
+            input: InputSummary {
+                container: "wave".into(),
+                codec: "pcm_s16le".into(),
+                sample_rate: 22_050,
+                channels: 1,
+            },
+            created: created.parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn the_same_content_is_stored_once_and_keeps_its_first_facts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let media = MediaStore::open(dir.path(), store).unwrap();
+        let bytes = b"OggS not really";
+        let first = facts_of(bytes, "2026-11-23T00:00:00Z");
+        assert!(media.put(bytes, &first).unwrap());
+        assert!(!media
+            .put(bytes, &facts_of(bytes, "2026-11-24T00:00:00Z"))
+            .unwrap());
+        assert_eq!(media.facts(&first.sha256).unwrap(), Some(first.clone()));
+        let path = media.file_path(&first.sha256).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+        let names: Vec<_> = std::fs::read_dir(dir.path().join(MEDIA_DIR))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, [first.sha256.as_str()], "no temporary files remain");
+    }
+
+    #[test]
+    fn a_lost_file_is_written_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let media =
+            MediaStore::open(dir.path(), Store::open(&dir.path().join("db")).unwrap()).unwrap();
+        let bytes = b"abc";
+        let facts = facts_of(bytes, "2026-11-23T00:00:00Z");
+        media.put(bytes, &facts).unwrap();
+        std::fs::remove_file(media.file_path(&facts.sha256).unwrap()).unwrap();
+        assert!(media.put(bytes, &facts).unwrap());
+        assert_eq!(
+            std::fs::read(media.file_path(&facts.sha256).unwrap()).unwrap(),
+            bytes
+        );
+    }
+
+    #[test]
+    fn bytes_that_are_not_their_name_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let media =
+            MediaStore::open(dir.path(), Store::open(&dir.path().join("db")).unwrap()).unwrap();
+        let facts = facts_of(b"abc", "2026-11-23T00:00:00Z");
+        let err = media.put(b"abd", &facts).unwrap_err();
+        assert!(matches!(err, MediaStoreError::Mismatch { .. }), "{err}");
+        assert!(media.facts(&facts.sha256).unwrap().is_none());
+    }
+
+    #[test]
+    fn only_hashes_name_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let media =
+            MediaStore::open(dir.path(), Store::open(&dir.path().join("db")).unwrap()).unwrap();
+        assert!(media.file_path("../db").is_none());
+        assert!(media.facts("../db").unwrap().is_none());
+    }
+}

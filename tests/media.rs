@@ -1,0 +1,474 @@
+//! Media end to end: bulletins configured with text (spoken by espeak-ng)
+//! or a recording are ingested when the hub starts, stored once by content,
+//! named in the plans loudspeakers get, and served over HTTP to devices with
+//! their broker credentials only, with ranges, ETags and resumable downloads.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command as Process;
+use std::time::Duration;
+
+use hub::link::BrokerChoice;
+use hub_core::DeviceId;
+use hub_proto::media::{etag, media_path};
+use hub_proto::uplink::UplinkKey;
+use hub_proto::{topic, Command, Directive, Kind, MediaRef, Message, PlanEntry, Report};
+use hyper::header::{
+    ACCEPT_RANGES, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_NONE_MATCH,
+    IF_RANGE, RANGE, WWW_AUTHENTICATE,
+};
+use hyper::{Method, StatusCode};
+use rumqttc::{AsyncClient, MqttOptions, QoS};
+use sha2::{Digest, Sha256};
+use tempfile::TempDir;
+
+use crate::support::http::{basic, fetch, start, Fetched};
+use crate::support::link::{clock, spawn_hub_with};
+use crate::support::{fixture, hub};
+
+const WAIT: Duration = Duration::from_secs(20);
+const SPEAKER: &str = "24611-LS-01";
+/// Spoken by two bulletins: stored once.
+const TEXT: &str = "Xin chào bà con. Đây là bản tin thử nghiệm của xã.";
+
+/// A province configuration in a directory of its own (recordings are
+/// relative to it): the link-test province plus `bulletins`.
+struct Province {
+    dir: TempDir,
+    config: PathBuf,
+}
+
+impl Province {
+    fn new(bulletins: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let base = std::fs::read_to_string(fixture("link-province.toml")).unwrap();
+        let config = dir.path().join("province.toml");
+        std::fs::write(&config, format!("{base}\n{bulletins}")).unwrap();
+        Self { dir, config }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+/// A commune bulletin for 24611's loudspeakers whose vi variant has `audio`.
+fn bulletin(id: &str, audio: &str) -> String {
+    format!(
+        r#"
+[[bulletins]]
+id = "{id}"
+title = "Bản tin {id}"
+category = "other"
+level = "province"
+issuer = "67"
+priority = "priority"
+targets = ["24611"]
+not_before = "2026-11-23T00:00:00+07:00"
+expires = "2026-11-24T00:00:00+07:00"
+  [[bulletins.variants]]
+  language = "vi"
+  audio = {audio}
+"#
+    )
+}
+
+/// A mono WAV of a 440 Hz tone lasting `secs`, made by ffmpeg.
+fn write_tone(path: &Path, secs: u32) {
+    let status = Process::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("sine=frequency=440:duration={secs}"))
+        .args(["-ac", "1", "-ar", "16000"])
+        .arg(path)
+        .status()
+        .expect("ffmpeg runs (apt-get install ffmpeg)");
+    assert!(status.success(), "ffmpeg made {}", path.display());
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The stored files (not temporary ones) of a data directory.
+fn stored_files(data: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(data.join("media"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with('.'))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The schedule the hub sends `device` after its hello, as the device's own
+/// MQTT client (with its credentials) receives it.
+async fn schedule_for(handle: &hub::link::HubHandle, device: &str) -> Vec<PlanEntry> {
+    let credentials = handle
+        .provisioning
+        .devices
+        .iter()
+        .find(|d| d.id == device)
+        .unwrap()
+        .clone();
+    let broker = handle.mqtt_addr.unwrap();
+    let mut options = MqttOptions::new(device, "127.0.0.1", broker.port());
+    options.set_credentials(device, credentials.mqtt_password.clone());
+    options.set_max_packet_size(512 * 1024, 512 * 1024);
+    let (client, mut eventloop) = AsyncClient::new(options, 16);
+    client
+        .subscribe(
+            topic::downlink(&device[..5], Kind::Loudspeaker),
+            QoS::AtLeastOnce,
+        )
+        .await
+        .unwrap();
+    let key = UplinkKey::from_text(&credentials.uplink_key).unwrap();
+    let hello = Message::Hello {
+        firmware: "media-test".into(),
+        capabilities: vec![],
+        last_seq: 0,
+        cached_media: vec![],
+    };
+    let report = Report::new(device, 1, 1, clock().now(), hello);
+    client
+        .publish(
+            topic::uplink(&device[..5]),
+            QoS::AtLeastOnce,
+            false,
+            report.seal(&key),
+        )
+        .await
+        .unwrap();
+    let receive = async {
+        loop {
+            let event = eventloop.poll().await.expect("the broker keeps the link");
+            let rumqttc::Event::Incoming(rumqttc::Packet::Publish(publish)) = event else {
+                continue;
+            };
+            let wire: serde_json::Value = serde_json::from_slice(&publish.payload).unwrap();
+            let command: Command = serde_json::from_value(wire["body"].clone()).unwrap();
+            if let Directive::Schedule { entries, .. } = command.directive {
+                if command.to.iter().any(|to| to == device) {
+                    return entries;
+                }
+            }
+        }
+    };
+    tokio::time::timeout(WAIT, receive)
+        .await
+        .expect("a schedule arrives")
+}
+
+/// The media of `bulletin`'s entry in `entries`.
+fn media_of(entries: &[PlanEntry], bulletin: &str) -> MediaRef {
+    entries
+        .iter()
+        .find(|e| e.bulletin == bulletin)
+        .unwrap_or_else(|| panic!("{bulletin} is planned: {entries:?}"))
+        .media
+        .clone()
+        .unwrap_or_else(|| panic!("{bulletin}'s entry names its media"))
+}
+
+/// Revokes `device` in the store of `data` before any hub runs on it,
+/// returning the password it had.
+fn revoke_before_start(config: &Path, data: &Path, device: &str) -> String {
+    let loaded = hub::config::load(config).unwrap();
+    let store = hub_store::Store::open(data).unwrap();
+    store.import_province(&loaded.province).unwrap();
+    let secrets = hub::link::identity::ensure_secrets(&store, &loaded.province).unwrap();
+    let mut secret = secrets[&DeviceId::parse(device).unwrap()].clone();
+    secret.revoked = true;
+    store.put(&secret).unwrap();
+    store.flush().unwrap();
+    secret.mqtt_password
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spoken_and_recorded_audio_is_stored_once_planned_and_served_to_devices_only() {
+    let province = Province::new(&format!(
+        "{}{}{}",
+        bulletin("tin-noi", &format!("{{ speech = \"{TEXT}\" }}")),
+        bulletin(
+            "tin-noi-lai",
+            &format!("{{ speech = \"{TEXT}\", secs = 120 }}")
+        ),
+        bulletin("tin-ghi-am", "{ file = \"tone.wav\" }"),
+    ));
+    write_tone(&province.path("tone.wav"), 4);
+    let data = tempfile::tempdir().unwrap();
+    let revoked_password = revoke_before_start(&province.config, data.path(), "24611-LS-02");
+    let handle = spawn_hub_with(
+        &province.config,
+        data.path(),
+        BrokerChoice::Embedded,
+        clock(),
+    )
+    .await;
+    let addr = handle.media_addr;
+
+    // The same text twice is one file; the recording another.
+    assert_eq!(
+        stored_files(data.path()).len(),
+        2,
+        "{:?}",
+        stored_files(data.path())
+    );
+    let entries = schedule_for(&handle, SPEAKER).await;
+    let spoken = media_of(&entries, "tin-noi");
+    assert_eq!(media_of(&entries, "tin-noi-lai"), spoken);
+    let recorded = media_of(&entries, "tin-ghi-am");
+    assert_ne!(recorded.sha256, spoken.sha256);
+    assert_eq!(stored_files(data.path()), {
+        let mut both = vec![spoken.sha256.clone(), recorded.sha256.clone()];
+        both.sort();
+        both
+    });
+    for media in [&spoken, &recorded] {
+        assert_eq!(
+            media.url,
+            format!("http://{addr}{}", media_path(&media.sha256))
+        );
+    }
+    // A slot without secs is the audio's length rounded up; secs given are kept.
+    let slot = |bulletin: &str| {
+        let entry = entries.iter().find(|e| e.bulletin == bulletin).unwrap();
+        (entry.end - entry.start).num_seconds()
+    };
+    assert!(
+        (4..=5).contains(&slot("tin-ghi-am")),
+        "a 4 s tone takes its length rounded up: {}",
+        slot("tin-ghi-am")
+    );
+    assert_eq!(slot("tin-noi-lai"), 120);
+    assert!((1..120).contains(&slot("tin-noi")), "{}", slot("tin-noi"));
+
+    let password = handle
+        .provisioning
+        .devices
+        .iter()
+        .find(|d| d.id == SPEAKER)
+        .unwrap()
+        .mqtt_password
+        .clone();
+    let auth = basic(SPEAKER, &password);
+    let path = media_path(&spoken.sha256);
+    let get = |headers: Vec<(hyper::header::HeaderName, String)>| {
+        let path = path.clone();
+        async move { fetch(addr, Method::GET, &path, &headers).await }
+    };
+
+    // The whole file, as the plan describes it.
+    let whole = get(vec![auth.clone()]).await;
+    assert_eq!(whole.status, StatusCode::OK);
+    assert_eq!(sha256_hex(&whole.body), spoken.sha256);
+    assert_eq!(whole.body.len() as u64, spoken.size);
+    assert_eq!(whole.header(ETAG), etag(&spoken.sha256));
+    assert_eq!(whole.header(CONTENT_TYPE), "audio/ogg");
+    assert_eq!(whole.header(ACCEPT_RANGES), "bytes");
+    assert_eq!(
+        whole.header(CACHE_CONTROL),
+        "private, max-age=31536000, immutable"
+    );
+    assert!(whole.body.starts_with(b"OggS"));
+    let size = whole.body.len();
+
+    // Strangers are refused alike, without saying why.
+    let refused = [
+        get(vec![basic(SPEAKER, "not-the-password")]).await,
+        get(vec![basic("24699-LS-01", &password)]).await,
+        get(vec![basic("24611-LS-02", &revoked_password)]).await,
+        get(vec![]).await,
+    ];
+    for response in &refused {
+        assert_eq!(response.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            response.header(WWW_AUTHENTICATE),
+            "Basic realm=\"nguon-media\", charset=\"UTF-8\""
+        );
+        assert!(response.body.is_empty());
+    }
+
+    // Ranges.
+    let part = get(vec![auth.clone(), (RANGE, "bytes=10-109".into())]).await;
+    assert_eq!(part.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(part.header(CONTENT_RANGE), format!("bytes 10-109/{size}"));
+    assert_eq!(part.body, whole.body[10..110]);
+    let tail = get(vec![auth.clone(), (RANGE, "bytes=-100".into())]).await;
+    assert_eq!(tail.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(tail.body, whole.body[size - 100..]);
+    let beyond = get(vec![auth.clone(), (RANGE, format!("bytes={size}-"))]).await;
+    assert_eq!(beyond.status, StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(beyond.header(CONTENT_RANGE), format!("bytes */{size}"));
+    let several = get(vec![auth.clone(), (RANGE, "bytes=0-9,20-29".into())]).await;
+    assert_eq!(several.status, StatusCode::OK);
+    assert_eq!(several.body, whole.body);
+    let stale = get(vec![
+        auth.clone(),
+        (RANGE, "bytes=10-".into()),
+        (IF_RANGE, etag(&"0".repeat(64))),
+    ])
+    .await;
+    assert_eq!(
+        stale.status,
+        StatusCode::OK,
+        "another version: the whole file"
+    );
+    assert_eq!(stale.body, whole.body);
+
+    // Conditional requests and HEAD.
+    let cached = get(vec![auth.clone(), (IF_NONE_MATCH, etag(&spoken.sha256))]).await;
+    assert_eq!(cached.status, StatusCode::NOT_MODIFIED);
+    assert!(cached.body.is_empty());
+    let head = fetch(addr, Method::HEAD, &path, std::slice::from_ref(&auth)).await;
+    assert_eq!(head.status, StatusCode::OK);
+    assert_eq!(head.header(CONTENT_LENGTH), size.to_string());
+    assert_eq!(head.header(ETAG), etag(&spoken.sha256));
+    assert!(head.body.is_empty());
+
+    // Paths that are not one stored hash.
+    let unknown = fetch(
+        addr,
+        Method::GET,
+        &media_path(&"0".repeat(64)),
+        std::slice::from_ref(&auth),
+    )
+    .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    let upper = media_path(&spoken.sha256.to_uppercase());
+    let malformed: Fetched = fetch(addr, Method::GET, &upper, std::slice::from_ref(&auth)).await;
+    assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
+
+    handle.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_cut_by_a_dropped_link_resumes_where_it_stopped() {
+    let province = Province::new(&bulletin("tin-ghi-am", "{ file = \"tone.wav\" }"));
+    write_tone(&province.path("tone.wav"), 20);
+    let data = tempfile::tempdir().unwrap();
+    let handle = spawn_hub_with(
+        &province.config,
+        data.path(),
+        BrokerChoice::Embedded,
+        clock(),
+    )
+    .await;
+    let media = media_of(&schedule_for(&handle, SPEAKER).await, "tin-ghi-am");
+    let speaker = handle
+        .provisioning
+        .devices
+        .iter()
+        .find(|d| d.id == SPEAKER)
+        .unwrap();
+    let auth = basic(SPEAKER, &speaker.mqtt_password);
+    let path = media_path(&media.sha256);
+    let addr: SocketAddr = handle.media_addr;
+
+    let first = start(addr, Method::GET, &path, std::slice::from_ref(&auth)).await;
+    assert_eq!(first.response.status(), StatusCode::OK);
+    let mut received = first.read_then_drop(1).await;
+    // Whatever the socket buffered, the link died half-way through.
+    received.truncate((media.size / 2) as usize);
+    let resumed = fetch(
+        addr,
+        Method::GET,
+        &path,
+        &[
+            auth,
+            (RANGE, format!("bytes={}-", received.len())),
+            (IF_RANGE, etag(&media.sha256)),
+        ],
+    )
+    .await;
+    assert_eq!(resumed.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        resumed.header(CONTENT_RANGE),
+        format!("bytes {}-{}/{}", received.len(), media.size - 1, media.size)
+    );
+    received.extend_from_slice(&resumed.body);
+    assert_eq!(received.len() as u64, media.size);
+    assert_eq!(sha256_hex(&received), media.sha256);
+
+    handle.shutdown().await.unwrap();
+}
+
+/// Runs `hub plan` on `province` in a fresh data directory; returns its error.
+fn plan_error(province: &Province) -> String {
+    let data = tempfile::tempdir().unwrap();
+    let err = hub(&[
+        "plan",
+        "--config",
+        province.config.to_str().unwrap(),
+        "--data",
+        data.path().to_str().unwrap(),
+        "--at",
+        "2026-11-23T10:00:00+07:00",
+    ])
+    .expect_err("the configuration is refused");
+    format!("{err:#}")
+}
+
+#[test]
+fn a_bad_recording_or_a_slot_shorter_than_its_audio_is_named() {
+    let province = Province::new(&format!(
+        "{}{}",
+        bulletin("tin-tot", "{ file = \"tone.wav\" }"),
+        bulletin("tin-hong", "{ file = \"broken.mp3\" }"),
+    ));
+    write_tone(&province.path("tone.wav"), 2);
+    std::fs::write(province.path("broken.mp3"), b"this is not audio at all").unwrap();
+    let err = plan_error(&province);
+    assert!(err.contains("bulletin tin-hong, variant vi"), "{err}");
+    assert!(err.contains("broken.mp3"), "{err}");
+    assert!(err.contains("not audio"), "{err}");
+
+    let province = Province::new(&bulletin("tin-ngan", "{ file = \"tone.wav\", secs = 2 }"));
+    write_tone(&province.path("tone.wav"), 3);
+    let err = plan_error(&province);
+    assert!(
+        err.contains("bulletin tin-ngan, variant vi: secs = 2 is shorter than its audio (")
+            && err.contains("give at least 3"),
+        "{err}"
+    );
+}
+
+/// Set in the copy of this test binary that runs without espeak-ng.
+const WITHOUT_ESPEAK: &str = "NGUON_TEST_WITHOUT_ESPEAK";
+
+#[test]
+fn without_espeak_ng_a_spoken_bulletin_is_refused_by_name() {
+    if std::env::var_os(WITHOUT_ESPEAK).is_some() {
+        let province = Province::new(&bulletin("tin-noi", "{ speech = \"Xin chào\" }"));
+        let err = plan_error(&province);
+        assert!(err.contains("bulletin tin-noi, variant vi"), "{err}");
+        assert!(err.contains("espeak-ng is not installed"), "{err}");
+        return;
+    }
+    // espeak-ng is found on PATH, which is one per process: this test runs
+    // again in a child process whose PATH holds nothing.
+    let empty = tempfile::tempdir().unwrap();
+    let name = format!(
+        "{}::without_espeak_ng_a_spoken_bulletin_is_refused_by_name",
+        module_path!().split_once("::").map_or("", |(_, rest)| rest)
+    );
+    let child = Process::new(std::env::current_exe().unwrap())
+        .args([name.as_str(), "--exact", "--test-threads=1", "--nocapture"])
+        .env(WITHOUT_ESPEAK, "1")
+        .env("PATH", empty.path())
+        .output()
+        .unwrap();
+    let output = String::from_utf8_lossy(&child.stdout);
+    assert!(
+        child.status.success(),
+        "{output}{}",
+        String::from_utf8_lossy(&child.stderr)
+    );
+    assert!(
+        output.contains("1 passed"),
+        "the child ran the test: {output}"
+    );
+}
