@@ -431,6 +431,7 @@ async fn a_device_publishing_as_another_is_ignored() {
                     language: "vi".into(),
                 },
                 outcome: Outcome::Failed,
+                reason: None,
             },
         ),
     ] {

@@ -9,10 +9,12 @@ use std::process::Command as Process;
 use std::time::Duration;
 
 use hub::link::BrokerChoice;
-use hub_core::DeviceId;
+use hub_core::{Delivery, DeliveryState, DeviceId};
 use hub_proto::media::{etag, media_path};
 use hub_proto::uplink::UplinkKey;
-use hub_proto::{topic, Command, Directive, Kind, MediaRef, Message, PlanEntry, Report};
+use hub_proto::{
+    topic, Command, Directive, FailureReason, Kind, MediaRef, Message, Outcome, PlanEntry, Report,
+};
 use hyper::header::{
     ACCEPT_RANGES, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_NONE_MATCH,
     IF_RANGE, RANGE, WWW_AUTHENTICATE,
@@ -23,7 +25,7 @@ use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
 use crate::support::http::{basic, fetch, start, Fetched};
-use crate::support::link::{clock, spawn_hub_with};
+use crate::support::link::{clock, eventually, free_port, spawn_hub_with, Mosquitto, TestHub};
 use crate::support::{fixture, hub};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -471,4 +473,144 @@ fn without_espeak_ng_a_spoken_bulletin_is_refused_by_name() {
         output.contains("1 passed"),
         "the child ran the test: {output}"
     );
+}
+
+/// The hub's record of `bulletin` on `device`, once it is in `state`.
+async fn delivery_once(
+    hub: &TestHub,
+    device: &str,
+    bulletin: &str,
+    state: DeliveryState,
+) -> Delivery {
+    let id = DeviceId::parse(device).unwrap();
+    let find = || async {
+        hub.handle
+            .deliveries(&id)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|d| d.airing.bulletin.as_str() == bulletin)
+    };
+    eventually(
+        &format!("{bulletin} is {state:?} on {device}"),
+        WAIT,
+        || async { find().await.is_some_and(|d| d.state == state) },
+    )
+    .await;
+    find().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_simulated_loudspeaker_fetches_its_spoken_bulletin_plays_it_and_the_hub_records_it() {
+    let province = Province::new(&bulletin("tin-noi", &format!("{{ speech = \"{TEXT}\" }}")));
+    let data = tempfile::tempdir().unwrap();
+    let handle = spawn_hub_with(
+        &province.config,
+        data.path(),
+        BrokerChoice::Embedded,
+        clock(),
+    )
+    .await;
+    let hub = TestHub {
+        handle,
+        clock: clock(),
+        _dir: data,
+    };
+    let [stored] = stored_files(hub._dir.path()).try_into().unwrap();
+    let size = std::fs::metadata(hub._dir.path().join("media").join(&stored))
+        .unwrap()
+        .len();
+    let speaker = hub.device(SPEAKER);
+
+    let finished = delivery_once(&hub, SPEAKER, "tin-noi", DeliveryState::Finished).await;
+    assert_eq!(finished.reason, None);
+    assert_eq!(speaker.cached_media(), [stored]);
+    let media = speaker.counters().media;
+    assert!(media.downloads >= 1, "{media:?}");
+    assert_eq!(media.bytes, size, "{media:?}");
+    assert_eq!((media.mismatches, media.undecodable), (0, 0), "{media:?}");
+    // The bulletin is due at once: until its file is in, the device fails
+    // it for want of it and the hub plans it again.
+    let mut timeline = speaker.timeline();
+    let last = timeline.pop().unwrap();
+    assert_eq!(
+        (last.airing.bulletin.as_str(), last.outcome),
+        ("tin-noi", Outcome::Finished)
+    );
+    assert_eq!(finished.at, last.end, "the device's time of the end");
+    for early in &timeline {
+        assert_eq!(
+            (early.outcome, early.reason),
+            (Outcome::Failed, Some(FailureReason::MediaMissing)),
+            "{early:?}"
+        );
+    }
+    speaker.stop().await;
+    hub.handle.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loudspeaker_the_media_server_refuses_fails_its_entry_as_media_missing_on_the_hub() {
+    // The device's configured password is not the one the hub holds. Over an
+    // external broker whose password file agrees with the device (out of
+    // step with the hub), it still gets its plan, but the media server,
+    // which checks the hub's registry, refuses it.
+    let province = Province::new(&bulletin("tin-noi", &format!("{{ speech = \"{TEXT}\" }}")));
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let hub_pass = "hub-secret";
+    let url = format!("mqtt://nguon-hub:{hub_pass}@127.0.0.1:{port}");
+    let handle = spawn_hub_with(
+        &province.config,
+        data.path(),
+        BrokerChoice::External { url, ca: None },
+        clock(),
+    )
+    .await;
+    let hub = TestHub {
+        handle,
+        clock: clock(),
+        _dir: data,
+    };
+    let wrong = "not-the-password-the-hub-holds";
+    let _mosquitto = Mosquitto::start(port, &[(SPEAKER, wrong), ("nguon-hub", hub_pass)]);
+    let mut credentials = hub.credentials(SPEAKER);
+    credentials.mqtt_password = wrong.into();
+    let config = firmware_sim::link::DeviceConfig::from_credentials(
+        &credentials,
+        &hub.handle.provisioning.hub_public_key,
+    )
+    .unwrap();
+    let broker = hub.handle.provisioning.broker.parse().unwrap();
+    let speaker = firmware_sim::DeviceHandle::spawn(
+        config,
+        &broker,
+        hub.clock,
+        &crate::support::link::fast_link(),
+    );
+
+    let failed = delivery_once(&hub, SPEAKER, "tin-noi", DeliveryState::Failed).await;
+    assert_eq!(failed.reason, Some(FailureReason::MediaMissing));
+    let stats = hub.handle.stats().await.unwrap();
+    // The hub plans a failed airing again: it may have failed more than once.
+    assert!(
+        stats.failed_by_reason.get("media_missing") >= Some(&1),
+        "{stats:?}"
+    );
+    assert_eq!(stats.failed_by_reason.len(), 1, "{stats:?}");
+    assert!(speaker.cached_media().is_empty());
+    let media = speaker.counters().media;
+    assert_eq!((media.downloads, media.bytes), (0, 0), "{media:?}");
+    assert!(media.abandoned >= 1, "{media:?}");
+    let timeline = speaker.timeline();
+    assert!(!timeline.is_empty());
+    for line in &timeline {
+        assert_eq!(
+            (line.outcome, line.reason),
+            (Outcome::Failed, Some(FailureReason::MediaMissing)),
+            "{line:?}"
+        );
+    }
+    speaker.stop().await;
+    hub.handle.shutdown().await.unwrap();
 }

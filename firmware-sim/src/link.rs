@@ -27,8 +27,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use hub_proto::downlink::{decode_public_key, MAX_COMMAND_BYTES};
 use hub_proto::uplink::{MAX_MESSAGES, MAX_REPORT_BYTES, WILL_SEQ};
 use hub_proto::{
-    topic, Clock, CommandGuard, DeviceCredentials, Directive, Kind, Message, Outcome, Refusal,
-    Report, Status, UplinkKey,
+    topic, Clock, CommandGuard, DeviceCredentials, Directive, FailureReason, Kind, Message,
+    Outcome, Refusal, Report, Status, UplinkKey,
 };
 use rand::Rng;
 use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, Outgoing, Packet, QoS};
@@ -191,11 +191,20 @@ impl Shared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The state, its player told which media files storage holds now.
+    /// The state, its player told which media files storage holds now,
+    /// how long their audio lasts and which were found unplayable.
     fn lock_synced(&self) -> MutexGuard<'_, State> {
-        let held = self.storage.lock().cache.hashes();
+        let (held, durations, undecodable) = {
+            let media = self.storage.lock();
+            (
+                media.cache.hashes(),
+                media.durations.clone(),
+                media.undecodable.clone(),
+            )
+        };
         let mut state = self.lock();
         state.player.hold_media(held);
+        state.player.know_media(durations, undecodable);
         state
     }
 
@@ -278,6 +287,7 @@ impl DeviceHandle {
             shared.storage.clone(),
             wants_rx,
             shared.offline.subscribe(),
+            device.kind == Kind::Loudspeaker,
         );
         let media_task = tokio::spawn(fetcher.run());
         let (link, eventloop) = Link::new(device, broker, clock, options, shared.clone(), wants);
@@ -872,6 +882,7 @@ impl Link {
             {
                 cut.end = now;
                 cut.outcome = Outcome::Failed;
+                cut.reason = Some(FailureReason::PowerLoss);
             }
             state.history.extend(timeline);
             state.player = Player::new();

@@ -8,22 +8,26 @@
 //! quoted hash, single ranges), one at a time per device and at most
 //! [`MediaOptions::downloads`] at a time over all devices sharing the
 //! options, so a fleet of 10,000 does not open 10,000 connections at once.
-//! A file enters storage only once its size and SHA-256 check; a cut download
-//! resumes from what arrived. The player fails an entry whose file is not
-//! held when it is due.
+//! A file enters storage only once its size and SHA-256 check and, on a
+//! loudspeaker, once it decodes as mono or stereo Ogg Opus (which also gives
+//! its real duration); a cut download resumes from what arrived. The player
+//! fails an entry whose file is not held when it is due, saying why
+//! (`media_missing`, or `media_undecodable` for a file the check refused).
 //!
 //! # Layout
+//! - `audio`: the loudspeaker's check of Ogg Opus files.
 //! - `cache`: the device's storage: files by hash within a capacity, eviction, the full-storage fault.
 //! - `pool`: file contents shared by all devices of a process.
 //! - `http`: one GET, ranged or not.
 //! - `fetcher`: the per-device task: order, retries, verification.
 
+pub mod audio;
 mod cache;
 pub(crate) mod fetcher;
 mod http;
 mod pool;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -37,7 +41,8 @@ pub use pool::ContentPool;
 /// Status fault: a full-storage fault lasts; no new file can be stored.
 pub const FAULT_STORAGE_FULL: &str = "storage_full";
 /// Status fault: the plan needs a file the device lacks and has given up
-/// fetching (refused, no room, or out of attempts) until its next plan.
+/// fetching (refused, no room, or out of attempts) until its next plan, or
+/// found unplayable.
 pub const FAULT_MEDIA_MISSING: &str = "media_missing";
 
 /// How devices fetch and keep media.
@@ -59,6 +64,9 @@ pub struct MediaOptions {
     pub max_attempts: u32,
     /// File contents, one copy per process.
     pub contents: ContentPool,
+    /// Loudspeakers keep only files that decode as mono or stereo Ogg Opus.
+    /// Off only for tests of the transport that serve random bytes.
+    pub check_audio: bool,
 }
 
 impl MediaOptions {
@@ -76,6 +84,7 @@ impl Default for MediaOptions {
             backoff_max: Duration::from_secs(60),
             max_attempts: 8,
             contents: ContentPool::default(),
+            check_audio: true,
         }
     }
 }
@@ -95,6 +104,9 @@ pub struct MediaCounters {
     pub failures: u64,
     /// Files given up on until the next plan.
     pub abandoned: u64,
+    /// Files with the right size and SHA-256 discarded because they are not
+    /// playable Ogg Opus (loudspeakers only); never fetched again.
+    pub undecodable: u64,
 }
 
 /// A device's storage and its downloads' state, shared by its link and its fetcher.
@@ -107,6 +119,11 @@ pub(crate) struct DeviceMedia {
     pub counters: MediaCounters,
     /// Files the fetcher gave up on since the last new list.
     pub given_up: BTreeSet<String>,
+    /// Files whose bytes are right but unplayable: their entries fail as
+    /// `media_undecodable`, and they are not fetched again.
+    pub undecodable: BTreeSet<String>,
+    /// Real durations of the audio files checked, by SHA-256.
+    pub durations: BTreeMap<String, Duration>,
     /// Downloads still to arrive corrupted (the corrupt-media fault).
     corrupt_next: u32,
 }
@@ -131,6 +148,8 @@ impl Storage {
             cache: MediaCache::new(capacity),
             counters: MediaCounters::default(),
             given_up: BTreeSet::new(),
+            undecodable: BTreeSet::new(),
+            durations: BTreeMap::new(),
             corrupt_next: 0,
         })))
     }
@@ -146,9 +165,11 @@ impl Storage {
     pub fn faults(&self, needed: &[MediaRef], now: Instant) -> Vec<String> {
         let media = self.lock();
         let full = media.cache.is_full(now);
-        let missing = needed
-            .iter()
-            .any(|file| !media.cache.holds(&file.sha256) && media.given_up.contains(&file.sha256));
+        let missing = needed.iter().any(|file| {
+            !media.cache.holds(&file.sha256)
+                && (media.given_up.contains(&file.sha256)
+                    || media.undecodable.contains(&file.sha256))
+        });
         [(full, FAULT_STORAGE_FULL), (missing, FAULT_MEDIA_MISSING)]
             .into_iter()
             .filter(|(on, _)| *on)

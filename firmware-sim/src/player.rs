@@ -11,14 +11,21 @@
 //!
 //! An entry with media plays only if the device holds its file (the link
 //! tells the player which it holds, [`Player::hold_media`]): otherwise it
-//! fails when it would start, reported [`Outcome::Failed`], and cuts nothing.
+//! fails when it would start, reported [`Outcome::Failed`] with the reason
+//! ([`FailureReason::MediaMissing`], or [`FailureReason::MediaUndecodable`]
+//! for a file the device fetched and found unplayable), and cuts nothing.
 //! [`Player::media_needed`] names the files still to play, for prefetching.
+//! An entry whose audio is shorter than its slot (the device knows the real
+//! duration of the files it checked, [`Player::know_media`]) finishes when
+//! its audio ends.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use hub_proto::{
-    AiringRef, Class, Directive, MediaRef, Message, Outcome, Part, PlanEntry, Power, Status,
+    AiringRef, Class, Directive, FailureReason, MediaRef, Message, Outcome, Part, PlanEntry, Power,
+    Status,
 };
 
 /// One airing as the device played it.
@@ -35,6 +42,8 @@ pub struct Played {
     pub end: DateTime<Utc>,
     /// [`Outcome::Started`] while it plays, then how it ended.
     pub outcome: Outcome,
+    /// Why it [`Outcome::Failed`], when it did.
+    pub reason: Option<FailureReason>,
 }
 
 /// Text shown on an LED board above its plan ([`Directive::Display`]).
@@ -72,6 +81,27 @@ struct Playing {
     source: Source,
     /// Index of its line in the timeline.
     line: usize,
+    /// When its audio runs out, if before the end of its slot.
+    audio_end: Option<DateTime<Utc>>,
+}
+
+impl Playing {
+    /// When it stops by itself: its audio ends or its slot does.
+    fn end(&self) -> DateTime<Utc> {
+        self.audio_end
+            .map_or(self.entry.end, |audio| audio.min(self.entry.end))
+    }
+
+    /// How it ends at [`Playing::end`]: cut if its slot was cut short
+    /// before its audio ran out.
+    fn natural_outcome(&self) -> Outcome {
+        let audio_done = self.audio_end.is_some_and(|audio| audio <= self.entry.end);
+        if self.entry.preempted && !audio_done {
+            Outcome::Preempted
+        } else {
+            Outcome::Finished
+        }
+    }
 }
 
 /// An entry's identity: its airing and planned start.
@@ -104,6 +134,10 @@ pub struct Player {
     seen: Option<DateTime<Utc>>,
     /// SHA-256 of the media files the device holds.
     held_media: HashSet<String>,
+    /// Real durations of checked audio files, by SHA-256.
+    durations: BTreeMap<String, Duration>,
+    /// Files found unplayable, by SHA-256.
+    undecodable: BTreeSet<String>,
 }
 
 impl Default for Player {
@@ -128,6 +162,8 @@ impl Player {
             display: None,
             seen: None,
             held_media: HashSet::new(),
+            durations: BTreeMap::new(),
+            undecodable: BTreeSet::new(),
         }
     }
 
@@ -193,6 +229,18 @@ impl Player {
         self.held_media = held.into_iter().collect();
     }
 
+    /// What the device learnt of its files: the real duration of the audio
+    /// it checked, and which files it found unplayable (entries needing
+    /// them fail as [`FailureReason::MediaUndecodable`]).
+    pub fn know_media(
+        &mut self,
+        durations: BTreeMap<String, Duration>,
+        undecodable: BTreeSet<String>,
+    ) {
+        self.durations = durations;
+        self.undecodable = undecodable;
+    }
+
     /// The files of what plays and of every entry not yet started nor over,
     /// soonest entry first, each once: what the device must have in time.
     pub fn media_needed(&self) -> Vec<MediaRef> {
@@ -216,7 +264,7 @@ impl Player {
     /// The next instant at which [`Player::advance`] has something to do:
     /// the end of what plays or the next planned start.
     pub fn next_wakeup(&self) -> Option<DateTime<Utc>> {
-        let end = self.playing.as_ref().map(|p| p.entry.end);
+        let end = self.playing.as_ref().map(Playing::end);
         let start = self
             .plans
             .values()
@@ -236,12 +284,8 @@ impl Player {
         let mut out = Vec::new();
         self.seen = Some(self.seen.map_or(now, |seen| seen.max(now)));
         if let Some(playing) = &self.playing {
-            if now >= playing.entry.end {
-                let outcome = if playing.entry.preempted {
-                    Outcome::Preempted
-                } else {
-                    Outcome::Finished
-                };
+            if now >= playing.end() {
+                let outcome = playing.natural_outcome();
                 // It ends when the device sees it end, which is also the
                 // time its report gives.
                 self.end(now, outcome, &mut out);
@@ -252,8 +296,8 @@ impl Player {
                 .playing
                 .as_ref()
                 .is_none_or(|p| rank(entry.class) >= rank(self.timeline[p.line].class));
-            if wins && self.lacks_media(&entry) {
-                self.fail(entry, now, &mut out);
+            if let Some(reason) = self.lacks_media(&entry).filter(|_| wins) {
+                self.fail(entry, reason, now, &mut out);
             } else if wins {
                 self.end(now, Outcome::Preempted, &mut out);
                 self.start(entry, Source::Plan(date), now, &mut out);
@@ -269,8 +313,8 @@ impl Player {
             Directive::Schedule { date, entries } => self.schedule(date, entries, now, &mut out),
             Directive::Play { entry } => {
                 if now < entry.end && !self.started.contains(&key(&entry)) {
-                    if self.lacks_media(&entry) {
-                        self.fail(entry, now, &mut out);
+                    if let Some(reason) = self.lacks_media(&entry) {
+                        self.fail(entry, reason, now, &mut out);
                     } else {
                         self.end(now, Outcome::Preempted, &mut out);
                         self.start(entry, Source::Order, now, &mut out);
@@ -279,11 +323,13 @@ impl Player {
             }
             Directive::Preempt { stopped, by } => {
                 if self.playing() == Some(&stopped) {
-                    match self.find(&by, now) {
-                        Some((_, entry)) if self.lacks_media(&entry) => {
-                            self.fail(entry, now, &mut out);
+                    let found = self.find(&by, now);
+                    let lacking = found.as_ref().and_then(|(_, e)| self.lacks_media(e));
+                    match (found, lacking) {
+                        (Some((_, entry)), Some(reason)) => {
+                            self.fail(entry, reason, now, &mut out);
                         }
-                        found => {
+                        (found, _) => {
                             self.end(now, Outcome::Preempted, &mut out);
                             if let Some((date, entry)) = found {
                                 self.start(entry, Source::Plan(date), now, &mut out);
@@ -318,7 +364,7 @@ impl Player {
     ) {
         // What ended while the schedule was on its way ended normally: the
         // hub leaves airings that are over out of a new plan.
-        if self.playing.as_ref().is_some_and(|p| p.entry.end <= now) {
+        if self.playing.as_ref().is_some_and(|p| p.end() <= now) {
             out.extend(self.advance(now));
         }
         if let Some(playing) = &mut self.playing {
@@ -336,9 +382,9 @@ impl Player {
                 // Still planned: it keeps playing, to the end the plan now gives.
                 Some(entry) => {
                     self.started.insert(key(entry));
-                    self.timeline[playing.line].end = entry.end;
                     playing.entry.end = entry.end;
                     playing.entry.preempted = entry.preempted;
+                    self.timeline[playing.line].end = playing.end();
                 }
                 None if playing.source == Source::Plan(date) => {
                     self.end(now, Outcome::Stopped, out);
@@ -385,35 +431,58 @@ impl Player {
     ) {
         self.started.insert(key(&entry));
         let airing = entry.airing();
-        self.timeline.push(Played {
-            airing: airing.clone(),
-            class: entry.class,
-            start: now,
-            end: entry.end,
-            outcome: Outcome::Started,
-        });
-        self.playing = Some(Playing {
+        // The file plays from its beginning, cut at the end of the slot.
+        let audio_end = entry
+            .media
+            .as_ref()
+            .and_then(|file| self.durations.get(&file.sha256))
+            .and_then(|duration| chrono::TimeDelta::from_std(*duration).ok())
+            .map(|duration| now + duration)
+            .filter(|audio_end| *audio_end < entry.end);
+        let playing = Playing {
             entry,
             source,
-            line: self.timeline.len() - 1,
+            line: self.timeline.len(),
+            audio_end,
+        };
+        self.timeline.push(Played {
+            airing: airing.clone(),
+            class: playing.entry.class,
+            start: now,
+            end: playing.end(),
+            outcome: Outcome::Started,
+            reason: None,
         });
+        self.playing = Some(playing);
         out.push(Message::Played {
             airing,
             outcome: Outcome::Started,
+            reason: None,
         });
     }
 
-    /// Whether `entry` needs a media file the device does not hold.
-    fn lacks_media(&self, entry: &PlanEntry) -> bool {
-        entry
-            .media
-            .as_ref()
-            .is_some_and(|file| !self.held_media.contains(&file.sha256))
+    /// Why `entry` cannot play, if it needs a media file the device does
+    /// not hold.
+    fn lacks_media(&self, entry: &PlanEntry) -> Option<FailureReason> {
+        let file = entry.media.as_ref()?;
+        if self.held_media.contains(&file.sha256) {
+            None
+        } else if self.undecodable.contains(&file.sha256) {
+            Some(FailureReason::MediaUndecodable)
+        } else {
+            Some(FailureReason::MediaMissing)
+        }
     }
 
     /// Records `entry` as failed at `now` without touching what plays: the
     /// device has nothing to play instead. It is never tried again.
-    fn fail(&mut self, entry: PlanEntry, now: DateTime<Utc>, out: &mut Vec<Message>) {
+    fn fail(
+        &mut self,
+        entry: PlanEntry,
+        reason: FailureReason,
+        now: DateTime<Utc>,
+        out: &mut Vec<Message>,
+    ) {
         self.started.insert(key(&entry));
         let airing = entry.airing();
         self.timeline.push(Played {
@@ -422,10 +491,12 @@ impl Player {
             start: now,
             end: now,
             outcome: Outcome::Failed,
+            reason: Some(reason),
         });
         out.push(Message::Played {
             airing,
             outcome: Outcome::Failed,
+            reason: Some(reason),
         });
     }
 
@@ -438,6 +509,7 @@ impl Player {
             out.push(Message::Played {
                 airing: line.airing.clone(),
                 outcome,
+                reason: None,
             });
         }
     }
@@ -484,10 +556,16 @@ mod tests {
         }
     }
 
+    /// The reason the tests' failures have unless they say otherwise.
+    fn usual_reason(outcome: Outcome) -> Option<FailureReason> {
+        (outcome == Outcome::Failed).then_some(FailureReason::MediaMissing)
+    }
+
     fn played(bulletin: &str, outcome: Outcome) -> Message {
         Message::Played {
             airing: airing(bulletin),
             outcome,
+            reason: usual_reason(outcome),
         }
     }
 
@@ -498,6 +576,7 @@ mod tests {
             start: at(start),
             end: at(end),
             outcome,
+            reason: usual_reason(outcome),
         }
     }
 
@@ -1112,6 +1191,81 @@ mod tests {
         player.advance(at("10:02:30"));
         assert_eq!(player.playing(), None, "b failed: not held");
         assert_eq!(hashes(&player), ["c", "b"], "the later b still needs it");
+    }
+
+    #[test]
+    fn audio_shorter_than_its_slot_finishes_when_it_ends() {
+        let mut player = Player::new();
+        let mut cut = with_media(normal("c", "10:05:00", "10:05:20"), "x");
+        cut.preempted = true;
+        let plan = vec![with_media(normal("a", "10:00:00", "10:02:00"), "x"), cut];
+        player.apply(schedule(plan), at("09:00:00"));
+        player.hold_media(["x".repeat(64)]);
+        let durations = [("x".repeat(64), Duration::from_secs(30))].into();
+        player.know_media(durations, BTreeSet::new());
+        assert_eq!(
+            player.advance(at("10:00:00")),
+            [played("a", Outcome::Started)]
+        );
+        assert_eq!(player.next_wakeup(), Some(at("10:00:30")));
+        assert_eq!(player.timeline()[0].end, at("10:00:30"), "planned end");
+        assert_eq!(
+            player.advance(at("10:00:30")),
+            [played("a", Outcome::Finished)]
+        );
+        // A slot cut before the audio runs out is preempted at its end.
+        player.advance(at("10:05:00"));
+        assert_eq!(
+            player.advance(at("10:05:20")),
+            [played("c", Outcome::Preempted)]
+        );
+        assert_eq!(
+            player.timeline(),
+            [
+                line(
+                    "a",
+                    Class::Normal,
+                    "10:00:00",
+                    "10:00:30",
+                    Outcome::Finished
+                ),
+                line(
+                    "c",
+                    Class::Normal,
+                    "10:05:00",
+                    "10:05:20",
+                    Outcome::Preempted
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_entry_whose_file_was_found_unplayable_fails_as_undecodable() {
+        let mut player = Player::new();
+        let plan = vec![
+            with_media(normal("a", "10:00:00", "10:01:00"), "u"),
+            with_media(normal("b", "10:02:00", "10:03:00"), "m"),
+        ];
+        player.apply(schedule(plan), at("09:00:00"));
+        player.know_media(BTreeMap::new(), ["u".repeat(64)].into());
+        let failed = |bulletin: &str, reason| Message::Played {
+            airing: airing(bulletin),
+            outcome: Outcome::Failed,
+            reason: Some(reason),
+        };
+        assert_eq!(
+            player.advance(at("10:00:00")),
+            [failed("a", FailureReason::MediaUndecodable)]
+        );
+        assert_eq!(
+            player.advance(at("10:02:00")),
+            [failed("b", FailureReason::MediaMissing)]
+        );
+        assert_eq!(
+            player.timeline()[0].reason,
+            Some(FailureReason::MediaUndecodable)
+        );
     }
 
     #[test]

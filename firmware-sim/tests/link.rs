@@ -48,6 +48,7 @@ fn played(bulletin: &str, outcome: Outcome) -> Message {
             language: "vi".into(),
         },
         outcome,
+        reason: None,
     }
 }
 

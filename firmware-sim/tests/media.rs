@@ -6,14 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{NaiveDate, TimeDelta};
+use firmware_sim::media::audio::check_ogg_opus;
 use firmware_sim::media::{FAULT_MEDIA_MISSING, FAULT_STORAGE_FULL};
 use firmware_sim::{
     DeviceConfig, DeviceHandle, Fault, Fleet, FleetOptions, LinkOptions, MediaOptions,
 };
 use hub_proto::media::etag;
 use hub_proto::{
-    AiringRef, Class, Clock, Command, DeviceCredentials, Directive, MediaRef, Message, Outcome,
-    Part, PlanEntry, Provisioning, PROTOCOL_VERSION,
+    AiringRef, Class, Clock, Command, DeviceCredentials, Directive, FailureReason, MediaRef,
+    Message, Outcome, Part, PlanEntry, Provisioning, PROTOCOL_VERSION,
 };
 use rand::RngCore;
 use tokio::sync::Semaphore;
@@ -22,14 +23,64 @@ use tokio::time::Instant;
 use crate::support::media_server::{sha256_hex, MediaServer, Seen};
 use crate::support::mqtt::{command, credentials, origin, start_broker, users, Hub, PATIENCE};
 
-/// Quick retries, so refetches take milliseconds.
+/// Quick retries, so refetches take milliseconds. The files of these tests
+/// are random bytes: the transport is under test, not what a loudspeaker
+/// makes of the audio (see `audio_options`).
 fn media_options() -> MediaOptions {
     MediaOptions {
         timeout: Duration::from_secs(5),
         backoff_min: Duration::from_millis(20),
         backoff_max: Duration::from_millis(100),
+        check_audio: false,
         ..MediaOptions::default()
     }
+}
+
+/// As a loudspeaker in the field: only playable Ogg Opus is kept.
+fn audio_options() -> MediaOptions {
+    MediaOptions {
+        check_audio: true,
+        ..media_options()
+    }
+}
+
+/// Ogg Opus made by `tool` (`opusenc` or `ffmpeg`) from a 440 Hz tone of
+/// `secs` seconds with `channels` channels.
+fn ogg_opus(tool: &str, secs: f64, channels: u8) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("tone.wav");
+    let out = dir.path().join("tone.opus");
+    let run = |command: &mut std::process::Command| {
+        let status = command.status().unwrap();
+        assert!(status.success(), "{command:?}: {status}");
+    };
+    let tone = format!("sine=frequency=440:duration={secs}:sample_rate=48000");
+    let ffmpeg = || {
+        let mut ffmpeg = std::process::Command::new("ffmpeg");
+        ffmpeg.args([
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            &tone,
+        ]);
+        ffmpeg.args(["-ac", &channels.to_string()]);
+        ffmpeg
+    };
+    match tool {
+        "opusenc" => {
+            run(ffmpeg().arg(&wav));
+            run(std::process::Command::new("opusenc")
+                .args(["--quiet", "--bitrate", "24"])
+                .arg(&wav)
+                .arg(&out));
+        }
+        _ => run(ffmpeg().args(["-c:a", "libopus", "-b:a", "24k"]).arg(&out)),
+    }
+    std::fs::read(out).unwrap()
 }
 
 fn random_file(size: usize) -> Vec<u8> {
@@ -61,6 +112,12 @@ fn entry_in(clock: Clock, bulletin: &str, file: &MediaRef, in_secs: i64) -> Plan
 }
 
 fn played(bulletin: &str, outcome: Outcome) -> Message {
+    failed_as(bulletin, outcome, None)
+}
+
+/// A proof of play; the failures of these tests are for want of the file,
+/// unless `reason` says otherwise.
+fn failed_as(bulletin: &str, outcome: Outcome, reason: Option<FailureReason>) -> Message {
     Message::Played {
         airing: AiringRef {
             bulletin: bulletin.into(),
@@ -68,6 +125,7 @@ fn played(bulletin: &str, outcome: Outcome) -> Message {
             language: "vi".into(),
         },
         outcome,
+        reason: reason.or((outcome == Outcome::Failed).then_some(FailureReason::MediaMissing)),
     }
 }
 
@@ -92,6 +150,10 @@ struct Rig {
 /// The media server knows the device by `server_password`, by default its
 /// broker password.
 async fn rig(speed: f64, server_password: Option<&str>) -> Rig {
+    rig_with(speed, server_password, media_options()).await
+}
+
+async fn rig_with(speed: f64, server_password: Option<&str>, media: MediaOptions) -> Rig {
     let device = credentials("24611-LS-01");
     let broker = start_broker(&users(std::slice::from_ref(&device)));
     let mut hub = Hub::connect(&broker).await;
@@ -100,7 +162,7 @@ async fn rig(speed: f64, server_password: Option<&str>) -> Rig {
     let clock = Clock::simulated(origin(), speed);
     let config = DeviceConfig::from_credentials(&device, &hub.public_key()).unwrap();
     let options = LinkOptions {
-        media: media_options(),
+        media,
         ..LinkOptions::default()
     };
     let handle = DeviceHandle::spawn(config, &broker, clock, &options);
@@ -379,4 +441,109 @@ async fn a_fleet_downloads_no_more_files_at_once_than_its_slots() {
     assert_eq!(summary.media_downloads, 12);
     assert_eq!(summary.media_bytes, 12 * 20_000);
     fleet.stop().await;
+}
+
+#[test]
+fn ogg_opus_from_opusenc_and_ffmpeg_checks_with_its_real_duration() {
+    for (tool, secs, channels) in [("opusenc", 2.5, 1), ("ffmpeg", 1.5, 2), ("ffmpeg", 3.0, 1)] {
+        let facts = check_ogg_opus(&ogg_opus(tool, secs, channels)).unwrap();
+        assert_eq!(facts.channels, channels, "{tool}");
+        let error = (facts.duration.as_secs_f64() - secs).abs();
+        // Pre-skip and the last granule trim the encoder's padding exactly;
+        // allow one 20 ms frame for tools that round.
+        assert!(error <= 0.021, "{tool}: {:?} for {secs} s", facts.duration);
+    }
+}
+
+#[test]
+fn what_a_loudspeaker_cannot_play_is_undecodable() {
+    let good = ogg_opus("ffmpeg", 1.0, 1);
+    // A byte of audio changed: the page checksum fails.
+    let mut flipped = good.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0xff;
+    // Cut before its last page.
+    let truncated = good[..good.len() * 2 / 3].to_vec();
+    // Six channels: mapping family 1, not mono or stereo.
+    let surround = ogg_opus("ffmpeg", 1.0, 6);
+    for (what, bytes) in [
+        ("flipped", flipped),
+        ("truncated", truncated),
+        ("surround", surround),
+        ("random", random_file(4096)),
+    ] {
+        assert!(check_ogg_opus(&bytes).is_err(), "{what} passed the check");
+    }
+}
+
+#[tokio::test]
+async fn a_loudspeaker_plays_checked_audio_and_finishes_when_it_ends() {
+    // 10×: the entry is due two seconds (real) after the schedule; its
+    // 3 s of audio end 0.3 s (real) later, long before its minute is over.
+    let mut rig = rig_with(10.0, None, audio_options()).await;
+    let audio = ogg_opus("opusenc", 3.0, 1);
+    let size = audio.len() as u64;
+    let file = rig.server.add(audio);
+    let entry = entry_in(rig.clock, "a", &file, 20);
+    rig.schedule(1, vec![entry.clone()]).await;
+    rig.wait_cached(&file).await;
+    let counters = rig.handle.counters().media;
+    assert_eq!((counters.downloads, counters.bytes), (1, size));
+    assert_eq!((counters.mismatches, counters.undecodable), (0, 0));
+
+    let started = rig.hub.next_report(&rig.device).await;
+    assert_eq!(started.message, played("a", Outcome::Started));
+    let finished = rig.hub.next_report(&rig.device).await;
+    assert_eq!(finished.message, played("a", Outcome::Finished));
+    let lasted = (finished.at - started.at).to_std().unwrap();
+    assert!(
+        lasted >= Duration::from_secs(3) && lasted < Duration::from_secs(10),
+        "played {lasted:?} of 3 s of audio in a 60 s slot"
+    );
+    let line = rig.handle.timeline().remove(0);
+    assert_eq!(line.outcome, Outcome::Finished);
+    assert!(line.end < entry.end, "{line:?}");
+    rig.handle.stop().await;
+}
+
+#[tokio::test]
+async fn a_file_with_the_right_hash_that_does_not_decode_fails_the_entry_as_undecodable() {
+    let mut rig = rig_with(10.0, None, audio_options()).await;
+    let mut audio = ogg_opus("ffmpeg", 2.0, 1);
+    let middle = audio.len() / 2;
+    audio[middle] ^= 0xff;
+    // The server names the corrupt bytes by their own hash: size and
+    // SHA-256 check, the audio does not.
+    let file = rig.server.add(audio);
+    rig.schedule(1, vec![entry_in(rig.clock, "a", &file, 30)])
+        .await;
+    eventually("the status reports the missing media", || {
+        rig.handle
+            .status()
+            .faults
+            .contains(&FAULT_MEDIA_MISSING.to_string())
+    })
+    .await;
+    assert_eq!(
+        rig.hub.next_report(&rig.device).await.message,
+        failed_as("a", Outcome::Failed, Some(FailureReason::MediaUndecodable))
+    );
+    assert!(rig.handle.cached_media().is_empty(), "discarded");
+    assert_eq!(
+        rig.server.requests(),
+        [rig.full_answer()],
+        "the same bytes are not fetched again"
+    );
+    let counters = rig.handle.counters().media;
+    assert_eq!(
+        (
+            counters.downloads,
+            counters.mismatches,
+            counters.undecodable
+        ),
+        (0, 0, 1)
+    );
+    let line = rig.handle.timeline().remove(0);
+    assert_eq!(line.reason, Some(FailureReason::MediaUndecodable));
+    rig.handle.stop().await;
 }

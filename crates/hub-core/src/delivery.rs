@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use hub_proto::FailureReason;
 use serde::{Deserialize, Serialize};
 
 use crate::plan::AiringKey;
@@ -67,6 +68,10 @@ pub struct Delivery {
     pub seq: Option<u64>,
     /// When the state last changed (hub clock; the device's own time for its reports).
     pub at: DateTime<Utc>,
+    /// Why the device says it [`DeliveryState::Failed`], if it said; only
+    /// ever set while the state is `failed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<FailureReason>,
 }
 
 impl Delivery {
@@ -77,6 +82,7 @@ impl Delivery {
             state: DeliveryState::Queued,
             seq: None,
             at: now,
+            reason: None,
         }
     }
 }
@@ -212,6 +218,19 @@ impl DeliveryBook {
         state: DeliveryState,
         at: DateTime<Utc>,
     ) -> Option<&Delivery> {
+        self.reported_with(device, airing, state, None, at)
+    }
+
+    /// As [`Self::reported`], with the device's reason when `state` is
+    /// [`DeliveryState::Failed`] (ignored for any other state).
+    pub fn reported_with(
+        &mut self,
+        device: &DeviceId,
+        airing: &AiringKey,
+        state: DeliveryState,
+        reason: Option<FailureReason>,
+        at: DateTime<Utc>,
+    ) -> Option<&Delivery> {
         debug_assert!(state.has_started(), "devices report started or later");
         let delivery = self.entry(device, airing, at);
         let replay = delivery.state.may_replay() && state == DeliveryState::Started;
@@ -224,6 +243,7 @@ impl DeliveryBook {
         }
         delivery.state = state;
         delivery.at = at;
+        delivery.reason = reason.filter(|_| state == DeliveryState::Failed);
         Some(delivery)
     }
 
@@ -370,6 +390,27 @@ mod tests {
             state(&book, "24611-LS-01", "late"),
             Some(DeliveryState::Expired)
         );
+    }
+
+    #[test]
+    fn a_failure_keeps_the_devices_reason_until_the_airing_is_replayed() {
+        let (dev, a) = (device_id("24611-LS-01"), airing("tin-a"));
+        let mut book = DeliveryBook::default();
+        book.sent(&dev, &a, 7, at(T));
+        let why = Some(FailureReason::MediaMissing);
+        // A reason given with any other state is not kept.
+        book.reported_with(&dev, &a, DeliveryState::Started, why, at(T));
+        assert_eq!(book.get(&dev, &a).unwrap().reason, None);
+        let failed = book
+            .reported_with(&dev, &a, DeliveryState::Failed, why, at(T))
+            .cloned()
+            .unwrap();
+        assert_eq!((failed.state, failed.reason), (DeliveryState::Failed, why));
+        let json = serde_json::to_string(&failed).unwrap();
+        assert!(json.contains(r#""reason":"media_missing""#), "{json}");
+        assert_eq!(serde_json::from_str::<Delivery>(&json).unwrap(), failed);
+        book.reported(&dev, &a, DeliveryState::Started, at(T));
+        assert_eq!(book.get(&dev, &a).unwrap().reason, None, "replayed");
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub use downlink::{
 };
 pub use plan::{AiringRef, Class, DevicePlan, Kind, MediaRef, Part, PlanEntry};
 pub use provision::{DeviceCredentials, Provisioning};
-pub use uplink::{Message, Outcome, Power, Report, SealedReport, Status, UplinkKey};
+pub use uplink::{FailureReason, Message, Outcome, Power, Report, SealedReport, Status, UplinkKey};
 
 /// Version of every payload defined here; bumped on any incompatible change.
 pub const PROTOCOL_VERSION: u16 = 1;

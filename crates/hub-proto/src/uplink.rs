@@ -73,7 +73,14 @@ pub enum Message {
         reason: String,
     },
     /// Proof of play.
-    Played { airing: AiringRef, outcome: Outcome },
+    Played {
+        airing: AiringRef,
+        outcome: Outcome,
+        /// Why an airing [`Outcome::Failed`]; absent otherwise, and from
+        /// devices that do not say.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<FailureReason>,
+    },
     /// The Last Will, published by the broker when the link dies.
     Offline,
 }
@@ -108,6 +115,44 @@ pub enum Outcome {
     /// Stopped on the hub's order: a [`crate::Directive::Stop`], or a new
     /// schedule that no longer holds the airing.
     Stopped,
+}
+
+/// Why a device could not play an airing: a stable `snake_case` code.
+///
+/// A code this hub does not know (from newer firmware) reads as
+/// [`FailureReason::Other`], so the proof of play still counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureReason {
+    /// The entry's media file was not in the device's storage when due (not
+    /// fetched: refused, no room, out of attempts, or still downloading).
+    MediaMissing,
+    /// The file arrived with the right size and SHA-256 but is not audio the
+    /// device can play (not a valid mono or stereo Ogg Opus stream).
+    MediaUndecodable,
+    /// The device lost power while it played the airing.
+    PowerLoss,
+    /// A reason this version of the protocol does not name.
+    #[serde(other)]
+    Other,
+}
+
+impl FailureReason {
+    /// The wire code, as in `docs/protocol.md`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::MediaMissing => "media_missing",
+            Self::MediaUndecodable => "media_undecodable",
+            Self::PowerLoss => "power_loss",
+            Self::Other => "other",
+        }
+    }
+}
+
+impl std::fmt::Display for FailureReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
 }
 
 impl Report {
@@ -321,8 +366,14 @@ mod tests {
                 reason: "signature does not verify".into(),
             },
             Message::Played {
-                airing,
+                airing: airing.clone(),
                 outcome: Outcome::Preempted,
+                reason: None,
+            },
+            Message::Played {
+                airing,
+                outcome: Outcome::Failed,
+                reason: Some(FailureReason::MediaUndecodable),
             },
             Message::Offline,
         ]
@@ -337,7 +388,7 @@ mod tests {
             assert_eq!(sealed.device(), "24611-LS-01");
             let opened = sealed.open(&key).unwrap();
             assert_eq!(opened.hello().is_some(), seq == 1);
-            assert_eq!(opened.is_offline(), seq == 6);
+            assert_eq!(opened.is_offline(), seq == 7);
             assert_eq!(opened, report);
         }
     }
@@ -354,7 +405,7 @@ mod tests {
             .unwrap()
             .open(&key)
             .unwrap();
-        assert_eq!(opened.messages.len(), 4);
+        assert_eq!(opened.messages.len(), 5);
         assert_eq!(opened, report);
         assert!(opened.hello().is_none() && !opened.is_offline());
     }
@@ -433,6 +484,43 @@ mod tests {
         assert!(matches!(
             SealedReport::parse(&vec![b' '; MAX_REPORT_BYTES + 1]),
             Err(Refusal::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn failure_reasons_are_optional_snake_case_codes_and_unknown_ones_still_read() {
+        let played = |json: &str| -> Message { serde_json::from_str(json).unwrap() };
+        let airing = r#""airing":{"bulletin":"lu","occurrence":0,"language":"vi"}"#;
+        // Before reasons existed: still reads, with none.
+        let old = played(&format!(
+            r#"{{"type":"played",{airing},"outcome":"failed"}}"#
+        ));
+        assert!(matches!(old, Message::Played { reason: None, .. }));
+        let text = serde_json::to_string(&old).unwrap();
+        assert!(!text.contains("reason"), "{text}");
+        for reason in [
+            FailureReason::MediaMissing,
+            FailureReason::MediaUndecodable,
+            FailureReason::PowerLoss,
+            FailureReason::Other,
+        ] {
+            let json = serde_json::to_string(&reason).unwrap();
+            assert_eq!(json, format!("\"{reason}\""));
+            assert_eq!(
+                serde_json::from_str::<FailureReason>(&json).unwrap(),
+                reason
+            );
+        }
+        let newer = played(&format!(
+            r#"{{"type":"played",{airing},"outcome":"failed","reason":"amplifier_burnt"}}"#
+        ));
+        assert!(matches!(
+            newer,
+            Message::Played {
+                outcome: Outcome::Failed,
+                reason: Some(FailureReason::Other),
+                ..
+            }
         ));
     }
 

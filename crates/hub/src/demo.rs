@@ -92,6 +92,14 @@ pub async fn demo(options: DemoOptions, out: &mut dyn Write) -> anyhow::Result<(
             .collect();
         writeln!(out, "  {bulletin}: {}", states.join(", "))?;
     }
+    let failed = hub.stats().await?.failed_by_reason;
+    if !failed.is_empty() {
+        let reasons: Vec<String> = failed
+            .iter()
+            .map(|(reason, n)| format!("{n} {reason}"))
+            .collect();
+        writeln!(out, "failed airings by reason: {}", reasons.join(", "))?;
+    }
     fleet.stop().await;
     hub.shutdown().await?;
     let _ = std::fs::remove_dir_all(&data);

@@ -18,6 +18,7 @@ use tokio::sync::watch;
 use tokio::time::{sleep, sleep_until, Instant};
 use tracing::{debug, info, warn};
 
+use super::audio::check_ogg_opus;
 use super::http::{GetError, Http, Transfer};
 use super::{MediaOptions, Storage};
 
@@ -35,6 +36,8 @@ pub(crate) struct Fetcher {
     offline: watch::Receiver<Instant>,
     /// A new list arrived since files were last given up on.
     fresh: bool,
+    /// Whether a file must be playable Ogg Opus to be kept (loudspeakers).
+    check_audio: bool,
 }
 
 /// How watching a piece of work ended.
@@ -59,6 +62,10 @@ enum Failure {
     NoRoom,
     #[error("{0}")]
     Mismatch(&'static str),
+    /// Its bytes are right but no audio can be played from them: fetching
+    /// the same bytes again cannot help.
+    #[error(transparent)]
+    Undecodable(#[from] super::audio::Undecodable),
 }
 
 /// How fetching one file ended.
@@ -69,6 +76,8 @@ enum Fetched {
 }
 
 impl Fetcher {
+    /// `check_audio`: keep only files that are playable Ogg Opus (as a
+    /// loudspeaker does), when [`MediaOptions::check_audio`] allows.
     pub fn new(
         device: &str,
         password: &str,
@@ -76,8 +85,10 @@ impl Fetcher {
         storage: Storage,
         wants: watch::Receiver<Wants>,
         offline: watch::Receiver<Instant>,
+        check_audio: bool,
     ) -> Self {
         Self {
+            check_audio: check_audio && options.check_audio,
             device: device.to_string(),
             http: Http::new(device, password, options.timeout),
             options,
@@ -116,7 +127,11 @@ impl Fetcher {
         }
         wants
             .iter()
-            .find(|file| !media.cache.holds(&file.sha256) && !media.given_up.contains(&file.sha256))
+            .find(|file| {
+                !media.cache.holds(&file.sha256)
+                    && !media.given_up.contains(&file.sha256)
+                    && !media.undecodable.contains(&file.sha256)
+            })
             .cloned()
     }
 
@@ -151,6 +166,10 @@ impl Fetcher {
             debug!(device = %self.device, file = %file.sha256, attempt, %failure, "download failed");
             if matches!(&failure, Failure::Get(error) if error.is_final()) {
                 warn!(device = %self.device, file = %file.sha256, %failure, "download refused, given up");
+                break;
+            }
+            if let Failure::Undecodable(_) = failure {
+                warn!(device = %self.device, file = %file.sha256, %failure, "media discarded, given up");
                 break;
             }
         }
@@ -235,6 +254,19 @@ impl Fetcher {
         if sha256_hex(&bytes) != file.sha256 {
             return Err(Failure::Mismatch("the file does not hash to its SHA-256"));
         }
+        let duration = if self.check_audio {
+            match check_ogg_opus(&bytes) {
+                Ok(facts) => Some(facts.duration),
+                Err(undecodable) => {
+                    let mut media = self.storage.lock();
+                    media.undecodable.insert(file.sha256.clone());
+                    media.counters.undecodable += 1;
+                    return Err(undecodable.into());
+                }
+            }
+        } else {
+            None
+        };
         let shared = self.options.contents.share(&file.sha256, bytes);
         let needed = self.wants.borrow();
         let mut media = self.storage.lock();
@@ -243,7 +275,10 @@ impl Fetcher {
             .insert(&file.sha256, shared, &needed, Instant::now())
             .map_err(|_| Failure::NoRoom)?;
         media.counters.downloads += 1;
-        info!(device = %self.device, file = %file.sha256, size = file.size, ?evicted, "media stored");
+        if let Some(duration) = duration {
+            media.durations.insert(file.sha256.clone(), duration);
+        }
+        info!(device = %self.device, file = %file.sha256, size = file.size, ?duration, ?evicted, "media stored");
         Ok(())
     }
 

@@ -98,6 +98,7 @@ fn deliveries() -> Vec<Delivery> {
         state,
         seq: Some(4),
         at,
+        reason: None,
     })
     .collect()
 }

@@ -21,6 +21,9 @@ pub struct LinkStats {
     pub dropped: BTreeMap<&'static str, u64>,
     /// Commands devices refused, by their stated reason.
     pub refused_by_devices: BTreeMap<String, u64>,
+    /// Failed airings devices reported, by their reason's code
+    /// ([`hub_proto::FailureReason::code`]; `unstated` when they gave none).
+    pub failed_by_reason: BTreeMap<&'static str, u64>,
     /// Proofs of play naming an airing the hub does not know.
     pub unknown_airings: u64,
     pub online: usize,

@@ -16,7 +16,9 @@ use hub_core::{
     AiringKey, BulletinState, Decision, Delivery, DeliveryBook, DeliveryState, DeviceId, Event,
     Receipt, Report as CoreReport, Scheduler, Withdrawal,
 };
-use hub_proto::{Clock, Command, Message, Outcome, Report, Status, PROTOCOL_VERSION};
+use hub_proto::{
+    Clock, Command, FailureReason, Message, Outcome, Report, Status, PROTOCOL_VERSION,
+};
 use hub_store::{Batch, DeviceHistory, Store};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -230,7 +232,11 @@ impl Hub {
                 tracing::warn!(%device, ?seq, code, reason, "device refused a command");
                 *self.stats.refused_by_devices.entry(code).or_default() += 1;
             }
-            Message::Played { airing, outcome } => {
+            Message::Played {
+                airing,
+                outcome,
+                reason,
+            } => {
                 let Ok(key) = AiringKey::from_wire(&airing) else {
                     self.stats.unknown_airings += 1;
                     return;
@@ -243,7 +249,16 @@ impl Hub {
                     // The scheduler ordered the stop and knows already.
                     Outcome::Stopped => (DeliveryState::Stopped, None),
                 };
-                if let Some(changed) = self.deliveries.reported(device, &key, state, at) {
+                if let Some(changed) = self
+                    .deliveries
+                    .reported_with(device, &key, state, reason, at)
+                {
+                    if outcome == Outcome::Failed {
+                        // Counted once per failure, not per repeated report.
+                        let code = reason.map_or("unstated", FailureReason::code);
+                        tracing::info!(%device, airing = ?key, reason = code, "device failed an airing");
+                        *self.stats.failed_by_reason.entry(code).or_default() += 1;
+                    }
                     intake.changed.push(changed.clone());
                 }
                 if let Some(report_kind) = core {
