@@ -24,7 +24,9 @@
 //!    ITU-R BS.1770 / EBU R128 (K-weighting, absolute and relative gates; the
 //!    `ebur128` crate), with a look-ahead peak limiter and a true-peak ceiling
 //!    ([`AudioSettings::true_peak_ceiling_dbtp`]) so raising quiet recordings
-//!    never clips.
+//!    never clips. The source is measured once (K-weighted energy per 100 ms,
+//!    true-peak envelope); the gain search then works on those figures, and
+//!    the limiter works on true peaks, so no round measures the samples again.
 //! 6. **Encode** (`encode`) with libopus in VoIP (speech) mode, mono,
 //!    [`AudioSettings::bitrate_bps`] (24 kbit/s by default), 20 ms frames, into
 //!    an Ogg Opus file (RFC 7845: `OpusHead` with the encoder's pre-skip,
@@ -36,9 +38,13 @@
 //!    reported in [`EncodedAudio`] are measured on what loudspeakers will
 //!    play. Lossy coding moves peaks (speech limited to -1 dBTP comes back
 //!    from Opus at 24 kbit/s near 0 dBTP), so when the decoded peak is over
-//!    the ceiling the limiter is set lower and the audio encoded again, at
-//!    most three encodings in all. The first encoding already limits 2 dB
-//!    under the ceiling, which makes one encoding enough for most speech.
+//!    the ceiling the limiter is set lower where it overshot (per 100 ms, so
+//!    one unlucky peak in ten minutes does not cost the whole file its
+//!    loudness) and the audio encoded again, at most three encodings in all;
+//!    an output more than 0.5 LU off the target is encoded again too, with
+//!    the loudness coding took added to the target. The first encoding
+//!    already limits 2 dB under the ceiling, which makes one encoding enough
+//!    for most speech.
 //!
 //! [`speak`] runs `espeak-ng` (`tts`) and feeds its WAV to the same pipeline.
 //!
@@ -118,11 +124,18 @@ const MAX_ENCODE_ROUNDS: u32 = 3;
 /// decodes peaks about 1 dB over the limiter's ceiling, and holding the
 /// loudness gives back about half of a lower ceiling.
 const CODEC_HEADROOM_DB: f64 = 2.0;
-/// How far below the configured ceiling the limiter may be set to make up for
-/// the codec's overshoot.
+/// How far below the configured ceiling the limiter may be set, anywhere, to
+/// make up for the codec's overshoot.
 const MAX_CEILING_DROP_DB: f64 = 6.0;
 /// How far over the ceiling the decoded output's true peak may be.
 const PEAK_TOLERANCE_DB: f64 = 0.1;
+/// When an encoding overshot, sub-blocks whose decoded peaks came this close
+/// to the ceiling have their limiter lowered too, so that the next encoding
+/// does not overshoot next to where the last one did.
+const RECHECK_MARGIN_DB: f64 = 0.3;
+/// How far from the target the decoded output's loudness may be before it is
+/// encoded again.
+const OUTPUT_LOUDNESS_TOLERANCE_LU: f64 = 0.5;
 
 /// How uploads and speech become broadcast audio.
 #[derive(Clone, Debug, PartialEq)]
@@ -280,28 +293,30 @@ struct CheckedOutput {
     encodings: u32,
 }
 
-/// Normalises and encodes, then checks the peaks of what was encoded.
+/// Normalises and encodes, then checks what was encoded.
 ///
 /// Lossy coding moves peaks: at 24 kbit/s, speech limited to -1 dBTP comes
 /// back from Opus at about 0 dBTP, where a loudspeaker's 16-bit output would
 /// clip. So when the decoded output overshoots the ceiling, the limiter's
-/// ceiling is lowered and the audio encoded again (usually once); the
-/// loudness target stays, only the limiter works harder.
+/// ceiling is lowered where it overshot (100 ms at a time, not everywhere:
+/// over ten minutes one unlucky peak would otherwise cost the whole file its
+/// loudness) and the audio encoded again. Coding also takes a little
+/// loudness away; what it took is added to the target of the next encoding,
+/// and an output off the target by more than [`OUTPUT_LOUDNESS_TOLERANCE_LU`]
+/// is encoded again too.
 fn normalise_and_encode(
     samples: &[f32],
     input_sample_rate: u32,
     settings: &AudioSettings,
 ) -> Result<CheckedOutput, MediaError> {
-    let mut ceiling_dbtp = settings.true_peak_ceiling_dbtp - CODEC_HEADROOM_DB;
+    let analysis = loudness::Analysis::new(samples, OUTPUT_SAMPLE_RATE)?;
+    let ceiling_dbtp = settings.true_peak_ceiling_dbtp - CODEC_HEADROOM_DB;
+    let mut scale = loudness::CeilingScale::flat(analysis.sub_blocks());
+    let mut target_lufs = settings.target_lufs;
+    let mut normalised = vec![0f32; samples.len()];
     let mut round = 1;
     loop {
-        let mut normalised = samples.to_vec();
-        loudness::normalise(
-            &mut normalised,
-            OUTPUT_SAMPLE_RATE,
-            settings.target_lufs,
-            ceiling_dbtp,
-        )?;
+        analysis.normalise_into(&mut normalised, target_lufs, ceiling_dbtp, &scale)?;
         let ogg = encode::encode_ogg_opus(&normalised, input_sample_rate, settings.bitrate_bps)?;
         // Measure what was written, not what was meant to be written. (The
         // extra second covers resampling's rounding at the length limit.)
@@ -310,9 +325,12 @@ fn normalise_and_encode(
             Some("opus"),
             settings.max_duration + Duration::from_secs(1),
         )?;
-        let true_peak_dbtp = loudness::true_peak_dbtp(&played.mono, OUTPUT_SAMPLE_RATE)?;
+        let true_peak_dbtp = loudness::true_peak_dbtp_parallel(&played.mono, OUTPUT_SAMPLE_RATE)?;
         let overshoot = true_peak_dbtp - settings.true_peak_ceiling_dbtp;
-        if overshoot <= PEAK_TOLERANCE_DB || round == MAX_ENCODE_ROUNDS {
+        let missing_lu = settings.target_lufs - played.loudness_lufs;
+        let peaks_ok = overshoot <= PEAK_TOLERANCE_DB;
+        let loudness_ok = missing_lu.abs() <= OUTPUT_LOUDNESS_TOLERANCE_LU;
+        if (peaks_ok && loudness_ok) || round == MAX_ENCODE_ROUNDS {
             return Ok(CheckedOutput {
                 ogg,
                 lufs: played.loudness_lufs,
@@ -320,10 +338,27 @@ fn normalise_and_encode(
                 encodings: round,
             });
         }
-        // The gain that holds the loudness raises the peaks again, so only
-        // about half of a lower ceiling reaches the decoded peaks.
-        ceiling_dbtp = (ceiling_dbtp - 2.0 * overshoot)
-            .max(settings.true_peak_ceiling_dbtp - MAX_CEILING_DROP_DB);
+        if !peaks_ok {
+            // The gain that holds the loudness raises the peaks again, so
+            // only about half of a lower ceiling reaches the decoded peaks;
+            // sub-blocks just under the ceiling get a margin too.
+            let sub_block_peaks =
+                loudness::true_peak_per_sub_block(&played.mono, analysis.sub_block_len());
+            let mut drops_db = vec![0f64; sub_block_peaks.len() + 1];
+            for (sub, peak_dbtp) in sub_block_peaks.into_iter().enumerate() {
+                let over = peak_dbtp - settings.true_peak_ceiling_dbtp + RECHECK_MARGIN_DB;
+                // The limiter looks ahead across sub-block edges.
+                for drop_db in &mut drops_db[sub.saturating_sub(1)..=sub + 1] {
+                    *drop_db = drop_db.max(2.0 * over);
+                }
+            }
+            for (sub, drop_db) in drops_db.into_iter().enumerate() {
+                if drop_db > 0.0 {
+                    scale.lower(sub, drop_db, MAX_CEILING_DROP_DB - CODEC_HEADROOM_DB);
+                }
+            }
+        }
+        target_lufs += missing_lu;
         round += 1;
     }
 }

@@ -8,8 +8,12 @@
 //! rest. So the gain goes up to the target and a look-ahead limiter takes the
 //! few peaks above the ceiling down smoothly; the gain is then corrected for
 //! the loudness the limiter took away.
-
-use std::collections::VecDeque;
+//!
+//! Finding that gain takes a few rounds, so the source is measured once
+//! ([`Analysis`]: K-weighted energy per 100 ms, the true-peak envelope) and
+//! each round costs one pass of the limiter's gain over those figures; the
+//! last round's output is the result, checked once with `ebur128`'s
+//! true-peak meter.
 
 use ebur128::{EbuR128, Mode};
 
@@ -22,12 +26,13 @@ const LIMITER_ATTACK_SECS: f64 = 0.005;
 /// How fast the limiter's gain recovers after a peak.
 const LIMITER_RELEASE_SECS: f64 = 0.080;
 /// Gain rounds after which the loudness is taken as it is: without limiting
-/// the first round is exact, with it the second or third is within 0.1 LU.
-const MAX_GAIN_ROUNDS: usize = 6;
+/// the first round is exact, with it a handful are within the tolerance.
+/// Rounds are cheap: they work on the [`Analysis`], not on the samples.
+const MAX_GAIN_ROUNDS: usize = 16;
 /// The most the limiter may take off the loudest peaks to reach the target;
 /// past this, speech starts to sound crushed, so the output stays quieter.
 const MAX_LIMITING_DB: f64 = 12.0;
-const LOUDNESS_TOLERANCE_LU: f64 = 0.1;
+const LOUDNESS_TOLERANCE_LU: f64 = 0.05;
 
 /// An integrated loudness meter fed frame by frame.
 pub(crate) struct Meter(EbuR128);
@@ -54,6 +59,22 @@ impl Meter {
     }
 }
 
+/// Brings mono samples to `target_lufs` with no true peak above
+/// `ceiling_dbtp`.
+#[cfg(test)]
+fn normalise(
+    samples: &mut [f32],
+    sample_rate: u32,
+    target_lufs: f64,
+    ceiling_dbtp: f64,
+) -> Result<(), MediaError> {
+    let source = samples.to_vec();
+    let analysis = Analysis::new(&source, sample_rate)?;
+    let scale = CeilingScale::flat(analysis.sub_blocks());
+    analysis.normalise_into(samples, target_lufs, ceiling_dbtp, &scale)
+}
+
+#[cfg(test)]
 fn integrated_lufs(mono: &[f32], sample_rate: u32) -> Result<f64, MediaError> {
     let mut meter = Meter::new(1, sample_rate)?;
     meter.add(mono)?;
@@ -71,83 +92,21 @@ pub(crate) fn true_peak_dbtp(mono: &[f32], sample_rate: u32) -> Result<f64, Medi
         .map_err(|err| MediaError::Processing(format!("true-peak meter: {err}")))
 }
 
-/// Brings mono samples to `target_lufs` with no true peak above
-/// `ceiling_dbtp`.
-pub(crate) fn normalise(
-    samples: &mut [f32],
-    sample_rate: u32,
-    target_lufs: f64,
-    ceiling_dbtp: f64,
-) -> Result<(), MediaError> {
-    let original = integrated_lufs(samples, sample_rate)?;
-    if !original.is_finite() {
-        return Err(MediaError::Silent);
+/// [`true_peak_dbtp`] on two threads: each half is measured with the
+/// interpolator's length of audio before it, and the higher peak is kept.
+pub(crate) fn true_peak_dbtp_parallel(mono: &[f32], sample_rate: u32) -> Result<f64, MediaError> {
+    const OVERLAP: usize = 2 * INTERP_TAPS;
+    let middle = mono.len() / 2;
+    if middle <= OVERLAP {
+        return true_peak_dbtp(mono, sample_rate);
     }
-    let source = samples.to_vec();
-    let ceiling = db_to_gain(ceiling_dbtp) as f32;
-    let plain_gain_db = target_lufs - original;
-    let mut gain_db = plain_gain_db;
-    // (gain, loudness reached) of the previous round, for the secant step.
-    let mut previous: Option<(f64, f64)> = None;
-    for _ in 0..MAX_GAIN_ROUNDS {
-        let reached = apply_gain_and_limit(samples, &source, sample_rate, gain_db, ceiling)?;
-        let missing = target_lufs - reached;
-        if missing.abs() <= LOUDNESS_TOLERANCE_LU {
-            break;
-        }
-        // Under limiting, a dB of gain yields less than a dB of loudness:
-        // step by the slope seen so far (a secant step), never less than 0.1.
-        let slope = previous
-            .map(|(last_gain, last_reached)| (reached - last_reached) / (gain_db - last_gain))
-            .filter(|slope| slope.is_finite())
-            .map_or(1.0, |slope| slope.clamp(0.1, 1.0));
-        previous = Some((gain_db, reached));
-        gain_db = (gain_db + missing / slope).min(plain_gain_db + MAX_LIMITING_DB);
-        if previous.is_some_and(|(last_gain, _)| last_gain == gain_db) {
-            break;
-        }
-    }
-    Ok(())
-}
-
-/// Writes `source` times the gain, limited, into `samples`; returns the
-/// loudness reached.
-fn apply_gain_and_limit(
-    samples: &mut [f32],
-    source: &[f32],
-    sample_rate: u32,
-    gain_db: f64,
-    ceiling: f32,
-) -> Result<f64, MediaError> {
-    let gain = db_to_gain(gain_db) as f32;
-    for (out, sample) in samples.iter_mut().zip(source) {
-        *out = sample * gain;
-    }
-    limit_peaks(samples, sample_rate, ceiling);
-    let (lufs, peak_dbtp) = loudness_and_true_peak(samples, sample_rate)?;
-    // The limiter works on samples; peaks between samples can still exceed
-    // the ceiling by a fraction of a dB, so trim those away. A trim lowers
-    // the loudness by as many dB (the gates are relative).
-    let over = peak_dbtp - 20.0 * f64::from(ceiling).log10();
-    if over > 0.0 {
-        let trim = db_to_gain(-over) as f32;
-        samples.iter_mut().for_each(|sample| *sample *= trim);
-        return Ok(lufs - over);
-    }
-    Ok(lufs)
-}
-
-/// Integrated loudness (LUFS) and true peak (dBTP) of mono samples. The
-/// two meters share no work (K-weighting is for loudness only), so they run
-/// side by side on two threads.
-fn loudness_and_true_peak(mono: &[f32], sample_rate: u32) -> Result<(f64, f64), MediaError> {
     std::thread::scope(|scope| {
-        let peak = scope.spawn(|| true_peak_dbtp(mono, sample_rate));
-        let lufs = integrated_lufs(mono, sample_rate)?;
-        let peak = peak
+        let first = scope.spawn(|| true_peak_dbtp(&mono[..middle], sample_rate));
+        let second = true_peak_dbtp(&mono[middle - OVERLAP..], sample_rate)?;
+        let first = first
             .join()
             .map_err(|_| MediaError::Processing("true-peak meter panicked".to_owned()))??;
-        Ok((lufs, peak))
+        Ok(first.max(second))
     })
 }
 
@@ -155,64 +114,533 @@ fn db_to_gain(db: f64) -> f64 {
     10f64.powf(db / 20.0)
 }
 
-/// A look-ahead peak limiter: no sample leaves above `ceiling`.
+/// Taps of the 4x true-peak interpolator per phase, as `ebur128` has them.
+const INTERP_TAPS: usize = 12;
+const INTERP_FACTOR: usize = 4;
+/// Samples the interpolator's output lags its input by.
+const INTERP_DELAY: usize = INTERP_TAPS / 2;
+/// Samples either side of a peak whose limiter gain is held at the peak's:
+/// the interpolator spans six samples each side.
+const PEAK_MARGIN: usize = INTERP_DELAY + 2;
+/// How long the second half's K-weighting filter runs before its first
+/// sample: its slowest pole (the 38 Hz high pass) decays by far more than
+/// `f32` resolution in that time.
+const K_WARM_UP_SECS: f64 = 0.5;
+/// Samples per step of the limiter's look-ahead: the gain a sample needs is
+/// taken over whole chunks, so it may start falling up to a chunk early.
+/// Divides 100 ms at every rate the pipeline uses.
+const PEAK_CHUNK: usize = 48;
+/// 100 ms: the hop of BS.1770's 400 ms gating blocks.
+const SUB_BLOCKS_PER_BLOCK: usize = 4;
+/// Below this a gating block does not count (-70 LUFS).
+const ABSOLUTE_GATE_LUFS: f64 = -70.0;
+const RELATIVE_GATE_LU: f64 = -10.0;
+
+/// The source measured once for normalisation: every gain round works on
+/// these figures instead of measuring the limited signal again.
 ///
-/// For each sample, the gain it needs is `ceiling / |x|` (or 1). The gain
-/// applied is that need's minimum over the next attack window, recovering
-/// exponentially, then averaged over the attack window. Every gain averaged
-/// at a peak was already at or below the peak's need, so the peak is always
-/// brought under the ceiling, and the gain moves smoothly.
-fn limit_peaks(samples: &mut [f32], sample_rate: u32, ceiling: f32) {
-    if samples.iter().all(|sample| sample.abs() <= ceiling) {
-        return;
+/// - K-weighting is linear, and the limiter's gain moves slowly next to
+///   the K-weighting filter, so the K-weighted limited signal is the
+///   K-weighted source times the limiter's gain: a round's gating blocks are
+///   the source's K-weighted energy weighted by the gain squared, and only
+///   100 ms sub-blocks where the limiter works need a look at the samples.
+/// - The limiter works on the source's true-peak envelope (4x oversampled
+///   with `ebur128`'s interpolator), so its output has no true peak over the
+///   ceiling, not only no sample: no trim rounds.
+pub(crate) struct Analysis<'a> {
+    source: &'a [f32],
+    sample_rate: u32,
+    /// The K-weighted source, squared.
+    weighted_sq: Vec<f32>,
+    /// Sum of `weighted_sq` per 100 ms sub-block (whole sub-blocks only).
+    sub_energy: Vec<f64>,
+    /// Per chunk of [`PEAK_CHUNK`] samples, one over the highest true-peak
+    /// level within the look-ahead of any of its samples (and
+    /// [`PEAK_MARGIN`] either side).
+    inv_peak_ahead: Vec<f32>,
+    /// Per sub-block, the least of `inv_peak_ahead`: whether the limiter
+    /// can act there at all.
+    min_inv_peak: Vec<f32>,
+    sub_block: usize,
+    window: usize,
+    release: f32,
+}
+
+impl<'a> Analysis<'a> {
+    /// Measures `source`; refuses it if it is silent to the loudness gates.
+    pub(crate) fn new(source: &'a [f32], sample_rate: u32) -> Result<Self, MediaError> {
+        let sub_block = (sample_rate / 10) as usize;
+        if sample_rate % 10 != 0 || sub_block % PEAK_CHUNK != 0 {
+            return Err(MediaError::Processing(format!(
+                "loudness normalisation does not work at {sample_rate} Hz"
+            )));
+        }
+        let window = ((LIMITER_ATTACK_SECS * f64::from(sample_rate)) as usize).max(1);
+        let release = (1.0 - (-1.0 / (LIMITER_RELEASE_SECS * f64::from(sample_rate))).exp()) as f32;
+        let (weighted_sq, peaks) = std::thread::scope(|scope| {
+            let weighted = scope.spawn(|| k_weighted_squares(source, sample_rate));
+            let peaks = true_peak_envelope(source, PEAK_CHUNK);
+            (weighted.join(), peaks)
+        });
+        let weighted_sq =
+            weighted_sq.map_err(|_| MediaError::Processing("K-weighting panicked".to_owned()))?;
+        let sub_energy = weighted_sq
+            .chunks_exact(sub_block)
+            .map(|chunk| chunk.iter().map(|&e| f64::from(e)).sum())
+            .collect();
+        // The limiter's look-ahead is held per chunk of samples: the
+        // highest peak over the chunks that overlap any sample's window.
+        let chunk_peaks = peaks;
+        let before = PEAK_MARGIN.div_ceil(PEAK_CHUNK);
+        let after = (window + PEAK_MARGIN).div_ceil(PEAK_CHUNK);
+        let inv_peak_ahead: Vec<f32> = (0..chunk_peaks.len())
+            .map(|chunk| {
+                let span = chunk.saturating_sub(before)..(chunk + after + 1).min(chunk_peaks.len());
+                let peak = chunk_peaks[span].iter().fold(0f32, |peak, &v| peak.max(v));
+                1.0 / peak.max(1e-30)
+            })
+            .collect();
+        let per_sub = sub_block / PEAK_CHUNK;
+        let min_inv_peak = inv_peak_ahead
+            .chunks(per_sub)
+            .map(|chunk| chunk.iter().fold(f32::MAX, |least, &v| least.min(v)))
+            .collect();
+        let analysis = Self {
+            source,
+            sample_rate,
+            weighted_sq,
+            sub_energy,
+            inv_peak_ahead,
+            min_inv_peak,
+            sub_block,
+            window,
+            release,
+        };
+        if !analysis.gated_lufs(&analysis.sub_energy).is_finite() {
+            return Err(MediaError::Silent);
+        }
+        Ok(analysis)
     }
-    let window = ((LIMITER_ATTACK_SECS * f64::from(sample_rate)) as usize).max(1);
-    let release = (1.0 - (-1.0 / (LIMITER_RELEASE_SECS * f64::from(sample_rate))).exp()) as f32;
-    // The gain each sample needs, then its minimum over the next
-    // window, with a monotonic queue of indices.
-    let need: Vec<f32> = samples
-        .iter()
-        .map(|sample| {
-            let level = sample.abs();
-            if level > ceiling {
-                ceiling / level
-            } else {
-                1.0
+
+    /// Sub-blocks of 100 ms, the unit of [`CeilingScale`].
+    pub(crate) fn sub_blocks(&self) -> usize {
+        self.source.len().div_ceil(self.sub_block)
+    }
+
+    /// 100 ms sub-blocks, in samples.
+    pub(crate) fn sub_block_len(&self) -> usize {
+        self.sub_block
+    }
+
+    /// Integrated loudness (BS.1770 gating) from sub-block energies.
+    fn gated_lufs(&self, sub_energy: &[f64]) -> f64 {
+        if sub_energy.len() < SUB_BLOCKS_PER_BLOCK {
+            return f64::NEG_INFINITY;
+        }
+        let block_len = (self.sub_block * SUB_BLOCKS_PER_BLOCK) as f64;
+        let blocks: Vec<f64> = sub_energy
+            .windows(SUB_BLOCKS_PER_BLOCK)
+            .map(|window| window.iter().sum::<f64>() / block_len)
+            .collect();
+        let absolute = lufs_to_energy(ABSOLUTE_GATE_LUFS);
+        let mean_over = |threshold: f64| {
+            let (count, sum) = blocks
+                .iter()
+                .filter(|&&energy| energy >= threshold)
+                .fold((0usize, 0.0f64), |(count, sum), &energy| {
+                    (count + 1, sum + energy)
+                });
+            (count > 0).then(|| sum / count as f64)
+        };
+        let Some(ungated) = mean_over(absolute) else {
+            return f64::NEG_INFINITY;
+        };
+        let relative = ungated * 10f64.powf(RELATIVE_GATE_LU / 10.0);
+        mean_over(relative.max(absolute)).map_or(f64::NEG_INFINITY, energy_to_lufs)
+    }
+
+    /// Writes the source times `gain`, limited to `ceiling`, into `out`;
+    /// returns its loudness.
+    fn gain_and_limit(
+        &self,
+        out: &mut [f32],
+        gain: f32,
+        ceiling: f32,
+        scale: &CeilingScale,
+    ) -> f64 {
+        let source = self.source;
+        let mut sub_energy = self.sub_energy.clone();
+        let mut current = usize::MAX;
+        let mut next_sub_start = 0;
+        let mut acc = 0.0f64;
+        self.limit(gain, ceiling, scale, |step| match step {
+            Step::Plain(range) => {
+                for (out, sample) in out[range.clone()].iter_mut().zip(&source[range]) {
+                    *out = sample * gain;
+                }
             }
-        })
-        .collect();
-    let mut gains = vec![1.0f32; need.len()];
-    let mut queue: VecDeque<usize> = VecDeque::new();
-    for index in (0..need.len()).rev() {
-        while queue.back().is_some_and(|&last| need[last] >= need[index]) {
-            queue.pop_back();
+            Step::Limited(index, limiter_gain) => {
+                out[index] = source[index] * gain * limiter_gain;
+                if index >= next_sub_start {
+                    if let Some(slot) = sub_energy.get_mut(current) {
+                        *slot = acc;
+                    }
+                    current = index / self.sub_block;
+                    next_sub_start = (current + 1) * self.sub_block;
+                    acc = 0.0;
+                }
+                acc += f64::from(limiter_gain * limiter_gain) * f64::from(self.weighted_sq[index]);
+            }
+        });
+        if let Some(slot) = sub_energy.get_mut(current) {
+            *slot = acc;
         }
-        queue.push_back(index);
-        while queue.front().is_some_and(|&first| first >= index + window) {
-            queue.pop_front();
-        }
-        gains[index] = need[queue[0]];
+        let gain_sq = f64::from(gain) * f64::from(gain);
+        sub_energy.iter_mut().for_each(|energy| *energy *= gain_sq);
+        self.gated_lufs(&sub_energy)
     }
 
-    // Never above the look-ahead minimum; otherwise recovering towards 1.
-    let mut previous = 1.0f32;
-    for gain in &mut gains {
-        let recovered = previous + (1.0 - previous) * release;
-        *gain = gain.min(recovered);
-        previous = *gain;
+    /// Runs the look-ahead limiter over the source times `gain`: `sink`
+    /// gets the sample ranges it leaves alone, and every other sample with
+    /// the limiter's gain there, in order.
+    ///
+    /// For each sample, the gain it needs is the ceiling over the true-peak
+    /// level ahead (or 1). The gain applied is that need, recovering
+    /// exponentially, then averaged over the attack window. Every gain
+    /// averaged near a peak was already at or below the peak's need, so the
+    /// peak is always brought under the ceiling, and the gain moves smoothly.
+    fn limit(&self, gain: f32, ceiling: f32, scale: &CeilingScale, mut sink: impl FnMut(Step)) {
+        // Worked in deficits (1 - gain), where the release is one multiply.
+        let window = self.window;
+        let keep = 1.0 - self.release;
+        let inv_window = 1.0 / window as f64;
+        let mut ring = vec![0f32; window];
+        let mut slot = 0usize;
+        // Ring entries above 0, and the ring's sum: the state is idle (all
+        // gains 1) when the first is 0 and the last released deficit is 0.
+        let mut busy = 0usize;
+        let mut sum = 0f64;
+        let mut previous = 0f32;
+        for sub in 0..self.sub_blocks() {
+            let start = sub * self.sub_block;
+            let end = (start + self.sub_block).min(self.source.len());
+            let ceiling_here = ceiling * scale.factor(sub) / gain;
+            if busy == 0 && previous == 0.0 && self.min_inv_peak[sub] * ceiling_here >= 1.0 {
+                sink(Step::Plain(start..end));
+                continue;
+            }
+            for chunk_start in (start..end).step_by(PEAK_CHUNK) {
+                let need = (self.inv_peak_ahead[chunk_start / PEAK_CHUNK] * ceiling_here).min(1.0);
+                let cut = 1.0 - need;
+                for index in chunk_start..(chunk_start + PEAK_CHUNK).min(end) {
+                    let mut held = cut.max(previous * keep);
+                    // The release would creep towards no deficit for ever.
+                    if held < 1e-6 {
+                        held = 0.0;
+                    }
+                    previous = held;
+                    let leaving = ring[slot];
+                    busy = busy + usize::from(held > 0.0) - usize::from(leaving > 0.0);
+                    ring[slot] = held;
+                    slot = if slot + 1 == window { 0 } else { slot + 1 };
+                    sum += f64::from(held) - f64::from(leaving);
+                    let average = if busy == 0 {
+                        // Exactly, whatever rounding the sum gathered.
+                        sum = 0.0;
+                        0.0
+                    } else {
+                        // At the very start the window is shorter: no
+                        // sample comes before the first.
+                        if index + 1 < window {
+                            (sum / (index + 1) as f64) as f32
+                        } else {
+                            (sum * inv_window) as f32
+                        }
+                    };
+                    sink(Step::Limited(index, (1.0 - average).min(1.0)));
+                }
+            }
+        }
     }
 
-    // Moving average over the trailing window (shorter at the very start),
-    // summed in f64 so the running sum does not drift over minutes.
-    let mut sum = 0.0f64;
-    for index in 0..samples.len() {
-        sum += f64::from(gains[index]);
-        if index >= window {
-            sum -= f64::from(gains[index - window]);
+    /// Writes the source at `target_lufs`, limited under `ceiling_dbtp`
+    /// (times `scale` where a re-encoding lowered it), into `out`.
+    pub(crate) fn normalise_into(
+        &self,
+        out: &mut [f32],
+        target_lufs: f64,
+        ceiling_dbtp: f64,
+        scale: &CeilingScale,
+    ) -> Result<(), MediaError> {
+        let original = self.gated_lufs(&self.sub_energy);
+        let ceiling = db_to_gain(ceiling_dbtp) as f32;
+        let plain_gain_db = target_lufs - original;
+        let most_gain_db = plain_gain_db + MAX_LIMITING_DB;
+        let mut reached_with =
+            |gain_db: f64| self.gain_and_limit(out, db_to_gain(gain_db) as f32, ceiling, scale);
+        // Loudness grows with the gain, more slowly under limiting. Below
+        // the target, step by the slope seen so far (a secant step); once
+        // past it, search inside the bracket that holds the answer.
+        let mut gain_db = plain_gain_db;
+        let mut reached = reached_with(gain_db);
+        let mut previous: Option<(f64, f64)> = None;
+        let mut below = (gain_db, reached);
+        let mut above: Option<(f64, f64)> = None;
+        for _ in 0..MAX_GAIN_ROUNDS {
+            let missing = target_lufs - reached;
+            if missing.abs() <= LOUDNESS_TOLERANCE_LU {
+                break;
+            }
+            if missing > 0.0 {
+                below = (gain_db, reached);
+            } else {
+                above = Some((gain_db, reached));
+            }
+            let next = if let Some(above) = above {
+                let slope = (above.1 - below.1) / (above.0 - below.0);
+                let span = above.0 - below.0;
+                let secant = if slope.is_finite() && slope > 1e-3 {
+                    below.0 + (target_lufs - below.1) / slope
+                } else {
+                    below.0 + span / 2.0
+                };
+                secant.clamp(below.0 + 0.05 * span, above.0 - 0.05 * span)
+            } else {
+                let slope = previous
+                    .map(|(last_gain, last_reached)| {
+                        (reached - last_reached) / (gain_db - last_gain)
+                    })
+                    .filter(|slope| slope.is_finite())
+                    .map_or(1.0, |slope| slope.clamp(0.1, 1.0));
+                (gain_db + missing / slope).min(most_gain_db)
+            };
+            if next == gain_db {
+                break;
+            }
+            previous = Some((gain_db, reached));
+            gain_db = next;
+            reached = reached_with(gain_db);
         }
-        let gain = sum / (index + 1).min(window) as f64;
-        samples[index] = (f64::from(samples[index]) * gain) as f32;
+
+        // `out` holds the last round's output, the one with `gain_db`.
+        // The limiter follows the source's true peaks; its moving gain can
+        // still leave a peak a hair over, so measure and trim that away.
+        let peak_dbtp = true_peak_dbtp_parallel(out, self.sample_rate)?;
+        let over = peak_dbtp - ceiling_dbtp;
+        if over > 0.0 {
+            let trim = db_to_gain(-over) as f32;
+            out.iter_mut().for_each(|sample| *sample *= trim);
+        }
+        Ok(())
     }
+}
+
+/// What the limiter does to the samples, in order.
+enum Step {
+    /// These samples pass with the plain gain.
+    Plain(std::ops::Range<usize>),
+    /// This sample passes with the plain gain times this limiter gain.
+    Limited(usize, f32),
+}
+
+/// The limiter's ceiling per 100 ms sub-block, relative to the ceiling
+/// asked for: lowered only where a decoded encoding overshot.
+#[derive(Clone, Debug)]
+pub(crate) struct CeilingScale(Vec<f32>);
+
+impl CeilingScale {
+    pub(crate) fn flat(sub_blocks: usize) -> Self {
+        Self(vec![1.0; sub_blocks])
+    }
+
+    fn factor(&self, sub: usize) -> f32 {
+        self.0.get(sub).copied().unwrap_or(1.0)
+    }
+
+    /// Lowers the ceiling by `drop_db` in sub-block `sub`, but never by
+    /// more than `max_drop_db` in all.
+    pub(crate) fn lower(&mut self, sub: usize, drop_db: f64, max_drop_db: f64) {
+        if let Some(factor) = self.0.get_mut(sub) {
+            let dropped_db = -20.0 * f64::from(*factor).log10() + drop_db;
+            *factor = db_to_gain(-dropped_db.min(max_drop_db)) as f32;
+        }
+    }
+}
+
+/// True-peak level per `sub_block` samples of `mono`, in dBTP, with the
+/// same interpolator as the limiter.
+pub(crate) fn true_peak_per_sub_block(mono: &[f32], sub_block: usize) -> Vec<f64> {
+    true_peak_envelope(mono, sub_block)
+        .into_iter()
+        .map(|peak| 20.0 * f64::from(peak).log10())
+        .collect()
+}
+
+fn lufs_to_energy(lufs: f64) -> f64 {
+    10f64.powf((lufs + 0.691) / 10.0)
+}
+
+fn energy_to_lufs(energy: f64) -> f64 {
+    -0.691 + 10.0 * energy.log10()
+}
+
+/// BS.1770's K-weighting (a high shelf, then a high pass) as `ebur128`
+/// computes it, squared; on two threads. The second half's filter starts
+/// [`K_WARM_UP_SECS`] early: by its first sample it has forgotten that it
+/// started from rest, far below what an `f32` holds.
+fn k_weighted_squares(samples: &[f32], sample_rate: u32) -> Vec<f32> {
+    let warm_up = (K_WARM_UP_SECS * f64::from(sample_rate)) as usize;
+    let middle = samples.len() / 2;
+    let mut out = vec![0f32; samples.len()];
+    if middle <= warm_up {
+        k_weight_into(samples, &mut out, 0, sample_rate);
+        return out;
+    }
+    let (first, second) = out.split_at_mut(middle);
+    std::thread::scope(|scope| {
+        scope.spawn(|| k_weight_into(&samples[middle - warm_up..], second, warm_up, sample_rate));
+        k_weight_into(&samples[..middle], first, 0, sample_rate);
+    });
+    out
+}
+
+/// K-weights `samples` from rest, writing the squares of all but the first
+/// `skip` into `out`.
+fn k_weight_into(samples: &[f32], out: &mut [f32], skip: usize, sample_rate: u32) {
+    let (b, a) = k_filter_coefficients(f64::from(sample_rate));
+    let mut state = [0f64; 5];
+    let mut filter = |sample: f32| {
+        // The newest state last: it alone is on the critical path.
+        state[0] = (f64::from(sample) - a[4] * state[4] - a[3] * state[3] - a[2] * state[2])
+            - a[1] * state[1];
+        let weighted =
+            b[0] * state[0] + b[1] * state[1] + b[2] * state[2] + b[3] * state[3] + b[4] * state[4];
+        state[4] = state[3];
+        state[3] = state[2];
+        state[2] = state[1];
+        state[1] = state[0];
+        weighted
+    };
+    for &sample in &samples[..skip] {
+        filter(sample);
+    }
+    for (out, &sample) in out.iter_mut().zip(&samples[skip..]) {
+        let weighted = filter(sample);
+        *out = (weighted * weighted) as f32;
+    }
+}
+
+/// The two K-weighting biquads combined into one fourth-order filter
+/// (`ebur128`'s `filter_coefficients`).
+#[allow(non_snake_case)]
+fn k_filter_coefficients(rate: f64) -> ([f64; 5], [f64; 5]) {
+    let f0 = 1681.974450955533;
+    let G = 3.999843853973347;
+    let Q = 0.7071752369554196;
+    let K = (std::f64::consts::PI * f0 / rate).tan();
+    let Vh = 10f64.powf(G / 20.0);
+    let Vb = Vh.powf(0.4996667741545416);
+    let a0 = 1.0 + K / Q + K * K;
+    let pb = [
+        (Vh + Vb * K / Q + K * K) / a0,
+        2.0 * (K * K - Vh) / a0,
+        (Vh - Vb * K / Q + K * K) / a0,
+    ];
+    let pa = [1.0, 2.0 * (K * K - 1.0) / a0, (1.0 - K / Q + K * K) / a0];
+
+    let f0 = 38.13547087602444;
+    let Q = 0.5003270373238773;
+    let K = (std::f64::consts::PI * f0 / rate).tan();
+    let rb = [1.0, -2.0, 1.0];
+    let ra = [
+        1.0,
+        2.0 * (K * K - 1.0) / (1.0 + K / Q + K * K),
+        (1.0 - K / Q + K * K) / (1.0 + K / Q + K * K),
+    ];
+    (
+        [
+            pb[0] * rb[0],
+            pb[0] * rb[1] + pb[1] * rb[0],
+            pb[0] * rb[2] + pb[1] * rb[1] + pb[2] * rb[0],
+            pb[1] * rb[2] + pb[2] * rb[1],
+            pb[2] * rb[2],
+        ],
+        [
+            pa[0] * ra[0],
+            pa[0] * ra[1] + pa[1] * ra[0],
+            pa[0] * ra[2] + pa[1] * ra[1] + pa[2] * ra[0],
+            pa[1] * ra[2] + pa[2] * ra[1],
+            pa[2] * ra[2],
+        ],
+    )
+}
+
+/// `ebur128`'s 4x interpolator: a Hann-windowed sinc of 48 taps, 12 per
+/// phase. Phase 0 is the sample itself.
+fn interpolator() -> [[f32; INTERP_TAPS]; INTERP_FACTOR] {
+    let taps = INTERP_TAPS * INTERP_FACTOR;
+    let mut filter = [[0f32; INTERP_TAPS]; INTERP_FACTOR];
+    for j in 0..taps {
+        let position = j as f64;
+        let window = taps as f64;
+        let w = 0.5 * (1.0 - (2.0 * std::f64::consts::PI * position / window).cos());
+        let m = position - window / 2.0;
+        let x = m * std::f64::consts::PI / INTERP_FACTOR as f64;
+        filter[j % INTERP_FACTOR][j / INTERP_FACTOR] =
+            if m.abs() > 1e-9 { w * x.sin() / x } else { w } as f32;
+    }
+    filter
+}
+
+/// Per `chunk` samples, the highest level of the 4x-oversampled signal
+/// (each sample and the three points after it, the interpolator's delay
+/// taken out); on two threads.
+fn true_peak_envelope(samples: &[f32], chunk: usize) -> Vec<f32> {
+    let filter = interpolator();
+    // Zeros before and after, as the signal is silent outside.
+    let mut padded = vec![0f32; INTERP_TAPS + samples.len() + INTERP_TAPS];
+    padded[INTERP_TAPS..INTERP_TAPS + samples.len()].copy_from_slice(samples);
+    let mut envelope = vec![0f32; samples.len().div_ceil(chunk)];
+    // Worked in pieces of whole chunks that fit in the L1 cache.
+    let piece = chunk * (4096 / chunk).max(1);
+    let fill = |out: &mut [f32], first: usize| {
+        let mut levels = vec![0f32; piece];
+        let mut acc = vec![0f32; piece];
+        let end = (first + out.len() * chunk).min(samples.len());
+        for (piece_index, out) in out.chunks_mut(piece / chunk).enumerate() {
+            let base = first + piece_index * piece;
+            let len = piece.min(end - base);
+            let levels = &mut levels[..len];
+            for (level, &sample) in levels.iter_mut().zip(&samples[base..base + len]) {
+                *level = sample.abs();
+            }
+            for phase in &filter[1..] {
+                let acc = &mut acc[..len];
+                acc.fill(0.0);
+                // Output `i` (sample base + i) uses padded inputs centred on
+                // it: tap k reads sample base + i + INTERP_DELAY - k.
+                for (k, &coeff) in phase.iter().enumerate() {
+                    let from = INTERP_TAPS + base + INTERP_DELAY - k;
+                    for (a, &x) in acc.iter_mut().zip(&padded[from..from + len]) {
+                        *a += coeff * x;
+                    }
+                }
+                for (level, a) in levels.iter_mut().zip(acc.iter()) {
+                    *level = level.max(a.abs());
+                }
+            }
+            for (out, levels) in out.iter_mut().zip(levels.chunks(chunk)) {
+                *out = levels.iter().fold(0f32, |peak, &v| peak.max(v));
+            }
+        }
+    };
+    let middle_chunk = envelope.len() / 2;
+    let (first, second) = envelope.split_at_mut(middle_chunk);
+    std::thread::scope(|scope| {
+        scope.spawn(|| fill(second, middle_chunk * chunk));
+        fill(first, 0);
+    });
+    envelope
 }
 
 #[cfg(test)]
@@ -220,6 +648,18 @@ mod tests {
     use super::*;
 
     const RATE: u32 = 48_000;
+
+    /// The limiter alone, at unit gain.
+    fn limit_peaks(samples: &mut [f32], sample_rate: u32, ceiling: f32) {
+        let source = samples.to_vec();
+        let analysis = Analysis::new(&source, sample_rate).unwrap();
+        let scale = CeilingScale::flat(analysis.sub_blocks());
+        analysis.limit(1.0, ceiling, &scale, |step| {
+            if let Step::Limited(index, gain) = step {
+                samples[index] = source[index] * gain;
+            }
+        });
+    }
 
     fn sine(freq: f32, amplitude: f32, secs: f32) -> Vec<f32> {
         (0..(secs * RATE as f32) as usize)
@@ -266,6 +706,92 @@ mod tests {
         let lufs = integrated_lufs(&samples, RATE).unwrap();
         assert!((lufs + 16.0).abs() <= 0.2, "{lufs}");
         assert!(true_peak_dbtp(&samples, RATE).unwrap() <= -1.0 + 1e-6);
+    }
+
+    /// Speech-like bursts with pauses, some peaks far over the rest.
+    fn bursts(secs: f32) -> Vec<f32> {
+        let mut samples = sine(180.0, 0.05, secs);
+        for (n, sample) in samples.iter_mut().enumerate() {
+            let t = n as f32 / RATE as f32;
+            *sample *= if t % 2.0 < 1.3 {
+                1.0 + (7.0 * t).sin().abs()
+            } else {
+                0.002
+            };
+        }
+        for start in (5_000..samples.len() - 300).step_by(31_000) {
+            for sample in &mut samples[start..start + 300] {
+                *sample *= 6.0;
+            }
+        }
+        samples
+    }
+
+    #[test]
+    fn gated_loudness_from_blocks_matches_ebur128() {
+        for signal in [sine(997.0, 0.5, 3.0), bursts(20.0)] {
+            let analysis = Analysis::new(&signal, RATE).unwrap();
+            let ours = analysis.gated_lufs(&analysis.sub_energy);
+            let theirs = integrated_lufs(&signal, RATE).unwrap();
+            assert!((ours - theirs).abs() < 0.01, "{ours} vs {theirs}");
+        }
+    }
+
+    #[test]
+    fn the_loudness_a_round_predicts_is_what_it_writes() {
+        let signal = bursts(20.0);
+        let analysis = Analysis::new(&signal, RATE).unwrap();
+        let mut out = vec![0f32; signal.len()];
+        let scale = CeilingScale::flat(analysis.sub_blocks());
+        let predicted = analysis.gain_and_limit(&mut out, 6.0, 0.5, &scale);
+        let measured = integrated_lufs(&out, RATE).unwrap();
+        assert!(
+            (predicted - measured).abs() < 0.05,
+            "{predicted} vs {measured}"
+        );
+        // The limiter worked on true peaks.
+        let peak = true_peak_dbtp(&out, RATE).unwrap();
+        assert!(peak <= 20.0 * 0.5f64.log10() + 0.05, "{peak}");
+    }
+
+    #[test]
+    fn a_lowered_sub_block_is_limited_harder_and_only_there() {
+        let signal = bursts(10.0);
+        let analysis = Analysis::new(&signal, RATE).unwrap();
+        let mut flat_out = vec![0f32; signal.len()];
+        let mut lowered_out = vec![0f32; signal.len()];
+        let flat = CeilingScale::flat(analysis.sub_blocks());
+        let mut lowered = flat.clone();
+        // The burst at 36,000 samples is in sub-block 7.
+        lowered.lower(7, 3.0, 4.0);
+        analysis.gain_and_limit(&mut flat_out, 4.0, 0.5, &flat);
+        analysis.gain_and_limit(&mut lowered_out, 4.0, 0.5, &lowered);
+        let peak = |out: &[f32]| out.iter().fold(0f32, |peak, s| peak.max(s.abs()));
+        let sub = |out: &[f32], index: usize| out[index * 4_800..(index + 1) * 4_800].to_vec();
+        // Past the attack at the sub-block's start, under the lower ceiling.
+        let burst = 34_000..38_400;
+        assert!(peak(&lowered_out[burst.clone()]) <= 0.5 * 0.708 + 1e-4);
+        assert!(peak(&flat_out[burst]) > 0.45);
+        assert_eq!(sub(&flat_out, 2), sub(&lowered_out, 2));
+    }
+
+    #[test]
+    fn the_envelope_finds_the_true_peak_ebur128_finds() {
+        // A sine at a quarter of the rate, sampled off its crests: the
+        // samples stay 3 dB under its true peak.
+        let signal: Vec<f32> = (0..RATE as usize)
+            .map(|n| 0.5 * (std::f32::consts::PI * (n as f32 / 2.0 + 0.25)).sin())
+            .collect();
+        let ours = true_peak_envelope(&signal, 4_800)
+            .into_iter()
+            .fold(0f32, f32::max);
+        let theirs = true_peak_dbtp(&signal, RATE).unwrap();
+        let sample_peak = signal.iter().fold(0f32, |peak, s| peak.max(s.abs()));
+        assert!(
+            (20.0 * f64::from(ours).log10() - theirs).abs() < 0.01,
+            "{ours} vs {theirs}"
+        );
+        assert!(ours > sample_peak * 1.3, "{ours} vs {sample_peak}");
     }
 
     #[test]

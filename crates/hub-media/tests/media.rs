@@ -7,6 +7,7 @@ mod support;
 mod errors;
 mod formats;
 mod fuzz;
+mod loudness;
 mod pictures;
 mod tts;
 mod videos;
