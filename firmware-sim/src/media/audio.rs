@@ -27,7 +27,7 @@ pub struct AudioFacts {
 }
 
 /// Why a file is not audio the device can play.
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("not a playable Ogg Opus file: {0}")]
 pub struct Undecodable(pub String);
 

@@ -18,7 +18,6 @@ use tokio::sync::watch;
 use tokio::time::{sleep, sleep_until, Instant};
 use tracing::{debug, info, warn};
 
-use super::audio::check_ogg_opus;
 use super::http::{GetError, Http, Transfer};
 use super::{MediaOptions, Storage};
 
@@ -255,7 +254,7 @@ impl Fetcher {
             return Err(Failure::Mismatch("the file does not hash to its SHA-256"));
         }
         let duration = if self.check_audio {
-            match check_ogg_opus(&bytes) {
+            match self.options.contents.check_audio(&file.sha256, &bytes) {
                 Ok(facts) => Some(facts.duration),
                 Err(undecodable) => {
                     let mut media = self.storage.lock();
