@@ -45,6 +45,9 @@ use crate::player::{Played, Player};
 
 /// Reports handed to the MQTT client and not yet acknowledged by the broker.
 const WINDOW: usize = 8;
+/// How often (real time) a device whose due entry waits for its download
+/// looks whether the file has arrived.
+const MEDIA_POLL: Duration = Duration::from_millis(100);
 
 /// How a device links to the hub: its broker, and its media downloads.
 #[derive(Clone, Debug)]
@@ -203,8 +206,23 @@ impl Shared {
             )
         };
         let mut state = self.lock();
+        let fetching: Vec<String> = {
+            let media = self.storage.lock();
+            state
+                .player
+                .media_needed()
+                .into_iter()
+                .map(|file| file.sha256)
+                .filter(|sha| {
+                    !held.contains(sha)
+                        && !undecodable.contains(sha)
+                        && !media.given_up.contains(sha)
+                })
+                .collect()
+        };
         state.player.hold_media(held);
         state.player.know_media(durations, undecodable);
+        state.player.await_media(fetching);
         state
     }
 
@@ -622,10 +640,17 @@ impl Link {
 
     /// When the player next needs to run, as a real instant.
     fn wakeup(&self) -> Instant {
-        let next = self.shared.lock().player.next_wakeup();
-        let wait = next.map_or(Duration::from_secs(24 * 3600), |at| {
+        let (next, awaiting) = {
+            let state = self.shared.lock();
+            (state.player.next_wakeup(), state.player.awaiting_media())
+        };
+        let mut wait = next.map_or(Duration::from_secs(24 * 3600), |at| {
             self.clock.real_until(at)
         });
+        if awaiting {
+            // A due entry waits for its download: look again soon.
+            wait = wait.min(MEDIA_POLL);
+        }
         Instant::now() + wait
     }
 

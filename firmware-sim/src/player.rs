@@ -138,6 +138,12 @@ pub struct Player {
     durations: BTreeMap<String, Duration>,
     /// Files found unplayable, by SHA-256.
     undecodable: BTreeSet<String>,
+    /// Files the device is still downloading, by SHA-256: an entry due
+    /// before its file arrives waits for it rather than failing.
+    fetching: HashSet<String>,
+    /// Entries due, not started, waiting for their file; one still waiting
+    /// when its slot ends fails then.
+    waiting: HashSet<EntryKey>,
 }
 
 impl Default for Player {
@@ -162,6 +168,8 @@ impl Player {
             display: None,
             seen: None,
             held_media: HashSet::new(),
+            fetching: HashSet::new(),
+            waiting: HashSet::new(),
             durations: BTreeMap::new(),
             undecodable: BTreeSet::new(),
         }
@@ -229,6 +237,18 @@ impl Player {
         self.held_media = held.into_iter().collect();
     }
 
+    /// Which files the device is still downloading (their SHA-256): an
+    /// entry needing one of them waits for it until its slot ends.
+    pub fn await_media(&mut self, fetching: impl IntoIterator<Item = String>) {
+        self.fetching = fetching.into_iter().collect();
+    }
+
+    /// Whether a due entry is waiting for its file, so the player must be
+    /// advanced again as soon as the file may have arrived.
+    pub fn awaiting_media(&self) -> bool {
+        !self.waiting.is_empty()
+    }
+
     /// What the device learnt of its files: the real duration of the audio
     /// it checked, and which files it found unplayable (entries needing
     /// them fail as [`FailureReason::MediaUndecodable`]).
@@ -269,9 +289,16 @@ impl Player {
             .plans
             .values()
             .flatten()
-            .filter(|e| self.seen.is_none_or(|seen| e.start > seen))
             .filter(|e| !self.started.contains(&key(e)))
-            .map(|e| e.start)
+            .filter_map(|e| {
+                // A waiting entry next needs the player when its slot ends.
+                let at = if self.waiting.contains(&key(e)) {
+                    e.end
+                } else {
+                    e.start
+                };
+                self.seen.is_none_or(|seen| at > seen).then_some(at)
+            })
             .min();
         match (end, start) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -291,12 +318,19 @@ impl Player {
                 self.end(now, outcome, &mut out);
             }
         }
+        self.fail_unfetched(now, &mut out);
         if let Some((date, entry)) = self.due(now) {
             let wins = self
                 .playing
                 .as_ref()
                 .is_none_or(|p| rank(entry.class) >= rank(self.timeline[p.line].class));
-            if let Some(reason) = self.lacks_media(&entry).filter(|_| wins) {
+            let fetching = entry
+                .media
+                .as_ref()
+                .is_some_and(|file| self.fetching.contains(&file.sha256));
+            if wins && fetching && self.lacks_media(&entry).is_some() {
+                self.waiting.insert(key(&entry));
+            } else if let Some(reason) = self.lacks_media(&entry).filter(|_| wins) {
                 self.fail(entry, reason, now, &mut out);
             } else if wins {
                 self.end(now, Outcome::Preempted, &mut out);
@@ -429,6 +463,7 @@ impl Player {
         now: DateTime<Utc>,
         out: &mut Vec<Message>,
     ) {
+        self.waiting.remove(&key(&entry));
         self.started.insert(key(&entry));
         let airing = entry.airing();
         // The file plays from its beginning, cut at the end of the slot.
@@ -474,6 +509,35 @@ impl Player {
         }
     }
 
+    /// Fails the waiting entries whose slot is over, or whose file the
+    /// device stopped downloading, and forgets those no longer planned.
+    fn fail_unfetched(&mut self, now: DateTime<Utc>, out: &mut Vec<Message>) {
+        if self.waiting.is_empty() {
+            return;
+        }
+        let planned: Vec<PlanEntry> = self
+            .plans
+            .values()
+            .flatten()
+            .filter(|e| self.waiting.contains(&key(e)))
+            .cloned()
+            .collect();
+        self.waiting = planned.iter().map(key).collect();
+        for entry in planned {
+            let fetching = entry
+                .media
+                .as_ref()
+                .is_some_and(|file| self.fetching.contains(&file.sha256));
+            // A file that arrives with the slot over came too late all the
+            // same; one that arrives in time lets the next `due` start it.
+            let lacking = self.lacks_media(&entry);
+            if now >= entry.end || (lacking.is_some() && !fetching) {
+                let reason = lacking.unwrap_or(FailureReason::MediaMissing);
+                self.fail(entry, reason, now, out);
+            }
+        }
+    }
+
     /// Records `entry` as failed at `now` without touching what plays: the
     /// device has nothing to play instead. It is never tried again.
     fn fail(
@@ -483,6 +547,7 @@ impl Player {
         now: DateTime<Utc>,
         out: &mut Vec<Message>,
     ) {
+        self.waiting.remove(&key(&entry));
         self.started.insert(key(&entry));
         let airing = entry.airing();
         self.timeline.push(Played {
@@ -1137,6 +1202,64 @@ mod tests {
             (failed.start, failed.end, failed.outcome),
             (at("10:01:00"), at("10:01:00"), Outcome::Failed)
         );
+    }
+
+    #[test]
+    fn an_entry_whose_file_is_still_downloading_waits_for_it_then_plays() {
+        let mut player = Player::new();
+        let plan = vec![
+            with_media(normal("b", "10:00:00", "10:02:00"), "b"),
+            with_media(normal("c", "10:03:00", "10:04:00"), "c"),
+        ];
+        player.apply(schedule(plan), at("09:59:00"));
+        player.await_media(["b".repeat(64), "c".repeat(64)]);
+        assert_eq!(player.advance(at("10:00:00")), [], "b waits");
+        assert!(player.awaiting_media());
+        assert_eq!(player.next_wakeup(), Some(at("10:02:00")), "b's slot end");
+        player.hold_media(["b".repeat(64)]);
+        player.await_media(["c".repeat(64)]);
+        assert_eq!(
+            player.advance(at("10:00:20")),
+            [played("b", Outcome::Started)],
+            "b starts late, once its file is held"
+        );
+        assert!(!player.awaiting_media());
+        assert_eq!(
+            player.advance(at("10:02:00")),
+            [played("b", Outcome::Finished)]
+        );
+        assert_eq!(player.advance(at("10:03:00")), [], "c waits");
+        assert_eq!(
+            player.advance(at("10:04:00")),
+            [played("c", Outcome::Failed)],
+            "c's file never came: it fails when its slot ends"
+        );
+        let failed = player
+            .timeline()
+            .last()
+            .cloned()
+            .map(|p| (p.start, p.reason));
+        assert_eq!(
+            failed,
+            Some((at("10:04:00"), Some(FailureReason::MediaMissing)))
+        );
+    }
+
+    #[test]
+    fn a_waiting_entry_fails_at_once_when_its_download_is_given_up() {
+        let mut player = Player::new();
+        player.apply(
+            schedule(vec![with_media(normal("b", "10:00:00", "10:02:00"), "b")]),
+            at("09:59:00"),
+        );
+        player.await_media(["b".repeat(64)]);
+        assert_eq!(player.advance(at("10:00:00")), []);
+        player.await_media(Vec::<String>::new());
+        assert_eq!(
+            player.advance(at("10:00:05")),
+            [played("b", Outcome::Failed)]
+        );
+        assert!(!player.awaiting_media());
     }
 
     #[test]
