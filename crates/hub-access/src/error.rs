@@ -9,13 +9,6 @@ use crate::Role;
 /// Everything that can go wrong managing accounts, credentials and the audit log.
 #[derive(Debug, thiserror::Error)]
 pub enum AccessError {
-    #[error("invalid {what} {value:?}: {reason}")]
-    InvalidName {
-        what: &'static str,
-        value: String,
-        reason: &'static str,
-    },
-
     /// Passwords that are too short are refused when set (never when tried).
     #[error("a password needs at least {min} characters")]
     WeakPassword { min: usize },

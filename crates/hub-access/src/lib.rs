@@ -13,7 +13,7 @@
 //!
 //! # Layout
 //! - [`role`]: the roles and the area level each is scoped to.
-//! - [`names`]: account and token names, validated at the edge.
+//! - account and token names ([`Username`], [`TokenName`]) are `hub-core` identifiers, validated at the edge.
 //! - [`principal`]: who acts ([`Subject`]) with its role and area.
 //! - [`action`]: every permissioned operation and the facts about its target.
 //! - [`policy`]: [`authorize`] and [`Denied`].
@@ -45,7 +45,6 @@ pub mod audit;
 pub mod audit_log;
 pub mod error;
 pub mod login;
-pub mod names;
 pub mod password;
 pub mod policy;
 pub mod principal;
@@ -62,8 +61,8 @@ pub use api_token::ApiToken;
 pub use audit::{AuditEntry, AuditEvent};
 pub use audit_log::{AuditFilter, AuditLog, AuditQuery, MAX_QUERY};
 pub use error::AccessError;
+pub use hub_core::{TokenName, Username};
 pub use login::{log_in, LoginAttempt, LoginError};
-pub use names::{TokenName, Username};
 pub use password::{Password, PasswordHash};
 pub use policy::{authorize, Denied};
 pub use principal::{Principal, Subject};

@@ -82,6 +82,15 @@ identifier!(
     BulletinId, "bulletin id", 64, slug_char, "only lowercase ASCII letters, digits, '.', '_' and '-' are allowed"
 );
 identifier!(
+    /// The login name of a person's account, e.g. `nguyen.van.an`. Used
+    /// inside store keys, so its characters never include a separator.
+    Username, "account name", 64, slug_char, "only lowercase ASCII letters, digits, '.', '_' and '-' are allowed"
+);
+identifier!(
+    /// The name of an API token for a machine client, e.g. `district-660-cms`.
+    TokenName, "token name", 64, slug_char, "only lowercase ASCII letters, digits, '.', '_' and '-' are allowed"
+);
+identifier!(
     /// Language of a bulletin variant: `vi`, or an ethnic-minority language such as `ede`, `mnong`.
     Language, "language", 12, |c: char| c.is_ascii_lowercase(), "only lowercase ASCII letters are allowed"
 );
@@ -96,6 +105,22 @@ impl Language {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn account_and_token_names_are_checked() {
+        assert_eq!(
+            Username::parse("tran.thi-b_2").unwrap().as_str(),
+            "tran.thi-b_2"
+        );
+        let err = Username::parse("Trần").unwrap_err().to_string();
+        assert!(
+            err.contains("account name") && err.contains("lowercase"),
+            "{err}"
+        );
+        assert!(TokenName::parse("").is_err());
+        assert!(TokenName::parse(&"a".repeat(65)).is_err());
+        assert!(serde_json::from_str::<Username>("\"a\\u0000b\"").is_err());
+    }
 
     #[test]
     fn valid_identifiers_parse() {
