@@ -194,32 +194,31 @@ impl Shared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The state, its player told which media files storage holds now,
-    /// how long their audio lasts and which were found unplayable.
+    /// The state, its player told which media files storage holds now, how
+    /// long their audio lasts, which were found unplayable and which are
+    /// still being downloaded.
     fn lock_synced(&self) -> MutexGuard<'_, State> {
-        let (held, durations, undecodable) = {
+        let (held, durations, undecodable, given_up) = {
             let media = self.storage.lock();
             (
                 media.cache.hashes(),
                 media.durations.clone(),
                 media.undecodable.clone(),
+                media.given_up.clone(),
             )
         };
         let mut state = self.lock();
-        let fetching: Vec<String> = {
-            let media = self.storage.lock();
-            state
-                .player
-                .media_needed()
-                .into_iter()
-                .map(|file| file.sha256)
-                .filter(|sha| {
-                    !held.contains(sha)
-                        && !undecodable.contains(sha)
-                        && !media.given_up.contains(sha)
-                })
-                .collect()
-        };
+        // What the plan needs and the device neither holds, nor found
+        // unplayable, nor gave up on is still being downloaded.
+        let fetching: Vec<String> = state
+            .player
+            .media_needed()
+            .into_iter()
+            .map(|file| file.sha256)
+            .filter(|sha| {
+                !held.contains(sha) && !undecodable.contains(sha) && !given_up.contains(sha)
+            })
+            .collect();
         state.player.hold_media(held);
         state.player.know_media(durations, undecodable);
         state.player.await_media(fetching);
