@@ -195,8 +195,8 @@ impl Shared {
     }
 
     /// The state, its player told which media files storage holds now, how
-    /// long their audio lasts, which were found unplayable and which are
-    /// still being downloaded.
+    /// long their audio lasts, which were found unplayable and which it
+    /// stopped downloading.
     fn lock_synced(&self) -> MutexGuard<'_, State> {
         let (held, durations, undecodable, given_up) = {
             let media = self.storage.lock();
@@ -208,20 +208,9 @@ impl Shared {
             )
         };
         let mut state = self.lock();
-        // What the plan needs and the device neither holds, nor found
-        // unplayable, nor gave up on is still being downloaded.
-        let fetching: Vec<String> = state
-            .player
-            .media_needed()
-            .into_iter()
-            .map(|file| file.sha256)
-            .filter(|sha| {
-                !held.contains(sha) && !undecodable.contains(sha) && !given_up.contains(sha)
-            })
-            .collect();
         state.player.hold_media(held);
         state.player.know_media(durations, undecodable);
-        state.player.await_media(fetching);
+        state.player.give_up_media(given_up);
         state
     }
 

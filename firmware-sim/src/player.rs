@@ -138,9 +138,10 @@ pub struct Player {
     durations: BTreeMap<String, Duration>,
     /// Files found unplayable, by SHA-256.
     undecodable: BTreeSet<String>,
-    /// Files the device is still downloading, by SHA-256: an entry due
+    /// Files the device stopped downloading, by SHA-256. Any other file a
+    /// planned entry needs and the device lacks is on its way: an entry due
     /// before its file arrives waits for it rather than failing.
-    fetching: HashSet<String>,
+    given_up: HashSet<String>,
     /// Entries due, not started, waiting for their file; one still waiting
     /// when its slot ends fails then.
     waiting: HashSet<EntryKey>,
@@ -168,7 +169,7 @@ impl Player {
             display: None,
             seen: None,
             held_media: HashSet::new(),
-            fetching: HashSet::new(),
+            given_up: HashSet::new(),
             waiting: HashSet::new(),
             durations: BTreeMap::new(),
             undecodable: BTreeSet::new(),
@@ -237,10 +238,10 @@ impl Player {
         self.held_media = held.into_iter().collect();
     }
 
-    /// Which files the device is still downloading (their SHA-256): an
-    /// entry needing one of them waits for it until its slot ends.
-    pub fn await_media(&mut self, fetching: impl IntoIterator<Item = String>) {
-        self.fetching = fetching.into_iter().collect();
+    /// Which files the device stopped downloading (their SHA-256): entries
+    /// needing them fail when due instead of waiting.
+    pub fn give_up_media(&mut self, given_up: impl IntoIterator<Item = String>) {
+        self.given_up = given_up.into_iter().collect();
     }
 
     /// Whether a due entry is waiting for its file, so the player must be
@@ -324,11 +325,7 @@ impl Player {
                 .playing
                 .as_ref()
                 .is_none_or(|p| rank(entry.class) >= rank(self.timeline[p.line].class));
-            let fetching = entry
-                .media
-                .as_ref()
-                .is_some_and(|file| self.fetching.contains(&file.sha256));
-            if wins && fetching && self.lacks_media(&entry).is_some() {
+            if wins && self.fetching(&entry) {
                 self.waiting.insert(key(&entry));
             } else if let Some(reason) = self.lacks_media(&entry).filter(|_| wins) {
                 self.fail(entry, reason, now, &mut out);
@@ -524,10 +521,7 @@ impl Player {
             .collect();
         self.waiting = planned.iter().map(key).collect();
         for entry in planned {
-            let fetching = entry
-                .media
-                .as_ref()
-                .is_some_and(|file| self.fetching.contains(&file.sha256));
+            let fetching = self.fetching(&entry);
             // A file that arrives with the slot over came too late all the
             // same; one that arrives in time lets the next `due` start it.
             let lacking = self.lacks_media(&entry);
@@ -536,6 +530,15 @@ impl Player {
                 self.fail(entry, reason, now, out);
             }
         }
+    }
+
+    /// Whether `entry` lacks a file the device is still downloading.
+    fn fetching(&self, entry: &PlanEntry) -> bool {
+        self.lacks_media(entry) == Some(FailureReason::MediaMissing)
+            && entry
+                .media
+                .as_ref()
+                .is_some_and(|file| !self.given_up.contains(&file.sha256))
     }
 
     /// Records `entry` as failed at `now` without touching what plays: the
@@ -1183,6 +1186,7 @@ mod tests {
             with_media(normal("b", "10:03:00", "10:04:00"), "b"),
         ];
         player.apply(schedule(plan), at("10:00:10"));
+        player.give_up_media(["e".repeat(64)]);
         assert_eq!(
             player.advance(at("10:01:00")),
             [played("lu", Outcome::Failed)]
@@ -1212,12 +1216,10 @@ mod tests {
             with_media(normal("c", "10:03:00", "10:04:00"), "c"),
         ];
         player.apply(schedule(plan), at("09:59:00"));
-        player.await_media(["b".repeat(64), "c".repeat(64)]);
         assert_eq!(player.advance(at("10:00:00")), [], "b waits");
         assert!(player.awaiting_media());
         assert_eq!(player.next_wakeup(), Some(at("10:02:00")), "b's slot end");
         player.hold_media(["b".repeat(64)]);
-        player.await_media(["c".repeat(64)]);
         assert_eq!(
             player.advance(at("10:00:20")),
             [played("b", Outcome::Started)],
@@ -1252,9 +1254,8 @@ mod tests {
             schedule(vec![with_media(normal("b", "10:00:00", "10:02:00"), "b")]),
             at("09:59:00"),
         );
-        player.await_media(["b".repeat(64)]);
         assert_eq!(player.advance(at("10:00:00")), []);
-        player.await_media(Vec::<String>::new());
+        player.give_up_media(["b".repeat(64)]);
         assert_eq!(
             player.advance(at("10:00:05")),
             [played("b", Outcome::Failed)]
@@ -1309,6 +1310,7 @@ mod tests {
         };
         assert_eq!(hashes(&player), ["a", "b", "c"]);
         player.hold_media(["a".repeat(64)]);
+        player.give_up_media(["b".repeat(64)]);
         player.advance(at("10:00:30"));
         assert_eq!(hashes(&player), ["a", "b", "c"], "a plays: still needed");
         player.advance(at("10:02:30"));
@@ -1372,6 +1374,7 @@ mod tests {
         ];
         player.apply(schedule(plan), at("09:00:00"));
         player.know_media(BTreeMap::new(), ["u".repeat(64)].into());
+        player.give_up_media(["m".repeat(64)]);
         let failed = |bulletin: &str, reason| Message::Played {
             airing: airing(bulletin),
             outcome: Outcome::Failed,
