@@ -7,6 +7,7 @@
 
 mod support;
 
+mod api;
 mod day;
 mod demo_cli;
 mod link;

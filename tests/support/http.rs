@@ -1,11 +1,11 @@
-//! A plain HTTP/1.1 client (hyper) for the media server tests: one
-//! connection per request, so a test can also drop one mid-download.
+//! A plain HTTP/1.1 client (hyper) for the media server and API tests:
+//! one connection per request, so a test can also drop one mid-download.
 
 use std::net::SocketAddr;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::client::conn::http1;
 use hyper::header::{HeaderMap, HeaderName, AUTHORIZATION, HOST};
@@ -74,6 +74,16 @@ pub async fn start(
     path: &str,
     headers: &[(HeaderName, String)],
 ) -> Streaming {
+    start_with_body(addr, method, path, headers, Vec::new()).await
+}
+
+async fn start_with_body(
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    headers: &[(HeaderName, String)],
+    body: Vec<u8>,
+) -> Streaming {
     let stream = TcpStream::connect(addr).await.expect("the server accepts");
     let (mut sender, connection) = http1::handshake(TokioIo::new(stream))
         .await
@@ -90,7 +100,7 @@ pub async fn start(
         request = request.header(name, value);
     }
     let request = request
-        .body(Empty::<Bytes>::new())
+        .body(Full::new(Bytes::from(body)))
         .expect("a valid request");
     let response = sender
         .send_request(request)
@@ -102,17 +112,28 @@ pub async fn start(
     }
 }
 
-/// Sends one request and reads the whole response.
+/// Sends one request without a body and reads the whole response.
 pub async fn fetch(
     addr: SocketAddr,
     method: Method,
     path: &str,
     headers: &[(HeaderName, String)],
 ) -> Fetched {
+    send(addr, method, path, headers, Vec::new()).await
+}
+
+/// Sends one request with `body` and reads the whole response.
+pub async fn send(
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    headers: &[(HeaderName, String)],
+    body: Vec<u8>,
+) -> Fetched {
     let Streaming {
         response,
         connection,
-    } = start(addr, method, path, headers).await;
+    } = start_with_body(addr, method, path, headers, body).await;
     let (parts, body) = response.into_parts();
     let body = body
         .collect()

@@ -31,6 +31,9 @@ pub enum Action {
     DeviceReport,
     DeviceFetchMedia,
     // Bulletins.
+    /// Store an audio recording for a bulletin or an emergency (target: the
+    /// area it is meant for).
+    UploadMedia,
     CreateBulletin,
     EditDraft,
     SubmitBulletin,
@@ -61,7 +64,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 32] = [
+    pub const ALL: [Action; 33] = [
         Action::LogIn,
         Action::LogOut,
         Action::ManageAreas,
@@ -72,6 +75,7 @@ impl Action {
         Action::ViewDeviceHealth,
         Action::DeviceReport,
         Action::DeviceFetchMedia,
+        Action::UploadMedia,
         Action::CreateBulletin,
         Action::EditDraft,
         Action::SubmitBulletin,
@@ -101,7 +105,7 @@ impl Action {
         use Action::*;
         match self {
             LogIn | LogOut => TargetKind::Nothing,
-            ManageAreas | EditCommuneSettings | RegisterDevice | ViewDeviceHealth
+            ManageAreas | EditCommuneSettings | RegisterDevice | ViewDeviceHealth | UploadMedia
             | ViewProgramme | ReorderPriority | OptIn | OptOut | ReadAudit | ReadReports
             | RunBackup | RestoreBackup => TargetKind::Area,
             ProvisionDevice | RevokeDevice | DeviceReport | DeviceFetchMedia => TargetKind::Device,
@@ -160,8 +164,9 @@ pub struct DeviceFacts {
 /// A bulletin as it is (or, when created or triggered, as it will be).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BulletinFacts {
-    /// Who wrote it: nobody may review their own bulletin.
-    pub author: Subject,
+    /// Who wrote it: nobody may review their own bulletin. `None`: it came
+    /// from the province configuration file, written by nobody who acts.
+    pub author: Option<Subject>,
     pub issuer: AreaCode,
     pub targets: Vec<AreaCode>,
     pub class: PriorityClass,

@@ -25,6 +25,7 @@
 //! - [`login`]: throttle, verify, open a session.
 //! - [`store`]: the [`AccessStore`] of accounts, sessions and tokens in the hub's store.
 //! - [`audit`], [`audit_log`]: the [`AuditEntry`] and the append-only [`AuditLog`].
+//! - [`authorship`]: who wrote each bulletin ([`Authorship`]).
 //! - [`error`]: the [`AccessError`] enum.
 //!
 //! ## Trees in the hub's store
@@ -36,6 +37,7 @@
 //! | `sessions`    | SHA-256 of the session token (hex)           | [`Session`]   |
 //! | `api_tokens`  | SHA-256 of the API token (hex)               | [`ApiToken`]  |
 //! | `audit`       | Unix ms (16 hex) + sequence (16 hex)         | [`AuditEntry`] |
+//! | `authorship`  | bulletin id                                  | [`Authorship`] |
 //! | `audit_index` | `actor`/`area`/`bulletin` `\0` value `\0` entry key | a reference to the entry |
 
 pub mod account;
@@ -43,6 +45,7 @@ pub mod action;
 pub mod api_token;
 pub mod audit;
 pub mod audit_log;
+pub mod authorship;
 pub mod error;
 pub mod login;
 pub mod password;
@@ -60,6 +63,7 @@ pub use action::{AccountFacts, Action, BulletinFacts, DeviceFacts, Target, Targe
 pub use api_token::ApiToken;
 pub use audit::{AuditEntry, AuditEvent};
 pub use audit_log::{AuditFilter, AuditLog, AuditQuery, MAX_QUERY};
+pub use authorship::Authorship;
 pub use error::AccessError;
 pub use hub_core::{TokenName, Username};
 pub use login::{log_in, LoginAttempt, LoginError};

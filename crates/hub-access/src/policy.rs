@@ -108,6 +108,7 @@ fn rule(action: Action, role: Role) -> Option<Rule> {
             CreateBulletin | EditDraft | SubmitBulletin | CancelBulletin,
             ProvincialEditor | DistrictEditor | CommuneChair,
         ) => Rule::Issue,
+        (UploadMedia, ProvincialEditor | DistrictEditor | CommuneChair | Operator) => Rule::InArea,
         (ApproveBulletin | RejectBulletin, Reviewer) => Rule::InArea,
         (ReorderPriority | OptIn | OptOut, CommuneChair) => Rule::InArea,
 
@@ -246,7 +247,7 @@ fn check_bulletin(
         TriggerEmergency | StopEmergency if !emergency => Err(Denied::NotAnEmergency { action }),
         EditDraft | SubmitBulletin => need(state == BulletinState::Draft, "draft"),
         ApproveBulletin | RejectBulletin => {
-            if bulletin.author == principal.subject {
+            if bulletin.author.as_ref() == Some(&principal.subject) {
                 return Err(Denied::OwnBulletin);
             }
             need(state == BulletinState::Submitted, "submitted")

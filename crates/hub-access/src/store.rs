@@ -9,12 +9,13 @@
 use std::net::IpAddr;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use hub_core::{AreaCode, AreaTree};
+use hub_core::{AreaCode, AreaTree, BulletinId};
 use hub_store::{Batch, Store};
 
 use crate::account::check_scope;
 use crate::{
-    AccessError, Account, ApiToken, Principal, Role, SecretToken, Session, TokenName, Username,
+    AccessError, Account, ApiToken, Authorship, Principal, Role, SecretToken, Session, TokenName,
+    Username,
 };
 
 /// Why a presented token does not authenticate anyone.
@@ -226,6 +227,18 @@ impl AccessStore {
         token.revoked.get_or_insert(now);
         self.store.put(&token)?;
         Ok(token)
+    }
+
+    /// Records who wrote a bulletin; the first author stays.
+    pub fn record_author(&self, authorship: &Authorship) -> Result<(), AccessError> {
+        if self.author_of(&authorship.bulletin)?.is_none() {
+            self.store.put(authorship)?;
+        }
+        Ok(())
+    }
+
+    pub fn author_of(&self, bulletin: &BulletinId) -> Result<Option<Authorship>, AccessError> {
+        Ok(self.store.get(bulletin.as_str().as_bytes())?)
     }
 
     /// Who an API token acts as.

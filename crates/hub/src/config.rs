@@ -19,6 +19,7 @@ use hub_core::{
 };
 use serde::Deserialize;
 
+use crate::api::settings::{ApiSettings, ENV_API_LISTEN};
 use crate::link::settings::{
     LinkSettings, ENV_MEDIA_LISTEN, ENV_MQTT_LISTEN, ENV_PUBLIC_MEDIA_URL,
 };
@@ -98,6 +99,8 @@ pub struct HubConfig {
     pub opt_ins: Vec<OptIn>,
     #[serde(default)]
     pub link: LinkSettings,
+    #[serde(default)]
+    pub api: ApiSettings,
 }
 
 fn default_timezone() -> Tz {
@@ -210,6 +213,7 @@ const UNMEASURED_SLOT_SECS: u32 = MAX_PART_SECS;
 pub struct LoadedConfig {
     pub data_dir: PathBuf,
     pub link: LinkSettings,
+    pub api: ApiSettings,
     pub province: Province,
     /// The bulletins as configured: audio parts with a file or speech have no
     /// media yet (and, without `secs`, an unmeasured slot) until seeding
@@ -253,6 +257,9 @@ impl HubConfig {
         if let Some(listen) = env(ENV_MEDIA_LISTEN) {
             config.link.media_listen = address(ENV_MEDIA_LISTEN, listen)?;
         }
+        if let Some(listen) = env(ENV_API_LISTEN) {
+            config.api.listen = address(ENV_API_LISTEN, listen)?;
+        }
         if let Some(url) = env(ENV_PUBLIC_MEDIA_URL) {
             config.link.public_media_url = Some(url.to_string_lossy().into_owned());
         }
@@ -288,6 +295,7 @@ impl HubConfig {
         Ok(LoadedConfig {
             data_dir: self.data_dir,
             link: self.link,
+            api: self.api,
             province,
             programme,
             audio,
@@ -724,15 +732,17 @@ mod tests {
     }
 
     #[test]
-    fn the_environment_overrides_the_media_settings() {
+    fn the_environment_overrides_the_http_settings() {
         let (_dir, path) = write(MINIMAL);
         let config = HubConfig::load_with_env(&path, |name| match name {
             ENV_MEDIA_LISTEN => Some("127.0.0.1:0".into()),
+            ENV_API_LISTEN => Some("127.0.0.1:0".into()),
             ENV_PUBLIC_MEDIA_URL => Some("https://media.example".into()),
             _ => None,
         })
         .unwrap();
         assert_eq!(config.link.media_listen.port(), 0);
+        assert_eq!(config.api.listen.port(), 0);
         assert_eq!(
             config.link.public_media_url.as_deref(),
             Some("https://media.example")

@@ -8,10 +8,14 @@
 //! - [`media`]: the content-addressed media store, audio ingest, the media HTTP server.
 //! - [`report`]: a day plan rendered for people or as device payloads.
 //! - [`link`]: `hub serve`: the broker, the device protocol and delivery state.
+//! - [`admin`]: the first administrator, created from the command line.
+//! - [`api`]: the people's HTTP API under `/api/v1`, served beside the hub.
 //! - [`serve`]: `hub serve` around [`link`], until a shutdown signal.
 //! - [`demo`]: `hub demo`: the hub plus a simulated fleet of the province on a fast clock.
 //! - [`cli`]: the `hub` command line; `main.rs` only parses and calls [`cli::run`].
 
+pub mod admin;
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -47,6 +47,10 @@ const DESIGN: &[(Action, &str)] = &[
         /* */ ".   .   .   .   .   .   Y",
     ),
     (
+        Action::UploadMedia,
+        /*      */ ".   Y   Y   .   Y   Y   .",
+    ),
+    (
         Action::CreateBulletin,
         /*   */ ".   Y   Y   .   Y   .   .",
     ),
@@ -228,7 +232,7 @@ fn facts(action: Action, who: &Principal, home: &str, commune: &str, own: bool) 
             commune: code(commune),
         },
         bulletin: BulletinFacts {
-            author: user("author"),
+            author: Some(user("author")),
             issuer: code(home),
             targets: vec![code(commune)],
             class: class_for(action),
@@ -322,7 +326,7 @@ fn bulletin(
     state: BulletinState,
 ) -> BulletinFacts {
     BulletinFacts {
-        author,
+        author: Some(author),
         issuer: code(issuer),
         targets: targets.iter().map(|t| code(t)).collect(),
         class: PriorityClass::Priority,

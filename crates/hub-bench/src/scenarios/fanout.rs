@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
 use chrono::{TimeDelta, Utc};
+use hub::api::ApiSettings;
 use hub::config::LoadedConfig;
 use hub::link::{self, BrokerChoice, LinkSettings, ServeOptions};
 use hub_core::{
@@ -158,6 +159,10 @@ pub async fn run(params: &FanoutParams) -> anyhow::Result<FanoutSummary> {
         config: LoadedConfig {
             data_dir: dir.path().join("hub"),
             link: settings.clone(),
+            api: ApiSettings {
+                listen: "127.0.0.1:0".parse()?,
+                ..ApiSettings::default()
+            },
             province: load.province.clone(),
             programme: Programme::default(),
             audio: Vec::new(),

@@ -5,13 +5,17 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use hub_core::{BulletinId, CoreError, Delivery, DeliveryState, DeviceId, Event};
+use hub_core::{
+    AreaCode, Bulletin, BulletinId, ChairOrder, CoreError, Delivery, DeliveryState, DeviceId,
+    Event, OptIn, PlanItem,
+};
 use hub_proto::{Provisioning, Status};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::service::ServeError;
+use crate::api::ApiServer;
 use crate::media::server::MediaServer;
 
 /// Counters of the device link.
@@ -39,27 +43,33 @@ pub(super) enum Request {
     Health(DeviceId, oneshot::Sender<Option<Status>>),
     Stats(oneshot::Sender<LinkStats>),
     Tally(oneshot::Sender<DeliveryTally>),
+    Bulletins(oneshot::Sender<Vec<Bulletin>>),
+    Bulletin(BulletinId, oneshot::Sender<Option<Bulletin>>),
+    Commune(AreaCode, oneshot::Sender<CommuneView>),
+}
+
+/// What a commune's devices are to air and what its chair decided.
+#[derive(Clone, Debug, Default)]
+pub struct CommuneView {
+    /// Every bulletin that targets the commune, in id order.
+    pub bulletins: Vec<Bulletin>,
+    pub chair_order: Option<ChairOrder>,
+    pub opt_ins: Vec<OptIn>,
+    /// Each device of the commune with its current plan.
+    pub plans: Vec<(DeviceId, Vec<PlanItem>)>,
 }
 
 /// How many devices each bulletin stands at, by delivery state.
 pub type DeliveryTally = BTreeMap<BulletinId, BTreeMap<DeliveryState, usize>>;
 
-/// A running hub.
-pub struct HubHandle {
-    /// The embedded broker's plain MQTT address (`None` with an external broker).
-    pub mqtt_addr: Option<SocketAddr>,
-    pub mqtts_addr: Option<SocketAddr>,
-    /// Where the media server listens.
-    pub media_addr: SocketAddr,
-    pub(super) media_server: MediaServer,
-    /// Credentials of every device and the hub's public key.
-    pub provisioning: Provisioning,
+/// Asks a running hub task for what it knows and feeds it events. Cheap to
+/// clone: the API's handlers each hold one.
+#[derive(Clone)]
+pub struct HubClient {
     pub(super) requests: mpsc::Sender<Request>,
-    pub(super) cancel: CancellationToken,
-    pub(super) task: JoinHandle<Result<(), ServeError>>,
 }
 
-impl HubHandle {
+impl HubClient {
     async fn ask<T>(
         &self,
         make: impl FnOnce(oneshot::Sender<T>) -> Request,
@@ -103,16 +113,57 @@ impl HubHandle {
         self.ask(Request::Tally).await
     }
 
+    /// Every bulletin the hub knows, in id order.
+    pub async fn bulletins(&self) -> Result<Vec<Bulletin>, ServeError> {
+        self.ask(Request::Bulletins).await
+    }
+
+    pub async fn bulletin(&self, id: &BulletinId) -> Result<Option<Bulletin>, ServeError> {
+        self.ask(|reply| Request::Bulletin(id.clone(), reply)).await
+    }
+
+    /// What `commune` airs and what its chair decided.
+    pub async fn commune(&self, commune: &AreaCode) -> Result<CommuneView, ServeError> {
+        self.ask(|reply| Request::Commune(commune.clone(), reply))
+            .await
+    }
+}
+
+/// A running hub.
+pub struct HubHandle {
+    /// The embedded broker's plain MQTT address (`None` with an external broker).
+    pub mqtt_addr: Option<SocketAddr>,
+    pub mqtts_addr: Option<SocketAddr>,
+    /// Where the media server listens.
+    pub media_addr: SocketAddr,
+    pub(super) media_server: MediaServer,
+    /// Where the people's API listens.
+    pub api_addr: SocketAddr,
+    pub(super) api_server: ApiServer,
+    /// Credentials of every device and the hub's public key.
+    pub provisioning: Provisioning,
+    pub(super) client: HubClient,
+    pub(super) cancel: CancellationToken,
+    pub(super) task: JoinHandle<Result<(), ServeError>>,
+}
+
+impl HubHandle {
+    /// A client of the hub task, to keep after the handle is moved.
+    pub fn client(&self) -> HubClient {
+        self.client.clone()
+    }
+
     /// A token that stops the hub when cancelled.
     pub fn cancel_token(&self) -> CancellationToken {
         self.cancel.clone()
     }
 
     /// Runs until the hub stops (by its cancel token, or an error); the
-    /// media server stops with it.
+    /// media and API servers stop with it.
     pub async fn wait(self) -> Result<(), ServeError> {
         let stopped = self.task.await.map_err(|_| ServeError::Stopped);
         self.media_server.stop().await;
+        self.api_server.stop().await;
         stopped?
     }
 
@@ -120,5 +171,13 @@ impl HubHandle {
     pub async fn shutdown(self) -> Result<(), ServeError> {
         self.cancel.cancel();
         self.wait().await
+    }
+}
+
+/// The handle answers every [`HubClient`] query itself.
+impl std::ops::Deref for HubHandle {
+    type Target = HubClient;
+    fn deref(&self) -> &HubClient {
+        &self.client
     }
 }

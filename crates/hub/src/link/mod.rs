@@ -10,7 +10,8 @@
 //! - [`writer`]: the store writes, off the hub task.
 //! - [`service`]: starting the hub ([`start`]).
 //! - `task`: the one task that owns the scheduler and ties the rest together.
-//! - [`handle`]: the [`HubHandle`] people and tests use to talk to that task.
+//! - [`handle`]: the [`HubHandle`] (and cloneable [`HubClient`]) people, the
+//!   API and tests use to talk to that task.
 //!
 //! `docs/protocol.md` describes the protocol and its threat model.
 
@@ -25,6 +26,6 @@ mod task;
 pub mod transport;
 pub mod writer;
 
-pub use handle::{DeliveryTally, HubHandle, LinkStats};
+pub use handle::{CommuneView, DeliveryTally, HubClient, HubHandle, LinkStats};
 pub use service::{start, BrokerChoice, ServeError, ServeOptions};
 pub use settings::LinkSettings;

@@ -3,14 +3,17 @@
 //! [`start`] opens the store and imports the province, seeds the programme
 //! (ingesting new bulletins' audio on a blocking thread), creates the
 //! signing identity and device secrets, starts the embedded broker (or
-//! connects to an external one) and the media server, and spawns the
+//! connects to an external one), the media server and the people's API,
+//! and spawns the
 //! [hub task](super::task) that owns the scheduler from then on. It returns
 //! a [`HubHandle`].
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use hub_access::{AccessStore, AuditLog, LoginThrottle, ThrottlePolicy};
 use hub_core::{Delivery, DeliveryBook, Event, Scheduler};
 use hub_proto::Clock;
 use hub_store::{Store, StoreError};
@@ -19,11 +22,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::broker::{self, Passwords};
 use super::gate::{Gate, Known};
-use super::handle::{HubHandle, LinkStats};
+use super::handle::{HubClient, HubHandle, LinkStats};
 use super::identity::{self, Identity};
 use super::task::{Effects, Hub};
 use super::transport::{self, BrokerUrl};
 use super::writer::StoreWriter;
+use crate::api::{ApiContext, ApiServer};
 use crate::config::LoadedConfig;
 use crate::media::server::MediaServer;
 use crate::media::{MediaStore, MediaStoreError};
@@ -63,6 +67,11 @@ pub enum ServeError {
     MediaStore(#[from] MediaStoreError),
     #[error("adding the configured bulletins")]
     Seed(#[from] SeedError),
+    #[error("API server: cannot listen on {addr}")]
+    ApiListen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
     #[error("media server: cannot listen on {addr}")]
     MediaListen {
         addr: std::net::SocketAddr,
@@ -131,7 +140,7 @@ pub async fn start(options: ServeOptions) -> Result<HubHandle, ServeError> {
     let settings = config.link.clone();
     let media_server = MediaServer::start(
         settings.media_listen,
-        media,
+        media.clone(),
         passwords.clone(),
         cancel.clone(),
     )
@@ -175,6 +184,28 @@ pub async fn start(options: ServeOptions) -> Result<HubHandle, ServeError> {
     for device in province.devices() {
         logs.entry(device.id.clone()).or_default().go_offline();
     }
+    let (requests, inbox) = mpsc::channel(256);
+    let client = HubClient { requests };
+    let api_listen = config.api.listen;
+    let api = ApiContext {
+        settings: config.api,
+        store: store.clone(),
+        access: AccessStore::new(store.clone()),
+        audit: AuditLog::new(store.clone()),
+        media,
+        hub: client.clone(),
+        province: Arc::new(province.clone()),
+        provisioning: Arc::new(provisioning.clone()),
+        clock,
+        throttle: Mutex::new(LoginThrottle::new(ThrottlePolicy::default())),
+        account_writes: tokio::sync::Mutex::new(()),
+    };
+    let api_server = ApiServer::start(Arc::new(api), cancel.clone())
+        .await
+        .map_err(|source| ServeError::ApiListen {
+            addr: api_listen,
+            source,
+        })?;
     let scheduler = Scheduler::new(province, programme, logs);
     let deliveries = DeliveryBook::from_records(store.all::<Delivery>()?);
     let writer = StoreWriter::start(store.clone());
@@ -201,7 +232,6 @@ pub async fn start(options: ServeOptions) -> Result<HubHandle, ServeError> {
     hub.round(now, vec![Event::Tick], Effects::default())
         .await?;
 
-    let (requests, inbox) = mpsc::channel(256);
     let task = tokio::spawn(hub.run(uplinks, inbox, tick, cancel.clone()));
     stop_on_error.disarm();
     Ok(HubHandle {
@@ -209,8 +239,10 @@ pub async fn start(options: ServeOptions) -> Result<HubHandle, ServeError> {
         mqtts_addr,
         media_addr: media_server.addr,
         media_server,
+        api_addr: api_server.addr,
+        api_server,
         provisioning,
-        requests,
+        client,
         cancel,
         task,
     })

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use hub_core::{
-    AiringKey, BulletinState, Decision, Delivery, DeliveryBook, DeliveryState, DeviceId, Event,
-    Receipt, Report as CoreReport, Scheduler, Withdrawal,
+    AiringKey, AreaCode, BulletinState, Decision, Delivery, DeliveryBook, DeliveryState, DeviceId,
+    Event, Receipt, Report as CoreReport, Scheduler, Withdrawal,
 };
 use hub_proto::{
     Clock, Command, FailureReason, Message, Outcome, Report, Status, PROTOCOL_VERSION,
@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::dispatch::{Outbound, Round};
 use super::gate::Gate;
-use super::handle::{DeliveryTally, LinkStats, Request};
+use super::handle::{CommuneView, DeliveryTally, LinkStats, Request};
 use super::identity::Identity;
 use super::service::ServeError;
 use super::settings::LinkSettings;
@@ -310,6 +310,15 @@ impl Hub {
                 }
                 let _ = reply.send(tally);
             }
+            Request::Bulletins(reply) => {
+                let _ = reply.send(self.scheduler.programme().bulletins().cloned().collect());
+            }
+            Request::Bulletin(id, reply) => {
+                let _ = reply.send(self.scheduler.programme().bulletin(&id).ok().cloned());
+            }
+            Request::Commune(commune, reply) => {
+                let _ = reply.send(self.commune_view(&commune));
+            }
             Request::Stats(reply) => {
                 let mut stats = self.stats.clone();
                 stats.dropped = self.gate.dropped();
@@ -319,6 +328,27 @@ impl Hub {
             }
         }
         Ok(())
+    }
+
+    fn commune_view(&self, commune: &AreaCode) -> CommuneView {
+        let programme = self.scheduler.programme();
+        let devices = self.scheduler.province().devices_in(commune);
+        CommuneView {
+            bulletins: programme
+                .bulletins_for(commune)
+                .filter_map(|id| programme.bulletin(id).ok().cloned())
+                .collect(),
+            chair_order: programme.chair_order(commune).cloned(),
+            opt_ins: programme
+                .opt_ins()
+                .filter(|o| &o.commune == commune)
+                .cloned()
+                .collect(),
+            plans: devices
+                .iter()
+                .map(|d| (d.clone(), self.scheduler.plan(d).to_vec()))
+                .collect(),
+        }
     }
 
     async fn on_tick(&mut self) -> Result<(), ServeError> {

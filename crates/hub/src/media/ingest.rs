@@ -134,6 +134,33 @@ pub fn ingest_all(
         .collect()
 }
 
+/// Why an uploaded recording was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    #[error("the upload cannot be used: {0}")]
+    BadFile(#[from] MediaError),
+    #[error("storing the upload: {0}")]
+    Store(#[from] MediaStoreError),
+}
+
+/// Encodes an uploaded recording (`hint`: its file extension, if known) and
+/// stores the broadcast file. CPU-bound like [`ingest_all`].
+pub fn ingest_upload(
+    bytes: &[u8],
+    hint: Option<&str>,
+    media: &MediaStore,
+    settings: &AudioSettings,
+) -> Result<StoredAudio, UploadError> {
+    let encoded = hub_media::ingest_audio(bytes, hint, settings)?;
+    media.put(&encoded.ogg, &facts(&encoded))?;
+    tracing::info!(sha256 = %encoded.sha256_hex, duration_ms = encoded.duration_ms, "upload ingested");
+    Ok(StoredAudio {
+        sha256: encoded.sha256_hex,
+        size: encoded.size_bytes as u64,
+        duration_ms: encoded.duration_ms,
+    })
+}
+
 /// Encodes one job's input and stores the file.
 fn store_one(
     job: &AudioJob,

@@ -1,0 +1,616 @@
+//! Bulletins: editors write drafts, submit them, reviewers approve or
+//! reject the sensitive ones, editors cancel; everyone in scope reads.
+//!
+//! Every state change goes to the hub task as a scheduler event, so the
+//! plan on every device follows at once; the task stores the bulletin.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use hub_access::{needs_review, Action, Authorship, BulletinFacts, Target};
+use hub_core::{
+    AreaCode, AudioPart, AudioSource, Bulletin, BulletinId, BulletinState, Category, Delivery,
+    Event, Language, PriorityClass, Recurrence, StoredAudio, Validity, Variant, VisualPart,
+};
+use hub_media::AudioSettings;
+use hub_store::MediaKind;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{parse_id, require_area, Reason};
+use crate::api::auth::Caller;
+use crate::api::error::{ApiError, ErrorBody};
+use crate::api::extract::Body;
+use crate::api::state::{ApiContext, ApiState};
+use crate::media::ingest::{ingest_all, AudioInput, AudioJob};
+
+/// A bulletin as written by an editor: issued in the name of the editor's
+/// own area, to target areas inside it.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulletinRequest {
+    pub title: String,
+    /// `policy_law`, `local_projects`, `politics_economy_culture`,
+    /// `security_military`, `disaster_emergency`, `good_examples`,
+    /// `fighting_crime`, `daily_life` or `other`.
+    #[schema(value_type = String, example = "daily_life")]
+    pub category: Category,
+    /// `priority` or `normal` (emergencies go through `/emergencies`).
+    #[schema(value_type = String, example = "priority")]
+    pub class: PriorityClass,
+    #[schema(value_type = Vec<String>)]
+    pub targets: Vec<AreaCode>,
+    pub not_before: DateTime<Utc>,
+    pub expires: DateTime<Utc>,
+    /// Airs every day at these local times (`"06:30"`) for `days` days.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub recurrence: Option<Recurrence>,
+    /// Send to the editorial board even if its category does not require it.
+    #[serde(default)]
+    pub sensitive: bool,
+    pub variants: Vec<VariantRequest>,
+}
+
+/// The bulletin in one language.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VariantRequest {
+    #[schema(value_type = String, example = "vi")]
+    pub language: Language,
+    #[serde(default)]
+    pub audio: Option<AudioRequest>,
+    /// What LED boards show: `{"kind": "text", "secs": 30, "text": "…"}`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub visual: Option<VisualPart>,
+}
+
+/// Where a variant's sound comes from: text to speak, or an uploaded file.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AudioRequest {
+    /// Spoken by text-to-speech in the variant's language.
+    #[serde(default)]
+    pub speech: Option<String>,
+    /// The `sha256` `/uploads/audio` answered.
+    #[serde(default)]
+    pub upload: Option<String>,
+    /// The slot on loudspeakers; default and minimum: the audio's length.
+    #[serde(default)]
+    pub secs: Option<u32>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BulletinView {
+    /// `user:…` or `token:…`; absent for bulletins from the configuration file.
+    pub author: Option<String>,
+    #[schema(value_type = Object)]
+    pub bulletin: Bulletin,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BulletinDeliveries {
+    pub bulletin: String,
+    /// The deliveries of the bulletin on the devices in the caller's area.
+    #[schema(value_type = Vec<Object>)]
+    pub deliveries: Vec<Delivery>,
+}
+
+/// What the policy knows of a bulletin.
+pub fn facts(state: &ApiContext, bulletin: &Bulletin) -> Result<BulletinFacts, ApiError> {
+    let author = state.access.author_of(&bulletin.id)?.map(|a| a.author);
+    Ok(BulletinFacts {
+        author,
+        issuer: bulletin.issuer.clone(),
+        targets: bulletin.targets.clone(),
+        class: bulletin.class,
+        state: bulletin.state,
+    })
+}
+
+/// The bulletin, or 404.
+pub async fn load(state: &ApiContext, id: &str) -> Result<Bulletin, ApiError> {
+    let id: BulletinId = parse_id(id, "bulletin")?;
+    state
+        .hub
+        .bulletin(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("unknown bulletin {id}")))
+}
+
+/// Whether the caller's area and the bulletin's targets overlap.
+fn visible(state: &ApiContext, caller: &Caller, bulletin: &Bulletin) -> bool {
+    let tree = &state.province.tree;
+    let area = &caller.principal.area;
+    bulletin
+        .targets
+        .iter()
+        .any(|t| tree.is_within(t, area) || tree.is_within(area, t))
+        || tree.is_within(&bulletin.issuer, area)
+}
+
+pub async fn view(state: &ApiContext, bulletin: Bulletin) -> Result<BulletinView, ApiError> {
+    Ok(BulletinView {
+        author: state
+            .access
+            .author_of(&bulletin.id)?
+            .map(|a| a.author.to_string()),
+        bulletin,
+    })
+}
+
+/// Builds the bulletin a request describes, without its audio files yet.
+pub fn draft(
+    state: &ApiContext,
+    caller: &Caller,
+    id: BulletinId,
+    request: &BulletinRequest,
+) -> Result<Bulletin, ApiError> {
+    for (i, target) in request.targets.iter().enumerate() {
+        require_area(state, target, &format!("targets[{i}]"))?;
+    }
+    if request.variants.is_empty() {
+        return Err(ApiError::invalid(
+            "variants",
+            "give at least one language variant",
+        ));
+    }
+    let issuer = caller.principal.area.clone();
+    let level = state.province.tree.require(&issuer)?.level;
+    let variants = request
+        .variants
+        .iter()
+        .enumerate()
+        .map(|(i, v)| variant_of(state, i, v))
+        .collect::<Result<_, _>>()?;
+    Ok(Bulletin {
+        id,
+        title: request.title.trim().to_owned(),
+        category: request.category,
+        level,
+        issuer,
+        class: request.class,
+        targets: request.targets.clone(),
+        validity: Validity {
+            not_before: request.not_before,
+            expires: request.expires,
+        },
+        recurrence: request.recurrence.clone(),
+        variants,
+        sensitive: needs_review(request.category, request.sensitive),
+        state: BulletinState::Draft,
+    })
+}
+
+/// A variant with its uploaded audio named; speech is spoken later.
+pub fn variant_of(
+    state: &ApiContext,
+    i: usize,
+    request: &VariantRequest,
+) -> Result<Variant, ApiError> {
+    let field = |name: &str| format!("variants[{i}].audio.{name}");
+    let audio = match &request.audio {
+        None => None,
+        Some(AudioRequest {
+            speech: Some(_),
+            upload: Some(_),
+            ..
+        }) => {
+            return Err(ApiError::invalid(
+                format!("variants[{i}].audio"),
+                "give either speech or upload, not both",
+            ))
+        }
+        Some(AudioRequest {
+            speech: Some(text),
+            secs,
+            ..
+        }) => {
+            if text.trim().is_empty() {
+                return Err(ApiError::invalid(
+                    field("speech"),
+                    "the text to speak is empty",
+                ));
+            }
+            Some(AudioPart {
+                source: AudioSource::Speech { text: text.clone() },
+                secs: secs.unwrap_or(0),
+                media: None,
+            })
+        }
+        Some(AudioRequest {
+            upload: Some(sha256),
+            secs,
+            ..
+        }) => {
+            let media = uploaded(state, sha256).map_err(|e| e.at(field("upload")))?;
+            let needed = u32::try_from(media.secs_rounded_up()).unwrap_or(u32::MAX);
+            let secs = secs.unwrap_or(needed);
+            if secs < needed {
+                return Err(ApiError::invalid(
+                    field("secs"),
+                    format!(
+                        "{secs} s is shorter than the audio ({} ms)",
+                        media.duration_ms
+                    ),
+                ));
+            }
+            Some(AudioPart {
+                source: AudioSource::Recorded,
+                secs,
+                media: Some(media),
+            })
+        }
+        Some(_) => {
+            return Err(ApiError::invalid(
+                format!("variants[{i}].audio"),
+                "give speech (text to speak) or upload (a file's sha256)",
+            ))
+        }
+    };
+    Ok(Variant {
+        language: request.language.clone(),
+        audio,
+        visual: request.visual.clone(),
+    })
+}
+
+/// The stored broadcast file an upload answered with.
+fn uploaded(state: &ApiContext, sha256: &str) -> Result<StoredAudio, ApiError> {
+    let facts = state
+        .media
+        .facts(sha256)
+        .map_err(|e| ApiError::internal(&e))?
+        .filter(|f| f.kind == MediaKind::OggOpus)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid",
+                format!("no uploaded audio {sha256:?}: upload it to /api/v1/uploads/audio first"),
+            )
+        })?;
+    Ok(StoredAudio {
+        sha256: facts.sha256,
+        size: facts.size,
+        duration_ms: facts.duration_ms,
+    })
+}
+
+/// Speaks every speech part (seconds of CPU, off the async workers) and
+/// fills in its file and slot.
+pub async fn speak_parts(state: &ApiContext, bulletin: &mut Bulletin) -> Result<(), ApiError> {
+    let jobs: Vec<AudioJob> = bulletin
+        .variants
+        .iter()
+        .filter_map(|v| match &v.audio {
+            Some(AudioPart {
+                source: AudioSource::Speech { text },
+                secs,
+                ..
+            }) => Some(AudioJob {
+                bulletin: bulletin.id.clone(),
+                language: v.language.clone(),
+                input: AudioInput::Speech(text.clone()),
+                declared_secs: (*secs > 0).then_some(*secs),
+            }),
+            _ => None,
+        })
+        .collect();
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let media = state.media.clone();
+    let (jobs, ingested) = tokio::task::spawn_blocking(move || {
+        let ingested = ingest_all(&jobs, &media, &AudioSettings::default());
+        (jobs, ingested)
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))?;
+    for (job, audio) in jobs.iter().zip(ingested?) {
+        let part = bulletin
+            .variants
+            .iter_mut()
+            .find(|v| v.language == job.language)
+            .and_then(|v| v.audio.as_mut())
+            .expect("the job came from this variant");
+        part.secs = audio.secs;
+        part.media = Some(audio.media);
+    }
+    Ok(())
+}
+
+/// Sends `event` to the scheduler; its refusal is the caller's error.
+pub async fn apply(state: &ApiContext, event: Event) -> Result<(), ApiError> {
+    state.hub.event(event).await?.map_err(ApiError::from)
+}
+
+/// Records a bulletin's state change in the audit log.
+pub fn record_change(
+    state: &ApiContext,
+    caller: &Caller,
+    action: Action,
+    bulletin: &Bulletin,
+    before: Option<BulletinState>,
+    after: BulletinState,
+    reason: Option<String>,
+) -> Result<(), ApiError> {
+    let mut event = caller.event(action, format!("bulletin {}", bulletin.id));
+    event.areas = bulletin.targets.clone();
+    event.bulletin = Some(bulletin.id.clone());
+    event.before = before.map(|s| format!("{s:?}").to_lowercase());
+    event.after = Some(format!("{after:?}").to_lowercase());
+    event.reason = reason;
+    state.record(event)
+}
+
+/// Write a new draft. Sensitive categories (and drafts the editor flags)
+/// will need a reviewer's approval once submitted.
+#[utoipa::path(post, path = "/api/v1/bulletins", tag = "bulletins", security(("bearer" = [])),
+    request_body = BulletinRequest,
+    responses((status = 201, body = BulletinView), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Body(request): Body<BulletinRequest>,
+) -> Result<(StatusCode, Json<BulletinView>), ApiError> {
+    let id = BulletinId::parse(&format!("b-{}", state.store.next_id()?))?;
+    let mut bulletin = draft(&state, &caller, id, &request)?;
+    let facts = BulletinFacts {
+        author: Some(caller.principal.subject.clone()),
+        ..facts(&state, &bulletin)?
+    };
+    state.authorize(&caller, Action::CreateBulletin, Target::Bulletin(&facts))?;
+    // Speech gets its slot from the spoken audio: validated after speaking.
+    speak_parts(&state, &mut bulletin).await?;
+    bulletin.validate(&state.province.tree)?;
+    apply(&state, Event::Queue(bulletin.clone())).await?;
+    state.access.record_author(&Authorship {
+        bulletin: bulletin.id.clone(),
+        author: caller.principal.subject.clone(),
+        created: state.now(),
+    })?;
+    record_change(
+        &state,
+        &caller,
+        Action::CreateBulletin,
+        &bulletin,
+        None,
+        bulletin.state,
+        None,
+    )?;
+    Ok((StatusCode::CREATED, Json(view(&state, bulletin).await?)))
+}
+
+/// Replace a draft (same rules as creating it).
+#[utoipa::path(put, path = "/api/v1/bulletins/{id}", tag = "bulletins", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = BulletinRequest,
+    responses((status = 200, body = BulletinView), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn edit(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(request): Body<BulletinRequest>,
+) -> Result<Json<BulletinView>, ApiError> {
+    let current = load(&state, &id).await?;
+    state.authorize(
+        &caller,
+        Action::EditDraft,
+        Target::Bulletin(&facts(&state, &current)?),
+    )?;
+    let mut bulletin = draft(&state, &caller, current.id.clone(), &request)?;
+    let after = facts(&state, &bulletin)?;
+    state.authorize(&caller, Action::EditDraft, Target::Bulletin(&after))?;
+    // Speech gets its slot from the spoken audio: validated after speaking.
+    speak_parts(&state, &mut bulletin).await?;
+    bulletin.validate(&state.province.tree)?;
+    apply(&state, Event::Queue(bulletin.clone())).await?;
+    record_change(
+        &state,
+        &caller,
+        Action::EditDraft,
+        &bulletin,
+        Some(current.state),
+        bulletin.state,
+        None,
+    )?;
+    Ok(Json(view(&state, bulletin).await?))
+}
+
+/// The bulletins whose targets overlap the caller's area.
+#[utoipa::path(get, path = "/api/v1/bulletins", tag = "bulletins", security(("bearer" = [])),
+    responses((status = 200, body = [BulletinView]), (status = 401, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<ApiState>,
+    caller: Caller,
+) -> Result<Json<Vec<BulletinView>>, ApiError> {
+    state.authorize(
+        &caller,
+        Action::ViewProgramme,
+        Target::Area(&caller.principal.area),
+    )?;
+    let mut views = Vec::new();
+    for bulletin in state.hub.bulletins().await? {
+        if visible(&state, &caller, &bulletin) {
+            views.push(view(&state, bulletin).await?);
+        }
+    }
+    Ok(Json(views))
+}
+
+#[utoipa::path(get, path = "/api/v1/bulletins/{id}", tag = "bulletins", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = BulletinView), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn detail(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<BulletinView>, ApiError> {
+    let bulletin = load(&state, &id).await?;
+    state.authorize(
+        &caller,
+        Action::ViewProgramme,
+        Target::Area(&caller.principal.area),
+    )?;
+    if !visible(&state, &caller, &bulletin) {
+        return Err(hub_access::Denied::OutsideArea {
+            target: bulletin.issuer.clone(),
+            area: caller.principal.area.clone(),
+        }
+        .into());
+    }
+    Ok(Json(view(&state, bulletin).await?))
+}
+
+/// Where the bulletin stands on each device in the caller's area.
+#[utoipa::path(get, path = "/api/v1/bulletins/{id}/deliveries", tag = "bulletins", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = BulletinDeliveries), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn deliveries(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<BulletinDeliveries>, ApiError> {
+    let bulletin = load(&state, &id).await?;
+    let area = &caller.principal.area;
+    state.authorize(&caller, Action::ReadReports, Target::Area(area))?;
+    let tree = &state.province.tree;
+    let mut deliveries = Vec::new();
+    for target in &bulletin.targets {
+        for commune in tree.communes_under(target) {
+            if !tree.is_within(commune, area) {
+                continue;
+            }
+            for device in state.province.devices_in(commune) {
+                let of_device = state.hub.deliveries(device).await?;
+                deliveries.extend(
+                    of_device
+                        .into_iter()
+                        .filter(|d| d.airing.bulletin == bulletin.id),
+                );
+            }
+        }
+    }
+    Ok(Json(BulletinDeliveries {
+        bulletin: bulletin.id.to_string(),
+        deliveries,
+    }))
+}
+
+/// A state change by action: submit, approve, reject, cancel.
+async fn transition(
+    state: &ApiContext,
+    caller: &Caller,
+    id: &str,
+    action: Action,
+    reason: Option<Reason>,
+    event: fn(BulletinId) -> Event,
+) -> Result<Json<BulletinView>, ApiError> {
+    let current = load(state, id).await?;
+    state.authorize(caller, action, Target::Bulletin(&facts(state, &current)?))?;
+    let reason = reason.map(Reason::required).transpose()?;
+    apply(state, event(current.id.clone())).await?;
+    let updated = load(state, id).await?;
+    record_change(
+        state,
+        caller,
+        action,
+        &updated,
+        Some(current.state),
+        updated.state,
+        reason,
+    )?;
+    Ok(Json(view(state, updated).await?))
+}
+
+/// Submit a draft: sensitive bulletins wait for a reviewer, others are
+/// approved and scheduled at once.
+#[utoipa::path(post, path = "/api/v1/bulletins/{id}/submit", tag = "bulletins", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = BulletinView), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn submit(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<BulletinView>, ApiError> {
+    transition(
+        &state,
+        &caller,
+        &id,
+        Action::SubmitBulletin,
+        None,
+        Event::Submit,
+    )
+    .await
+}
+
+/// Approve a submitted bulletin (a reviewer other than its author).
+#[utoipa::path(post, path = "/api/v1/bulletins/{id}/approve", tag = "bulletins", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = BulletinView), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn approve(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<BulletinView>, ApiError> {
+    transition(
+        &state,
+        &caller,
+        &id,
+        Action::ApproveBulletin,
+        None,
+        Event::Approve,
+    )
+    .await
+}
+
+/// Reject a submitted bulletin, saying why.
+#[utoipa::path(post, path = "/api/v1/bulletins/{id}/reject", tag = "bulletins", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = Reason,
+    responses((status = 200, body = BulletinView), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn reject(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(reason): Body<Reason>,
+) -> Result<Json<BulletinView>, ApiError> {
+    transition(
+        &state,
+        &caller,
+        &id,
+        Action::RejectBulletin,
+        Some(reason),
+        Event::Reject,
+    )
+    .await
+}
+
+/// Cancel a bulletin, saying why; devices playing it stop.
+#[utoipa::path(post, path = "/api/v1/bulletins/{id}/cancel", tag = "bulletins", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = Reason,
+    responses((status = 200, body = BulletinView), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn cancel(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(reason): Body<Reason>,
+) -> Result<Json<BulletinView>, ApiError> {
+    transition(
+        &state,
+        &caller,
+        &id,
+        Action::CancelBulletin,
+        Some(reason),
+        Event::Cancel,
+    )
+    .await
+}

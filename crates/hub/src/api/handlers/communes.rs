@@ -1,0 +1,237 @@
+//! A commune's programme: what its devices air, and the chair's decisions
+//! (the order of colliding priority bulletins, the normal ones opted in).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::NaiveDateTime;
+use hub_access::{Action, Target};
+use hub_core::{AreaCode, AreaLevel, BulletinId, ChairOrder, Event, OptIn, PlanItem};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::bulletins::apply;
+use super::parse_id;
+use crate::api::auth::Caller;
+use crate::api::error::{ApiError, ErrorBody};
+use crate::api::extract::Body;
+use crate::api::state::{ApiContext, ApiState};
+
+#[derive(Serialize, ToSchema)]
+pub struct ProgrammeView {
+    pub commune: String,
+    /// Every bulletin targeting the commune: id, title, class, level, state.
+    #[schema(value_type = Vec<Object>)]
+    pub bulletins: Vec<BulletinLine>,
+    /// The chair's order for colliding priority bulletins.
+    pub chair_order: Vec<String>,
+    /// Normal bulletins the chair opted in, with the local time from which they may air.
+    #[schema(value_type = Vec<Object>)]
+    pub opt_ins: Vec<OptIn>,
+    /// Each device's plan for the rest of the day.
+    pub devices: Vec<DevicePlan>,
+}
+
+#[derive(Serialize)]
+pub struct BulletinLine {
+    pub id: String,
+    pub title: String,
+    #[serde(rename = "class")]
+    pub class: hub_core::PriorityClass,
+    pub level: AreaLevel,
+    pub state: hub_core::BulletinState,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DevicePlan {
+    pub device: String,
+    #[schema(value_type = Vec<Object>)]
+    pub plan: Vec<PlanItem>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderRequest {
+    /// Priority bulletins in the order they should air when they collide.
+    #[schema(value_type = Vec<String>)]
+    pub order: Vec<BulletinId>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OptInRequest {
+    /// Local wall-clock time from which it may air, `2026-11-23T17:00:00`.
+    #[schema(value_type = String, example = "2026-11-23T17:00:00")]
+    pub at: NaiveDateTime,
+}
+
+/// The commune named in the path, which must be a commune.
+fn commune(state: &ApiContext, code: &str) -> Result<AreaCode, ApiError> {
+    let code: AreaCode = parse_id(code, "commune")?;
+    match state.province.tree.get(&code) {
+        Some(area) if area.level == AreaLevel::Commune => Ok(code),
+        _ => Err(ApiError::not_found(format!("no commune {code}"))),
+    }
+}
+
+fn record(
+    state: &ApiContext,
+    caller: &Caller,
+    action: Action,
+    commune: &AreaCode,
+    bulletin: Option<&BulletinId>,
+    after: String,
+) -> Result<(), ApiError> {
+    let mut event = caller.event(action, format!("commune {commune}"));
+    event.areas = vec![commune.clone()];
+    event.bulletin = bulletin.cloned();
+    event.after = Some(after);
+    state.record(event)
+}
+
+/// What the commune airs today and what its chair decided.
+#[utoipa::path(get, path = "/api/v1/communes/{code}/programme", tag = "communes", security(("bearer" = [])),
+    params(("code" = String, Path)),
+    responses((status = 200, body = ProgrammeView), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn programme(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(code): Path<String>,
+) -> Result<Json<ProgrammeView>, ApiError> {
+    let commune = commune(&state, &code)?;
+    state.authorize(&caller, Action::ViewProgramme, Target::Area(&commune))?;
+    let view = state.hub.commune(&commune).await?;
+    Ok(Json(ProgrammeView {
+        commune: commune.to_string(),
+        bulletins: view
+            .bulletins
+            .into_iter()
+            .map(|b| BulletinLine {
+                id: b.id.to_string(),
+                title: b.title,
+                class: b.class,
+                level: b.level,
+                state: b.state,
+            })
+            .collect(),
+        chair_order: view
+            .chair_order
+            .map(|o| o.order.iter().map(ToString::to_string).collect())
+            .unwrap_or_default(),
+        opt_ins: view.opt_ins,
+        devices: view
+            .plans
+            .into_iter()
+            .map(|(device, plan)| DevicePlan {
+                device: device.to_string(),
+                plan,
+            })
+            .collect(),
+    }))
+}
+
+/// The chair orders colliding priority bulletins.
+#[utoipa::path(put, path = "/api/v1/communes/{code}/order", tag = "communes", security(("bearer" = [])),
+    params(("code" = String, Path)), request_body = OrderRequest,
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn reorder(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(code): Path<String>,
+    Body(request): Body<OrderRequest>,
+) -> Result<StatusCode, ApiError> {
+    let commune = commune(&state, &code)?;
+    state.authorize(&caller, Action::ReorderPriority, Target::Area(&commune))?;
+    let after = request
+        .order
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    apply(
+        &state,
+        Event::Reorder(ChairOrder {
+            commune: commune.clone(),
+            order: request.order,
+        }),
+    )
+    .await?;
+    record(
+        &state,
+        &caller,
+        Action::ReorderPriority,
+        &commune,
+        None,
+        after,
+    )?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The chair opts a normal bulletin in, from a local time on.
+#[utoipa::path(put, path = "/api/v1/communes/{code}/opt-ins/{bulletin}", tag = "communes", security(("bearer" = [])),
+    params(("code" = String, Path), ("bulletin" = String, Path)), request_body = OptInRequest,
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn opt_in(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path((code, bulletin)): Path<(String, String)>,
+    Body(request): Body<OptInRequest>,
+) -> Result<StatusCode, ApiError> {
+    let commune = commune(&state, &code)?;
+    let bulletin: BulletinId = parse_id(&bulletin, "bulletin")?;
+    state.authorize(&caller, Action::OptIn, Target::Area(&commune))?;
+    apply(
+        &state,
+        Event::OptIn(OptIn {
+            commune: commune.clone(),
+            bulletin: bulletin.clone(),
+            at: request.at,
+        }),
+    )
+    .await?;
+    let after = format!("opted in from {}", request.at);
+    record(
+        &state,
+        &caller,
+        Action::OptIn,
+        &commune,
+        Some(&bulletin),
+        after,
+    )?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The chair withdraws an opt-in.
+#[utoipa::path(delete, path = "/api/v1/communes/{code}/opt-ins/{bulletin}", tag = "communes", security(("bearer" = [])),
+    params(("code" = String, Path), ("bulletin" = String, Path)),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn opt_out(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path((code, bulletin)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let commune = commune(&state, &code)?;
+    let bulletin: BulletinId = parse_id(&bulletin, "bulletin")?;
+    state.authorize(&caller, Action::OptOut, Target::Area(&commune))?;
+    apply(
+        &state,
+        Event::OptOut {
+            commune: commune.clone(),
+            bulletin: bulletin.clone(),
+        },
+    )
+    .await?;
+    record(
+        &state,
+        &caller,
+        Action::OptOut,
+        &commune,
+        Some(&bulletin),
+        "opted out".into(),
+    )?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,37 @@
+//! The `[api]` section of the configuration.
+
+use std::net::SocketAddr;
+
+use serde::Deserialize;
+
+/// Environment variable overriding `api.listen`.
+pub const ENV_API_LISTEN: &str = "HUB_API_LISTEN";
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiSettings {
+    /// Where the HTTP API listens. Put TLS in front of it (a reverse proxy)
+    /// whenever it is reachable beyond the host.
+    pub listen: SocketAddr,
+    /// Largest JSON request body.
+    pub max_json_bytes: usize,
+    /// Largest audio upload (ten minutes of uncompressed stereo WAV is
+    /// about 110 MB).
+    pub max_upload_bytes: usize,
+    /// A request taking longer is answered 408 (uploads are encoded within it).
+    pub request_timeout_secs: u64,
+    /// How long a login lasts.
+    pub session_hours: u32,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
+            max_json_bytes: 256 * 1024,
+            max_upload_bytes: 128 * 1024 * 1024,
+            request_timeout_secs: 120,
+            session_hours: 12,
+        }
+    }
+}

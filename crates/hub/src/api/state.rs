@@ -1,0 +1,68 @@
+//! What every handler shares: the stores, the hub task, the province, the clock.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use hub_access::{authorize, AccessStore, Action, AuditEvent, AuditLog, LoginThrottle, Target};
+use hub_core::Province;
+use hub_proto::{Clock, Provisioning};
+use hub_store::Store;
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::settings::ApiSettings;
+use crate::link::HubClient;
+use crate::media::MediaStore;
+
+pub type ApiState = Arc<ApiContext>;
+
+pub struct ApiContext {
+    pub settings: ApiSettings,
+    pub store: Store,
+    pub access: AccessStore,
+    pub audit: AuditLog,
+    pub media: MediaStore,
+    pub hub: HubClient,
+    /// Areas and devices as the hub started with them.
+    pub province: Arc<Province>,
+    /// Every device's credentials and the hub's public key.
+    pub provisioning: Arc<Provisioning>,
+    /// The hub's clock: sessions, audit entries and bulletins share one time.
+    pub clock: Clock,
+    pub throttle: Mutex<LoginThrottle>,
+    /// Account and token writes check, then write: one at a time.
+    pub account_writes: tokio::sync::Mutex<()>,
+}
+
+impl ApiContext {
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// The policy's answer for `caller`, as a 403 when it refuses. Refusals
+    /// are logged (the audit log records changes, not attempts).
+    pub fn authorize(
+        &self,
+        caller: &Caller,
+        action: Action,
+        target: Target<'_>,
+    ) -> Result<(), ApiError> {
+        authorize(&caller.principal, action, target, &self.province.tree).map_err(|denied| {
+            tracing::info!(
+                actor = %caller.principal.subject,
+                ?action,
+                reason = %denied,
+                "API request refused"
+            );
+            ApiError::from(denied)
+        })
+    }
+
+    /// Appends `event` to the audit log.
+    pub fn record(&self, event: AuditEvent) -> Result<(), ApiError> {
+        self.audit
+            .append(event, &self.province.tree, self.now())
+            .map(drop)
+            .map_err(ApiError::from)
+    }
+}

@@ -1,0 +1,167 @@
+//! A hub with its people's API for `tests/api.rs`: the first administrator
+//! created as `hub admin create` does, a JSON client, and the province's
+//! people logged in.
+
+use std::net::SocketAddr;
+
+use hub::link::BrokerChoice;
+use hub_core::AreaCode;
+use hub_proto::Clock;
+use hyper::header::{HeaderName, AUTHORIZATION, CONTENT_TYPE};
+use hyper::{Method, StatusCode};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+use super::fixture;
+use super::http::{send, Fetched};
+use super::link::{clock, spawn_hub_with};
+
+pub const ADMIN: &str = "admin";
+/// Every test account's password (long enough for the policy).
+pub const PASSWORD: &str = "mật khẩu đủ dài 2026";
+
+/// A JSON answer.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl Answer {
+    /// The error body's `code` ("" when there is none).
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or_default()
+    }
+}
+
+/// The API of a running hub on the link-test province.
+pub struct ApiHub {
+    pub hub: hub::link::HubHandle,
+    pub clock: Clock,
+    pub addr: SocketAddr,
+    /// The first administrator's session token.
+    pub admin: String,
+    pub _dir: TempDir,
+}
+
+pub async fn start() -> ApiHub {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let config = fixture("link-province.toml");
+    let loaded = hub::config::load(&config).expect("the configuration loads");
+    let clock = clock();
+    {
+        let store = hub_store::Store::open(dir.path()).expect("the store opens");
+        hub::admin::create_admin(
+            &store,
+            &loaded.province.tree,
+            hub_access::Username::parse(ADMIN).unwrap(),
+            "Quản trị",
+            AreaCode::parse("67").unwrap(),
+            &hub_access::Password::new(PASSWORD),
+            clock.now(),
+        )
+        .expect("the first administrator is created");
+    }
+    let hub = spawn_hub_with(&config, dir.path(), BrokerChoice::Embedded, clock).await;
+    let addr = hub.api_addr;
+    let admin = login_at(addr, ADMIN, PASSWORD).await;
+    ApiHub {
+        hub,
+        clock,
+        addr,
+        admin,
+        _dir: dir,
+    }
+}
+
+/// One JSON request; `token` as the bearer.
+pub async fn call_at(
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Answer {
+    let mut headers: Vec<(HeaderName, String)> = Vec::new();
+    if let Some(token) = token {
+        headers.push((AUTHORIZATION, format!("Bearer {token}")));
+    }
+    let bytes = match body {
+        Some(body) => {
+            headers.push((CONTENT_TYPE, "application/json".into()));
+            serde_json::to_vec(&body).unwrap()
+        }
+        None => Vec::new(),
+    };
+    answer(send(addr, method, path, &headers, bytes).await)
+}
+
+pub fn answer(fetched: Fetched) -> Answer {
+    let body = if fetched.body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&fetched.body).unwrap_or_else(|_| {
+            panic!(
+                "a JSON body, got {:?}",
+                String::from_utf8_lossy(&fetched.body)
+            )
+        })
+    };
+    Answer {
+        status: fetched.status,
+        body,
+    }
+}
+
+/// Logs in and returns the session token.
+pub async fn login_at(addr: SocketAddr, user: &str, password: &str) -> String {
+    let answer = call_at(
+        addr,
+        Method::POST,
+        "/api/v1/session",
+        None,
+        Some(json!({"username": user, "password": password})),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "login of {user}: {answer:?}");
+    answer.body["token"].as_str().unwrap().to_owned()
+}
+
+impl ApiHub {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Answer {
+        call_at(self.addr, method, path, Some(token), body).await
+    }
+
+    /// Creates an account (as the first administrator) and logs it in.
+    pub async fn person(&self, username: &str, role: &str, area: &str) -> String {
+        let created = self
+            .call(
+                Method::POST,
+                "/api/v1/users",
+                &self.admin,
+                Some(json!({"username": username, "display_name": username,
+                    "password": PASSWORD, "role": role, "area": area})),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+        login_at(self.addr, username, PASSWORD).await
+    }
+
+    /// Audit entries of `user` recorded at or after `from`.
+    pub async fn audit_of(&self, user: &str, from: chrono::DateTime<chrono::Utc>) -> Vec<Value> {
+        let from = from.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let path = format!(
+            "/api/v1/audit?user={user}&from={}",
+            from.replace('+', "%2B")
+        );
+        let answer = self.call(Method::GET, &path, &self.admin, None).await;
+        assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+        answer.body.as_array().unwrap().clone()
+    }
+}
