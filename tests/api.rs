@@ -7,7 +7,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::support::api::{start, Answer, ApiHub, PASSWORD};
+use crate::support::api::{answer, call_at, start, Answer, ApiHub, PASSWORD};
+use crate::support::http::send;
 
 /// A person of the matrix, with the area they act in.
 struct Person {
@@ -405,4 +406,532 @@ async fn every_role_acts_only_within_its_role_and_area_and_every_change_is_audit
     // 18 endpoints × (6 insides + 4 outsides).
     assert_eq!(checked, DESIGN.len() * 10);
     api.hub.shutdown().await.unwrap();
+}
+
+/// The documented operations, as (method, path).
+async fn documented(api: &ApiHub) -> Vec<(String, String)> {
+    let doc = call_at(api.addr, Method::GET, "/api/v1/openapi.json", None, None).await;
+    assert_eq!(doc.status, StatusCode::OK);
+    assert!(doc.body["openapi"].as_str().unwrap().starts_with("3."));
+    let mut operations = Vec::new();
+    for (path, item) in doc.body["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            operations.push((method.clone(), path.clone()));
+        }
+    }
+    operations.sort();
+    operations
+}
+
+/// A documented path with its parameters filled in.
+fn concrete(path: &str) -> String {
+    path.replace("{username}", "admin")
+        .replace("{name}", "some-token")
+        .replace("{id}", "b-1")
+        .replace("{code}", "24611")
+        .replace("{bulletin}", "b-1")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_lists_exactly_the_served_routes_and_all_need_a_login() {
+    let api = start().await;
+    let operations = documented(&api).await;
+    let mut routed: Vec<(String, String)> = hub::api::routes::endpoints()
+        .into_iter()
+        .map(|e| (e.method.to_owned(), e.path.to_owned()))
+        .collect();
+    routed.sort();
+    assert_eq!(
+        operations, routed,
+        "the document and the route table differ"
+    );
+    assert!(operations.len() >= 30, "{operations:?}");
+
+    // A device's own credentials are no API login.
+    let device = &api.hub.provisioning.devices[0];
+    for (method, path) in &operations {
+        let method: Method = method.to_uppercase().parse().unwrap();
+        let path = concrete(path);
+        let anonymous = call_at(api.addr, method.clone(), &path, None, None).await;
+        if path == "/api/v1/session" && method == Method::POST {
+            // Logging in is the one call without a token; without a body it is refused.
+            assert_eq!(anonymous.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+            continue;
+        }
+        assert_eq!(
+            anonymous.status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path}"
+        );
+        assert_eq!(anonymous.code(), "unauthenticated", "{method} {path}");
+        let as_device = call_at(
+            api.addr,
+            method.clone(),
+            &path,
+            Some(&device.mqtt_password),
+            None,
+        )
+        .await;
+        assert_eq!(
+            as_device.status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path}"
+        );
+    }
+    let nowhere = call_at(api.addr, Method::GET, "/api/v1/nowhere", None, None).await;
+    assert_eq!(
+        (nowhere.status, nowhere.code()),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+    api.hub.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logins_fail_cleanly_and_disabled_accounts_and_revoked_tokens_stop_at_once() {
+    let api = start().await;
+    let chair = api.person("chair", "commune_chair", "24611").await;
+    let wrong = call_at(
+        api.addr,
+        Method::POST,
+        "/api/v1/session",
+        None,
+        Some(json!({"username": "chair", "password": "not the password"})),
+    )
+    .await;
+    assert_eq!(
+        (wrong.status, wrong.code()),
+        (StatusCode::UNAUTHORIZED, "unauthenticated")
+    );
+    let areas = api.call(Method::GET, "/api/v1/areas", &chair, None).await;
+    assert_eq!(areas.status, StatusCode::OK);
+    let in_scope: Vec<&str> = areas
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["in_scope"] == true)
+        .map(|a| a["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(in_scope, ["24611"]);
+
+    let disabled = api
+        .call(
+            Method::POST,
+            "/api/v1/users/chair/disable",
+            &api.admin,
+            Some(json!({"reason": "nghỉ hưu"})),
+        )
+        .await;
+    assert_eq!(disabled.status, StatusCode::OK, "{disabled:?}");
+    let after = api.call(Method::GET, "/api/v1/areas", &chair, None).await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED);
+
+    let made = api
+        .call(
+            Method::POST,
+            "/api/v1/tokens",
+            &api.admin,
+            Some(json!({"name": "central-feed", "role": "provincial_editor", "area": "67"})),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{made:?}");
+    let token = made.body["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        api.call(Method::GET, "/api/v1/bulletins", &token, None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let no_reason = api
+        .call(
+            Method::POST,
+            "/api/v1/tokens/central-feed/revoke",
+            &api.admin,
+            Some(json!({"reason": " "})),
+        )
+        .await;
+    assert_eq!(
+        (no_reason.status, no_reason.body["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("reason"))
+    );
+    let revoked = api
+        .call(
+            Method::POST,
+            "/api/v1/tokens/central-feed/revoke",
+            &api.admin,
+            Some(json!({"reason": "lộ"})),
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK);
+    assert_eq!(
+        api.call(Method::GET, "/api/v1/bulletins", &token, None)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let logout = api
+        .call(Method::DELETE, "/api/v1/session", &api.admin, None)
+        .await;
+    assert_eq!(logout.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        api.call(Method::GET, "/api/v1/areas", &api.admin, None)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    api.hub.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sensitive_bulletins_wait_for_a_reviewer_who_is_not_their_author() {
+    let api = start().await;
+    let editor = api.person("editor", "provincial_editor", "67").await;
+    let reviewer = api.person("reviewer", "reviewer", "67").await;
+    let writer = Person {
+        name: "editor",
+        token: editor.clone(),
+    };
+    // Law is a sensitive category: it goes to the board whatever the editor says.
+    let id = draft(&api, &writer, "24611", "priority", "policy_law").await;
+    let submitted = transition(&api, &writer, &id, "submit", false).await;
+    assert_eq!(submitted.body["bulletin"]["state"], "submitted");
+    let by_editor = transition(&api, &writer, &id, "approve", false).await;
+    assert_eq!(by_editor.status, StatusCode::FORBIDDEN);
+
+    // The author, made a reviewer, still may not approve their own bulletin.
+    let promoted = api
+        .call(
+            Method::PUT,
+            "/api/v1/users/editor/role",
+            &api.admin,
+            Some(json!({"role": "reviewer", "area": "67"})),
+        )
+        .await;
+    assert_eq!(promoted.status, StatusCode::OK, "{promoted:?}");
+    let own = transition(&api, &writer, &id, "approve", false).await;
+    assert_eq!(own.status, StatusCode::FORBIDDEN);
+    assert!(
+        own.body["message"].as_str().unwrap().contains("author"),
+        "{own:?}"
+    );
+
+    let reviewer = Person {
+        name: "reviewer",
+        token: reviewer,
+    };
+    let unexplained = api
+        .call(
+            Method::POST,
+            &format!("/api/v1/bulletins/{id}/reject"),
+            &reviewer.token,
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(
+        (unexplained.status, unexplained.body["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("reason"))
+    );
+    let approved = transition(&api, &reviewer, &id, "approve", false).await;
+    assert_eq!(approved.status, StatusCode::OK, "{approved:?}");
+    assert_ne!(approved.body["bulletin"]["state"], "submitted");
+    let again = transition(&api, &reviewer, &id, "approve", false).await;
+    assert_eq!(
+        again.status,
+        StatusCode::FORBIDDEN,
+        "only submitted bulletins are reviewed"
+    );
+
+    // Its history: who did what, from which state to which.
+    let history = api
+        .call(
+            Method::GET,
+            &format!("/api/v1/audit?bulletin={id}"),
+            &api.admin,
+            None,
+        )
+        .await;
+    let steps: Vec<(&str, &str, &str)> = history
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["actor"]["subject"]["name"].as_str().unwrap(),
+                e["after"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps[..2],
+        [
+            ("create_bulletin", "editor", "draft"),
+            ("submit_bulletin", "editor", "submitted")
+        ]
+    );
+    assert_eq!(steps[2].0, "approve_bulletin");
+    assert_eq!(steps[2].1, "reviewer");
+    assert_eq!(steps.len(), 3, "refusals leave no entry: {steps:?}");
+    api.hub.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_are_refused_with_the_field_named_and_change_nothing() {
+    let api = start().await;
+    let editor = api.person("editor", "district_editor", "660").await;
+    let before = api
+        .call(Method::GET, "/api/v1/bulletins", &api.admin, None)
+        .await
+        .body;
+    let audit_before = api
+        .audit_of("editor", api.clock.now() - TimeDelta::days(1))
+        .await
+        .len();
+    let raw = |body: Vec<u8>, content_type: &'static str| {
+        let token = editor.clone();
+        let addr = api.addr;
+        async move {
+            let headers = [
+                (hyper::header::AUTHORIZATION, format!("Bearer {token}")),
+                (hyper::header::CONTENT_TYPE, content_type.to_owned()),
+            ];
+            answer(send(addr, Method::POST, "/api/v1/bulletins", &headers, body).await)
+        }
+    };
+    let broken = raw(b"{\"title\": ".to_vec(), "application/json").await;
+    assert_eq!(
+        (broken.status, broken.code()),
+        (StatusCode::BAD_REQUEST, "malformed")
+    );
+    let not_json = raw(b"title=x".to_vec(), "application/x-www-form-urlencoded").await;
+    assert_eq!(not_json.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let huge = raw(vec![b' '; 300 * 1024], "application/json").await;
+    assert_eq!(
+        (huge.status, huge.code()),
+        (StatusCode::PAYLOAD_TOO_LARGE, "too_large")
+    );
+
+    let good = bulletin_body(&api, "24611", "priority", "daily_life");
+    let with = |field: &str, value: Value| {
+        let mut body = good.clone();
+        body[field] = value;
+        body
+    };
+    let cases = [
+        (with("colour", json!("red")), "colour"),
+        (with("class", json!(7)), "class"),
+        (with("category", json!("gossip")), "category"),
+        (with("targets", json!(["99999"])), "targets[0]"),
+        (with("targets", json!(["bad code!"])), "targets[0]"),
+        (with("expires", json!("tomorrow")), "expires"),
+        (
+            with(
+                "variants",
+                json!([{"language": "VI", "visual": {"kind": "text", "secs": 5}}]),
+            ),
+            "variants[0].language",
+        ),
+        (
+            with(
+                "variants",
+                json!([{"language": "vi", "audio": {"upload": "ab".repeat(32)}}]),
+            ),
+            "variants[0].audio.upload",
+        ),
+    ];
+    for (body, field) in cases {
+        let refused = api
+            .call(Method::POST, "/api/v1/bulletins", &editor, Some(body))
+            .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{field}: {refused:?}"
+        );
+        assert_eq!(refused.body["field"], field, "{refused:?}");
+        assert!(!refused.body["message"].as_str().unwrap().is_empty());
+    }
+    // Outside the district: refused by the policy, not by validation.
+    let outside = api
+        .call(
+            Method::POST,
+            "/api/v1/bulletins",
+            &editor,
+            Some(with("targets", json!(["24700"]))),
+        )
+        .await;
+    assert_eq!(outside.status, StatusCode::FORBIDDEN);
+    for path in [
+        "/api/v1/bulletins/b-404/submit",
+        "/api/v1/bulletins/NOT%20AN%20ID/submit",
+    ] {
+        let unknown = api.call(Method::POST, path, &editor, None).await;
+        assert_eq!(
+            (unknown.status, unknown.code()),
+            (StatusCode::NOT_FOUND, "not_found"),
+            "{path}"
+        );
+    }
+    let unknown_param = api
+        .call(Method::GET, "/api/v1/audit?colour=red", &api.admin, None)
+        .await;
+    assert_eq!(unknown_param.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    assert_eq!(
+        api.call(Method::GET, "/api/v1/bulletins", &api.admin, None)
+            .await
+            .body,
+        before
+    );
+    let audit_after = api
+        .audit_of("editor", api.clock.now() - TimeDelta::days(1))
+        .await
+        .len();
+    assert_eq!(
+        audit_after, audit_before,
+        "nothing was recorded, since nothing changed"
+    );
+    api.hub.shutdown().await.unwrap();
+}
+
+/// One second of a 440 Hz tone as 16-bit mono WAV at 16 kHz.
+fn tone_wav() -> Vec<u8> {
+    let rate = 16_000u32;
+    let samples: Vec<i16> = (0..rate)
+        .map(|i| {
+            let t = f64::from(i) / f64::from(rate);
+            ((t * 440.0 * std::f64::consts::TAU).sin() * 8_000.0) as i16
+        })
+        .collect();
+    let data_len = (samples.len() * 2) as u32;
+    let mut wav = Vec::new();
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + data_len).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes());
+    wav.extend_from_slice(&rate.to_le_bytes());
+    wav.extend_from_slice(&(rate * 2).to_le_bytes());
+    wav.extend_from_slice(&2u16.to_le_bytes());
+    wav.extend_from_slice(&16u16.to_le_bytes());
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&data_len.to_le_bytes());
+    for sample in samples {
+        wav.extend_from_slice(&sample.to_le_bytes());
+    }
+    wav
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_uploaded_recording_becomes_a_bulletins_audio_and_bad_audio_is_refused() {
+    let api = start().await;
+    let chair = api.person("chair", "commune_chair", "24611").await;
+    let upload = |body: Vec<u8>| {
+        let headers = [
+            (hyper::header::AUTHORIZATION, format!("Bearer {chair}")),
+            (hyper::header::CONTENT_TYPE, "audio/wav".to_owned()),
+        ];
+        let addr = api.addr;
+        async move {
+            answer(
+                send(
+                    addr,
+                    Method::POST,
+                    "/api/v1/uploads/audio?filename=tin.wav",
+                    &headers,
+                    body,
+                )
+                .await,
+            )
+        }
+    };
+    let garbage = upload(b"RIFF but not really a wave file".to_vec()).await;
+    assert_eq!(
+        (garbage.status, garbage.body["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("body"))
+    );
+
+    let stored = upload(tone_wav()).await;
+    assert_eq!(stored.status, StatusCode::CREATED, "{stored:?}");
+    let sha256 = stored.body["sha256"].as_str().unwrap().to_owned();
+    let duration_ms = stored.body["duration_ms"].as_u64().unwrap();
+    assert!((900..=1_100).contains(&duration_ms), "{duration_ms}");
+
+    let mut body = bulletin_body(&api, "24611", "priority", "daily_life");
+    body["variants"] = json!([{"language": "vi", "audio": {"upload": sha256, "secs": 5}}]);
+    let made = api
+        .call(Method::POST, "/api/v1/bulletins", &chair, Some(body))
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{made:?}");
+    let audio = &made.body["bulletin"]["variants"][0]["audio"];
+    assert_eq!(audio["media"]["sha256"], sha256.as_str());
+    assert_eq!(audio["secs"], 5);
+    // The file is what devices download from the media server.
+    let media = crate::support::http::fetch(
+        api.hub.media_addr,
+        Method::HEAD,
+        &format!("/media/v1/{sha256}"),
+        &[crate::support::http::basic(
+            &api.hub.provisioning.devices[0].id,
+            &api.hub.provisioning.devices[0].mqtt_password,
+        )],
+    )
+    .await;
+    assert_eq!(media.status, StatusCode::OK);
+    api.hub.shutdown().await.unwrap();
+}
+
+#[test]
+fn hub_admin_create_writes_the_first_administrator() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let config = crate::support::fixture("link-province.toml");
+    let config = config.to_str().unwrap();
+    // Read by `hub admin create` only; no other test sets it.
+    std::env::set_var("HUB_ADMIN_PASSWORD", PASSWORD);
+    let args = ["admin", "create", "--config", config, "--data", data];
+    let out = crate::support::hub(
+        &[
+            &args[..],
+            &["--username", "quan.tri", "--display-name", "Quản trị"],
+        ]
+        .concat(),
+    )
+    .expect("the administrator is created");
+    assert!(
+        out.contains("created administrator quan.tri for area 67"),
+        "{out}"
+    );
+    let again = crate::support::hub(
+        &[
+            &args[..],
+            &["--username", "quan.tri", "--display-name", "X"],
+        ]
+        .concat(),
+    )
+    .expect_err("the name is taken");
+    assert!(again.to_string().contains("already exists"), "{again}");
+    let misplaced = crate::support::hub(
+        &[
+            &args[..],
+            &["--username", "b", "--display-name", "B", "--area", "24611"],
+        ]
+        .concat(),
+    )
+    .expect_err("an administrator is not scoped to a commune");
+    assert!(misplaced.to_string().contains("24611"), "{misplaced}");
+
+    let store = hub_store::Store::open(dir.path()).unwrap();
+    let access = hub_access::AccessStore::new(store);
+    let account = access
+        .account(&hub_access::Username::parse("quan.tri").unwrap())
+        .unwrap()
+        .expect("stored");
+    assert_eq!(account.role, hub_access::Role::Administrator);
+    assert!(account
+        .password
+        .verify(&hub_access::Password::new(PASSWORD)));
 }

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use chrono::{DateTime, FixedOffset, Utc};
 use clap::{Parser, Subcommand};
-use hub_core::{DayPlanner, DeviceLog};
+use hub_access::{Password, Username};
+use hub_core::{AreaCode, AreaLevel, DayPlanner, DeviceLog};
 use hub_store::Store;
 
 use crate::config;
@@ -63,6 +64,11 @@ pub enum Command {
     /// Run the hub: the embedded MQTT broker (or a client of an external one),
     /// the scheduler, and delivery to every device, until Ctrl-C or SIGTERM.
     Serve(ServeArgs),
+    /// Administrators' commands on the store.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Write the provisioning file devices (and firmware-sim) join with: each
     /// device's credentials and the hub's public key. It holds secrets and is
     /// written readable by its owner only.
@@ -77,6 +83,31 @@ pub enum Command {
         /// directory, where `hub serve` also keeps it up to date.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an administrator account in the store, before the first
+    /// `hub serve` (the store is locked while the hub runs; later accounts
+    /// are created through the API). The password is read from
+    /// HUB_ADMIN_PASSWORD, or else from the first line of standard input.
+    Create {
+        /// Province configuration file.
+        #[arg(long, short, default_value = "configs/demo-province.toml")]
+        config: PathBuf,
+        /// Store directory; overrides the file's data_dir and HUB_DATA_DIR.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Account name: lower-case letters, digits, '.', '_', '-'.
+        #[arg(long)]
+        username: String,
+        /// The person's full name.
+        #[arg(long)]
+        display_name: String,
+        /// The area the administrator is scoped to; default: the province.
+        #[arg(long)]
+        area: Option<String>,
     },
 }
 
@@ -148,6 +179,48 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             runtime.block_on(crate::serve::serve(args, out))
         }
+        Command::Admin {
+            command:
+                AdminCommand::Create {
+                    config,
+                    data,
+                    username,
+                    display_name,
+                    area,
+                },
+        } => {
+            let loaded = config::load(&config)?;
+            let data_dir = data.unwrap_or_else(|| loaded.data_dir.clone());
+            let store = Store::open(&data_dir)
+                .with_context(|| format!("opening the store in {}", data_dir.display()))?;
+            store.import_province(&loaded.province)?;
+            let tree = &loaded.province.tree;
+            let area = match area {
+                Some(code) => AreaCode::parse(&code)?,
+                None => tree
+                    .areas()
+                    .find(|a| a.level == AreaLevel::Province)
+                    .context("the configuration has no province")?
+                    .code
+                    .clone(),
+            };
+            let password = admin_password()?;
+            let account = crate::admin::create_admin(
+                &store,
+                tree,
+                Username::parse(&username)?,
+                &display_name,
+                area,
+                &password,
+                Utc::now(),
+            )?;
+            writeln!(
+                out,
+                "created administrator {} for area {}",
+                account.name, account.area
+            )?;
+            Ok(())
+        }
         Command::Provision {
             config,
             data,
@@ -178,6 +251,23 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// HUB_ADMIN_PASSWORD, or the first line of standard input.
+fn admin_password() -> anyhow::Result<Password> {
+    if let Ok(password) = std::env::var("HUB_ADMIN_PASSWORD") {
+        return Ok(Password::new(password));
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    anyhow::ensure!(
+        !password.is_empty(),
+        "give the password in HUB_ADMIN_PASSWORD or on standard input"
+    );
+    Ok(Password::new(password))
 }
 
 fn plan(

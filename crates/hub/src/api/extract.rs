@@ -56,22 +56,32 @@ pub async fn read_limited(request: Request, limit: usize) -> Result<Bytes, ApiEr
 
 /// Parses JSON, naming the field at fault.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Broken JSON first: serde_json reports some type errors (a number
+    // where an enum's name belongs) as syntax errors.
+    if let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+        return Err(ApiError::malformed(format!(
+            "the body is not valid JSON: {error}"
+        )));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let field = error.path().to_string();
-        let inner = error.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
-            ApiError::malformed(format!("the body is not valid JSON: {inner}"))
-        } else if field == "." {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid",
-                inner.to_string(),
-            )
-        } else {
-            ApiError::invalid(field, inner.to_string())
-        }
+        let path = error.path().to_string();
+        let message = error.into_inner().to_string();
+        let field = match missing_field(&message) {
+            Some(missing) if path == "." => missing.to_owned(),
+            Some(missing) => format!("{path}.{missing}"),
+            None if path == "." => {
+                return ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
+            }
+            None => path,
+        };
+        ApiError::invalid(field, message)
     })
+}
+
+/// The field serde says is missing (`missing field `reason``).
+fn missing_field(message: &str) -> Option<&str> {
+    message.strip_prefix("missing field `")?.split('`').next()
 }
 
 /// A query string of type `T`; unknown parameters are refused like unknown fields.
