@@ -132,6 +132,9 @@ pub struct ServeArgs {
     /// Listen address of the media server; overrides link.media_listen.
     #[arg(long)]
     pub media_listen: Option<std::net::SocketAddr>,
+    /// Listen address of the people's API; overrides api.listen.
+    #[arg(long)]
+    pub api_listen: Option<std::net::SocketAddr>,
     /// Also write the provisioning file here once the broker listens (it is
     /// always written to provisioning.json in the data directory).
     #[arg(long)]

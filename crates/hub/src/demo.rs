@@ -27,6 +27,7 @@ pub async fn demo(options: DemoOptions, out: &mut dyn Write) -> anyhow::Result<(
     // Ports of its own, so the demo runs beside a real hub.
     loaded.link.mqtt_listen = "127.0.0.1:0".parse().expect("a valid address");
     loaded.link.media_listen = "127.0.0.1:0".parse().expect("a valid address");
+    loaded.api.listen = "127.0.0.1:0".parse().expect("a valid address");
     loaded.link.public_media_url = None;
     let data = std::env::temp_dir().join(format!("nguon-demo-{}", std::process::id()));
     let clock = Clock::simulated(options.from.with_timezone(&Utc), options.speed);

@@ -21,6 +21,9 @@ pub async fn serve(args: ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     if let Some(listen) = args.media_listen {
         loaded.link.media_listen = listen;
     }
+    if let Some(listen) = args.api_listen {
+        loaded.api.listen = listen;
+    }
     let data_dir = args.data.unwrap_or_else(|| loaded.data_dir.clone());
     anyhow::ensure!(args.clock_speed > 0.0, "--clock-speed must be above 0");
     let origin = args
@@ -53,6 +56,7 @@ pub async fn serve(args: ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         "mqtt": hub.mqtt_addr.map(|a| a.to_string()),
         "mqtts": hub.mqtts_addr.map(|a| a.to_string()),
         "media": hub.media_addr.to_string(),
+        "api": hub.api_addr.to_string(),
         "devices": hub.provisioning.devices.len(),
         "provisioning": provisioning_path,
     });
