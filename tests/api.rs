@@ -935,3 +935,111 @@ fn hub_admin_create_writes_the_first_administrator() {
         .password
         .verify(&hub_access::Password::new(PASSWORD)));
 }
+
+/// Runs `hub` with `args` on a thread of its own (it starts its own runtime).
+async fn hub_cli(args: Vec<String>) -> anyhow::Result<String> {
+    let run = move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        crate::support::hub(&args)
+    };
+    tokio::task::spawn_blocking(move || std::thread::spawn(run).join().expect("no panic"))
+        .await
+        .expect("joined")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_writes_bulletins_and_triggers_emergencies_through_the_api() {
+    let api = start().await;
+    let chair = api.person("chair", "commune_chair", "24611").await;
+    let operator = api.person("op", "operator", "660").await;
+    let dir = tempfile::tempdir().unwrap();
+    let recording = dir.path().join("thong-bao.wav");
+    std::fs::write(&recording, tone_wav()).unwrap();
+    let url = format!("http://{}", api.addr);
+    let with = |token: &str, args: &[&str]| -> Vec<String> {
+        let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        all.extend([
+            "--api".into(),
+            url.clone(),
+            "--token".into(),
+            token.to_owned(),
+        ]);
+        all
+    };
+
+    let created = hub_cli(with(
+        &chair,
+        &[
+            "bulletin",
+            "create",
+            "--title",
+            "Lịch tiêm phòng",
+            "--target",
+            "24611",
+            "--audio",
+            recording.to_str().unwrap(),
+        ],
+    ))
+    .await
+    .expect("the bulletin is created and submitted");
+    let created: Value = serde_json::from_str(&created).unwrap();
+    assert_eq!(created["author"], "user:chair");
+    assert_ne!(created["bulletin"]["state"], "draft");
+    assert!(created["bulletin"]["variants"][0]["audio"]["media"]["sha256"].is_string());
+
+    let outside = hub_cli(with(
+        &chair,
+        &[
+            "bulletin",
+            "create",
+            "--title",
+            "Ngoài xã",
+            "--target",
+            "24612",
+            "--speech",
+            "Xin chào",
+        ],
+    ))
+    .await
+    .expect_err("another commune is out of scope");
+    assert!(outside.to_string().contains("403"), "{outside}");
+
+    let triggered = hub_cli(with(
+        &operator,
+        &[
+            "emergency",
+            "trigger",
+            "--title",
+            "Lũ",
+            "--target",
+            "660",
+            "--message",
+            "Cảnh báo lũ",
+        ],
+    ))
+    .await
+    .expect("the emergency is triggered");
+    let triggered: Value = serde_json::from_str(&triggered).unwrap();
+    let id = triggered["bulletin"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(triggered["bulletin"]["class"], "emergency");
+    let stopped = hub_cli(with(
+        &operator,
+        &["emergency", "stop", &id, "--reason", "nước rút"],
+    ))
+    .await
+    .expect("the emergency stops");
+    assert!(stopped.contains("cancelled"), "{stopped}");
+
+    let audit = hub_cli(with(&api.admin, &["audit", "--user", "op"]))
+        .await
+        .expect("the audit log reads");
+    let audit: Value = serde_json::from_str(&audit).unwrap();
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["log_in", "trigger_emergency", "stop_emergency"]);
+    api.hub.shutdown().await.unwrap();
+}

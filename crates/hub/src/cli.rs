@@ -69,6 +69,24 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Accounts, through the API (HUB_API_URL, HUB_TOKEN).
+    User {
+        #[command(subcommand)]
+        command: crate::people::UserCommand,
+    },
+    /// Bulletins, through the API: create (with an audio file or speech),
+    /// approve, reject, cancel, list.
+    Bulletin {
+        #[command(subcommand)]
+        command: crate::people::BulletinCommand,
+    },
+    /// Emergency broadcasts, through the API: trigger, stop.
+    Emergency {
+        #[command(subcommand)]
+        command: crate::people::EmergencyCommand,
+    },
+    /// Read the audit log, through the API.
+    Audit(crate::people::AuditArgs),
     /// Write the provisioning file devices (and firmware-sim) join with: each
     /// device's credentials and the hub's public key. It holds secrets and is
     /// written readable by its owner only.
@@ -207,7 +225,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
                     .code
                     .clone(),
             };
-            let password = admin_password()?;
+            let password = Password::new(crate::people::read_password("HUB_ADMIN_PASSWORD")?);
             let account = crate::admin::create_admin(
                 &store,
                 tree,
@@ -224,6 +242,14 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             )?;
             Ok(())
         }
+        Command::User { command } => api_runtime()?.block_on(crate::people::user(command, out)),
+        Command::Bulletin { command } => {
+            api_runtime()?.block_on(crate::people::bulletin(command, out))
+        }
+        Command::Emergency { command } => {
+            api_runtime()?.block_on(crate::people::emergency(command, out))
+        }
+        Command::Audit(args) => api_runtime()?.block_on(crate::people::audit(args, out)),
         Command::Provision {
             config,
             data,
@@ -256,21 +282,12 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
     }
 }
 
-/// HUB_ADMIN_PASSWORD, or the first line of standard input.
-fn admin_password() -> anyhow::Result<Password> {
-    if let Ok(password) = std::env::var("HUB_ADMIN_PASSWORD") {
-        return Ok(Password::new(password));
-    }
-    let mut line = String::new();
-    std::io::stdin()
-        .read_line(&mut line)
-        .context("reading the password from standard input")?;
-    let password = line.trim_end_matches(['\r', '\n']);
-    anyhow::ensure!(
-        !password.is_empty(),
-        "give the password in HUB_ADMIN_PASSWORD or on standard input"
-    );
-    Ok(Password::new(password))
+/// A small runtime for the API-backed commands.
+fn api_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 fn plan(

@@ -12,15 +12,19 @@
 //! - [`api`]: the people's HTTP API under `/api/v1`, served beside the hub.
 //! - [`serve`]: `hub serve` around [`link`], until a shutdown signal.
 //! - [`demo`]: `hub demo`: the hub plus a simulated fleet of the province on a fast clock.
+//! - [`client`], [`people`]: the command line's API client and the commands
+//!   built on it (`hub user`, `hub bulletin`, `hub emergency`, `hub audit`).
 //! - [`cli`]: the `hub` command line; `main.rs` only parses and calls [`cli::run`].
 
 pub mod admin;
 pub mod api;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod demo;
 pub mod link;
 pub mod media;
+pub mod people;
 pub mod report;
 pub mod seed;
 pub mod serve;

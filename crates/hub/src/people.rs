@@ -1,0 +1,328 @@
+//! The command line's API-backed commands for people and scripts:
+//! `hub user`, `hub bulletin`, `hub emergency`, `hub audit`. Each is one or
+//! two API calls, so every check, permission and audit entry is the API's.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use chrono::{TimeDelta, Utc};
+use clap::Subcommand;
+use hyper::Method;
+use serde_json::{json, Value};
+
+use crate::client::{ApiArgs, Payload};
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account (administrators). The password is read from
+    /// HUB_USER_PASSWORD, or else from the first line of standard input.
+    Create {
+        #[command(flatten)]
+        api: ApiArgs,
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        display_name: String,
+        /// administrator, provincial_editor, district_editor, reviewer,
+        /// commune_chair or operator.
+        #[arg(long)]
+        role: String,
+        /// The area the account acts in (area code).
+        #[arg(long)]
+        area: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BulletinCommand {
+    /// Write a bulletin in the name of the token's area and submit it
+    /// (sensitive ones then wait for a reviewer).
+    Create {
+        #[command(flatten)]
+        api: ApiArgs,
+        #[arg(long)]
+        title: String,
+        /// Target area code; repeat for several.
+        #[arg(long = "target", required = true)]
+        targets: Vec<String>,
+        /// priority or normal.
+        #[arg(long, default_value = "priority")]
+        priority: String,
+        /// policy_law, local_projects, politics_economy_culture,
+        /// security_military, disaster_emergency, good_examples,
+        /// fighting_crime, daily_life or other.
+        #[arg(long, default_value = "daily_life")]
+        category: String,
+        /// A recording to upload (MP3, WAV, FLAC, Ogg, M4A…).
+        #[arg(long, conflicts_with = "speech")]
+        audio: Option<PathBuf>,
+        /// Text to speak instead of a recording.
+        #[arg(long)]
+        speech: Option<String>,
+        /// Text LED boards show (default: the spoken text, else the title).
+        #[arg(long)]
+        text: Option<String>,
+        #[arg(long, default_value = "vi")]
+        language: String,
+        /// Valid from now for this many hours.
+        #[arg(long, default_value_t = 48)]
+        hours: u32,
+        /// Send to the editorial board whatever the category.
+        #[arg(long)]
+        sensitive: bool,
+        /// Keep it a draft instead of submitting it.
+        #[arg(long)]
+        draft: bool,
+    },
+    /// Approve a submitted bulletin (reviewers).
+    Approve {
+        #[command(flatten)]
+        api: ApiArgs,
+        id: String,
+    },
+    /// Reject a submitted bulletin (reviewers).
+    Reject {
+        #[command(flatten)]
+        api: ApiArgs,
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Cancel a bulletin; devices playing it stop.
+    Cancel {
+        #[command(flatten)]
+        api: ApiArgs,
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// The bulletins that concern the token's area.
+    List {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EmergencyCommand {
+    /// Air an emergency now on every device of the targets (operators).
+    Trigger {
+        #[command(flatten)]
+        api: ApiArgs,
+        #[arg(long)]
+        title: String,
+        #[arg(long = "target", required = true)]
+        targets: Vec<String>,
+        /// Spoken on loudspeakers and shown on boards.
+        #[arg(long)]
+        message: Option<String>,
+        /// A recording to play instead of speech.
+        #[arg(long)]
+        audio: Option<PathBuf>,
+        /// How long it stays valid.
+        #[arg(long, default_value_t = 60)]
+        minutes: u32,
+    },
+    /// Stop an emergency.
+    Stop {
+        #[command(flatten)]
+        api: ApiArgs,
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+/// `hub audit`: entries, oldest first.
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub api: ApiArgs,
+    #[arg(long)]
+    pub user: Option<String>,
+    #[arg(long)]
+    pub area: Option<String>,
+    #[arg(long)]
+    pub bulletin: Option<String>,
+    /// RFC 3339.
+    #[arg(long)]
+    pub from: Option<String>,
+    #[arg(long)]
+    pub until: Option<String>,
+}
+
+/// Uploads a recording; its sha256.
+async fn upload(api: &ApiArgs, path: &std::path::Path) -> anyhow::Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("audio");
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("filename", name)
+        .finish();
+    let answer = api
+        .call(
+            Method::POST,
+            &format!("/api/v1/uploads/audio?{query}"),
+            Payload::Bytes(bytes, "application/octet-stream"),
+        )
+        .await
+        .with_context(|| format!("uploading {}", path.display()))?;
+    answer["sha256"]
+        .as_str()
+        .map(str::to_owned)
+        .context("the upload answer has no sha256")
+}
+
+fn print(out: &mut dyn Write, value: &Value) -> anyhow::Result<()> {
+    writeln!(out, "{}", serde_json::to_string_pretty(value)?)?;
+    Ok(())
+}
+
+/// A password from `env`, or the first line of standard input.
+pub fn read_password(env: &str) -> anyhow::Result<String> {
+    if let Ok(password) = std::env::var(env) {
+        return Ok(password);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    anyhow::ensure!(
+        !password.is_empty(),
+        "give the password in {env} or on standard input"
+    );
+    Ok(password)
+}
+
+pub async fn user(command: UserCommand, out: &mut dyn Write) -> anyhow::Result<()> {
+    let UserCommand::Create {
+        api,
+        username,
+        display_name,
+        role,
+        area,
+    } = command;
+    let password = read_password("HUB_USER_PASSWORD")?;
+    let body = json!({"username": username, "display_name": display_name,
+        "password": password, "role": role, "area": area});
+    let answer = api
+        .call(Method::POST, "/api/v1/users", Payload::Json(body))
+        .await?;
+    print(out, &answer)
+}
+
+pub async fn bulletin(command: BulletinCommand, out: &mut dyn Write) -> anyhow::Result<()> {
+    let (api, path, payload) = match command {
+        BulletinCommand::Create {
+            api,
+            title,
+            targets,
+            priority,
+            category,
+            audio,
+            speech,
+            text,
+            language,
+            hours,
+            sensitive,
+            draft,
+        } => {
+            let sound = match (&audio, &speech) {
+                (Some(path), _) => Some(json!({"upload": upload(&api, path).await?})),
+                (None, Some(text)) => Some(json!({"speech": text})),
+                (None, None) => None,
+            };
+            let shown = text.or(speech).unwrap_or_else(|| title.clone());
+            let now = Utc::now();
+            let body = json!({
+                "title": title, "category": category, "class": priority,
+                "targets": targets, "sensitive": sensitive,
+                "not_before": now.to_rfc3339(),
+                "expires": (now + TimeDelta::hours(i64::from(hours))).to_rfc3339(),
+                "variants": [{"language": language, "audio": sound,
+                    "visual": {"kind": "text", "secs": 30, "text": shown}}],
+            });
+            let created = api
+                .call(Method::POST, "/api/v1/bulletins", Payload::Json(body))
+                .await?;
+            if draft {
+                return print(out, &created);
+            }
+            let id = created["bulletin"]["id"].as_str().unwrap_or_default();
+            (api, format!("/api/v1/bulletins/{id}/submit"), Payload::None)
+        }
+        BulletinCommand::Approve { api, id } => (
+            api,
+            format!("/api/v1/bulletins/{id}/approve"),
+            Payload::None,
+        ),
+        BulletinCommand::Reject { api, id, reason } => (
+            api,
+            format!("/api/v1/bulletins/{id}/reject"),
+            Payload::Json(json!({ "reason": reason })),
+        ),
+        BulletinCommand::Cancel { api, id, reason } => (
+            api,
+            format!("/api/v1/bulletins/{id}/cancel"),
+            Payload::Json(json!({ "reason": reason })),
+        ),
+        BulletinCommand::List { api } => {
+            let answer = api
+                .call(Method::GET, "/api/v1/bulletins", Payload::None)
+                .await?;
+            return print(out, &answer);
+        }
+    };
+    let answer = api.call(Method::POST, &path, payload).await?;
+    print(out, &answer)
+}
+
+pub async fn emergency(command: EmergencyCommand, out: &mut dyn Write) -> anyhow::Result<()> {
+    let answer = match command {
+        EmergencyCommand::Trigger {
+            api,
+            title,
+            targets,
+            message,
+            audio,
+            minutes,
+        } => {
+            let upload = match &audio {
+                Some(path) => Some(upload(&api, path).await?),
+                None => None,
+            };
+            let body = json!({"title": title, "targets": targets, "message": message,
+                "upload": upload, "valid_minutes": minutes});
+            api.call(Method::POST, "/api/v1/emergencies", Payload::Json(body))
+                .await?
+        }
+        EmergencyCommand::Stop { api, id, reason } => {
+            api.call(
+                Method::POST,
+                &format!("/api/v1/emergencies/{id}/stop"),
+                Payload::Json(json!({ "reason": reason })),
+            )
+            .await?
+        }
+    };
+    print(out, &answer)
+}
+
+pub async fn audit(args: AuditArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in [
+        ("user", &args.user),
+        ("area", &args.area),
+        ("bulletin", &args.bulletin),
+        ("from", &args.from),
+        ("until", &args.until),
+    ] {
+        if let Some(value) = value {
+            query.append_pair(name, value);
+        }
+    }
+    let path = format!("/api/v1/audit?{}", query.finish());
+    let answer = args.api.call(Method::GET, &path, Payload::None).await?;
+    print(out, &answer)
+}
