@@ -27,7 +27,9 @@ struct Scope {
 /// One row of the design per mutating endpoint (named as the audit log
 /// names its action), one column per role in
 /// the order Adm PEd DEd Rev Chr Opr: `Y` allowed inside the caller's area
-/// and refused (403) outside it, `.` refused everywhere. A province-wide
+/// and refused (403) outside it, `O` allowed for the caller's own area
+/// (uploads name no other area, so their row has no outside), `.` refused
+/// everywhere. A province-wide
 /// account has no outside in a provincial hub, so only its inside is tried.
 const DESIGN: &[(&str, &str)] = &[
     //                   Adm PEd DEd Rev Chr Opr
@@ -37,7 +39,10 @@ const DESIGN: &[(&str, &str)] = &[
     ("change_password", "Y   .   .   .   .   ."),
     ("create_token", "Y   .   .   .   .   ."),
     ("revoke_token", "Y   .   .   .   .   ."),
+    ("register_device", "Y   .   .   .   .   ."),
     ("provision_device", "Y   .   .   .   .   ."),
+    ("revoke_device", "Y   .   .   .   .   ."),
+    ("upload_media", ".   O   O   .   O   O"),
     ("create_bulletin", ".   Y   Y   .   Y   ."),
     ("edit_draft", ".   Y   Y   .   Y   ."),
     ("submit_bulletin", ".   Y   Y   .   Y   ."),
@@ -215,6 +220,29 @@ async fn attempt(api: &ApiHub, endpoint: &str, caller: &Person, scope: &Scope, n
             )
             .await
         }
+        "register_device" => {
+            let body = json!({"id": format!("{c}-LS-N{n}"), "kind": "loudspeaker",
+                "commune": c, "name": "Loa mới"});
+            api.call(Method::POST, "/api/v1/devices", &caller.token, Some(body))
+                .await
+        }
+        "revoke_device" => {
+            let body = json!({"id": format!("{c}-LS-R{n}"), "kind": "loudspeaker",
+                "commune": c, "name": "Loa cũ"});
+            let made = api
+                .call(Method::POST, "/api/v1/devices", &api.admin, Some(body))
+                .await;
+            assert_eq!(made.status, StatusCode::CREATED, "{made:?}");
+            let path = format!("/api/v1/devices/{c}-LS-R{n}/revoke");
+            api.call(
+                Method::POST,
+                &path,
+                &caller.token,
+                Some(json!({"reason": "mất trộm"})),
+            )
+            .await
+        }
+        "upload_media" => upload_as(api, &caller.token, tone_wav()).await,
         "provision_device" => {
             let path = format!("/api/v1/devices/{c}-LS-01/credentials");
             api.call(Method::POST, &path, &caller.token, None).await
@@ -376,11 +404,13 @@ async fn every_role_acts_only_within_its_role_and_area_and_every_change_is_audit
     for (endpoint, row) in DESIGN {
         let cells: Vec<&str> = row.split_whitespace().collect();
         assert_eq!(cells.len(), callers.len(), "row {endpoint}");
+        let own_area_only = cells.contains(&"O");
         for ((caller, cell), (inside, outside)) in callers.iter().zip(&cells).zip(&scopes) {
-            for (scope, is_inside) in [(Some(inside), true), (outside.as_ref(), false)] {
+            let outside = outside.as_ref().filter(|_| !own_area_only);
+            for (scope, is_inside) in [(Some(inside), true), (outside, false)] {
                 let Some(scope) = scope else { continue };
                 n += 1;
-                let allowed = *cell == "Y" && is_inside;
+                let allowed = *cell != "." && is_inside;
                 let from = api.clock.now();
                 let answer = attempt(&api, endpoint, caller, scope, n).await;
                 let place = if is_inside { "inside" } else { "outside" };
@@ -403,8 +433,8 @@ async fn every_role_acts_only_within_its_role_and_area_and_every_change_is_audit
             }
         }
     }
-    // 18 endpoints × (6 insides + 4 outsides).
-    assert_eq!(checked, DESIGN.len() * 10);
+    // 21 endpoints × (6 insides + 4 outsides), and uploads: 6 insides.
+    assert_eq!(checked, (DESIGN.len() - 1) * 10 + 6);
     api.hub.shutdown().await.unwrap();
 }
 
@@ -796,6 +826,16 @@ async fn bad_requests_are_refused_with_the_field_named_and_change_nothing() {
     api.hub.shutdown().await.unwrap();
 }
 
+/// Uploads `wav` as the holder of `token`.
+async fn upload_as(api: &ApiHub, token: &str, wav: Vec<u8>) -> Answer {
+    let headers = [
+        (hyper::header::AUTHORIZATION, format!("Bearer {token}")),
+        (hyper::header::CONTENT_TYPE, "audio/wav".to_owned()),
+    ];
+    let path = "/api/v1/uploads/audio?filename=tin.wav";
+    answer(send(api.addr, Method::POST, path, &headers, wav).await)
+}
+
 /// One second of a 440 Hz tone as 16-bit mono WAV at 16 kHz.
 fn tone_wav() -> Vec<u8> {
     let rate = 16_000u32;
@@ -829,32 +869,13 @@ fn tone_wav() -> Vec<u8> {
 async fn an_uploaded_recording_becomes_a_bulletins_audio_and_bad_audio_is_refused() {
     let api = start().await;
     let chair = api.person("chair", "commune_chair", "24611").await;
-    let upload = |body: Vec<u8>| {
-        let headers = [
-            (hyper::header::AUTHORIZATION, format!("Bearer {chair}")),
-            (hyper::header::CONTENT_TYPE, "audio/wav".to_owned()),
-        ];
-        let addr = api.addr;
-        async move {
-            answer(
-                send(
-                    addr,
-                    Method::POST,
-                    "/api/v1/uploads/audio?filename=tin.wav",
-                    &headers,
-                    body,
-                )
-                .await,
-            )
-        }
-    };
-    let garbage = upload(b"RIFF but not really a wave file".to_vec()).await;
+    let garbage = upload_as(&api, &chair, b"RIFF but not really a wave file".to_vec()).await;
     assert_eq!(
         (garbage.status, garbage.body["field"].as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("body"))
     );
 
-    let stored = upload(tone_wav()).await;
+    let stored = upload_as(&api, &chair, tone_wav()).await;
     assert_eq!(stored.status, StatusCode::CREATED, "{stored:?}");
     let sha256 = stored.body["sha256"].as_str().unwrap().to_owned();
     let duration_ms = stored.body["duration_ms"].as_u64().unwrap();
@@ -1030,6 +1051,35 @@ async fn the_command_line_writes_bulletins_and_triggers_emergencies_through_the_
     .expect("the emergency stops");
     assert!(stopped.contains("cancelled"), "{stopped}");
 
+    let file = dir.path().join("24700-LS-05.json");
+    let registered = hub_cli(with(
+        &api.admin,
+        &[
+            "device",
+            "register",
+            "--id",
+            "24700-LS-05",
+            "--kind",
+            "loudspeaker",
+            "--commune",
+            "24700",
+            "--name",
+            "Loa bến đò",
+            "--out",
+            file.to_str().unwrap(),
+        ],
+    ))
+    .await
+    .expect("the device is registered");
+    assert!(
+        registered.contains("wrote the provisioning file"),
+        "{registered}"
+    );
+    let provisioning: hub_proto::Provisioning =
+        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(provisioning.devices.len(), 1);
+    assert_eq!(provisioning.devices[0].id, "24700-LS-05");
+
     let audit = hub_cli(with(&api.admin, &["audit", "--user", "op"]))
         .await
         .expect("the audit log reads");
@@ -1041,5 +1091,123 @@ async fn the_command_line_writes_bulletins_and_triggers_emergencies_through_the_
         .map(|e| e["action"].as_str().unwrap())
         .collect();
     assert_eq!(actions, ["log_in", "trigger_emergency", "stop_emergency"]);
+    api.hub.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registered_device_joins_at_once_and_a_revoked_one_is_shut_out() {
+    use crate::support::link::{eventually, fast_link};
+    use firmware_sim::link::{DeviceConfig, DeviceHandle};
+    use std::time::Duration;
+
+    let api = start().await;
+    let body = json!({"id": "24611-LS-09", "kind": "loudspeaker", "commune": "24611",
+        "name": "Loa chợ mới"});
+    let made = api
+        .call(
+            Method::POST,
+            "/api/v1/devices",
+            &api.admin,
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{made:?}");
+    let again = api
+        .call(Method::POST, "/api/v1/devices", &api.admin, Some(body))
+        .await;
+    assert_eq!(
+        (again.status, again.body["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("id"))
+    );
+    let nowhere = api
+        .call(
+            Method::POST,
+            "/api/v1/devices",
+            &api.admin,
+            Some(json!({"id": "X-1", "kind": "loudspeaker", "commune": "660", "name": "x"})),
+        )
+        .await;
+    assert_eq!(
+        nowhere.body["field"], "commune",
+        "a district is no commune: {nowhere:?}"
+    );
+
+    let file: hub_proto::Provisioning = serde_json::from_value(made.body).unwrap();
+    let credentials = file.devices[0].clone();
+    let start_device = || {
+        let config = DeviceConfig::from_credentials(&credentials, &file.hub_public_key).unwrap();
+        DeviceHandle::spawn(
+            config,
+            &file.broker.parse().unwrap(),
+            api.clock,
+            &fast_link(),
+        )
+    };
+    let id = hub_core::DeviceId::parse("24611-LS-09").unwrap();
+    let device = start_device();
+    eventually(
+        "the new device is online",
+        Duration::from_secs(10),
+        || async { api.hub.is_online(&id).await.unwrap() },
+    )
+    .await;
+    let media_login = [crate::support::http::basic(
+        &credentials.id,
+        &credentials.mqtt_password,
+    )];
+    let probe = format!("/media/v1/{}", "0".repeat(64));
+    let before =
+        crate::support::http::fetch(api.hub.media_addr, Method::GET, &probe, &media_login).await;
+    assert_eq!(
+        before.status,
+        StatusCode::NOT_FOUND,
+        "its password opens the media server"
+    );
+
+    let revoked = api
+        .call(
+            Method::POST,
+            "/api/v1/devices/24611-LS-09/revoke",
+            &api.admin,
+            Some(json!({"reason": "mất trộm"})),
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT, "{revoked:?}");
+    assert!(!api.hub.is_online(&id).await.unwrap());
+    let after =
+        crate::support::http::fetch(api.hub.media_addr, Method::GET, &probe, &media_login).await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED);
+    let reissue = api
+        .call(
+            Method::POST,
+            "/api/v1/devices/24611-LS-09/credentials",
+            &api.admin,
+            None,
+        )
+        .await;
+    assert_eq!(reissue.status, StatusCode::NOT_FOUND);
+    // The connection it had stays until it drops, but nothing it says counts.
+    eventually(
+        "its reports are dropped as revoked",
+        Duration::from_secs(10),
+        || async {
+            api.hub
+                .stats()
+                .await
+                .unwrap()
+                .dropped
+                .get("revoked")
+                .copied()
+                .unwrap_or(0)
+                > 0
+        },
+    )
+    .await;
+    device.stop().await;
+    let returning = start_device();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert!(!returning.is_connected(), "the broker refuses its password");
+    assert!(!api.hub.is_online(&id).await.unwrap());
+    returning.stop().await;
     api.hub.shutdown().await.unwrap();
 }

@@ -79,6 +79,31 @@ impl Province {
         })
     }
 
+    /// Adds a device registered while the hub runs: its commune must be one
+    /// of the province's and its id new.
+    pub fn add_device(&mut self, device: Device) -> Result<(), CoreError> {
+        if require_commune(&self.tree, &device.commune).is_err() {
+            return Err(CoreError::InvalidDevice {
+                id: device.id.clone(),
+                reason: format!("{} is not a commune of this province", device.commune),
+            });
+        }
+        if self.devices.contains_key(&device.id) {
+            return Err(CoreError::InvalidDevice {
+                id: device.id,
+                reason: "id is already registered".into(),
+            });
+        }
+        let ids = self
+            .devices_by_commune
+            .entry(device.commune.clone())
+            .or_default();
+        ids.push(device.id.clone());
+        ids.sort();
+        self.devices.insert(device.id.clone(), device);
+        Ok(())
+    }
+
     pub fn devices(&self) -> impl Iterator<Item = &Device> {
         self.devices.values()
     }

@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use crate::history::{Evidence, Playing};
 use crate::plan::{AiringKey, DayPlanner, Horizon};
 use crate::{
-    AreaCode, Bulletin, BulletinId, BulletinState, ChairOrder, CoreError, DeviceId, DeviceLog,
-    OptIn, PlanItem, PriorityClass, Programme, Province,
+    AreaCode, Bulletin, BulletinId, BulletinState, ChairOrder, CoreError, Device, DeviceId,
+    DeviceLog, OptIn, PlanItem, PriorityClass, Programme, Province,
 };
 
 /// Something that happened, fed to [`Scheduler::handle`].
@@ -44,6 +44,8 @@ pub enum Event {
     Receipt(Receipt),
     DeviceOffline(DeviceId),
     DeviceOnline(DeviceId),
+    /// A device registered while the hub runs; offline until it says hello.
+    DeviceAdded(Device),
     /// Nothing but the passing of time.
     Tick,
 }
@@ -339,6 +341,12 @@ impl Scheduler {
             }
             Event::DeviceOffline(id) => {
                 self.province.device(&id)?;
+                self.logs.entry(id.clone()).or_default().go_offline();
+                dirty.devices.insert(id);
+            }
+            Event::DeviceAdded(device) => {
+                let id = device.id.clone();
+                self.province.add_device(device)?;
                 self.logs.entry(id.clone()).or_default().go_offline();
                 dirty.devices.insert(id);
             }

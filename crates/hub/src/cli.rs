@@ -74,6 +74,12 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::people::UserCommand,
     },
+    /// Devices, through the API: register (writing the provisioning file),
+    /// credentials, revoke.
+    Device {
+        #[command(subcommand)]
+        command: crate::people::DeviceCommand,
+    },
     /// Bulletins, through the API: create (with an audio file or speech),
     /// approve, reject, cancel, list.
     Bulletin {
@@ -243,6 +249,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User { command } => api_runtime()?.block_on(crate::people::user(command, out)),
+        Command::Device { command } => api_runtime()?.block_on(crate::people::device(command, out)),
         Command::Bulletin { command } => {
             api_runtime()?.block_on(crate::people::bulletin(command, out))
         }

@@ -13,7 +13,8 @@
 //! - [`serve`]: `hub serve` around [`link`], until a shutdown signal.
 //! - [`demo`]: `hub demo`: the hub plus a simulated fleet of the province on a fast clock.
 //! - [`client`], [`people`]: the command line's API client and the commands
-//!   built on it (`hub user`, `hub bulletin`, `hub emergency`, `hub audit`).
+//!   built on it (`hub user`, `hub device`, `hub bulletin`, `hub emergency`,
+//!   `hub audit`).
 //! - [`cli`]: the `hub` command line; `main.rs` only parses and calls [`cli::run`].
 
 pub mod admin;

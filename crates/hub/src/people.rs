@@ -1,5 +1,5 @@
 //! The command line's API-backed commands for people and scripts:
-//! `hub user`, `hub bulletin`, `hub emergency`, `hub audit`. Each is one or
+//! `hub user`, `hub device`, `hub bulletin`, `hub emergency`, `hub audit`. Each is one or
 //! two API calls, so every check, permission and audit entry is the API's.
 
 use std::io::Write;
@@ -31,6 +31,46 @@ pub enum UserCommand {
         /// The area the account acts in (area code).
         #[arg(long)]
         area: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// Register a device in a commune (administrators) and write its
+    /// provisioning file (it holds secrets; written readable by its owner only).
+    Register {
+        #[command(flatten)]
+        api: ApiArgs,
+        /// ASCII letters, digits and '-', e.g. 24611-LS-09.
+        #[arg(long)]
+        id: String,
+        /// loudspeaker or led_board.
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        commune: String,
+        /// Where it stands.
+        #[arg(long)]
+        name: String,
+        /// The provisioning file to write (firmware-sim --provisioning reads it).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write a registered device's provisioning file again.
+    Credentials {
+        #[command(flatten)]
+        api: ApiArgs,
+        id: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Revoke a device for good: it can no longer connect, download or report.
+    Revoke {
+        #[command(flatten)]
+        api: ApiArgs,
+        id: String,
+        #[arg(long)]
+        reason: String,
     },
 }
 
@@ -210,6 +250,43 @@ pub async fn user(command: UserCommand, out: &mut dyn Write) -> anyhow::Result<(
         .call(Method::POST, "/api/v1/users", Payload::Json(body))
         .await?;
     print(out, &answer)
+}
+
+pub async fn device(command: DeviceCommand, out: &mut dyn Write) -> anyhow::Result<()> {
+    let (answer, file) = match command {
+        DeviceCommand::Register {
+            api,
+            id,
+            kind,
+            commune,
+            name,
+            out: file,
+        } => {
+            let body = json!({"id": id, "kind": kind, "commune": commune, "name": name});
+            let answer = api
+                .call(Method::POST, "/api/v1/devices", Payload::Json(body))
+                .await?;
+            (answer, file)
+        }
+        DeviceCommand::Credentials { api, id, out: file } => {
+            let path = format!("/api/v1/devices/{id}/credentials");
+            (api.call(Method::POST, &path, Payload::None).await?, file)
+        }
+        DeviceCommand::Revoke { api, id, reason } => {
+            let path = format!("/api/v1/devices/{id}/revoke");
+            api.call(
+                Method::POST,
+                &path,
+                Payload::Json(json!({ "reason": reason })),
+            )
+            .await?;
+            writeln!(out, "revoked device {id}")?;
+            return Ok(());
+        }
+    };
+    crate::serve::write_secret_file(&file, serde_json::to_string_pretty(&answer)?.as_bytes())?;
+    writeln!(out, "wrote the provisioning file to {}", file.display())?;
+    Ok(())
 }
 
 pub async fn bulletin(command: BulletinCommand, out: &mut dyn Write) -> anyhow::Result<()> {

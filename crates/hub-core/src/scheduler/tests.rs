@@ -422,3 +422,36 @@ fn the_same_events_give_the_same_decisions() {
     assert!(first.len() > 10);
     assert_eq!(first, run());
 }
+
+#[test]
+fn a_device_registered_while_running_is_planned_at_once_in_its_commune_only() {
+    let mut s = scheduler([priority("news", AreaLevel::Commune, "24611", 300)]);
+    s.handle(local("2026-11-23 04:00"), Event::Tick).unwrap();
+    let new = Device {
+        id: device_id("24611-LS-NEW"),
+        kind: DeviceKind::Loudspeaker,
+        commune: code("24611"),
+        name: "Loa mới".into(),
+    };
+    let added = s
+        .handle(local("2026-11-23 04:30"), Event::DeviceAdded(new.clone()))
+        .unwrap();
+    // Planned like every device; the hub sends the plan once it says hello.
+    assert_eq!(plays(&added), ["24611-LS-NEW 05:00-05:05 news"]);
+    assert!(s.province().devices_in(&code("24611")).contains(&new.id));
+    let again = s.handle(local("2026-11-23 04:31"), Event::DeviceAdded(new.clone()));
+    assert!(
+        matches!(again, Err(CoreError::InvalidDevice { .. })),
+        "{again:?}"
+    );
+    let elsewhere = Device {
+        id: device_id("X-1"),
+        commune: code("660"),
+        ..new
+    };
+    let refused = s.handle(local("2026-11-23 04:32"), Event::DeviceAdded(elsewhere));
+    assert!(
+        matches!(refused, Err(CoreError::InvalidDevice { .. })),
+        "a district is no commune"
+    );
+}

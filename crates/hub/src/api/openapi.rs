@@ -22,7 +22,7 @@ use super::handlers::{
         areas::list,
         users::list, users::create, users::disable, users::change_role, users::change_password,
         tokens::list, tokens::create, tokens::revoke,
-        devices::list, devices::detail, devices::credentials,
+        devices::list, devices::register, devices::detail, devices::credentials, devices::revoke,
         uploads::audio,
         bulletins::list, bulletins::create, bulletins::detail, bulletins::edit,
         bulletins::deliveries, bulletins::submit, bulletins::approve, bulletins::reject,

@@ -4,8 +4,8 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use hub_access::{authorize, AccessStore, Action, AuditEvent, AuditLog, LoginThrottle, Target};
-use hub_core::Province;
-use hub_proto::{Clock, Provisioning};
+use hub_core::AreaTree;
+use hub_proto::Clock;
 use hub_store::Store;
 
 use super::auth::Caller;
@@ -23,10 +23,13 @@ pub struct ApiContext {
     pub audit: AuditLog,
     pub media: MediaStore,
     pub hub: HubClient,
-    /// Areas and devices as the hub started with them.
-    pub province: Arc<Province>,
-    /// Every device's credentials and the hub's public key.
-    pub provisioning: Arc<Provisioning>,
+    /// The province's areas (they change only with the configuration;
+    /// devices are the hub task's, asked through `hub`).
+    pub tree: Arc<AreaTree>,
+    /// What provisioning files name: the broker devices connect to and the
+    /// hub's public key.
+    pub broker_url: String,
+    pub hub_public_key: String,
     /// The hub's clock: sessions, audit entries and bulletins share one time.
     pub clock: Clock,
     pub throttle: Mutex<LoginThrottle>,
@@ -47,7 +50,7 @@ impl ApiContext {
         action: Action,
         target: Target<'_>,
     ) -> Result<(), ApiError> {
-        authorize(&caller.principal, action, target, &self.province.tree).map_err(|denied| {
+        authorize(&caller.principal, action, target, &self.tree).map_err(|denied| {
             tracing::info!(
                 actor = %caller.principal.subject,
                 ?action,
@@ -61,7 +64,7 @@ impl ApiContext {
     /// Appends `event` to the audit log.
     pub fn record(&self, event: AuditEvent) -> Result<(), ApiError> {
         self.audit
-            .append(event, &self.province.tree, self.now())
+            .append(event, &self.tree, self.now())
             .map(drop)
             .map_err(ApiError::from)
     }

@@ -121,6 +121,19 @@ impl Gate {
         }
     }
 
+    /// A device registered while the hub runs.
+    pub fn add(&mut self, device: DeviceId, known: Known) {
+        self.devices.insert(device, known);
+    }
+
+    /// From now on every report of `device` is dropped as revoked.
+    pub fn revoke(&mut self, device: &DeviceId) {
+        if let Some(known) = self.devices.get_mut(device) {
+            known.revoked = true;
+        }
+        self.sessions.remove(device);
+    }
+
     /// Checks a payload from `topic`, received at `seen`. A Last Will ends the session.
     pub fn admit(
         &mut self,

@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use hub_core::{
-    AreaCode, Bulletin, BulletinId, ChairOrder, CoreError, Delivery, DeliveryState, DeviceId,
-    Event, OptIn, PlanItem,
+    AreaCode, Bulletin, BulletinId, ChairOrder, CoreError, Delivery, DeliveryState, Device,
+    DeviceId, Event, OptIn, PlanItem,
 };
-use hub_proto::{Provisioning, Status};
+use hub_proto::{DeviceCredentials, Provisioning, Status};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -46,6 +46,13 @@ pub(super) enum Request {
     Bulletins(oneshot::Sender<Vec<Bulletin>>),
     Bulletin(BulletinId, oneshot::Sender<Option<Bulletin>>),
     Commune(AreaCode, oneshot::Sender<CommuneView>),
+    Devices(oneshot::Sender<Vec<Device>>),
+    Register(
+        Device,
+        oneshot::Sender<Result<DeviceCredentials, CoreError>>,
+    ),
+    Revoke(DeviceId, oneshot::Sender<Result<(), CoreError>>),
+    Credentials(DeviceId, oneshot::Sender<Option<DeviceCredentials>>),
 }
 
 /// What a commune's devices are to air and what its chair decided.
@@ -120,6 +127,39 @@ impl HubClient {
 
     pub async fn bulletin(&self, id: &BulletinId) -> Result<Option<Bulletin>, ServeError> {
         self.ask(|reply| Request::Bulletin(id.clone(), reply)).await
+    }
+
+    /// Every registered device.
+    pub async fn devices(&self) -> Result<Vec<Device>, ServeError> {
+        self.ask(Request::Devices).await
+    }
+
+    pub async fn device(&self, id: &DeviceId) -> Result<Option<Device>, ServeError> {
+        Ok(self.devices().await?.into_iter().find(|d| &d.id == id))
+    }
+
+    /// Registers a device while the hub runs; its new credentials.
+    pub async fn register(
+        &self,
+        device: Device,
+    ) -> Result<Result<DeviceCredentials, CoreError>, ServeError> {
+        self.ask(|reply| Request::Register(device, reply)).await
+    }
+
+    /// Revokes a device: the broker and media server refuse it from now on
+    /// and its reports are ignored.
+    pub async fn revoke(&self, device: &DeviceId) -> Result<Result<(), CoreError>, ServeError> {
+        self.ask(|reply| Request::Revoke(device.clone(), reply))
+            .await
+    }
+
+    /// A device's credentials (`None` once revoked).
+    pub async fn credentials(
+        &self,
+        device: &DeviceId,
+    ) -> Result<Option<DeviceCredentials>, ServeError> {
+        self.ask(|reply| Request::Credentials(device.clone(), reply))
+            .await
     }
 
     /// What `commune` airs and what its chair decided.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use base64::engine::general_purpose::{STANDARD as BASE64, URL_SAFE_NO_PAD};
 use base64::Engine;
 use ed25519_dalek::SigningKey;
-use hub_core::{DeviceId, Province};
+use hub_core::{Device, DeviceId, Province};
 use hub_proto::downlink::encode_public_key;
 use hub_proto::{CommandSigner, DeviceCredentials, Provisioning, UplinkKey};
 use hub_store::{DeviceSecret, HubIdentity, Store, StoreError};
@@ -103,12 +103,7 @@ pub fn ensure_secrets(
         if secrets.contains_key(&device.id) {
             continue;
         }
-        let secret = DeviceSecret {
-            device: device.id.clone(),
-            mqtt_password: URL_SAFE_NO_PAD.encode(random_bytes::<24>()),
-            uplink_key: UplinkKey::from_bytes(random_bytes()).to_text(),
-            revoked: false,
-        };
+        let secret = new_secret(&device.id);
         created.put(&secret)?;
         secrets.insert(device.id.clone(), secret);
     }
@@ -117,6 +112,27 @@ pub fn ensure_secrets(
         store.flush()?;
     }
     Ok(secrets)
+}
+
+/// Fresh credentials for a device: a broker password and an uplink key.
+pub fn new_secret(device: &DeviceId) -> DeviceSecret {
+    DeviceSecret {
+        device: device.clone(),
+        mqtt_password: URL_SAFE_NO_PAD.encode(random_bytes::<24>()),
+        uplink_key: UplinkKey::from_bytes(random_bytes()).to_text(),
+        revoked: false,
+    }
+}
+
+/// What a device's provisioning file says about it.
+pub fn credentials(device: &Device, secret: &DeviceSecret) -> DeviceCredentials {
+    DeviceCredentials {
+        id: device.id.to_string(),
+        commune: device.commune.to_string(),
+        kind: device.kind.wire(),
+        mqtt_password: secret.mqtt_password.clone(),
+        uplink_key: secret.uplink_key.clone(),
+    }
 }
 
 fn random_bytes<const N: usize>() -> [u8; N] {
@@ -136,13 +152,7 @@ pub fn provisioning(
         .devices()
         .filter_map(|device| {
             let secret = secrets.get(&device.id).filter(|s| !s.revoked)?;
-            Some(DeviceCredentials {
-                id: device.id.to_string(),
-                commune: device.commune.to_string(),
-                kind: device.kind.wire(),
-                mqtt_password: secret.mqtt_password.clone(),
-                uplink_key: secret.uplink_key.clone(),
-            })
+            Some(credentials(device, secret))
         })
         .collect();
     Provisioning::new(broker_url, hub_public_key, devices)

@@ -7,6 +7,7 @@
 //! - [`identity`]: the hub's signing key, sequence numbers, device secrets, provisioning.
 //! - [`gate`]: which device reports are believed (MAC, session, sequence).
 //! - [`dispatch`]: scheduler decisions turned into as few commands as possible.
+//! - `registry`: registering and revoking devices while the hub runs.
 //! - [`writer`]: the store writes, off the hub task.
 //! - [`service`]: starting the hub ([`start`]).
 //! - `task`: the one task that owns the scheduler and ties the rest together.
@@ -20,6 +21,7 @@ pub mod dispatch;
 pub mod gate;
 pub mod handle;
 pub mod identity;
+mod registry;
 pub mod service;
 pub mod settings;
 mod task;

@@ -152,7 +152,7 @@ pub async fn start(options: ServeOptions) -> Result<HubHandle, ServeError> {
     let media_base = settings.media_base_url(media_server.addr);
     let (transport, uplinks, mqtt_addr, mqtts_addr, broker_url) = match choice {
         BrokerChoice::Embedded => {
-            let (tx, rx, listening) = broker::start(&settings, passwords)?;
+            let (tx, rx, listening) = broker::start(&settings, passwords.clone())?;
             let (transport, uplinks) = transport::embedded(tx, rx, cancel.clone())?;
             let url = settings.broker_url(listening.mqtt);
             (
@@ -194,8 +194,9 @@ pub async fn start(options: ServeOptions) -> Result<HubHandle, ServeError> {
         audit: AuditLog::new(store.clone()),
         media,
         hub: client.clone(),
-        province: Arc::new(province.clone()),
-        provisioning: Arc::new(provisioning.clone()),
+        tree: Arc::new(province.tree.clone()),
+        broker_url: provisioning.broker.clone(),
+        hub_public_key: provisioning.hub_public_key.clone(),
         clock,
         throttle: Mutex::new(LoginThrottle::new(ThrottlePolicy::default())),
         account_writes: tokio::sync::Mutex::new(()),
@@ -226,6 +227,7 @@ pub async fn start(options: ServeOptions) -> Result<HubHandle, ServeError> {
         observer: delivery_events,
         resync_asked: HashMap::new(),
         media_base,
+        passwords: passwords.clone(),
     };
     let now = hub.clock.now();
     // The first round plans every device.

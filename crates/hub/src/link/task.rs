@@ -23,6 +23,7 @@ use hub_store::{Batch, DeviceHistory, Store};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::broker::Passwords;
 use super::dispatch::{Outbound, Round};
 use super::gate::Gate;
 use super::handle::{CommuneView, DeliveryTally, LinkStats, Request};
@@ -58,6 +59,9 @@ pub(super) struct Hub {
     pub(super) resync_asked: HashMap<DeviceId, Instant>,
     /// What media URLs in plan entries start with.
     pub(super) media_base: String,
+    /// The broker's (and media server's) device passwords, shared with
+    /// them: registering or revoking a device changes who they let in.
+    pub(super) passwords: Passwords,
 }
 
 /// What a round of uplinks asks of the scheduler.
@@ -82,6 +86,7 @@ fn event_device(event: &Event) -> Option<&DeviceId> {
     match event {
         Event::Receipt(receipt) => Some(&receipt.device),
         Event::DeviceOnline(device) | Event::DeviceOffline(device) => Some(device),
+        Event::DeviceAdded(device) => Some(&device.id),
         _ => None,
     }
 }
@@ -318,6 +323,20 @@ impl Hub {
             }
             Request::Commune(commune, reply) => {
                 let _ = reply.send(self.commune_view(&commune));
+            }
+            Request::Devices(reply) => {
+                let _ = reply.send(self.scheduler.province().devices().cloned().collect());
+            }
+            Request::Register(device, reply) => {
+                let registered = self.register(device).await?;
+                let _ = reply.send(registered);
+            }
+            Request::Revoke(device, reply) => {
+                let revoked = self.revoke(&device).await?;
+                let _ = reply.send(revoked);
+            }
+            Request::Credentials(device, reply) => {
+                let _ = reply.send(self.credentials(&device)?);
             }
             Request::Stats(reply) => {
                 let mut stats = self.stats.clone();

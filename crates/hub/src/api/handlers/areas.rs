@@ -27,7 +27,7 @@ pub async fn list(
     State(state): State<ApiState>,
     caller: Caller,
 ) -> Result<Json<Vec<AreaView>>, ApiError> {
-    let tree = &state.province.tree;
+    let tree = &state.tree;
     let mut ordered: Vec<_> = tree.areas().collect();
     ordered.sort_by_key(|area| (area.level, &area.code));
     let areas = ordered

@@ -68,7 +68,7 @@ pub async fn query(
             "filter by one of user, token or bulletin at a time (with area and time)",
         ));
     }
-    let tree = &state.province.tree;
+    let tree = &state.tree;
     // Without another filter, the area selects in the store; with one,
     // entries outside the area are left out afterwards.
     let by_area = filters.is_empty();

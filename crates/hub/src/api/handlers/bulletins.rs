@@ -122,7 +122,7 @@ pub async fn load(state: &ApiContext, id: &str) -> Result<Bulletin, ApiError> {
 
 /// Whether the caller's area and the bulletin's targets overlap.
 fn visible(state: &ApiContext, caller: &Caller, bulletin: &Bulletin) -> bool {
-    let tree = &state.province.tree;
+    let tree = &state.tree;
     let area = &caller.principal.area;
     bulletin
         .targets
@@ -158,7 +158,7 @@ pub fn draft(
         ));
     }
     let issuer = caller.principal.area.clone();
-    let level = state.province.tree.require(&issuer)?.level;
+    let level = state.tree.require(&issuer)?.level;
     let variants = request
         .variants
         .iter()
@@ -365,7 +365,7 @@ pub async fn create(
     state.authorize(&caller, Action::CreateBulletin, Target::Bulletin(&facts))?;
     // Speech gets its slot from the spoken audio: validated after speaking.
     speak_parts(&state, &mut bulletin).await?;
-    bulletin.validate(&state.province.tree)?;
+    bulletin.validate(&state.tree)?;
     apply(&state, Event::Queue(bulletin.clone())).await?;
     state.access.record_author(&Authorship {
         bulletin: bulletin.id.clone(),
@@ -406,7 +406,7 @@ pub async fn edit(
     state.authorize(&caller, Action::EditDraft, Target::Bulletin(&after))?;
     // Speech gets its slot from the spoken audio: validated after speaking.
     speak_parts(&state, &mut bulletin).await?;
-    bulletin.validate(&state.province.tree)?;
+    bulletin.validate(&state.tree)?;
     apply(&state, Event::Queue(bulletin.clone())).await?;
     record_change(
         &state,
@@ -479,21 +479,20 @@ pub async fn deliveries(
     let bulletin = load(&state, &id).await?;
     let area = &caller.principal.area;
     state.authorize(&caller, Action::ReadReports, Target::Area(area))?;
-    let tree = &state.province.tree;
+    let tree = &state.tree;
     let mut deliveries = Vec::new();
-    for target in &bulletin.targets {
-        for commune in tree.communes_under(target) {
-            if !tree.is_within(commune, area) {
-                continue;
-            }
-            for device in state.province.devices_in(commune) {
-                let of_device = state.hub.deliveries(device).await?;
-                deliveries.extend(
-                    of_device
-                        .into_iter()
-                        .filter(|d| d.airing.bulletin == bulletin.id),
-                );
-            }
+    for device in state.hub.devices().await? {
+        let targeted = bulletin
+            .targets
+            .iter()
+            .any(|t| tree.is_within(&device.commune, t));
+        if targeted && tree.is_within(&device.commune, area) {
+            let of_device = state.hub.deliveries(&device.id).await?;
+            deliveries.extend(
+                of_device
+                    .into_iter()
+                    .filter(|d| d.airing.bulletin == bulletin.id),
+            );
         }
     }
     Ok(Json(BulletinDeliveries {

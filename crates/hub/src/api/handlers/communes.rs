@@ -68,7 +68,7 @@ pub struct OptInRequest {
 /// The commune named in the path, which must be a commune.
 fn commune(state: &ApiContext, code: &str) -> Result<AreaCode, ApiError> {
     let code: AreaCode = parse_id(code, "commune")?;
-    match state.province.tree.get(&code) {
+    match state.tree.get(&code) {
         Some(area) if area.level == AreaLevel::Commune => Ok(code),
         _ => Err(ApiError::not_found(format!("no commune {code}"))),
     }

@@ -1,18 +1,19 @@
-//! Devices: health and delivery state for those who watch them, and
-//! credentials for administrators who install them.
+//! Devices: health and delivery state for those who watch them;
+//! registration, credentials and revocation for administrators.
 
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::Json;
 use hub_access::{Action, DeviceFacts, Target};
-use hub_core::{AreaCode, Delivery, Device, DeviceId};
-use hub_proto::{Provisioning, Status};
+use hub_core::{AreaCode, AreaLevel, Delivery, Device, DeviceId, DeviceKind};
+use hub_proto::{DeviceCredentials, Provisioning, Status};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{parse_id, require_area};
+use super::{parse_id, require_area, Reason};
 use crate::api::auth::Caller;
 use crate::api::error::{ApiError, ErrorBody};
-use crate::api::extract::Query;
+use crate::api::extract::{Body, Query};
 use crate::api::state::{ApiContext, ApiState};
 
 #[derive(Serialize, ToSchema)]
@@ -55,9 +56,22 @@ fn facts(device: &Device) -> DeviceFacts {
     }
 }
 
-fn find<'a>(state: &'a ApiContext, id: &str) -> Result<&'a Device, ApiError> {
+async fn find(state: &ApiContext, id: &str) -> Result<Device, ApiError> {
     let id: DeviceId = parse_id(id, "device")?;
-    Ok(state.province.device(&id)?)
+    state
+        .hub
+        .device(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("unknown device {id}")))
+}
+
+/// A provisioning file holding one device's credentials.
+fn provisioning(state: &ApiContext, credentials: DeviceCredentials) -> Provisioning {
+    Provisioning::new(
+        state.broker_url.clone(),
+        state.hub_public_key.clone(),
+        vec![credentials],
+    )
 }
 
 async fn view(state: &ApiContext, device: &Device) -> Result<DeviceView, ApiError> {
@@ -85,9 +99,9 @@ pub async fn list(
     require_area(&state, &area, "area")?;
     state.authorize(&caller, Action::ViewDeviceHealth, Target::Area(&area))?;
     let mut devices = Vec::new();
-    for commune in state.province.tree.communes_under(&area) {
-        for id in state.province.devices_in(commune) {
-            devices.push(view(&state, state.province.device(id)?).await?);
+    for device in state.hub.devices().await? {
+        if state.tree.is_within(&device.commune, &area) {
+            devices.push(view(&state, &device).await?);
         }
     }
     Ok(Json(devices))
@@ -103,14 +117,14 @@ pub async fn detail(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<DeviceDetail>, ApiError> {
-    let device = find(&state, &id)?;
+    let device = find(&state, &id).await?;
     state.authorize(
         &caller,
         Action::ViewDeviceHealth,
-        Target::Device(&facts(device)),
+        Target::Device(&facts(&device)),
     )?;
     Ok(Json(DeviceDetail {
-        device: view(&state, device).await?,
+        device: view(&state, &device).await?,
         deliveries: state.hub.deliveries(&device.id).await?,
     }))
 }
@@ -126,32 +140,112 @@ pub async fn credentials(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Provisioning>, ApiError> {
-    let device = find(&state, &id)?;
+    let device = find(&state, &id).await?;
     state.authorize(
         &caller,
         Action::ProvisionDevice,
-        Target::Device(&facts(device)),
+        Target::Device(&facts(&device)),
     )?;
-    let all = &state.provisioning;
-    let mine: Vec<_> = all
-        .devices
-        .iter()
-        .filter(|d| d.id == device.id.as_str())
-        .cloned()
-        .collect();
-    if mine.is_empty() {
-        return Err(ApiError::not_found(format!(
+    let credentials = state.hub.credentials(&device.id).await?.ok_or_else(|| {
+        ApiError::not_found(format!(
             "device {} has no credentials: it was revoked",
             device.id
-        )));
-    }
+        ))
+    })?;
     let mut event = caller.event(Action::ProvisionDevice, format!("device {}", device.id));
     event.areas = vec![device.commune.clone()];
     event.after = Some("credentials issued".into());
     state.record(event)?;
-    Ok(Json(Provisioning::new(
-        all.broker.clone(),
-        all.hub_public_key.clone(),
-        mine,
-    )))
+    Ok(Json(provisioning(&state, credentials)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// ASCII letters, digits and '-', e.g. `24611-LS-09`.
+    #[schema(value_type = String)]
+    pub id: DeviceId,
+    /// `loudspeaker` or `led_board`.
+    #[schema(value_type = String)]
+    pub kind: DeviceKind,
+    #[schema(value_type = String)]
+    pub commune: AreaCode,
+    pub name: String,
+}
+
+/// Register a new device in a commune; answers its provisioning file
+/// (broker, the hub's public key, its credentials), which holds secrets.
+#[utoipa::path(post, path = "/api/v1/devices", tag = "devices", security(("bearer" = [])),
+    request_body = RegisterRequest,
+    responses((status = 201, description = "a provisioning file with the new device", body = Object),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn register(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Body(request): Body<RegisterRequest>,
+) -> Result<(StatusCode, Json<Provisioning>), ApiError> {
+    match state.tree.get(&request.commune) {
+        Some(area) if area.level == AreaLevel::Commune => {}
+        _ => {
+            return Err(ApiError::invalid(
+                "commune",
+                format!("{} is not a commune of this province", request.commune),
+            ))
+        }
+    }
+    if request.name.trim().is_empty() {
+        return Err(ApiError::invalid(
+            "name",
+            "name the device (where it stands)",
+        ));
+    }
+    let device = Device {
+        id: request.id,
+        kind: request.kind,
+        commune: request.commune,
+        name: request.name.trim().to_owned(),
+    };
+    state.authorize(
+        &caller,
+        Action::RegisterDevice,
+        Target::Area(&device.commune),
+    )?;
+    let credentials = state
+        .hub
+        .register(device.clone())
+        .await?
+        .map_err(|e| ApiError::from(e).at("id"))?;
+    let mut event = caller.event(Action::RegisterDevice, format!("device {}", device.id));
+    event.areas = vec![device.commune.clone()];
+    event.after = Some(format!("{:?} {}", device.kind, device.name));
+    state.record(event)?;
+    Ok((StatusCode::CREATED, Json(provisioning(&state, credentials))))
+}
+
+/// Revoke a device for good (stolen, replaced): the broker and the media
+/// server refuse it and its reports are ignored from now on.
+#[utoipa::path(post, path = "/api/v1/devices/{id}/revoke", tag = "devices", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = Reason,
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn revoke(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(reason): Body<Reason>,
+) -> Result<StatusCode, ApiError> {
+    let device = find(&state, &id).await?;
+    state.authorize(
+        &caller,
+        Action::RevokeDevice,
+        Target::Device(&facts(&device)),
+    )?;
+    let reason = reason.required()?;
+    state.hub.revoke(&device.id).await??;
+    let mut event = caller.event(Action::RevokeDevice, format!("device {}", device.id));
+    event.areas = vec![device.commune.clone()];
+    event.after = Some("revoked".into());
+    event.reason = Some(reason);
+    state.record(event)?;
+    Ok(StatusCode::NO_CONTENT)
 }

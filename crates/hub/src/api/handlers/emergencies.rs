@@ -103,7 +103,7 @@ pub async fn trigger(
         id,
         title: request.title.trim().to_owned(),
         category: Category::DisasterEmergency,
-        level: state.province.tree.require(&issuer)?.level,
+        level: state.tree.require(&issuer)?.level,
         issuer,
         class: PriorityClass::Emergency,
         targets: request.targets,
@@ -132,7 +132,7 @@ pub async fn trigger(
     if let (Some(secs), Some(visual)) = (spoken_secs, bulletin.variants[0].visual.as_mut()) {
         visual.secs = secs.max(10);
     }
-    bulletin.validate(&state.province.tree)?;
+    bulletin.validate(&state.tree)?;
     apply(&state, Event::Queue(bulletin.clone())).await?;
     state.access.record_author(&Authorship {
         bulletin: bulletin.id.clone(),

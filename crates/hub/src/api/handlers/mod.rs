@@ -63,7 +63,6 @@ pub fn parse_id<T: TryFrom<String, Error = CoreError>>(
 /// Refuses an area the province does not have, naming the field.
 pub fn require_area(state: &ApiContext, code: &AreaCode, field: &str) -> Result<(), ApiError> {
     state
-        .province
         .tree
         .get(code)
         .map(drop)

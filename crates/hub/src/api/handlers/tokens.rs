@@ -100,7 +100,7 @@ pub async fn create(
             created_by,
             expires,
         },
-        &state.province.tree,
+        &state.tree,
         now,
     )?;
     let mut event = caller.event(Action::CreateToken, format!("API token {}", token.name));
@@ -130,7 +130,7 @@ pub async fn list(
         area: caller.principal.area.clone(),
     };
     state.authorize(&caller, Action::RevokeToken, Target::Account(&own))?;
-    let tree = &state.province.tree;
+    let tree = &state.tree;
     let mut tokens: Vec<TokenView> = state
         .access
         .api_tokens()?

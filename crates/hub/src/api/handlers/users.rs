@@ -98,7 +98,7 @@ pub async fn list(
         area: caller.principal.area.clone(),
     };
     state.authorize(&caller, Action::ChangeRole, Target::Account(&own))?;
-    let tree = &state.province.tree;
+    let tree = &state.tree;
     let users = state
         .access
         .accounts()?
@@ -136,15 +136,7 @@ pub async fn create(
         request.area,
     );
     let account = tokio::task::spawn_blocking(move || {
-        Account::new(
-            name,
-            display,
-            role,
-            area,
-            &password,
-            &worker.province.tree,
-            now,
-        )
+        Account::new(name, display, role, area, &password, &worker.tree, now)
     })
     .await
     .map_err(|e| ApiError::internal(&e))??;
@@ -177,9 +169,7 @@ pub async fn disable(
     )?;
     let reason = reason.required()?;
     account.disabled = true;
-    state
-        .access
-        .update_account(&account, &state.province.tree)?;
+    state.access.update_account(&account, &state.tree)?;
     let mut event = caller.event(Action::DisableUser, format!("account {}", account.name));
     event.areas = vec![account.area.clone()];
     event.after = Some("disabled".into());
@@ -213,9 +203,7 @@ pub async fn change_role(
     state.authorize(&caller, Action::ChangeRole, Target::Account(&after))?;
     account.role = request.role;
     account.area = request.area;
-    state
-        .access
-        .update_account(&account, &state.province.tree)?;
+    state.access.update_account(&account, &state.tree)?;
     let mut event = caller.event(Action::ChangeRole, format!("account {}", account.name));
     event.areas = vec![before.area.clone(), account.area.clone()];
     event.before = Some(format!("{} in {}", before.role, before.area));
@@ -249,9 +237,7 @@ pub async fn change_password(
     let _writing = state.account_writes.lock().await;
     let mut account = load(&state, &name)?;
     account.password = hash;
-    state
-        .access
-        .update_account(&account, &state.province.tree)?;
+    state.access.update_account(&account, &state.tree)?;
     let mut event = caller.event(Action::ChangePassword, format!("account {}", account.name));
     event.areas = vec![account.area.clone()];
     event.after = Some("password changed".into());
