@@ -532,6 +532,28 @@ async fn logins_fail_cleanly_and_disabled_accounts_and_revoked_tokens_stop_at_on
         (wrong.status, wrong.code()),
         (StatusCode::UNAUTHORIZED, "unauthenticated")
     );
+    // Five failures lock the name out, the right password included.
+    let attempt = |password: &'static str| {
+        call_at(
+            api.addr,
+            Method::POST,
+            "/api/v1/session",
+            None,
+            Some(json!({"username": "chair", "password": password})),
+        )
+    };
+    for _ in 0..4 {
+        assert_eq!(
+            attempt("still wrong").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let locked = attempt(PASSWORD).await;
+    assert_eq!(
+        (locked.status, locked.code()),
+        (StatusCode::TOO_MANY_REQUESTS, "locked_out")
+    );
+
     let areas = api.call(Method::GET, "/api/v1/areas", &chair, None).await;
     assert_eq!(areas.status, StatusCode::OK);
     let in_scope: Vec<&str> = areas
