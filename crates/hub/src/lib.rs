@@ -6,6 +6,7 @@
 //! - [`seed`]: putting a configuration's programme into a store without
 //!   overwriting it, ingesting new bulletins' audio.
 //! - [`media`]: the content-addressed media store, audio ingest, the media HTTP server.
+//! - [`http_server`]: serving the media server and the API until the hub stops.
 //! - [`report`]: a day plan rendered for people or as device payloads.
 //! - [`link`]: `hub serve`: the broker, the device protocol and delivery state.
 //! - [`admin`]: the first administrator, created from the command line.
@@ -23,6 +24,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod demo;
+pub mod http_server;
 pub mod link;
 pub mod media;
 pub mod people;

@@ -10,7 +10,7 @@
 //! - [`auth`]: the authenticated [`Caller`](auth::Caller).
 //! - [`state`]: what the handlers share ([`ApiContext`]).
 //! - [`handlers`]: one module per resource.
-//! - [`routes`]: the route table; [`openapi`]: the document; [`server`]: serving both.
+//! - [`routes`]: the route table; [`openapi`]: the document; [`server`]: the router.
 
 pub mod auth;
 pub mod error;
@@ -22,6 +22,5 @@ pub mod server;
 pub mod settings;
 pub mod state;
 
-pub use server::ApiServer;
 pub use settings::ApiSettings;
 pub use state::{ApiContext, ApiState};

@@ -15,8 +15,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::service::ServeError;
-use crate::api::ApiServer;
-use crate::media::server::MediaServer;
+use crate::http_server::HttpServer;
 
 /// Counters of the device link.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -176,10 +175,10 @@ pub struct HubHandle {
     pub mqtts_addr: Option<SocketAddr>,
     /// Where the media server listens.
     pub media_addr: SocketAddr,
-    pub(super) media_server: MediaServer,
+    pub(super) media_server: HttpServer,
     /// Where the people's API listens.
     pub api_addr: SocketAddr,
-    pub(super) api_server: ApiServer,
+    pub(super) api_server: HttpServer,
     /// Credentials of every device and the hub's public key.
     pub provisioning: Provisioning,
     pub(super) client: HubClient,

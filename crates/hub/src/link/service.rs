@@ -27,9 +27,9 @@ use super::identity::{self, Identity};
 use super::task::{Effects, Hub};
 use super::transport::{self, BrokerUrl};
 use super::writer::StoreWriter;
-use crate::api::{ApiContext, ApiServer};
+use crate::api::ApiContext;
 use crate::config::LoadedConfig;
-use crate::media::server::MediaServer;
+use crate::http_server::HttpServer;
 use crate::media::{MediaStore, MediaStoreError};
 use crate::seed::{self, SeedError};
 
@@ -138,10 +138,10 @@ pub async fn start(options: ServeOptions) -> Result<HubHandle, ServeError> {
     // What started below stops again if a later step fails.
     let stop_on_error = cancel.clone().drop_guard();
     let settings = config.link.clone();
-    let media_server = MediaServer::start(
+    let media_server = HttpServer::start(
+        "media server",
         settings.media_listen,
-        media.clone(),
-        passwords.clone(),
+        crate::media::server::router(media.clone(), passwords.clone()),
         cancel.clone(),
     )
     .await
@@ -201,12 +201,17 @@ pub async fn start(options: ServeOptions) -> Result<HubHandle, ServeError> {
         throttle: Mutex::new(LoginThrottle::new(ThrottlePolicy::default())),
         account_writes: tokio::sync::Mutex::new(()),
     };
-    let api_server = ApiServer::start(Arc::new(api), cancel.clone())
-        .await
-        .map_err(|source| ServeError::ApiListen {
-            addr: api_listen,
-            source,
-        })?;
+    let api_server = HttpServer::start(
+        "API server",
+        api_listen,
+        crate::api::server::router(Arc::new(api)),
+        cancel.clone(),
+    )
+    .await
+    .map_err(|source| ServeError::ApiListen {
+        addr: api_listen,
+        source,
+    })?;
     let scheduler = Scheduler::new(province, programme, logs);
     let deliveries = DeliveryBook::from_records(store.all::<Delivery>()?);
     let writer = StoreWriter::start(store.clone());

@@ -9,9 +9,6 @@
 //! ETag (the quoted hash) and may be cached for a year; a single `Range` is
 //! honoured, so a download cut by a dropped 4G link resumes where it stopped.
 
-use std::net::SocketAddr;
-use std::time::Duration;
-
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::header::{
@@ -26,9 +23,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use hub_proto::media::{etag, is_sha256_hex};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio::task::JoinHandle;
 use tokio_util::io::ReaderStream;
-use tokio_util::sync::CancellationToken;
 
 use super::range::{if_none_match_hits, if_range_allows, Selection};
 use super::store::MediaStore;
@@ -40,8 +35,6 @@ const REALM: &str = "Basic realm=\"nguon-media\", charset=\"UTF-8\"";
 const CACHE_FOREVER: &str = "private, max-age=31536000, immutable";
 /// Read size when streaming a file.
 const CHUNK_BYTES: usize = 64 * 1024;
-/// How long downloads in progress may go on after the hub is stopped.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -56,53 +49,6 @@ pub fn router(store: MediaStore, passwords: Passwords) -> Router {
     Router::new()
         .route("/media/v1/:sha256", get(serve_file))
         .with_state(Media { store, passwords })
-}
-
-/// A running media server.
-pub struct MediaServer {
-    pub addr: SocketAddr,
-    cancel: CancellationToken,
-    task: JoinHandle<()>,
-}
-
-impl MediaServer {
-    /// Listens on `listen` (port 0: any free port) and serves until `cancel`.
-    pub async fn start(
-        listen: SocketAddr,
-        store: MediaStore,
-        passwords: Passwords,
-        cancel: CancellationToken,
-    ) -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind(listen).await?;
-        let addr = listener.local_addr()?;
-        let app = router(store, passwords);
-        let stop = cancel.clone();
-        let task = tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await;
-            match served {
-                Ok(()) => tracing::info!(%addr, "media server stopped"),
-                Err(error) => tracing::error!(%addr, %error, "media server failed"),
-            }
-        });
-        tracing::info!(%addr, "media server listening");
-        Ok(Self { addr, cancel, task })
-    }
-
-    /// Stops accepting, lets downloads in progress finish for a few
-    /// seconds, then cuts them (devices resume with a `Range`).
-    pub async fn stop(self) {
-        self.cancel.cancel();
-        let mut task = self.task;
-        if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
-            .await
-            .is_err()
-        {
-            tracing::warn!("media downloads still running at shutdown were cut");
-            task.abort();
-        }
-    }
 }
 
 #[tracing::instrument(skip_all, fields(sha256 = %sha256, device))]

@@ -326,6 +326,24 @@ pub async fn apply(state: &ApiContext, event: Event) -> Result<(), ApiError> {
     state.hub.event(event).await?.map_err(ApiError::from)
 }
 
+/// Queues a new bulletin (a draft, or an emergency already approved),
+/// records its author and the change; the bulletin as it now stands.
+pub async fn queue_new(
+    state: &ApiContext,
+    caller: &Caller,
+    bulletin: Bulletin,
+    action: Action,
+) -> Result<BulletinView, ApiError> {
+    apply(state, Event::Queue(bulletin.clone())).await?;
+    state.access.record_author(&Authorship {
+        bulletin: bulletin.id.clone(),
+        author: caller.principal.subject.clone(),
+        created: state.now(),
+    })?;
+    record_change(state, caller, action, &bulletin, None, bulletin.state, None)?;
+    view(state, bulletin).await
+}
+
 /// Records a bulletin's state change in the audit log.
 pub fn record_change(
     state: &ApiContext,
@@ -366,22 +384,8 @@ pub async fn create(
     // Speech gets its slot from the spoken audio: validated after speaking.
     speak_parts(&state, &mut bulletin).await?;
     bulletin.validate(&state.tree)?;
-    apply(&state, Event::Queue(bulletin.clone())).await?;
-    state.access.record_author(&Authorship {
-        bulletin: bulletin.id.clone(),
-        author: caller.principal.subject.clone(),
-        created: state.now(),
-    })?;
-    record_change(
-        &state,
-        &caller,
-        Action::CreateBulletin,
-        &bulletin,
-        None,
-        bulletin.state,
-        None,
-    )?;
-    Ok((StatusCode::CREATED, Json(view(&state, bulletin).await?)))
+    let view = queue_new(&state, &caller, bulletin, Action::CreateBulletin).await?;
+    Ok((StatusCode::CREATED, Json(view)))
 }
 
 /// Replace a draft (same rules as creating it).
@@ -501,8 +505,8 @@ pub async fn deliveries(
     }))
 }
 
-/// A state change by action: submit, approve, reject, cancel.
-async fn transition(
+/// A state change by action: submit, approve, reject, cancel, stop.
+pub async fn transition(
     state: &ApiContext,
     caller: &Caller,
     id: &str,

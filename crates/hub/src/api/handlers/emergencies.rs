@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::TimeDelta;
-use hub_access::{Action, Authorship, BulletinFacts, Target};
+use hub_access::{Action, BulletinFacts, Target};
 use hub_core::{
     AreaCode, AudioPart, Bulletin, BulletinId, BulletinState, Category, Event, Language,
     PriorityClass, Validity, VisualKind, VisualPart,
@@ -14,7 +14,7 @@ use hub_core::{
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::bulletins::{self, apply, facts, load, record_change, speak_parts, view, BulletinView};
+use super::bulletins::{self, facts, queue_new, speak_parts, transition, BulletinView};
 use super::{require_area, Reason};
 use crate::api::auth::Caller;
 use crate::api::error::{ApiError, ErrorBody};
@@ -133,22 +133,8 @@ pub async fn trigger(
         visual.secs = secs.max(10);
     }
     bulletin.validate(&state.tree)?;
-    apply(&state, Event::Queue(bulletin.clone())).await?;
-    state.access.record_author(&Authorship {
-        bulletin: bulletin.id.clone(),
-        author: caller.principal.subject.clone(),
-        created: now,
-    })?;
-    record_change(
-        &state,
-        &caller,
-        Action::TriggerEmergency,
-        &bulletin,
-        None,
-        bulletin.state,
-        None,
-    )?;
-    Ok((StatusCode::CREATED, Json(view(&state, bulletin).await?)))
+    let view = queue_new(&state, &caller, bulletin, Action::TriggerEmergency).await?;
+    Ok((StatusCode::CREATED, Json(view)))
 }
 
 /// Stop an emergency, saying why; devices airing it stop at once.
@@ -162,23 +148,13 @@ pub async fn stop(
     Path(id): Path<String>,
     Body(reason): Body<Reason>,
 ) -> Result<Json<BulletinView>, ApiError> {
-    let current = load(&state, &id).await?;
-    state.authorize(
-        &caller,
-        Action::StopEmergency,
-        Target::Bulletin(&facts(&state, &current)?),
-    )?;
-    let reason = reason.required()?;
-    apply(&state, Event::Cancel(current.id.clone())).await?;
-    let updated = load(&state, &id).await?;
-    record_change(
+    transition(
         &state,
         &caller,
+        &id,
         Action::StopEmergency,
-        &updated,
-        Some(current.state),
-        updated.state,
         Some(reason),
-    )?;
-    Ok(Json(view(&state, updated).await?))
+        Event::Cancel,
+    )
+    .await
 }

@@ -1,0 +1,67 @@
+//! Serving an axum router on a listener until cancelled, then letting
+//! requests in progress finish for a few seconds: the media server and the
+//! people's API both run this way.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// How long requests in progress may go on after the hub is stopped.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// A running HTTP server.
+pub struct HttpServer {
+    pub addr: SocketAddr,
+    name: &'static str,
+    cancel: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl HttpServer {
+    /// Listens on `listen` (port 0: any free port) and serves `app` until
+    /// `cancel`; handlers see the client's address (`ConnectInfo`).
+    pub async fn start(
+        name: &'static str,
+        listen: SocketAddr,
+        app: Router,
+        cancel: CancellationToken,
+    ) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let stop = cancel.clone();
+        let task = tokio::spawn(async move {
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await;
+            match served {
+                Ok(()) => tracing::info!(%addr, "{name} stopped"),
+                Err(error) => tracing::error!(%addr, %error, "{name} failed"),
+            }
+        });
+        tracing::info!(%addr, "{name} listening");
+        Ok(Self {
+            addr,
+            name,
+            cancel,
+            task,
+        })
+    }
+
+    /// Stops accepting, lets requests in progress finish for a few seconds,
+    /// then cuts them (devices resume downloads with a `Range`).
+    pub async fn stop(self) {
+        self.cancel.cancel();
+        let mut task = self.task;
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("{}: requests still running at shutdown were cut", self.name);
+            task.abort();
+        }
+    }
+}
