@@ -1233,3 +1233,105 @@ async fn a_registered_device_joins_at_once_and_a_revoked_one_is_shut_out() {
     returning.stop().await;
     api.hub.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chair_sees_the_week_ahead_and_opts_a_normal_bulletin_in() {
+    let api = start().await;
+    let chair = api.person("chair", "commune_chair", "24611").await;
+    let editor = Person {
+        name: "pe",
+        token: api.person("pe", "provincial_editor", "67").await,
+    };
+    let now = api.clock.now();
+    let mut body = bulletin_body(&api, "24611", "normal", "daily_life");
+    body["not_before"] = json!(in_days(now, 2));
+    body["expires"] = json!(in_days(now, 4));
+    let made = api
+        .call(Method::POST, "/api/v1/bulletins", &editor.token, Some(body))
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{made:?}");
+    let id = made.body["bulletin"]["id"].as_str().unwrap().to_owned();
+    transition(&api, &editor, &id, "submit", false).await;
+
+    let week = |days: &str| {
+        let path = format!("/api/v1/communes/24611/programme?days={days}");
+        let token = chair.clone();
+        let api = &api;
+        async move { api.call(Method::GET, &path, &token, None).await }
+    };
+    let airs = |answer: &Answer| -> Vec<String> {
+        answer.body["days"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|day| {
+                day["devices"].as_array().unwrap().iter().any(|d| {
+                    d["plan"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|i| i["key"]["bulletin"] == id.as_str())
+                })
+            })
+            .map(|day| day["date"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let before = week("7").await;
+    assert_eq!(before.status, StatusCode::OK, "{before:?}");
+    assert_eq!(before.body["days"].as_array().unwrap().len(), 7);
+    assert!(
+        airs(&before).is_empty(),
+        "a normal bulletin airs only once opted in"
+    );
+    assert_eq!(week("8").await.body["field"], "days");
+
+    let from = (now + TimeDelta::days(2))
+        .with_timezone(&chrono_tz::Asia::Ho_Chi_Minh)
+        .date_naive()
+        .and_hms_opt(17, 0, 0)
+        .unwrap();
+    let opted = api
+        .call(
+            Method::PUT,
+            &format!("/api/v1/communes/24611/opt-ins/{id}"),
+            &chair,
+            Some(json!({"at": from.format("%Y-%m-%dT%H:%M:%S").to_string()})),
+        )
+        .await;
+    assert_eq!(opted.status, StatusCode::NO_CONTENT, "{opted:?}");
+    let after = week("7").await;
+    assert_eq!(after.body["opt_ins"][0]["bulletin"], id.as_str());
+    assert_eq!(
+        airs(&after),
+        [from.date().to_string()],
+        "it airs on the day it was opted in for"
+    );
+
+    // Per device: today's plan, as the device itself is sent it (an LED
+    // board: the bulletin has text only).
+    let today = bulletin_in(
+        &api,
+        &Scope {
+            commune: "24611",
+            writer: editor,
+            operator: Person {
+                name: "chair",
+                token: chair.clone(),
+            },
+        },
+        "approved",
+    )
+    .await;
+    let device = api
+        .call(Method::GET, "/api/v1/devices/24611-LB-01", &chair, None)
+        .await;
+    assert_eq!(device.status, StatusCode::OK, "{device:?}");
+    let planned: Vec<&str> = device.body["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["key"]["bulletin"].as_str().unwrap())
+        .collect();
+    assert!(planned.contains(&today.as_str()), "{planned:?}");
+    api.hub.shutdown().await.unwrap();
+}

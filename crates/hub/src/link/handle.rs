@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
+use chrono::NaiveDate;
 use hub_core::{
     AreaCode, Bulletin, BulletinId, ChairOrder, CoreError, Delivery, DeliveryState, Device,
     DeviceId, Event, OptIn, PlanItem,
@@ -44,7 +45,7 @@ pub(super) enum Request {
     Tally(oneshot::Sender<DeliveryTally>),
     Bulletins(oneshot::Sender<Vec<Bulletin>>),
     Bulletin(BulletinId, oneshot::Sender<Option<Bulletin>>),
-    Commune(AreaCode, oneshot::Sender<CommuneView>),
+    Commune(AreaCode, u8, oneshot::Sender<CommuneView>),
     Devices(oneshot::Sender<Vec<Device>>),
     Register(
         Device,
@@ -61,8 +62,15 @@ pub struct CommuneView {
     pub bulletins: Vec<Bulletin>,
     pub chair_order: Option<ChairOrder>,
     pub opt_ins: Vec<OptIn>,
-    /// Each device of the commune with its current plan.
-    pub plans: Vec<(DeviceId, Vec<PlanItem>)>,
+    /// Day by day from today, each device of the commune with its plan.
+    pub plans: Vec<DayPlans>,
+}
+
+/// The plans of a commune's devices for one local day.
+#[derive(Clone, Debug)]
+pub struct DayPlans {
+    pub date: NaiveDate,
+    pub devices: Vec<(DeviceId, Vec<PlanItem>)>,
 }
 
 /// How many devices each bulletin stands at, by delivery state.
@@ -161,9 +169,11 @@ impl HubClient {
             .await
     }
 
-    /// What `commune` airs and what its chair decided.
-    pub async fn commune(&self, commune: &AreaCode) -> Result<CommuneView, ServeError> {
-        self.ask(|reply| Request::Commune(commune.clone(), reply))
+    /// What `commune` airs today and the `days - 1` days after (at most a
+    /// week), and what its chair decided.
+    pub async fn commune(&self, commune: &AreaCode, days: u8) -> Result<CommuneView, ServeError> {
+        let days = days.clamp(1, 7);
+        self.ask(|reply| Request::Commune(commune.clone(), days, reply))
             .await
     }
 }

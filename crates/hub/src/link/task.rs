@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use hub_core::{
-    AiringKey, AreaCode, BulletinState, Decision, Delivery, DeliveryBook, DeliveryState, DeviceId,
-    Event, Receipt, Report as CoreReport, Scheduler, Withdrawal,
+    AiringKey, AreaCode, BulletinState, DayPlanner, Decision, Delivery, DeliveryBook,
+    DeliveryState, Device, DeviceId, DeviceLog, Event, Evidence, Horizon, Receipt,
+    Report as CoreReport, Scheduler, Withdrawal,
 };
 use hub_proto::{
     Clock, Command, FailureReason, Message, Outcome, Report, Status, PROTOCOL_VERSION,
@@ -26,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use super::broker::Passwords;
 use super::dispatch::{Outbound, Round};
 use super::gate::Gate;
-use super::handle::{CommuneView, DeliveryTally, LinkStats, Request};
+use super::handle::{CommuneView, DayPlans, DeliveryTally, LinkStats, Request};
 use super::identity::Identity;
 use super::service::ServeError;
 use super::settings::LinkSettings;
@@ -321,8 +322,8 @@ impl Hub {
             Request::Bulletin(id, reply) => {
                 let _ = reply.send(self.scheduler.programme().bulletin(&id).ok().cloned());
             }
-            Request::Commune(commune, reply) => {
-                let _ = reply.send(self.commune_view(&commune));
+            Request::Commune(commune, days, reply) => {
+                let _ = reply.send(self.commune_view(&commune, days));
             }
             Request::Devices(reply) => {
                 let _ = reply.send(self.scheduler.province().devices().cloned().collect());
@@ -349,9 +350,54 @@ impl Hub {
         Ok(())
     }
 
-    fn commune_view(&self, commune: &AreaCode) -> CommuneView {
+    /// `commune`'s bulletins, its chair's decisions, and its devices' plans
+    /// for today (as the scheduler keeps them) and the `days - 1` days after
+    /// (as they would be planned now, each day taking the days before it as
+    /// aired).
+    fn commune_view(&self, commune: &AreaCode, days: u8) -> CommuneView {
         let programme = self.scheduler.programme();
-        let devices = self.scheduler.province().devices_in(commune);
+        let province = self.scheduler.province();
+        let devices: Vec<&Device> = province
+            .devices_in(commune)
+            .iter()
+            .filter_map(|id| province.device(id).ok())
+            .collect();
+        let today = Horizon::new(self.clock.now(), province.tz);
+        let mut plans = vec![DayPlans {
+            date: today.date,
+            devices: devices
+                .iter()
+                .map(|d| (d.id.clone(), self.scheduler.plan(&d.id).to_vec()))
+                .collect(),
+        }];
+        let mut logs: Vec<DeviceLog> = devices
+            .iter()
+            .map(|d| self.scheduler.log(&d.id).cloned().unwrap_or_default())
+            .collect();
+        let mut day_start = today.end;
+        for _ in 1..days.max(1) {
+            let previous = plans.last().expect("today is planned");
+            for (log, (_, items)) in logs.iter_mut().zip(&previous.devices) {
+                log.playing = None;
+                for item in items.iter().filter(|i| !i.preempted) {
+                    log.done
+                        .entry(item.key.clone())
+                        .or_insert(Evidence::Assumed);
+                }
+            }
+            let mut planner = DayPlanner::new(province, programme, day_start);
+            let horizon = planner.horizon();
+            let planned = devices
+                .iter()
+                .zip(&logs)
+                .map(|(device, log)| (device.id.clone(), planner.plan(device, log).to_vec()))
+                .collect();
+            plans.push(DayPlans {
+                date: horizon.date,
+                devices: planned,
+            });
+            day_start = horizon.end;
+        }
         CommuneView {
             bulletins: programme
                 .bulletins_for(commune)
@@ -363,10 +409,7 @@ impl Hub {
                 .filter(|o| &o.commune == commune)
                 .cloned()
                 .collect(),
-            plans: devices
-                .iter()
-                .map(|d| (d.clone(), self.scheduler.plan(d).to_vec()))
-                .collect(),
+            plans,
         }
     }
 

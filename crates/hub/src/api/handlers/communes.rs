@@ -1,20 +1,21 @@
-//! A commune's programme: what its devices air, and the chair's decisions
+//! A commune's programme: what its devices air today and in the days
+//! after, and the chair's decisions
 //! (the order of colliding priority bulletins, the normal ones opted in).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 use hub_access::{Action, Target};
 use hub_core::{AreaCode, AreaLevel, BulletinId, ChairOrder, Event, OptIn, PlanItem};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::bulletins::apply;
 use super::parse_id;
 use crate::api::auth::Caller;
 use crate::api::error::{ApiError, ErrorBody};
-use crate::api::extract::Body;
+use crate::api::extract::{Body, Query};
 use crate::api::state::{ApiContext, ApiState};
 
 #[derive(Serialize, ToSchema)]
@@ -28,8 +29,22 @@ pub struct ProgrammeView {
     /// Normal bulletins the chair opted in, with the local time from which they may air.
     #[schema(value_type = Vec<Object>)]
     pub opt_ins: Vec<OptIn>,
-    /// Each device's plan for the rest of the day.
+    /// Day by day from today: each device's plan (today from now on).
+    pub days: Vec<DayView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DayView {
+    /// The local date.
+    pub date: NaiveDate,
     pub devices: Vec<DevicePlan>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ProgrammeQuery {
+    /// How many days from today: 1 (default) to 7.
+    pub days: Option<u8>,
 }
 
 #[derive(Serialize)]
@@ -91,17 +106,22 @@ fn record(
 
 /// What the commune airs today and what its chair decided.
 #[utoipa::path(get, path = "/api/v1/communes/{code}/programme", tag = "communes", security(("bearer" = [])),
-    params(("code" = String, Path)),
+    params(("code" = String, Path), ProgrammeQuery),
     responses((status = 200, body = ProgrammeView), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn programme(
     State(state): State<ApiState>,
     caller: Caller,
     Path(code): Path<String>,
+    Query(query): Query<ProgrammeQuery>,
 ) -> Result<Json<ProgrammeView>, ApiError> {
     let commune = commune(&state, &code)?;
+    let days = query.days.unwrap_or(1);
+    if !(1..=7).contains(&days) {
+        return Err(ApiError::invalid("days", "ask for 1 to 7 days"));
+    }
     state.authorize(&caller, Action::ViewProgramme, Target::Area(&commune))?;
-    let view = state.hub.commune(&commune).await?;
+    let view = state.hub.commune(&commune, days).await?;
     Ok(Json(ProgrammeView {
         commune: commune.to_string(),
         bulletins: view
@@ -120,12 +140,19 @@ pub async fn programme(
             .map(|o| o.order.iter().map(ToString::to_string).collect())
             .unwrap_or_default(),
         opt_ins: view.opt_ins,
-        devices: view
+        days: view
             .plans
             .into_iter()
-            .map(|(device, plan)| DevicePlan {
-                device: device.to_string(),
-                plan,
+            .map(|day| DayView {
+                date: day.date,
+                devices: day
+                    .devices
+                    .into_iter()
+                    .map(|(device, plan)| DevicePlan {
+                        device: device.to_string(),
+                        plan,
+                    })
+                    .collect(),
             })
             .collect(),
     }))

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use hub_access::{Action, DeviceFacts, Target};
-use hub_core::{AreaCode, AreaLevel, Delivery, Device, DeviceId, DeviceKind};
+use hub_core::{AreaCode, AreaLevel, Delivery, Device, DeviceId, DeviceKind, PlanItem};
 use hub_proto::{DeviceCredentials, Provisioning, Status};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -39,6 +39,9 @@ pub struct DeviceDetail {
     /// stopped, failed with a reason, expired).
     #[schema(value_type = Vec<Object>)]
     pub deliveries: Vec<Delivery>,
+    /// What it is to air for the rest of today.
+    #[schema(value_type = Vec<Object>)]
+    pub plan: Vec<PlanItem>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -107,7 +110,7 @@ pub async fn list(
     Ok(Json(devices))
 }
 
-/// One device: health and every delivery.
+/// One device: health, today's plan and every delivery.
 #[utoipa::path(get, path = "/api/v1/devices/{id}", tag = "devices", security(("bearer" = [])),
     params(("id" = String, Path)),
     responses((status = 200, body = DeviceDetail), (status = 401, body = ErrorBody),
@@ -121,11 +124,20 @@ pub async fn detail(
     state.authorize(
         &caller,
         Action::ViewDeviceHealth,
-        Target::Device(&facts(&device)),
+        Target::Area(&device.commune),
     )?;
+    let today = state.hub.commune(&device.commune, 1).await?;
+    let plan = today
+        .plans
+        .into_iter()
+        .flat_map(|day| day.devices)
+        .find(|(id, _)| id == &device.id)
+        .map(|(_, plan)| plan)
+        .unwrap_or_default();
     Ok(Json(DeviceDetail {
         device: view(&state, &device).await?,
         deliveries: state.hub.deliveries(&device.id).await?,
+        plan,
     }))
 }
 
