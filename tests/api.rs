@@ -778,6 +778,7 @@ async fn bad_requests_are_refused_with_the_field_named_and_change_nothing() {
         (with("targets", json!(["99999"])), "targets[0]"),
         (with("targets", json!(["bad code!"])), "targets[0]"),
         (with("expires", json!("tomorrow")), "expires"),
+        (with("level", json!("province")), "level"),
         (
             with(
                 "variants",
@@ -1019,6 +1020,10 @@ async fn the_command_line_writes_bulletins_and_triggers_emergencies_through_the_
             "Lịch tiêm phòng",
             "--target",
             "24611",
+            "--level",
+            "commune",
+            "--priority",
+            "priority",
             "--audio",
             recording.to_str().unwrap(),
         ],

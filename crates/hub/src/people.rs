@@ -89,6 +89,10 @@ pub enum BulletinCommand {
         /// priority or normal.
         #[arg(long, default_value = "priority")]
         priority: String,
+        /// The issuing level meant (province, district or commune); the
+        /// hub refuses it if the token's account issues at another.
+        #[arg(long)]
+        level: Option<String>,
         /// policy_law, local_projects, politics_economy_culture,
         /// security_military, disaster_emergency, good_examples,
         /// fighting_crime, daily_life or other.
@@ -296,6 +300,7 @@ pub async fn bulletin(command: BulletinCommand, out: &mut dyn Write) -> anyhow::
             title,
             targets,
             priority,
+            level,
             category,
             audio,
             speech,
@@ -314,7 +319,7 @@ pub async fn bulletin(command: BulletinCommand, out: &mut dyn Write) -> anyhow::
             let now = Utc::now();
             let body = json!({
                 "title": title, "category": category, "class": priority,
-                "targets": targets, "sensitive": sensitive,
+                "targets": targets, "sensitive": sensitive, "level": level,
                 "not_before": now.to_rfc3339(),
                 "expires": (now + TimeDelta::hours(i64::from(hours))).to_rfc3339(),
                 "variants": [{"language": language, "audio": sound,

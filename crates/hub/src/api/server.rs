@@ -26,7 +26,10 @@ pub fn router(state: ApiState) -> Router {
     router
         .fallback(unknown_path)
         .method_not_allowed_fallback(wrong_method)
-        .layer(middleware::from_fn_with_state(state.clone(), time_limit))
+        .layer(middleware::from_fn_with_state(
+            Duration::from_secs(state.settings.request_timeout_secs),
+            time_limit,
+        ))
         .with_state(state)
 }
 
@@ -46,16 +49,52 @@ async fn wrong_method() -> ApiError {
     )
 }
 
-/// Answers 408 for a request that takes longer than the configured limit.
-async fn time_limit(State(state): State<ApiState>, request: Request, next: Next) -> Response {
-    let limit = Duration::from_secs(state.settings.request_timeout_secs);
+/// Answers 408 for a request that takes longer than `limit`.
+async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::new(
             StatusCode::REQUEST_TIMEOUT,
             "timeout",
-            format!("the request took longer than {} s", limit.as_secs()),
+            format!("the request took longer than {} s", limit.as_secs_f64()),
         )
         .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_request_over_the_time_limit_is_answered_408_with_the_error_body() {
+        let app = Router::new()
+            .route("/quick", get(|| async { "done" }))
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    "too late"
+                }),
+            )
+            .layer(middleware::from_fn_with_state(
+                Duration::from_millis(50),
+                time_limit,
+            ));
+        let ask = |path: &'static str| {
+            app.clone()
+                .oneshot(Request::get(path).body(Body::empty()).unwrap())
+        };
+        assert_eq!(ask("/quick").await.unwrap().status(), StatusCode::OK);
+        let slow = ask("/slow").await.unwrap();
+        assert_eq!(slow.status(), StatusCode::REQUEST_TIMEOUT);
+        let body = axum::body::to_bytes(slow.into_body(), 1024).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["code"], "timeout");
     }
 }

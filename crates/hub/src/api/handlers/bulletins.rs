@@ -10,8 +10,9 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use hub_access::{needs_review, Action, Authorship, BulletinFacts, Target};
 use hub_core::{
-    AreaCode, AudioPart, AudioSource, Bulletin, BulletinId, BulletinState, Category, Delivery,
-    Event, Language, PriorityClass, Recurrence, StoredAudio, Validity, Variant, VisualPart,
+    AreaCode, AreaLevel, AudioPart, AudioSource, Bulletin, BulletinId, BulletinState, Category,
+    Delivery, Event, Language, PriorityClass, Recurrence, StoredAudio, Validity, Variant,
+    VisualPart,
 };
 use hub_media::AudioSettings;
 use hub_store::MediaKind;
@@ -41,6 +42,12 @@ pub struct BulletinRequest {
     pub class: PriorityClass,
     #[schema(value_type = Vec<String>)]
     pub targets: Vec<AreaCode>,
+    /// The issuing level the editor means (`province`, `district`,
+    /// `commune`); checked against the account's own. Optional: bulletins
+    /// are always issued in the name of the account's area.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub level: Option<AreaLevel>,
     pub not_before: DateTime<Utc>,
     pub expires: DateTime<Utc>,
     /// Airs every day at these local times (`"06:30"`) for `days` days.
@@ -159,6 +166,12 @@ pub fn draft(
     }
     let issuer = caller.principal.area.clone();
     let level = state.tree.require(&issuer)?.level;
+    if request.level.is_some_and(|meant| meant != level) {
+        return Err(ApiError::invalid(
+            "level",
+            format!("this account issues bulletins at {level:?} level, in the name of {issuer}"),
+        ));
+    }
     let variants = request
         .variants
         .iter()
