@@ -779,6 +779,7 @@ async fn bad_requests_are_refused_with_the_field_named_and_change_nothing() {
         (with("targets", json!(["bad code!"])), "targets[0]"),
         (with("expires", json!("tomorrow")), "expires"),
         (with("level", json!("province")), "level"),
+        (with("targets", json!([])), "targets"),
         (
             with(
                 "variants",

@@ -155,6 +155,9 @@ pub fn draft(
     id: BulletinId,
     request: &BulletinRequest,
 ) -> Result<Bulletin, ApiError> {
+    if request.targets.is_empty() {
+        return Err(ApiError::invalid("targets", "name at least one target area"));
+    }
     for (i, target) in request.targets.iter().enumerate() {
         require_area(state, target, &format!("targets[{i}]"))?;
     }

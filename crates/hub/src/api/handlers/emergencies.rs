@@ -56,6 +56,9 @@ pub async fn trigger(
     caller: Caller,
     Body(request): Body<EmergencyRequest>,
 ) -> Result<(StatusCode, Json<BulletinView>), ApiError> {
+    if request.targets.is_empty() {
+        return Err(ApiError::invalid("targets", "name at least one target area"));
+    }
     for (i, target) in request.targets.iter().enumerate() {
         require_area(&state, target, &format!("targets[{i}]"))?;
     }
