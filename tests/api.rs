@@ -1341,3 +1341,114 @@ async fn a_chair_sees_the_week_ahead_and_opts_a_normal_bulletin_in() {
     assert!(planned.contains(&today.as_str()), "{planned:?}");
     api.hub.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_uploaded_picture_is_fitted_to_the_boards_and_shown_by_a_bulletin() {
+    let api = start().await;
+    let chair = api.person("chair", "commune_chair", "24611").await;
+    let dir = tempfile::tempdir().unwrap();
+    let poster = dir.path().join("poster.jpg");
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-y", "-f", "lavfi"])
+        .args(["-i", "color=c=blue:s=300x300", "-frames:v", "1"])
+        .arg(&poster)
+        .status()
+        .expect("ffmpeg runs (apt-get install ffmpeg)");
+    assert!(made.success());
+    let upload = |bytes: Vec<u8>, content_type: &'static str| {
+        let headers = [
+            (hyper::header::AUTHORIZATION, format!("Bearer {chair}")),
+            (hyper::header::CONTENT_TYPE, content_type.to_owned()),
+        ];
+        let addr = api.addr;
+        async move {
+            let path = "/api/v1/uploads/image?filename=poster.jpg";
+            answer(send(addr, Method::POST, path, &headers, bytes).await)
+        }
+    };
+    let garbage = upload(b"\xff\xd8\xff not really a jpeg".to_vec(), "image/jpeg").await;
+    assert_eq!(
+        (garbage.status, garbage.body["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("body"))
+    );
+    let wrong_type = upload(std::fs::read(&poster).unwrap(), "text/plain").await;
+    assert_eq!(wrong_type.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let stored = upload(std::fs::read(&poster).unwrap(), "image/jpeg").await;
+    assert_eq!(stored.status, StatusCode::CREATED, "{stored:?}");
+    let sha256 = stored.body["sha256"].as_str().unwrap().to_owned();
+
+    let with_visual = |visual: Value| {
+        let mut body = bulletin_body(&api, "24611", "priority", "daily_life");
+        body["variants"] = json!([{"language": "vi", "visual": visual}]);
+        body
+    };
+    let refusals = [
+        (
+            json!({"kind": "text", "secs": 20, "text": "x", "upload": sha256}),
+            "variants[0].visual.upload",
+        ),
+        (
+            json!({"kind": "image", "secs": 20}),
+            "variants[0].visual.upload",
+        ),
+        (
+            json!({"kind": "video", "secs": 20, "upload": sha256}),
+            "variants[0].visual.upload",
+        ),
+        (
+            json!({"kind": "image", "upload": sha256}),
+            "variants[0].visual.secs",
+        ),
+    ];
+    for (visual, field) in refusals {
+        let refused = api
+            .call(
+                Method::POST,
+                "/api/v1/bulletins",
+                &chair,
+                Some(with_visual(visual)),
+            )
+            .await;
+        assert_eq!(
+            (refused.status, refused.body["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+            "{refused:?}"
+        );
+    }
+    let visual = json!({"kind": "image", "secs": 30, "text": "Ngày hội", "upload": sha256});
+    let made = api
+        .call(
+            Method::POST,
+            "/api/v1/bulletins",
+            &chair,
+            Some(with_visual(visual)),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{made:?}");
+    let part = &made.body["bulletin"]["variants"][0]["visual"];
+    assert_eq!(part["media"]["sha256"], sha256.as_str());
+    assert_eq!(part["text"], "Ngày hội");
+    // Stored fitted to the boards: a 384×192 PNG.
+    let board = &api
+        .hub
+        .provisioning
+        .devices
+        .iter()
+        .find(|d| d.id == "24611-LB-01")
+        .unwrap();
+    let file = crate::support::http::fetch(
+        api.hub.media_addr,
+        Method::GET,
+        &format!("/media/v1/{sha256}"),
+        &[crate::support::http::basic(&board.id, &board.mqtt_password)],
+    )
+    .await;
+    assert_eq!(file.header(hyper::header::CONTENT_TYPE), "image/png");
+    assert_eq!(&file.body[..8], b"\x89PNG\r\n\x1a\n");
+    let (width, height) = (
+        u32::from_be_bytes(file.body[16..20].try_into().unwrap()),
+        u32::from_be_bytes(file.body[20..24].try_into().unwrap()),
+    );
+    assert_eq!((width, height), (384, 192));
+    api.hub.shutdown().await.unwrap();
+}

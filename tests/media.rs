@@ -105,9 +105,9 @@ fn stored_files(data: &Path) -> Vec<String> {
     names
 }
 
-/// The schedule the hub sends `device` after its hello, as the device's own
-/// MQTT client (with its credentials) receives it.
-async fn schedule_for(handle: &hub::link::HubHandle, device: &str) -> Vec<PlanEntry> {
+/// The schedule the hub sends `device` (of `kind`) after its hello, as the
+/// device's own MQTT client (with its credentials) receives it.
+async fn schedule_for(handle: &hub::link::HubHandle, device: &str, kind: Kind) -> Vec<PlanEntry> {
     let credentials = handle
         .provisioning
         .devices
@@ -121,10 +121,7 @@ async fn schedule_for(handle: &hub::link::HubHandle, device: &str) -> Vec<PlanEn
     options.set_max_packet_size(512 * 1024, 512 * 1024);
     let (client, mut eventloop) = AsyncClient::new(options, 16);
     client
-        .subscribe(
-            topic::downlink(&device[..5], Kind::Loudspeaker),
-            QoS::AtLeastOnce,
-        )
+        .subscribe(topic::downlink(&device[..5], kind), QoS::AtLeastOnce)
         .await
         .unwrap();
     let key = UplinkKey::from_text(&credentials.uplink_key).unwrap();
@@ -219,7 +216,7 @@ async fn spoken_and_recorded_audio_is_stored_once_planned_and_served_to_devices_
         "{:?}",
         stored_files(data.path())
     );
-    let entries = schedule_for(&handle, SPEAKER).await;
+    let entries = schedule_for(&handle, SPEAKER, Kind::Loudspeaker).await;
     let spoken = media_of(&entries, "tin-noi");
     assert_eq!(media_of(&entries, "tin-noi-lai"), spoken);
     let recorded = media_of(&entries, "tin-ghi-am");
@@ -359,7 +356,10 @@ async fn a_download_cut_by_a_dropped_link_resumes_where_it_stopped() {
         clock(),
     )
     .await;
-    let media = media_of(&schedule_for(&handle, SPEAKER).await, "tin-ghi-am");
+    let media = media_of(
+        &schedule_for(&handle, SPEAKER, Kind::Loudspeaker).await,
+        "tin-ghi-am",
+    );
     let speaker = handle
         .provisioning
         .devices
@@ -612,5 +612,106 @@ async fn a_loudspeaker_the_media_server_refuses_fails_its_entry_as_media_missing
         );
     }
     speaker.stop().await;
+    hub.handle.shutdown().await.unwrap();
+}
+
+/// A `width`×`height` picture of one colour, made by ffmpeg.
+fn write_picture(path: &Path, colour: &str, width: u32, height: u32) {
+    let status = Process::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("color=c={colour}:s={width}x{height}"))
+        .args(["-frames:v", "1"])
+        .arg(path)
+        .status()
+        .expect("ffmpeg runs (apt-get install ffmpeg)");
+    assert!(status.success(), "ffmpeg made {}", path.display());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_board_fetches_its_picture_fitted_to_its_size_and_shows_it_with_the_caption() {
+    const BOARD: &str = "24611-LB-01";
+    let province = Province::new(
+        r#"
+[[bulletins]]
+id = "anh"
+title = "Lịch tiêm phòng"
+category = "daily_life"
+level = "province"
+issuer = "67"
+priority = "priority"
+targets = ["24611"]
+not_before = "2026-11-23T00:00:00+07:00"
+expires = "2026-11-24T00:00:00+07:00"
+  [[bulletins.variants]]
+  language = "vi"
+  visual = { kind = "image", file = "poster.jpg", secs = 60, text = "Tiêm phòng sáng thứ Bảy" }
+"#,
+    );
+    // A 2:1 JPEG, as a phone sends it; the board is 384×192.
+    write_picture(&province.path("poster.jpg"), "red", 400, 200);
+    let data = tempfile::tempdir().unwrap();
+    let handle = spawn_hub_with(
+        &province.config,
+        data.path(),
+        BrokerChoice::Embedded,
+        clock(),
+    )
+    .await;
+    let hub = TestHub {
+        handle,
+        clock: clock(),
+        _dir: data,
+    };
+    let [stored] = stored_files(hub._dir.path()).try_into().unwrap();
+    let credentials = hub.credentials(BOARD);
+    let served = fetch(
+        hub.handle.media_addr,
+        Method::HEAD,
+        &media_path(&stored),
+        &[basic(BOARD, &credentials.mqtt_password)],
+    )
+    .await;
+    assert_eq!(served.header(CONTENT_TYPE), "image/png");
+    let entries = schedule_for(&hub.handle, BOARD, Kind::LedBoard).await;
+    let entry = entries
+        .iter()
+        .find(|e| e.bulletin == "anh")
+        .expect("planned");
+    assert_eq!(
+        entry.media.as_ref().map(|m| m.sha256.as_str()),
+        Some(stored.as_str())
+    );
+    assert_eq!(entry.text.as_deref(), Some("Tiêm phòng sáng thứ Bảy"));
+
+    let board = hub.device(BOARD);
+    let mut shown = None;
+    eventually("the board shows the picture", WAIT, || {
+        let showing = board.showing(hub.clock.now());
+        let file = board.media_file(&stored);
+        let now_shown = showing.filter(|s| s.media.as_deref() == Some(stored.as_str()));
+        let found = now_shown.is_some() && file.is_some();
+        shown = now_shown.zip(file);
+        async move { found }
+    })
+    .await;
+    let (showing, file) = shown.unwrap();
+    let picture = firmware_sim::media::picture::decode_picture(&file).unwrap();
+    assert_eq!(picture.dimensions(), (384, 192), "fitted to the board");
+    let face = firmware_sim::board::render(
+        Some(&showing),
+        Some(&picture),
+        hub.clock.now(),
+        firmware_sim::board::Resolution::default(),
+    );
+    let red = face
+        .pixels()
+        .filter(|p| p.0[0] > 200 && p.0[1] < 60 && p.0[2] < 60)
+        .count();
+    assert!(
+        red > 10_000,
+        "the picture is on the board ({red} red pixels)"
+    );
+    assert_eq!(board.counters().media.undecodable, 0);
+    board.stop().await;
     hub.handle.shutdown().await.unwrap();
 }

@@ -75,17 +75,46 @@ impl fmt::Display for Resolution {
 }
 
 /// Draws a board of `resolution` showing `showing` (a blank board for
-/// `None`) at `at`.
-pub fn render(showing: Option<&Showing>, at: DateTime<Utc>, resolution: Resolution) -> RgbaImage {
+/// `None`) at `at`; `picture` is the picture it shows, if any, drawn above
+/// its caption.
+pub fn render(
+    showing: Option<&Showing>,
+    picture: Option<&RgbaImage>,
+    at: DateTime<Utc>,
+    resolution: Resolution,
+) -> RgbaImage {
     let mut image = RgbaImage::from_pixel(resolution.width, resolution.height, BACKGROUND);
     let face = Face::of(resolution);
     let footer = footer_line(showing, at);
     let footer_layout = fit(&footer, face.footer.width, face.footer.height);
     draw_centred(&mut image, &footer_layout, face.footer, FOOTER);
-    if let Some(text) = showing.and_then(|s| s.text.as_deref()) {
-        draw_centred(&mut image, &text_layout(text, resolution), face.body, AMBER);
+    let text = showing.and_then(|s| s.text.as_deref());
+    let body = match picture {
+        Some(picture) => {
+            let (above, caption) = face.body.split_for_caption(text.is_some());
+            draw_picture(&mut image, picture, above);
+            caption
+        }
+        None => Some(face.body),
+    };
+    if let (Some(text), Some(area)) = (text, body) {
+        draw_centred(&mut image, &fit(text, area.width, area.height), area, AMBER);
     }
     image
+}
+
+/// Draws `picture` scaled to fit `area` with its aspect ratio kept, centred.
+fn draw_picture(image: &mut RgbaImage, picture: &RgbaImage, area: Area) {
+    let (width, height) = picture.dimensions();
+    let scale = (area.width / width as f32).min(area.height / height as f32);
+    let (w, h) = (
+        ((width as f32 * scale) as u32).max(1),
+        ((height as f32 * scale) as u32).max(1),
+    );
+    let scaled = image::imageops::resize(picture, w, h, image::imageops::FilterType::Triangle);
+    let x = area.left + (area.width - w as f32) / 2.0;
+    let y = area.top + (area.height - h as f32) / 2.0;
+    image::imageops::overlay(image, &scaled, x as i64, y as i64);
 }
 
 /// How `text` is laid out on a board of `resolution`.
@@ -142,6 +171,27 @@ struct Area {
     height: f32,
 }
 
+impl Area {
+    /// The picture's part of a body and, with a caption, the caption's: a
+    /// quarter of the height below the picture.
+    fn split_for_caption(self, captioned: bool) -> (Area, Option<Area>) {
+        if !captioned {
+            return (self, None);
+        }
+        let caption_height = (self.height / 4.0).floor();
+        let picture = Area {
+            height: self.height - caption_height,
+            ..self
+        };
+        let caption = Area {
+            top: self.top + picture.height,
+            height: caption_height,
+            ..self
+        };
+        (picture, Some(caption))
+    }
+}
+
 /// Draws the lines of `layout` centred in `area`, each line on its own.
 fn draw_centred(image: &mut RgbaImage, layout: &Layout, area: Area, colour: [u8; 3]) {
     let font = text::font();
@@ -174,6 +224,7 @@ mod tests {
         Showing {
             text: Some(text.into()),
             bulletin: bulletin.map(Into::into),
+            media: None,
         }
     }
 
@@ -209,7 +260,7 @@ mod tests {
 
     #[test]
     fn a_blank_board_lights_only_its_footer() {
-        let image = render(None, at(), Resolution::default());
+        let image = render(None, None, at(), Resolution::default());
         assert_eq!(image.dimensions(), (384, 192));
         let footer_top = 192 - 19;
         let above = image
@@ -225,10 +276,11 @@ mod tests {
         let resolution = Resolution::default();
         let image = render(
             Some(&showing("Cảnh báo lũ quét", Some("lu"))),
+            None,
             at(),
             resolution,
         );
-        let blank = render(None, at(), resolution);
+        let blank = render(None, None, at(), resolution);
         assert!(lit(&image) > lit(&blank) + 2000, "the text is drawn large");
         let margin = 8;
         let outside = image
@@ -243,7 +295,12 @@ mod tests {
     #[test]
     fn a_board_of_one_module_still_draws_its_footer() {
         let smallest = "32x16".parse().unwrap();
-        let image = render(Some(&showing("Cảnh báo lũ quét", None)), at(), smallest);
+        let image = render(
+            Some(&showing("Cảnh báo lũ quét", None)),
+            None,
+            at(),
+            smallest,
+        );
         assert_eq!(image.dimensions(), (32, 16));
         assert!(lit(&image) > 0);
     }
@@ -252,14 +309,46 @@ mod tests {
     fn decomposed_and_composed_text_draw_the_same() {
         let composed = render(
             Some(&showing("Cảnh báo", None)),
+            None,
             at(),
             Resolution::default(),
         );
         let decomposed = render(
             Some(&showing("Ca\u{309}nh ba\u{301}o", None)),
+            None,
             at(),
             Resolution::default(),
         );
         assert!(composed == decomposed);
+    }
+
+    #[test]
+    fn a_picture_fills_the_body_above_its_caption() {
+        let red = Rgba([220, 20, 20, 255]);
+        let picture = RgbaImage::from_pixel(384, 192, red);
+        let resolution = Resolution::default();
+        let captioned = render(
+            Some(&showing("Lịch tiêm phòng", Some("anh"))),
+            Some(&picture),
+            at(),
+            resolution,
+        );
+        let reds = |image: &RgbaImage, rows: std::ops::Range<u32>| {
+            image
+                .enumerate_pixels()
+                .filter(|(_, y, p)| rows.contains(y) && **p == red)
+                .count()
+        };
+        assert!(reds(&captioned, 0..96) > 10_000, "the picture is drawn");
+        let amber = captioned
+            .enumerate_pixels()
+            .filter(|(_, y, p)| *y > 120 && *y < 170 && p.0[0] > 200 && p.0[1] > 120 && p.0[2] < 40)
+            .count();
+        assert!(amber > 50, "the caption is drawn below it");
+        let bare = render(None, Some(&picture), at(), resolution);
+        assert!(
+            reds(&bare, 0..192) > reds(&captioned, 0..192),
+            "uncaptioned, it is larger"
+        );
     }
 }

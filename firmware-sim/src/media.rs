@@ -25,6 +25,7 @@ pub mod audio;
 mod cache;
 pub(crate) mod fetcher;
 mod http;
+pub mod picture;
 mod pool;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -64,8 +65,9 @@ pub struct MediaOptions {
     pub max_attempts: u32,
     /// File contents, one copy per process.
     pub contents: ContentPool,
-    /// Loudspeakers keep only files that decode as mono or stereo Ogg Opus.
-    /// Off only for tests of the transport that serve random bytes.
+    /// Loudspeakers keep only files that decode as mono or stereo Ogg Opus,
+    /// boards only pictures that decode and MP4 videos. Off only for tests
+    /// of the transport that serve random bytes.
     pub check_audio: bool,
 }
 

@@ -64,6 +64,8 @@ pub struct Showing {
     pub text: Option<String>,
     /// The bulletin of the airing entry; none for a [`Directive::Display`].
     pub bulletin: Option<String>,
+    /// The SHA-256 of the picture or video the entry shows, if it has one.
+    pub media: Option<String>,
 }
 
 /// Where the entry being played came from.
@@ -212,12 +214,14 @@ impl Player {
             return Some(Showing {
                 text: Some(text.to_string()),
                 bulletin: None,
+                media: None,
             });
         }
         let entry = &self.playing.as_ref()?.entry;
         (entry.part == Part::Visual && now < entry.end).then(|| Showing {
             text: entry.text.clone(),
             bulletin: Some(entry.bulletin.clone()),
+            media: entry.media.as_ref().map(|m| m.sha256.clone()),
         })
     }
 
@@ -1118,6 +1122,7 @@ mod tests {
         Some(Showing {
             text: text.map(Into::into),
             bulletin: bulletin.map(Into::into),
+            media: None,
         })
     }
 

@@ -8,9 +8,10 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use firmware_sim::board::{self, Resolution};
+use firmware_sim::media::picture::{check_board_file, decode_picture, BoardFile};
 use firmware_sim::{BrokerAddr, DeviceConfig, DeviceHandle, LinkOptions};
 use hub_proto::{Clock, Kind, Provisioning};
-use image::ImageFormat;
+use image::{ImageFormat, RgbaImage};
 use serde::Serialize;
 
 /// Commands the hub answers a hello with: the settings, then the plan.
@@ -103,9 +104,13 @@ pub async fn run(args: SnapshotArgs) -> anyhow::Result<()> {
     }
     let now = clock.now();
     let showing = device.showing(now);
+    let picture = match showing.as_ref().and_then(|s| s.media.clone()) {
+        Some(sha256) => picture_of(&device, &sha256, wait).await,
+        None => None,
+    };
     device.stop().await;
 
-    board::render(showing.as_ref(), now, args.size)
+    board::render(showing.as_ref(), picture.as_ref(), now, args.size)
         .save_with_format(&args.out, ImageFormat::Png)
         .with_context(|| format!("writing {}", args.out.display()))?;
     super::print_line(&Snapshot {
@@ -116,6 +121,25 @@ pub async fn run(args: SnapshotArgs) -> anyhow::Result<()> {
         path: &args.out,
     });
     Ok(())
+}
+
+/// The picture the board shows, once downloaded (within `wait`); none
+/// for a video or a file that never arrives.
+async fn picture_of(device: &DeviceHandle, sha256: &str, wait: Duration) -> Option<RgbaImage> {
+    let file = tokio::time::timeout(wait, async {
+        loop {
+            if let Some(file) = device.media_file(sha256) {
+                return file;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .ok()?;
+    match check_board_file(&file) {
+        Ok(BoardFile::Picture) => decode_picture(&file).ok(),
+        Ok(BoardFile::Video) | Err(_) => None,
+    }
 }
 
 /// Waits until the device has said hello and accepted the hub's answer.

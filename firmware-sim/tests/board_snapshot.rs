@@ -49,7 +49,12 @@ fn a_displayed_warning_reads_back_with_its_diacritics() {
         until: at() + TimeDelta::minutes(10),
     };
     player.apply(display, at());
-    let image = render(player.showing(at()).as_ref(), at(), Resolution::default());
+    let image = render(
+        player.showing(at()).as_ref(),
+        None,
+        at(),
+        Resolution::default(),
+    );
     assert_eq!(image.dimensions(), (384, 192));
     let read = ocr(&image);
     assert_reads(
@@ -83,7 +88,12 @@ fn the_entry_airing_now_reads_back_with_its_bulletin() {
         entries: vec![entry],
     };
     player.apply(schedule, at());
-    let image = render(player.showing(at()).as_ref(), at(), Resolution::default());
+    let image = render(
+        player.showing(at()).as_ref(),
+        None,
+        at(),
+        Resolution::default(),
+    );
     let read = ocr(&image);
     assert_reads(
         &read,
@@ -110,8 +120,9 @@ fn a_long_text_wraps_inside_the_board_every_word_kept() {
     let showing = firmware_sim::Showing {
         text: Some(text.into()),
         bulletin: None,
+        media: None,
     };
-    let image = render(Some(&showing), at(), resolution);
+    let image = render(Some(&showing), None, at(), resolution);
     let margin = 8;
     let (width, height) = image.dimensions();
     let in_margins = image

@@ -496,6 +496,7 @@ impl Maker {
                     kind: *self.rng.pick(&VISUAL_KINDS),
                     secs: self.rng.between(30, 120),
                     text: Some(title),
+                    media: None,
                 }),
             }],
             sensitive: false,

@@ -134,6 +134,22 @@ pub struct VisualPart {
     /// Text shown (text bulletins) or the caption of an image or video.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    /// The picture (fitted to the boards, PNG) or video (MP4) boards show,
+    /// once stored; text parts have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<StoredVisual>,
+}
+
+/// A stored picture or video for LED boards, by content.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredVisual {
+    /// Lower-case hex SHA-256 of the file: its address in the media store.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// A video's playing time in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
 }
 
 /// The bulletin in one language.
@@ -156,23 +172,25 @@ impl Variant {
     }
 }
 
+fn require_sha256(sha256: &str) -> Result<(), String> {
+    let is_sha256 = sha256.len() == 64
+        && sha256
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if is_sha256 {
+        Ok(())
+    } else {
+        Err(format!("media {sha256:?} is not a lower-case hex SHA-256"))
+    }
+}
+
 /// A stored file must be named by a SHA-256 and fit the part's slot: a
 /// slot shorter than its audio would cut the end of every airing.
 fn validate_media(audio: &AudioPart) -> Result<(), String> {
     let Some(media) = &audio.media else {
         return Ok(());
     };
-    let is_sha256 = media.sha256.len() == 64
-        && media
-            .sha256
-            .bytes()
-            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    if !is_sha256 {
-        return Err(format!(
-            "media {:?} is not a lower-case hex SHA-256",
-            media.sha256
-        ));
-    }
+    require_sha256(&media.sha256)?;
     if media.secs_rounded_up() > u64::from(audio.secs) {
         return Err(format!(
             "the audio lasts {} ms, longer than its {} s slot",
@@ -180,6 +198,26 @@ fn validate_media(audio: &AudioPart) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// A board's file must suit its kind (text shows no file) and, for a
+/// video, fit the slot.
+fn validate_visual(visual: &VisualPart) -> Result<(), String> {
+    let Some(media) = &visual.media else {
+        return Ok(());
+    };
+    require_sha256(&media.sha256)?;
+    match (visual.kind, media.duration_ms) {
+        (VisualKind::Text, _) => Err("a text part shows no file".into()),
+        (VisualKind::Video, None) => Err("a video needs its playing time".into()),
+        (VisualKind::Video, Some(ms)) if ms.div_ceil(1000) > u64::from(visual.secs) => {
+            Err(format!(
+                "the video lasts {ms} ms, longer than its {} s slot",
+                visual.secs
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Not before / expires: a bulletin never airs outside `[not_before, expires)`.
@@ -299,6 +337,10 @@ impl Bulletin {
             }
             if let Some(audio) = &variant.audio {
                 validate_media(audio)
+                    .map_err(|reason| fail(format!("variant {lang}: {reason}")))?;
+            }
+            if let Some(visual) = &variant.visual {
+                validate_visual(visual)
                     .map_err(|reason| fail(format!("variant {lang}: {reason}")))?;
             }
         }

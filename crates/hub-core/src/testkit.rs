@@ -113,6 +113,7 @@ pub fn bulletin(
                 kind: VisualKind::Text,
                 secs: 120,
                 text: Some("Thông báo".into()),
+                media: None,
             }),
         }],
         sensitive: false,

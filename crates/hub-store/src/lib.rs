@@ -48,6 +48,6 @@ mod testkit;
 pub use error::StoreError;
 pub use record::{
     delivery_key, opt_in_key, DeviceHistory, DeviceSecret, HubIdentity, InputSummary, Loudness,
-    MediaFacts, MediaKind, ProvinceSettings, Record, RECORD_VERSION,
+    MediaFacts, MediaKind, PictureFacts, ProvinceSettings, Record, RECORD_VERSION,
 };
 pub use store::{Batch, Store, SCHEMA_VERSION};

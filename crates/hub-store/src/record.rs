@@ -203,10 +203,17 @@ pub struct MediaFacts {
     pub kind: MediaKind,
     /// Size of the file in bytes.
     pub size: u64,
+    /// Playing time (0 for a picture).
     pub duration_ms: u64,
-    pub loudness: Loudness,
-    /// What was uploaded, or what text-to-speech produced.
-    pub input: InputSummary,
+    /// Sound only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loudness: Option<Loudness>,
+    /// Sound only: what was uploaded, or what text-to-speech produced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<InputSummary>,
+    /// Pictures and videos only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub picture: Option<PictureFacts>,
     /// When the file was first stored.
     pub created: DateTime<Utc>,
 }
@@ -224,6 +231,10 @@ impl Record for MediaFacts {
 pub enum MediaKind {
     /// Mono Ogg Opus, what loudspeakers play.
     OggOpus,
+    /// A picture fitted to the boards' size, what LED boards show.
+    Png,
+    /// An H.264 video as uploaded, what LED boards play.
+    Mp4,
 }
 
 impl MediaKind {
@@ -231,8 +242,19 @@ impl MediaKind {
     pub fn content_type(self) -> &'static str {
         match self {
             Self::OggOpus => "audio/ogg",
+            Self::Png => "image/png",
+            Self::Mp4 => "video/mp4",
         }
     }
+}
+
+/// A picture's or video's size in pixels and what it was made from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PictureFacts {
+    pub width: u32,
+    pub height: u32,
+    /// The upload's format (`png`, `jpeg`, `webp`, `mp4`).
+    pub input_format: String,
 }
 
 /// Loudness of the input and of the stored file as decoded.
@@ -392,25 +414,44 @@ mod tests {
             kind: MediaKind::OggOpus,
             size: 48_213,
             duration_ms: 61_250,
-            loudness: Loudness {
+            loudness: Some(Loudness {
                 input_lufs: -23.5,
                 output_lufs: -16.0,
                 output_true_peak_dbtp: -1.2,
-            },
-            input: InputSummary {
+            }),
+            input: Some(InputSummary {
                 container: "wave".into(),
                 codec: "pcm_s16le".into(),
                 sample_rate: 22_050,
                 channels: 1,
-            },
+            }),
+            picture: None,
             created: "2026-11-23T03:00:00Z".parse().unwrap(),
         };
         let bytes = encode(&facts).unwrap();
         let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(json["record"]["kind"], "ogg_opus");
+        assert!(json["record"].get("picture").is_none(), "absent, not null");
         let back: MediaFacts = decode_record(facts.sha256.as_bytes(), &bytes).unwrap();
         assert_eq!(back, facts);
         assert_eq!(MediaKind::OggOpus.content_type(), "audio/ogg");
+        assert_eq!(MediaKind::Png.content_type(), "image/png");
+
+        let picture = MediaFacts {
+            kind: MediaKind::Png,
+            duration_ms: 0,
+            loudness: None,
+            input: None,
+            picture: Some(PictureFacts {
+                width: 384,
+                height: 192,
+                input_format: "jpeg".into(),
+            }),
+            ..facts
+        };
+        let back: MediaFacts =
+            decode_record(picture.sha256.as_bytes(), &encode(&picture).unwrap()).unwrap();
+        assert_eq!(back, picture);
     }
 
     #[test]

@@ -310,7 +310,12 @@ fn plan(
         .with_context(|| format!("opening the store in {}", data_dir.display()))?;
     store.import_province(&loaded.province)?;
     let media = MediaStore::open(&data_dir, store.clone())?;
-    crate::seed::seed_programme(&store, &loaded.programme, &loaded.audio, &media)
+    let jobs = crate::seed::MediaJobs {
+        audio: &loaded.audio,
+        visuals: &loaded.visuals,
+        board: loaded.board,
+    };
+    crate::seed::seed_programme(&store, &loaded.programme, &jobs, &media)
         .with_context(|| format!("adding the bulletins of {}", config_path.display()))?;
     store.flush()?;
     let media_base = loaded.link.media_base_url(loaded.link.media_listen);

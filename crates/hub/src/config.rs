@@ -15,15 +15,16 @@ use hub_core::{
     Area, AreaCode, AreaLevel, AreaTree, AudioPart, AudioSource, Bulletin, BulletinId,
     BulletinState, Category, ChairOrder, CommuneSettings, CoreError, DailyWindows, Device,
     DeviceId, DeviceKind, Language, OptIn, PriorityClass, Programme, Province, Recurrence,
-    Validity, Variant, VisualPart, WindowPolicy,
+    Validity, Variant, VisualKind, VisualPart, WindowPolicy,
 };
+use hub_media::BoardSize;
 use serde::Deserialize;
 
 use crate::api::settings::{ApiSettings, ENV_API_LISTEN};
 use crate::link::settings::{
     LinkSettings, ENV_MEDIA_LISTEN, ENV_MQTT_LISTEN, ENV_PUBLIC_MEDIA_URL,
 };
-use crate::media::{AudioInput, AudioJob};
+use crate::media::{AudioInput, AudioJob, VisualJob};
 
 /// Environment variable overriding `data_dir`.
 pub const ENV_DATA_DIR: &str = "HUB_DATA_DIR";
@@ -101,6 +102,27 @@ pub struct HubConfig {
     pub link: LinkSettings,
     #[serde(default)]
     pub api: ApiSettings,
+    #[serde(default)]
+    pub boards: BoardsEntry,
+}
+
+/// The `[boards]` section: the LED boards' resolution, which pictures are
+/// fitted to when they are stored.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BoardsEntry {
+    pub width: u32,
+    pub height: u32,
+}
+
+impl Default for BoardsEntry {
+    /// 384×192: a wall of 12 × 12 P10 modules, what `firmware-sim` shows.
+    fn default() -> Self {
+        Self {
+            width: 384,
+            height: 192,
+        }
+    }
 }
 
 fn default_timezone() -> Tz {
@@ -187,7 +209,20 @@ pub struct RecurrenceEntry {
 pub struct VariantEntry {
     pub language: Language,
     pub audio: Option<AudioEntry>,
-    pub visual: Option<VisualPart>,
+    pub visual: Option<VisualEntry>,
+}
+
+/// An LED board part: text, or a picture or video `file` (relative to the
+/// configuration file) with an optional caption.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VisualEntry {
+    pub kind: VisualKind,
+    /// The slot in seconds; a video's default is its length.
+    pub secs: Option<u32>,
+    /// The text shown, or the caption of a picture or video.
+    pub text: Option<String>,
+    pub file: Option<PathBuf>,
 }
 
 /// A loudspeaker part: a recording (`file`), text to speak (`speech`), or a
@@ -207,13 +242,15 @@ pub struct AudioEntry {
 /// The slot of a part that takes its length from audio not ingested yet: the
 /// longest allowed, so the bulletin validates; seeding sets the real one
 /// before anything is planned with it.
-const UNMEASURED_SLOT_SECS: u32 = MAX_PART_SECS;
+pub(crate) const UNMEASURED_SLOT_SECS: u32 = MAX_PART_SECS;
 
 /// A configuration file turned into the domain.
 pub struct LoadedConfig {
     pub data_dir: PathBuf,
     pub link: LinkSettings,
     pub api: ApiSettings,
+    /// The boards' resolution: pictures are stored fitted to it.
+    pub board: BoardSize,
     pub province: Province,
     /// The bulletins as configured: audio parts with a file or speech have no
     /// media yet (and, without `secs`, an unmeasured slot) until seeding
@@ -221,6 +258,8 @@ pub struct LoadedConfig {
     pub programme: Programme,
     /// The audio to ingest, one job per variant with a file or speech.
     pub audio: Vec<AudioJob>,
+    /// The pictures and videos to ingest, one job per variant with a file.
+    pub visuals: Vec<VisualJob>,
 }
 
 impl HubConfig {
@@ -272,13 +311,15 @@ impl HubConfig {
         let province = self.build_province(path)?;
         let mut programme = Programme::default();
         let mut audio = Vec::new();
+        let mut visuals = Vec::new();
         for (i, entry) in self.bulletins.into_iter().enumerate() {
             let context = format!("bulletins[{i}] ({})", entry.id);
-            let (bulletin, jobs) = entry.into_bulletin(path, &context)?;
+            let (bulletin, jobs, visual_jobs) = entry.into_bulletin(path, &context)?;
             programme
                 .insert_bulletin(&province, bulletin)
                 .map_err(ConfigError::domain(path, context))?;
             audio.extend(jobs);
+            visuals.extend(visual_jobs);
         }
         for (i, order) in self.chair_orders.into_iter().enumerate() {
             let context = format!("chair_orders[{i}] ({})", order.commune);
@@ -296,9 +337,12 @@ impl HubConfig {
             data_dir: self.data_dir,
             link: self.link,
             api: self.api,
+            board: BoardSize::new(self.boards.width, self.boards.height)
+                .map_err(|e| ConfigError::invalid(path, "boards", e.to_string()))?,
             province,
             programme,
             audio,
+            visuals,
         })
     }
 
@@ -413,7 +457,7 @@ impl BulletinEntry {
         self,
         path: &Path,
         context: &str,
-    ) -> Result<(Bulletin, Vec<AudioJob>), ConfigError> {
+    ) -> Result<(Bulletin, Vec<AudioJob>, Vec<VisualJob>), ConfigError> {
         let invalid = |reason: String| ConfigError::invalid(path, context, reason);
         let recurrence = match self.recurrence {
             None => None,
@@ -431,6 +475,7 @@ impl BulletinEntry {
         };
         let mut variants = Vec::with_capacity(self.variants.len());
         let mut jobs = Vec::new();
+        let mut visual_jobs = Vec::new();
         for v in self.variants {
             let audio = match v.audio {
                 None => None,
@@ -449,10 +494,26 @@ impl BulletinEntry {
                     Some(part)
                 }
             };
+            let visual = match v.visual {
+                None => None,
+                Some(entry) => {
+                    let (part, file) = visual_part(entry, path)
+                        .map_err(|reason| invalid(format!("variant {}: {reason}", v.language)))?;
+                    if let Some(file) = file {
+                        visual_jobs.push(VisualJob {
+                            bulletin: self.id.clone(),
+                            language: v.language.clone(),
+                            kind: part.kind,
+                            file,
+                        });
+                    }
+                    Some(part)
+                }
+            };
             variants.push(Variant {
                 language: v.language,
                 audio,
-                visual: v.visual,
+                visual,
             });
         }
         let bulletin = Bulletin {
@@ -472,7 +533,7 @@ impl BulletinEntry {
             sensitive: self.sensitive,
             state: self.state,
         };
-        Ok((bulletin, jobs))
+        Ok((bulletin, jobs, visual_jobs))
     }
 }
 
@@ -512,6 +573,33 @@ fn audio_part(entry: AudioEntry, config: &Path) -> Result<(AudioPart, Option<Aud
         media: None,
     };
     Ok((part, input))
+}
+
+/// A configured board part, and the file to ingest for it, relative to
+/// the configuration file `config`.
+fn visual_part(entry: VisualEntry, config: &Path) -> Result<(VisualPart, Option<PathBuf>), String> {
+    let shows_file = matches!(
+        entry.kind,
+        VisualKind::Image | VisualKind::Video | VisualKind::Infographic
+    );
+    let file = match (entry.file, shows_file) {
+        (Some(_), false) => return Err("a text part shows no file".into()),
+        (Some(file), true) => Some(config.parent().unwrap_or(Path::new(".")).join(file)),
+        (None, _) => None,
+    };
+    let secs = match (entry.secs, entry.kind, &file) {
+        (Some(secs), _, _) => secs,
+        // Set from the video's length when it is stored.
+        (None, VisualKind::Video, Some(_)) => UNMEASURED_SLOT_SECS,
+        (None, kind, _) => return Err(format!("a {kind:?} part needs secs")),
+    };
+    let part = VisualPart {
+        kind: entry.kind,
+        secs,
+        text: entry.text,
+        media: None,
+    };
+    Ok((part, file))
 }
 
 /// Loads a configuration file and builds its domain in one step.
@@ -713,6 +801,57 @@ mod tests {
             load(&path).unwrap().audio.is_empty(),
             "nothing to ingest yet"
         );
+    }
+
+    #[test]
+    fn pictures_and_videos_become_board_files_to_ingest() {
+        let visual = |v: &str| {
+            with_audio("{ secs = 5 }").replace("audio = { secs = 5 }", &format!("visual = {v}"))
+        };
+        let (dir, path) = write(&visual(
+            r#"{ kind = "image", file = "img/a.png", secs = 20, text = "Chú thích" }"#,
+        ));
+        let loaded = load(&path).unwrap();
+        assert_eq!(
+            loaded.visuals,
+            [VisualJob {
+                bulletin: BulletinId::parse("x").unwrap(),
+                language: Language::parse("vi").unwrap(),
+                kind: VisualKind::Image,
+                file: dir.path().join("img/a.png"),
+            }]
+        );
+        assert_eq!((loaded.board.width(), loaded.board.height()), (384, 192));
+        let (_dir, path) = write(&visual(r#"{ kind = "video", file = "v.mp4" }"#));
+        assert_eq!(
+            load(&path).unwrap().visuals.len(),
+            1,
+            "a video's slot is its length"
+        );
+        for (entry, expected) in [
+            (
+                r#"{ kind = "text", secs = 5, text = "t", file = "a.png" }"#,
+                "a text part shows no file",
+            ),
+            (
+                r#"{ kind = "image", file = "a.png" }"#,
+                "a Image part needs secs",
+            ),
+        ] {
+            let (_dir, path) = write(&visual(entry));
+            let err = load(&path).err().expect("refused").to_string();
+            assert!(err.contains(expected), "expected {expected:?} in: {err}");
+        }
+        let (_dir, path) = write(&format!(
+            "{}
+[boards]
+width = 0
+height = 10
+",
+            with_audio("{ secs = 5 }")
+        ));
+        let err = load(&path).err().expect("refused").to_string();
+        assert!(err.contains("boards"), "{err}");
     }
 
     #[test]

@@ -1,16 +1,17 @@
 //! Seeding a store with a configuration file's programme without overwriting
 //! what the hub has recorded since (states, chairs' later decisions).
 //!
-//! A bulletin is added with its audio: recordings and speech of bulletins
-//! the store does not hold yet are ingested into the media store first, so a
-//! stored bulletin always names its media. That work is CPU-bound (seconds
+//! A bulletin is added with its files: recordings, speech, pictures and
+//! videos of bulletins the store does not hold yet are ingested into the
+//! media store first, so a stored bulletin always names its media. That work is CPU-bound (seconds
 //! per bulletin); async callers run [`seed_programme`] on a blocking thread.
 
-use hub_core::{AudioPart, Bulletin, ChairOrder, OptIn, Programme};
-use hub_media::AudioSettings;
+use hub_core::{AudioPart, Bulletin, ChairOrder, OptIn, Programme, VisualPart};
+use hub_media::{AudioSettings, BoardSize};
 use hub_store::{Batch, Record, Store, StoreError};
 
 use crate::media::ingest::{ingest_all, AudioJob, IngestError};
+use crate::media::visual::{ingest_job, VisualError, VisualJob};
 use crate::media::MediaStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -19,15 +20,29 @@ pub enum SeedError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Audio(#[from] IngestError),
+    #[error("bulletin {bulletin}, variant {language}: {source}")]
+    Visual {
+        bulletin: hub_core::BulletinId,
+        language: hub_core::Language,
+        source: Box<VisualError>,
+    },
+}
+
+/// The files a configuration's bulletins need stored: audio to encode,
+/// pictures to fit to `board`, videos to check.
+pub struct MediaJobs<'a> {
+    pub audio: &'a [AudioJob],
+    pub visuals: &'a [VisualJob],
+    pub board: BoardSize,
 }
 
 /// Adds each bulletin, chair order and opt-in of `programme` that the store
-/// does not hold yet, in one atomic batch; new bulletins get their `audio`
-/// ingested into `media` first. Nothing is added if any audio fails.
+/// does not hold yet, in one atomic batch; new bulletins get their files
+/// (`jobs`) ingested into `media` first. Nothing is added if any fails.
 pub fn seed_programme(
     store: &Store,
     programme: &Programme,
-    audio: &[AudioJob],
+    jobs: &MediaJobs<'_>,
     media: &MediaStore,
 ) -> Result<(), SeedError> {
     let mut new_bulletins: Vec<Bulletin> = Vec::new();
@@ -36,16 +51,40 @@ pub fn seed_programme(
             new_bulletins.push(bulletin.clone());
         }
     }
-    let jobs: Vec<AudioJob> = audio
+    let is_new = |id: &hub_core::BulletinId| new_bulletins.iter().any(|b| &b.id == id);
+    let audio_jobs: Vec<AudioJob> = jobs
+        .audio
         .iter()
-        .filter(|job| new_bulletins.iter().any(|b| b.id == job.bulletin))
+        .filter(|job| is_new(&job.bulletin))
         .cloned()
         .collect();
-    let ingested = ingest_all(&jobs, media, &AudioSettings::default())?;
-    for (job, audio) in jobs.iter().zip(ingested) {
+    let visual_jobs: Vec<&VisualJob> = jobs
+        .visuals
+        .iter()
+        .filter(|job| is_new(&job.bulletin))
+        .collect();
+    let ingested = ingest_all(&audio_jobs, media, &AudioSettings::default())?;
+    for (job, audio) in audio_jobs.iter().zip(ingested) {
         if let Some(part) = audio_part_of(&mut new_bulletins, job) {
             part.secs = audio.secs;
             part.media = Some(audio.media);
+        }
+    }
+    for job in visual_jobs {
+        let stored = ingest_job(job, jobs.board, media).map_err(|source| SeedError::Visual {
+            bulletin: job.bulletin.clone(),
+            language: job.language.clone(),
+            source: Box::new(source),
+        })?;
+        if let Some(part) = visual_part_of(&mut new_bulletins, job) {
+            if let Some(ms) = stored
+                .duration_ms
+                .filter(|_| part.secs == crate::config::UNMEASURED_SLOT_SECS)
+            {
+                // A video without a configured slot takes its own length.
+                part.secs = u32::try_from(ms.div_ceil(1000)).unwrap_or(u32::MAX);
+            }
+            part.media = Some(stored);
         }
     }
 
@@ -68,6 +107,21 @@ fn audio_part_of<'a>(bulletins: &'a mut [Bulletin], job: &AudioJob) -> Option<&'
         .iter_mut()
         .find(|v| v.language == job.language)?
         .audio
+        .as_mut()
+}
+
+/// The board part a job is for.
+fn visual_part_of<'a>(
+    bulletins: &'a mut [Bulletin],
+    job: &VisualJob,
+) -> Option<&'a mut VisualPart> {
+    bulletins
+        .iter_mut()
+        .find(|b| b.id == job.bulletin)?
+        .variants
+        .iter_mut()
+        .find(|v| v.language == job.language)?
+        .visual
         .as_mut()
 }
 

@@ -26,13 +26,13 @@ pub struct AudioFacts {
     pub duration: Duration,
 }
 
-/// Why a file is not audio the device can play.
+/// Why a file is not one the device can play or show.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("not a playable Ogg Opus file: {0}")]
+#[error("{0}")]
 pub struct Undecodable(pub String);
 
 fn bad(detail: impl Into<String>) -> Undecodable {
-    Undecodable(detail.into())
+    Undecodable(format!("not a playable Ogg Opus file: {}", detail.into()))
 }
 
 /// Checks `bytes` is one playable mono or stereo Ogg Opus stream, decoding

@@ -19,6 +19,7 @@ use tokio::time::{sleep, sleep_until, Instant};
 use tracing::{debug, info, warn};
 
 use super::http::{GetError, Http, Transfer};
+use super::picture::check_board_file;
 use super::{MediaOptions, Storage};
 
 /// The files the plan still needs, soonest entry first, each once.
@@ -37,6 +38,8 @@ pub(crate) struct Fetcher {
     fresh: bool,
     /// Whether a file must be playable Ogg Opus to be kept (loudspeakers).
     check_audio: bool,
+    /// Whether a file must be a picture that decodes, or an MP4 (boards).
+    check_board: bool,
 }
 
 /// How watching a piece of work ended.
@@ -76,7 +79,8 @@ enum Fetched {
 
 impl Fetcher {
     /// `check_audio`: keep only files that are playable Ogg Opus (as a
-    /// loudspeaker does), when [`MediaOptions::check_audio`] allows.
+    /// loudspeaker does), else only pictures that decode and MP4 videos (as
+    /// a board does), when [`MediaOptions::check_audio`] allows.
     pub fn new(
         device: &str,
         password: &str,
@@ -88,6 +92,7 @@ impl Fetcher {
     ) -> Self {
         Self {
             check_audio: check_audio && options.check_audio,
+            check_board: !check_audio && options.check_audio,
             device: device.to_string(),
             http: Http::new(device, password, options.timeout),
             options,
@@ -253,18 +258,22 @@ impl Fetcher {
         if sha256_hex(&bytes) != file.sha256 {
             return Err(Failure::Mismatch("the file does not hash to its SHA-256"));
         }
-        let duration = if self.check_audio {
-            match self.options.contents.check_audio(&file.sha256, &bytes) {
-                Ok(facts) => Some(facts.duration),
-                Err(undecodable) => {
-                    let mut media = self.storage.lock();
-                    media.undecodable.insert(file.sha256.clone());
-                    media.counters.undecodable += 1;
-                    return Err(undecodable.into());
-                }
-            }
+        let checked = if self.check_audio {
+            let facts = self.options.contents.check_audio(&file.sha256, &bytes);
+            facts.map(|facts| Some(facts.duration))
+        } else if self.check_board {
+            check_board_file(&bytes).map(|_| None)
         } else {
-            None
+            Ok(None)
+        };
+        let duration = match checked {
+            Ok(duration) => duration,
+            Err(undecodable) => {
+                let mut media = self.storage.lock();
+                media.undecodable.insert(file.sha256.clone());
+                media.counters.undecodable += 1;
+                return Err(undecodable.into());
+            }
         };
         let shared = self.options.contents.share(&file.sha256, bytes);
         let needed = self.wants.borrow();

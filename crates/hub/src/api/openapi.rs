@@ -23,7 +23,7 @@ use super::handlers::{
         users::list, users::create, users::disable, users::change_role, users::change_password,
         tokens::list, tokens::create, tokens::revoke,
         devices::list, devices::register, devices::detail, devices::credentials, devices::revoke,
-        uploads::audio,
+        uploads::audio, uploads::image, uploads::video,
         bulletins::list, bulletins::create, bulletins::detail, bulletins::edit,
         bulletins::deliveries, bulletins::submit, bulletins::approve, bulletins::reject,
         bulletins::cancel,

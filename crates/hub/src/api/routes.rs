@@ -60,6 +60,8 @@ pub fn endpoints() -> Vec<Endpoint> {
         ),
         at("post", "/api/v1/devices/{id}/revoke", post(devices::revoke)),
         at("post", "/api/v1/uploads/audio", post(uploads::audio)),
+        at("post", "/api/v1/uploads/image", post(uploads::image)),
+        at("post", "/api/v1/uploads/video", post(uploads::video)),
         at("get", "/api/v1/bulletins", get(bulletins::list)),
         at("post", "/api/v1/bulletins", post(bulletins::create)),
         at("get", "/api/v1/bulletins/{id}", get(bulletins::detail)),

@@ -30,6 +30,8 @@ pub struct ApiContext {
     /// hub's public key.
     pub broker_url: String,
     pub hub_public_key: String,
+    /// The boards' resolution: uploaded pictures are fitted to it.
+    pub board: hub_media::BoardSize,
     /// The hub's clock: sessions, audit entries and bulletins share one time.
     pub clock: Clock,
     pub throttle: Mutex<LoginThrottle>,

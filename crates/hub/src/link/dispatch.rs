@@ -172,8 +172,9 @@ impl Round<'_> {
 }
 
 /// `item` as a device of `kind` gets it: a board's entry carries the text
-/// its bulletin variant shows, so the board needs nothing else to show it; a
-/// loudspeaker's carries the stored audio to fetch from `media_base`.
+/// its bulletin variant shows (the whole text, or a picture's or video's
+/// caption) and the picture or video to fetch from `media_base`; a
+/// loudspeaker's carries the stored audio to fetch.
 pub fn wire_entry(
     programme: &Programme,
     item: &PlanItem,
@@ -184,19 +185,28 @@ pub fn wire_entry(
     let variant = variant_of(programme, &item.key);
     match kind {
         DeviceKind::LedBoard => {
-            entry.text = variant.and_then(|v| v.visual.as_ref()?.text.clone());
+            let visual = variant.and_then(|v| v.visual.as_ref());
+            entry.text = visual.and_then(|v| v.text.clone());
+            entry.media = visual
+                .and_then(|v| v.media.as_ref())
+                .map(|stored| media_ref(media_base, &stored.sha256, stored.size));
         }
         DeviceKind::Loudspeaker => {
             entry.media = variant
                 .and_then(|v| v.audio.as_ref()?.media.as_ref())
-                .map(|stored| MediaRef {
-                    url: format!("{media_base}{}", media_path(&stored.sha256)),
-                    sha256: stored.sha256.clone(),
-                    size: stored.size,
-                });
+                .map(|stored| media_ref(media_base, &stored.sha256, stored.size));
         }
     }
     entry
+}
+
+/// Where a device fetches a stored file.
+fn media_ref(media_base: &str, sha256: &str, size: u64) -> MediaRef {
+    MediaRef {
+        url: format!("{media_base}{}", media_path(sha256)),
+        sha256: sha256.to_owned(),
+        size,
+    }
 }
 
 /// The airing's bulletin variant.

@@ -94,11 +94,17 @@ pub async fn start(options: ServeOptions) -> Result<HubHandle, ServeError> {
     let store = Store::open(&data_dir)?;
     store.import_province(&config.province)?;
     let media = MediaStore::open(&data_dir, store.clone())?;
-    let (programme, audio) = (config.programme, config.audio);
+    let (programme, audio, visuals, board) =
+        (config.programme, config.audio, config.visuals, config.board);
     {
         let (store, media) = (store.clone(), media.clone());
         tokio::task::spawn_blocking(move || {
-            seed::seed_programme(&store, &programme, &audio, &media)
+            let jobs = seed::MediaJobs {
+                audio: &audio,
+                visuals: &visuals,
+                board,
+            };
+            seed::seed_programme(&store, &programme, &jobs, &media)
         })
         .await
         .map_err(|_| ServeError::Stopped)??;
@@ -197,6 +203,7 @@ pub async fn start(options: ServeOptions) -> Result<HubHandle, ServeError> {
         tree: Arc::new(province.tree.clone()),
         broker_url: provisioning.broker.clone(),
         hub_public_key: provisioning.hub_public_key.clone(),
+        board,
         clock,
         throttle: Mutex::new(LoginThrottle::new(ThrottlePolicy::default())),
         account_writes: tokio::sync::Mutex::new(()),

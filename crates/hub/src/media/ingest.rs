@@ -255,17 +255,18 @@ fn facts(encoded: &EncodedAudio) -> MediaFacts {
         kind: MediaKind::OggOpus,
         size: encoded.size_bytes as u64,
         duration_ms: encoded.duration_ms,
-        loudness: Loudness {
+        loudness: Some(Loudness {
             input_lufs: encoded.input_lufs,
             output_lufs: encoded.output_lufs,
             output_true_peak_dbtp: encoded.output_true_peak_dbtp,
-        },
-        input: InputSummary {
+        }),
+        input: Some(InputSummary {
             container: encoded.input.container.clone(),
             codec: encoded.input.codec.clone(),
             sample_rate: encoded.input.sample_rate,
             channels: encoded.input.channels,
-        },
+        }),
+        picture: None,
         created: Utc::now(),
     }
 }

@@ -144,17 +144,18 @@ mod tests {
             kind: MediaKind::OggOpus,
             size: bytes.len() as u64,
             duration_ms: 1_000,
-            loudness: Loudness {
+            loudness: Some(Loudness {
                 input_lufs: -20.0,
                 output_lufs: -16.0,
                 output_true_peak_dbtp: -1.0,
-            },
-            input: InputSummary {
+            }),
+            input: Some(InputSummary {
                 container: "wave".into(),
                 codec: "pcm_s16le".into(),
                 sample_rate: 22_050,
                 channels: 1,
-            },
+            }),
+            picture: None,
             created: created.parse().unwrap(),
         }
     }

@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use hub_access::{needs_review, Action, Authorship, BulletinFacts, Target};
 use hub_core::{
     AreaCode, AreaLevel, AudioPart, AudioSource, Bulletin, BulletinId, BulletinState, Category,
-    Delivery, Event, Language, PriorityClass, Recurrence, StoredAudio, Validity, Variant,
-    VisualPart,
+    Delivery, Event, Language, PriorityClass, Recurrence, StoredAudio, StoredVisual, Validity,
+    Variant, VisualKind, VisualPart,
 };
 use hub_media::AudioSettings;
 use hub_store::MediaKind;
@@ -68,10 +68,27 @@ pub struct VariantRequest {
     pub language: Language,
     #[serde(default)]
     pub audio: Option<AudioRequest>,
-    /// What LED boards show: `{"kind": "text", "secs": 30, "text": "…"}`.
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
-    pub visual: Option<VisualPart>,
+    pub visual: Option<VisualRequest>,
+}
+
+/// What LED boards show: text, or an uploaded picture or video with an
+/// optional caption.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VisualRequest {
+    /// `text`, `image`, `video` or `infographic` (a picture).
+    #[schema(value_type = String, example = "text")]
+    pub kind: VisualKind,
+    /// The slot on boards; a video's default and minimum is its length.
+    #[serde(default)]
+    pub secs: Option<u32>,
+    /// The text shown, or the caption of a picture or video.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// The `sha256` `/uploads/image` or `/uploads/video` answered.
+    #[serde(default)]
+    pub upload: Option<String>,
 }
 
 /// Where a variant's sound comes from: text to speak, or an uploaded file.
@@ -156,7 +173,10 @@ pub fn draft(
     request: &BulletinRequest,
 ) -> Result<Bulletin, ApiError> {
     if request.targets.is_empty() {
-        return Err(ApiError::invalid("targets", "name at least one target area"));
+        return Err(ApiError::invalid(
+            "targets",
+            "name at least one target area",
+        ));
     }
     for (i, target) in request.targets.iter().enumerate() {
         require_area(state, target, &format!("targets[{i}]"))?;
@@ -266,10 +286,76 @@ pub fn variant_of(
             ))
         }
     };
+    let visual = request
+        .visual
+        .as_ref()
+        .map(|visual| visual_of(state, i, visual))
+        .transpose()?;
     Ok(Variant {
         language: request.language.clone(),
         audio,
-        visual: request.visual.clone(),
+        visual,
+    })
+}
+
+/// A board part with its uploaded picture or video named.
+fn visual_of(
+    state: &ApiContext,
+    i: usize,
+    request: &VisualRequest,
+) -> Result<VisualPart, ApiError> {
+    let field = |name: &str| format!("variants[{i}].visual.{name}");
+    let wants_file = !matches!(request.kind, VisualKind::Text);
+    let media = match (&request.upload, wants_file) {
+        (Some(_), false) => {
+            return Err(ApiError::invalid(
+                field("upload"),
+                "a text part shows no file",
+            ))
+        }
+        (None, true) => {
+            return Err(ApiError::invalid(
+                field("upload"),
+                "a picture or video part needs its upload",
+            ))
+        }
+        (None, false) => None,
+        (Some(sha256), true) => {
+            let kind = match request.kind {
+                VisualKind::Video => MediaKind::Mp4,
+                _ => MediaKind::Png,
+            };
+            let facts = state
+                .media
+                .facts(sha256)
+                .map_err(|e| ApiError::internal(&e))?
+                .filter(|f| f.kind == kind)
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        field("upload"),
+                        format!("no uploaded {:?} {sha256:?}: upload it first", request.kind),
+                    )
+                })?;
+            Some(StoredVisual {
+                sha256: facts.sha256,
+                size: facts.size,
+                duration_ms: (kind == MediaKind::Mp4).then_some(facts.duration_ms),
+            })
+        }
+    };
+    let video_secs = media
+        .as_ref()
+        .and_then(|m| m.duration_ms)
+        .map(|ms| u32::try_from(ms.div_ceil(1000)).unwrap_or(u32::MAX));
+    let secs = request
+        .secs
+        .or(video_secs)
+        .ok_or_else(|| ApiError::invalid(field("secs"), "say how long boards show it"))?;
+    Ok(VisualPart {
+        kind: request.kind,
+        secs,
+        text: request.text.clone(),
+        media,
     })
 }
 

@@ -57,7 +57,10 @@ pub async fn trigger(
     Body(request): Body<EmergencyRequest>,
 ) -> Result<(StatusCode, Json<BulletinView>), ApiError> {
     if request.targets.is_empty() {
-        return Err(ApiError::invalid("targets", "name at least one target area"));
+        return Err(ApiError::invalid(
+            "targets",
+            "name at least one target area",
+        ));
     }
     for (i, target) in request.targets.iter().enumerate() {
         require_area(&state, target, &format!("targets[{i}]"))?;
@@ -101,6 +104,7 @@ pub async fn trigger(
         kind: VisualKind::Text,
         secs: 60,
         text: Some(shown),
+        media: None,
     });
     let mut bulletin = Bulletin {
         id,
