@@ -4,8 +4,9 @@
 //! shared [`Clock`]. Connections are paced: device `i` first connects
 //! `i / connect_rate` seconds after the start, so the broker is never asked
 //! to accept more than `connect_rate` connections a second. The devices
-//! share their signature checks ([`VerifiedSignatures`]): real devices each
-//! have a processor of their own, simulated ones share the hub's machine.
+//! share their signature checks and the commands read from checked payloads
+//! ([`VerifiedCommands`]): real devices each have a processor of their own,
+//! simulated ones share the hub's machine.
 //! They also share their download slots and file contents
 //! ([`crate::media::MediaOptions`]): every device gets a clone of the same
 //! options.
@@ -13,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use hub_proto::{Clock, Outcome, Provisioning, VerifiedSignatures};
+use hub_proto::{Clock, Outcome, Provisioning, VerifiedCommands};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tokio::time::Instant;
@@ -113,7 +114,7 @@ impl Fleet {
         options: &FleetOptions,
     ) -> Result<Self, SetupError> {
         let broker: BrokerAddr = broker_override.unwrap_or(&provisioning.broker).parse()?;
-        let verified = VerifiedSignatures::default();
+        let verified = VerifiedCommands::default();
         let configs = provisioning
             .devices
             .iter()

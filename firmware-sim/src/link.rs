@@ -552,6 +552,12 @@ impl Link {
         let mut heartbeat = tokio::time::interval_at(Instant::now() + offset, period);
         heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut delay = Some(first_delay).filter(|d| !d.is_zero());
+        // The player's timer and the slow link's are moved at every turn,
+        // not made anew: a timer registered and dropped per MQTT event is a
+        // noticeable share of the work of thousands of devices in one process.
+        let player_timer = sleep_until(self.wakeup());
+        let release_timer = sleep_until(Instant::now());
+        tokio::pin!(player_timer, release_timer);
         loop {
             let step = {
                 let wait = delay.take();
@@ -563,14 +569,15 @@ impl Link {
                 };
                 tokio::pin!(poll);
                 loop {
-                    let wakeup = self.wakeup();
+                    player_timer.as_mut().reset(self.wakeup());
                     let release = self.release_at();
+                    if let Some(at) = release {
+                        release_timer.as_mut().reset(at);
+                    }
                     tokio::select! {
                         event = &mut poll => break Step::Event(event),
-                        () = sleep_until(wakeup) => self.advance(),
-                        () = sleep_until(release.unwrap_or(wakeup)), if release.is_some() => {
-                            self.pump();
-                        }
+                        () = &mut player_timer => self.advance(),
+                        () = &mut release_timer, if release.is_some() => self.pump(),
                         _ = heartbeat.tick() => self.heartbeat(),
                         control = control.recv() => match control {
                             Some(Control::DropLink) => {

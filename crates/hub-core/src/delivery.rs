@@ -90,7 +90,46 @@ impl Delivery {
 /// Every delivery, by device and airing.
 #[derive(Clone, Debug, Default)]
 pub struct DeliveryBook {
-    deliveries: BTreeMap<DeviceId, BTreeMap<AiringKey, Delivery>>,
+    deliveries: BTreeMap<DeviceId, Airings>,
+}
+
+/// One device's deliveries, in airing order. A device holds a few airings at
+/// a time: a sorted vector costs one small allocation per device where a
+/// map's first node costs about two kilobytes, which a broadcast to 10,000
+/// devices would allocate (and the kernel zero) all at once.
+#[derive(Clone, Debug, Default)]
+struct Airings(Vec<Delivery>);
+
+impl Airings {
+    /// Where the airing's delivery is, or would go.
+    fn find(&self, airing: &AiringKey) -> Result<usize, usize> {
+        self.0.binary_search_by(|d| d.airing.cmp(airing))
+    }
+
+    fn get(&self, airing: &AiringKey) -> Option<&Delivery> {
+        self.find(airing).ok().map(|i| &self.0[i])
+    }
+
+    /// Adds `delivery`, in place of the one of the same airing if any.
+    fn put(&mut self, delivery: Delivery) {
+        match self.find(&delivery.airing) {
+            Ok(i) => self.0[i] = delivery,
+            Err(i) => self.0.insert(i, delivery),
+        }
+    }
+
+    /// The airing's delivery, made with `new` if there is none.
+    fn get_or_insert_with(
+        &mut self,
+        airing: &AiringKey,
+        new: impl FnOnce() -> Delivery,
+    ) -> &mut Delivery {
+        let i = self.find(airing).unwrap_or_else(|i| {
+            self.0.insert(i, new());
+            i
+        });
+        &mut self.0[i]
+    }
 }
 
 impl DeliveryBook {
@@ -100,7 +139,7 @@ impl DeliveryBook {
             book.deliveries
                 .entry(delivery.device.clone())
                 .or_default()
-                .insert(delivery.airing.clone(), delivery);
+                .put(delivery);
         }
         book
     }
@@ -114,11 +153,11 @@ impl DeliveryBook {
         self.deliveries
             .get(device)
             .into_iter()
-            .flat_map(|d| d.values())
+            .flat_map(|d| d.0.iter())
     }
 
     pub fn all(&self) -> impl Iterator<Item = &Delivery> {
-        self.deliveries.values().flat_map(|d| d.values())
+        self.deliveries.values().flat_map(|d| d.0.iter())
     }
 
     /// The airing is on the device's plan. Returns the delivery if it changed.
@@ -129,14 +168,11 @@ impl DeliveryBook {
         now: DateTime<Utc>,
     ) -> Option<&Delivery> {
         let of_device = self.deliveries.entry(device.clone()).or_default();
-        if of_device.contains_key(airing) {
+        let Err(i) = of_device.find(airing) else {
             return None;
-        }
-        Some(
-            of_device
-                .entry(airing.clone())
-                .or_insert_with(|| Delivery::queued(device, airing, now)),
-        )
+        };
+        of_device.0.insert(i, Delivery::queued(device, airing, now));
+        Some(&of_device.0[i])
     }
 
     /// The airing left the device's plan before it started: it is expired if
@@ -152,9 +188,10 @@ impl DeliveryBook {
         let Some(of_device) = self.deliveries.get_mut(device) else {
             return Withdrawal::Unchanged;
         };
-        let Some(delivery) = of_device.get_mut(airing) else {
+        let Ok(i) = of_device.find(airing) else {
             return Withdrawal::Unchanged;
         };
+        let delivery = &mut of_device.0[i];
         if delivery.state.has_started() {
             return Withdrawal::Unchanged;
         }
@@ -163,7 +200,7 @@ impl DeliveryBook {
             delivery.at = now;
             Withdrawal::Expired(delivery.clone())
         } else {
-            of_device.remove(airing);
+            of_device.0.remove(i);
             Withdrawal::Removed
         }
     }
@@ -199,7 +236,7 @@ impl DeliveryBook {
         let Some(of_device) = self.deliveries.get_mut(device) else {
             return changed;
         };
-        for delivery in of_device.values_mut() {
+        for delivery in &mut of_device.0 {
             if delivery.seq == Some(seq) && delivery.state == DeliveryState::Sent {
                 delivery.state = DeliveryState::Acknowledged;
                 delivery.at = now;
@@ -256,8 +293,7 @@ impl DeliveryBook {
         self.deliveries
             .entry(device.clone())
             .or_default()
-            .entry(airing.clone())
-            .or_insert_with(|| Delivery::queued(device, airing, now))
+            .get_or_insert_with(airing, || Delivery::queued(device, airing, now))
     }
 }
 
@@ -454,6 +490,29 @@ mod tests {
         );
         let states: Vec<_> = book.of_device(&dev).map(|d| d.state).collect();
         assert_eq!(states, [DeliveryState::Expired, DeliveryState::Started]);
+    }
+
+    #[test]
+    fn stored_deliveries_come_back_in_airing_order_the_last_of_each_kept() {
+        let dev = device_id("24611-LS-01");
+        let record = |bulletin: &str, seq| Delivery {
+            seq: Some(seq),
+            ..Delivery::queued(&dev, &airing(bulletin), at(T))
+        };
+        let book = DeliveryBook::from_records([
+            record("tin-c", 1),
+            record("tin-a", 2),
+            record("tin-c", 3),
+            record("tin-b", 4),
+        ]);
+        let stored: Vec<_> = book
+            .of_device(&dev)
+            .map(|d| (d.airing.bulletin.as_str(), d.seq))
+            .collect();
+        assert_eq!(
+            stored,
+            [("tin-a", Some(2)), ("tin-b", Some(4)), ("tin-c", Some(3))]
+        );
     }
 
     #[test]

@@ -553,24 +553,17 @@ impl Scheduler {
     /// Moves the touched schedulable bulletins between scheduled, airing and done.
     fn update_states(&mut self, now: DateTime<Utc>) {
         let touched = mem::take(&mut self.touched);
-        if touched.is_empty() {
-            return;
-        }
-        let airing: BTreeSet<&BulletinId> = self
-            .logs
-            .values()
-            .filter_map(|log| log.playing.as_ref())
-            .filter(|p| p.item.end > now)
-            .map(|p| &p.item.key.bulletin)
-            .collect();
-        let mut changes = Vec::new();
-        for bulletin in touched
+        let schedulable: Vec<&Bulletin> = touched
             .iter()
             .filter_map(|id| self.programme.bulletin(id).ok())
-        {
-            if !bulletin.state.is_schedulable() {
-                continue;
-            }
+            .filter(|b| b.state.is_schedulable())
+            .collect();
+        if schedulable.is_empty() {
+            return;
+        }
+        let airing = self.airing(schedulable.iter().map(|b| &b.id).collect(), now);
+        let mut changes = Vec::new();
+        for bulletin in schedulable {
             let state = if airing.contains(&bulletin.id) {
                 BulletinState::Airing
             } else if self.has_aired_everywhere(bulletin) {
@@ -592,6 +585,29 @@ impl Scheduler {
                 state,
             });
         }
+    }
+
+    /// Which of `bulletins` some device plays at `now`. The search ends once
+    /// all are found: during a broadcast, after a few devices instead of the
+    /// whole fleet at every round of receipts.
+    fn airing<'a>(
+        &self,
+        bulletins: BTreeSet<&'a BulletinId>,
+        now: DateTime<Utc>,
+    ) -> BTreeSet<&'a BulletinId> {
+        let mut unseen = bulletins;
+        let mut airing = BTreeSet::new();
+        for playing in self.logs.values().filter_map(|log| log.playing.as_ref()) {
+            if unseen.is_empty() {
+                break;
+            }
+            if playing.item.end > now {
+                if let Some(id) = unseen.take(&playing.item.key.bulletin) {
+                    airing.insert(id);
+                }
+            }
+        }
+        airing
     }
 
     /// Every targeted device has played every occurrence in every language it airs.

@@ -6,7 +6,7 @@
 //! that only grows, and an expiry, so a device refuses commands that are
 //! forged, replayed, or stale, whoever published them on the broker.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -130,7 +130,7 @@ pub struct CommandGuard {
     device: String,
     hub_key: VerifyingKey,
     last_seq: u64,
-    verified: Option<VerifiedSignatures>,
+    verified: Option<VerifiedCommands>,
 }
 
 impl CommandGuard {
@@ -143,8 +143,9 @@ impl CommandGuard {
         }
     }
 
-    /// Shares signature checks with the other guards holding `verified`.
-    pub fn sharing(mut self, verified: VerifiedSignatures) -> Self {
+    /// Shares signature checks (and the commands read) with the other guards
+    /// holding `verified`.
+    pub fn sharing(mut self, verified: VerifiedCommands) -> Self {
         self.verified = Some(verified);
         self
     }
@@ -168,22 +169,28 @@ impl CommandGuard {
                 max: MAX_COMMAND_BYTES,
             });
         }
-        let envelope: Envelope = serde_json::from_slice(payload).map_err(Refusal::Malformed)?;
-        let body = envelope.body.get().as_bytes();
-        check_version(body)?;
-        // Devices see every command of their commune: read only whom it is
-        // for, and the rest only once it is known to be genuine.
-        let addressed: Addressed = serde_json::from_slice(body).map_err(Refusal::Malformed)?;
-        if !addressed.to.iter().any(|d| *d == self.device) {
-            return Ok(None);
-        }
-        let signature = BASE64
-            .decode(&envelope.sig)
-            .ok()
-            .and_then(|bytes| Signature::from_slice(&bytes).ok())
-            .ok_or(Refusal::BadSignature)?;
-        self.verify(body, &signature)?;
-        let command: Command = serde_json::from_slice(body).map_err(Refusal::Malformed)?;
+        let shared = self
+            .verified
+            .as_ref()
+            .map(|verified| (verified, VerifiedCommands::digest(&self.hub_key, payload)));
+        let remembered = shared
+            .as_ref()
+            .and_then(|(verified, digest)| verified.get(digest));
+        let command = match remembered {
+            // Verified and read by another guard: whom it is for is all that
+            // is left to see before this guard's own checks.
+            Some(known) if names(&known.to, &self.device) => Command::clone(&known),
+            Some(_) => return Ok(None),
+            None => {
+                let Some(command) = self.read(payload)? else {
+                    return Ok(None);
+                };
+                if let Some((verified, digest)) = shared {
+                    verified.insert(digest, Arc::new(command.clone()));
+                }
+                command
+            }
+        };
         if command.seq <= self.last_seq {
             return Err(Refusal::Replayed {
                 seq: command.seq,
@@ -199,58 +206,67 @@ impl CommandGuard {
         Ok(Some(command))
     }
 
-    fn verify(&self, body: &[u8], signature: &Signature) -> Result<(), Refusal> {
-        let shared = self.verified.as_ref().map(|verified| {
-            (
-                verified,
-                VerifiedSignatures::digest(&self.hub_key, body, signature),
-            )
-        });
-        if let Some((verified, digest)) = &shared {
-            if verified.contains(digest) {
-                return Ok(());
-            }
+    /// Reads a payload no guard has checked: the command, if it is addressed
+    /// to this device and its signature verifies.
+    fn read(&self, payload: &[u8]) -> Result<Option<Command>, Refusal> {
+        let envelope: Envelope = serde_json::from_slice(payload).map_err(Refusal::Malformed)?;
+        let body = envelope.body.get().as_bytes();
+        check_version(body)?;
+        // Devices see every command of their commune: read only whom it is
+        // for, and the rest only once it is known to be genuine.
+        let addressed: Addressed = serde_json::from_slice(body).map_err(Refusal::Malformed)?;
+        if !names(&addressed.to, &self.device) {
+            return Ok(None);
         }
+        let signature = BASE64
+            .decode(&envelope.sig)
+            .ok()
+            .and_then(|bytes| Signature::from_slice(&bytes).ok())
+            .ok_or(Refusal::BadSignature)?;
         self.hub_key
-            .verify(&signed_bytes(body), signature)
+            .verify(&signed_bytes(body), &signature)
             .map_err(|_| Refusal::BadSignature)?;
-        if let Some((verified, digest)) = shared {
-            verified.insert(digest);
-        }
-        Ok(())
+        let command = serde_json::from_slice(body).map_err(Refusal::Malformed)?;
+        Ok(Some(command))
     }
 }
 
-/// Signatures known to be good, shared by guards that run on one CPU.
+/// Whether the addressees `to` include `device`.
+fn names(to: &[impl AsRef<str>], device: &str) -> bool {
+    to.iter().any(|d| d.as_ref() == device)
+}
+
+/// Commands known to be genuine, shared by guards that run on one CPU.
 ///
-/// A real device verifies every command on its own processor. A simulator
-/// runs thousands of devices on a few cores, where each of a commune's
-/// devices verifying the same command again costs as much as the hub's own
-/// work. Guards sharing this remember the last good (key, body, signature)
-/// triples, by SHA-256 of all three: a body or a signature differing in one
-/// bit, or another key, is verified anew. Every other check (addressee,
-/// sequence, expiry) stays each guard's own.
+/// A real device checks and reads every command on its own processor. A
+/// simulator runs thousands of devices on a few cores, where each of a
+/// commune's devices verifying and parsing the same command again costs more
+/// than the hub's own work. Guards sharing this remember the last payloads
+/// that verified and parsed, by SHA-256 of the hub key and the whole payload,
+/// with the command read from them: a payload differing in one byte, or
+/// another key, is checked anew. Every other check (addressee, sequence,
+/// expiry) stays each guard's own.
 #[derive(Clone)]
-pub struct VerifiedSignatures {
+pub struct VerifiedCommands {
     recent: Arc<Mutex<Recent>>,
     capacity: usize,
 }
 
 #[derive(Default)]
 struct Recent {
-    known: HashSet<[u8; 32]>,
+    known: HashMap<[u8; 32], Arc<Command>>,
     order: VecDeque<[u8; 32]>,
 }
 
-impl Default for VerifiedSignatures {
+impl Default for VerifiedCommands {
     /// Room for a day of commands to a province's communes and then some.
     fn default() -> Self {
         Self::remembering(4096)
     }
 }
 
-impl VerifiedSignatures {
-    /// Remembers up to `capacity` signatures, forgetting the oldest first.
+impl VerifiedCommands {
+    /// Remembers up to `capacity` commands, forgetting the oldest first.
     pub fn remembering(capacity: usize) -> Self {
         Self {
             recent: Arc::default(),
@@ -258,22 +274,21 @@ impl VerifiedSignatures {
         }
     }
 
-    fn digest(key: &VerifyingKey, body: &[u8], signature: &Signature) -> [u8; 32] {
+    fn digest(key: &VerifyingKey, payload: &[u8]) -> [u8; 32] {
         let mut hash = Sha256::new();
         hash.update(key.as_bytes());
-        hash.update(signature.to_bytes());
-        hash.update(body);
+        hash.update(payload);
         hash.finalize().into()
     }
 
-    fn contains(&self, digest: &[u8; 32]) -> bool {
+    fn get(&self, digest: &[u8; 32]) -> Option<Arc<Command>> {
         let recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
-        recent.known.contains(digest)
+        recent.known.get(digest).cloned()
     }
 
-    fn insert(&self, digest: [u8; 32]) {
+    fn insert(&self, digest: [u8; 32], command: Arc<Command>) {
         let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
-        if recent.known.insert(digest) {
+        if recent.known.insert(digest, command).is_none() {
             recent.order.push_back(digest);
             if recent.order.len() > self.capacity {
                 if let Some(oldest) = recent.order.pop_front() {
@@ -283,7 +298,7 @@ impl VerifiedSignatures {
         }
     }
 
-    /// Signatures remembered now.
+    /// Commands remembered now.
     pub fn len(&self) -> usize {
         let recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
         recent.order.len()
@@ -401,21 +416,29 @@ mod tests {
     }
 
     #[test]
-    fn guards_sharing_signature_checks_still_refuse_what_was_not_verified() {
+    fn guards_sharing_checks_still_refuse_what_was_not_verified() {
         let (signer, first) = setup();
-        let verified = VerifiedSignatures::default();
+        let verified = VerifiedCommands::default();
         let mut first = first.sharing(verified.clone());
         let mut second =
             CommandGuard::new("24611-LS-02", signer.verifying_key(), 0).sharing(verified.clone());
         let wire = signer.sign(&command(7, &["24611-LS-01", "24611-LS-02"]));
         assert!(first.check(&wire, at(NOW)).unwrap().is_some());
         assert_eq!(verified.len(), 1);
-        assert!(second.check(&wire, at(NOW)).unwrap().is_some());
+        assert_eq!(
+            second.check(&wire, at(NOW)).unwrap(),
+            Some(command(7, &["24611-LS-01", "24611-LS-02"]))
+        );
         assert_eq!(
             verified.len(),
             1,
             "the second guard used the first one's check"
         );
+        // A remembered command is still only for the devices it names.
+        let mut bystander =
+            CommandGuard::new("24611-LS-03", signer.verifying_key(), 0).sharing(verified.clone());
+        assert_eq!(bystander.check(&wire, at(NOW)).unwrap(), None);
+        assert_eq!(bystander.last_seq(), 0);
 
         // The remembered signature with another body, or replayed: refused.
         let tampered = String::from_utf8(wire.clone())
@@ -442,9 +465,9 @@ mod tests {
     }
 
     #[test]
-    fn shared_signature_checks_forget_the_oldest() {
+    fn shared_checks_forget_the_oldest() {
         let (signer, guard) = setup();
-        let verified = VerifiedSignatures::remembering(2);
+        let verified = VerifiedCommands::remembering(2);
         let mut guard = guard.sharing(verified.clone());
         let wires: Vec<Vec<u8>> = (1..=3)
             .map(|seq| signer.sign(&command(seq, &["24611-LS-01", "24611-LS-02"])))
@@ -453,7 +476,7 @@ mod tests {
             assert!(guard.check(wire, at(NOW)).unwrap().is_some());
         }
         assert_eq!(verified.len(), 2);
-        // A forgotten signature is simply checked again.
+        // A forgotten command is simply checked again.
         let mut other =
             CommandGuard::new("24611-LS-02", signer.verifying_key(), 0).sharing(verified.clone());
         assert!(other.check(&wires[0], at(NOW)).unwrap().is_some());

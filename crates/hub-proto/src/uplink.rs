@@ -297,8 +297,7 @@ impl SealedReport {
         }
         let envelope: Envelope = serde_json::from_slice(payload).map_err(Refusal::Malformed)?;
         let body = envelope.body.get().as_bytes();
-        check_version(body)?;
-        let report = serde_json::from_slice(body).map_err(Refusal::Malformed)?;
+        let report = read_report(body)?;
         Ok(Self {
             mac: envelope.mac,
             body: body.to_vec(),
@@ -320,6 +319,23 @@ impl SealedReport {
             .verify_slice(&mac)
             .map_err(|_| Refusal::BadSignature)?;
         Ok(self.report)
+    }
+}
+
+/// Reads a report body in one pass. Only a body that is not this version's
+/// report is read again, for its `v`: a report of another version is
+/// refused as such, not as malformed.
+fn read_report(body: &[u8]) -> Result<Report, Refusal> {
+    match serde_json::from_slice::<Report>(body) {
+        Ok(report) if report.v == PROTOCOL_VERSION => Ok(report),
+        Ok(report) => Err(Refusal::UnsupportedVersion {
+            found: report.v,
+            supported: PROTOCOL_VERSION,
+        }),
+        Err(error) => {
+            check_version(body)?;
+            Err(Refusal::Malformed(error))
+        }
     }
 }
 
@@ -480,6 +496,18 @@ mod tests {
         assert!(matches!(
             SealedReport::parse(br#"{"mac":"x","body":{"v":9}}"#),
             Err(Refusal::UnsupportedVersion { found: 9, .. })
+        ));
+        let mut future = Report::new(
+            "24611-LS-01",
+            7,
+            1,
+            at("2026-11-23T10:40:00Z"),
+            Message::Offline,
+        );
+        future.v = PROTOCOL_VERSION + 1;
+        assert!(matches!(
+            SealedReport::parse(&future.seal(&key())),
+            Err(Refusal::UnsupportedVersion { found, .. }) if found == PROTOCOL_VERSION + 1
         ));
         assert!(matches!(
             SealedReport::parse(&vec![b' '; MAX_REPORT_BYTES + 1]),

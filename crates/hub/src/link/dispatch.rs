@@ -6,10 +6,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use hub_core::{
-    AiringKey, AreaCode, Decision, DeviceId, DeviceKind, Horizon, PlanItem, Programme, Scheduler,
-    StopReason, Variant,
+    AiringKey, AreaCode, Decision, Device, DeviceId, DeviceKind, Horizon, PlanItem, Programme,
+    Scheduler, StopReason, Variant,
 };
 use hub_proto::media::media_path;
 use hub_proto::{Directive, MediaRef, PlanEntry};
@@ -41,75 +41,51 @@ pub struct Round<'a> {
 impl Round<'_> {
     /// The commands of this round, for devices that `online` says can hear them.
     pub fn commands(&self, online: impl Fn(&DeviceId) -> bool) -> Vec<Outbound> {
-        let province = self.scheduler.province();
-        let mut replanned: BTreeSet<&DeviceId> = self.hellos.iter().collect();
-        for decision in self.decisions {
-            if let Decision::Play { device, .. } | Decision::Withdraw { device, .. } = decision {
-                replanned.insert(device);
-            }
-        }
+        let mut out = self.configs(&online);
+        // Cuts go out before the plans: a new plan no longer holds an airing
+        // an emergency cut, and a device reading it first would stop that
+        // airing (as if the hub had withdrawn it) instead of reporting it
+        // preempted.
+        out.extend(self.cuts(&online));
+        out.extend(self.schedules(&online));
+        out
+    }
 
-        let mut configs: BTreeMap<(AreaCode, DeviceKind), Vec<DeviceId>> = BTreeMap::new();
+    /// Settings for the devices that said hello, one command per commune and kind.
+    fn configs(&self, online: impl Fn(&DeviceId) -> bool) -> Vec<Outbound> {
+        let province = self.scheduler.province();
+        let mut configs: BTreeMap<(&AreaCode, DeviceKind), Vec<DeviceId>> = BTreeMap::new();
         for id in self.hellos.iter().filter(|id| online(id)) {
             if let Ok(device) = province.device(id) {
                 configs
-                    .entry((device.commune.clone(), device.kind))
+                    .entry((&device.commune, device.kind))
                     .or_default()
                     .push(id.clone());
             }
         }
-        let mut out: Vec<Outbound> = configs
+        configs
             .into_iter()
             .map(|((commune, kind), to)| {
-                let windows = province.windows_for(&commune, kind).windows();
+                let windows = province.windows_for(commune, kind).windows();
                 Outbound {
                     directive: Directive::Config {
                         volume: self.volume,
                         windows: windows.iter().map(ToString::to_string).collect(),
                     },
-                    commune,
+                    commune: commune.clone(),
                     kind,
                     to,
                     airings: Vec::new(),
                 }
             })
-            .collect();
+            .collect()
+    }
 
-        let date = Horizon::new(self.now, province.tz).date;
-        let mut schedules: BTreeMap<(AreaCode, DeviceKind, String), Outbound> = BTreeMap::new();
-        for id in replanned.into_iter().filter(|id| online(id)) {
-            let Ok(device) = province.device(id) else {
-                continue;
-            };
-            let items: Vec<_> = self
-                .scheduler
-                .plan(id)
-                .iter()
-                .filter(|i| i.end > self.now)
-                .collect();
-            let programme = self.scheduler.programme();
-            let entries: Vec<PlanEntry> = items
-                .iter()
-                .map(|i| wire_entry(programme, i, device.kind, self.media_base))
-                .collect();
-            // Entries compared by their wire form: equal plans share a command.
-            let shape = serde_json::to_string(&entries).expect("entries serialise");
-            schedules
-                .entry((device.commune.clone(), device.kind, shape))
-                .or_insert_with(|| Outbound {
-                    commune: device.commune.clone(),
-                    kind: device.kind,
-                    to: Vec::new(),
-                    directive: Directive::Schedule { date, entries },
-                    airings: items.iter().map(|i| i.key.clone()).collect(),
-                })
-                .to
-                .push(id.clone());
-        }
-
-        // Keyed by the directive's wire form: equal cuts share a command.
-        let mut cuts: BTreeMap<(AreaCode, DeviceKind, String), (Directive, Vec<DeviceId>)> =
-            BTreeMap::new();
+    /// Preemptions and stops; devices of a commune and kind given the same
+    /// one share a command.
+    fn cuts(&self, online: impl Fn(&DeviceId) -> bool) -> Vec<Outbound> {
+        let province = self.scheduler.province();
+        let mut cuts: BTreeMap<(&AreaCode, DeviceKind), Vec<Outbound>> = BTreeMap::new();
         for decision in self.decisions {
             let (device, directive) = match decision {
                 Decision::Preempt {
@@ -145,29 +121,81 @@ impl Round<'_> {
                 continue;
             }
             if let Ok(d) = province.device(device) {
-                let shape = serde_json::to_string(&directive).expect("directives serialise");
-                cuts.entry((d.commune.clone(), d.kind, shape))
-                    .or_insert_with(|| (directive, Vec::new()))
-                    .1
-                    .push(device.clone());
+                let shared = cuts.entry((&d.commune, d.kind)).or_default();
+                match shared.iter_mut().find(|o| o.directive == directive) {
+                    Some(outbound) => outbound.to.push(device.clone()),
+                    None => shared.push(Outbound {
+                        commune: d.commune.clone(),
+                        kind: d.kind,
+                        to: vec![device.clone()],
+                        directive,
+                        airings: Vec::new(),
+                    }),
+                }
             }
         }
-        // Cuts go out before the plans: a new plan no longer holds an airing
-        // an emergency cut, and a device reading it first would stop that
-        // airing (as if the hub had withdrawn it) instead of reporting it
-        // preempted.
-        out.extend(
-            cuts.into_iter()
-                .map(|((commune, kind, _), (directive, to))| Outbound {
-                    commune,
-                    kind,
-                    to,
-                    directive,
-                    airings: Vec::new(),
-                }),
-        );
-        out.extend(schedules.into_values());
-        out
+        cuts.into_values().flatten().collect()
+    }
+
+    /// The whole remaining plan of every device whose plan changed or that
+    /// said hello; devices of a commune and kind with equal plans share a
+    /// command. Plans are compared as plan items, which map one to one to a
+    /// kind's wire entries: each distinct plan is built once, and nothing is
+    /// serialised to compare them.
+    fn schedules(&self, online: impl Fn(&DeviceId) -> bool) -> Vec<Outbound> {
+        let province = self.scheduler.province();
+        let mut replanned: BTreeSet<&DeviceId> = self.hellos.iter().collect();
+        for decision in self.decisions {
+            if let Decision::Play { device, .. } | Decision::Withdraw { device, .. } = decision {
+                replanned.insert(device);
+            }
+        }
+        let date = Horizon::new(self.now, province.tz).date;
+        // Per commune and kind: each distinct plan, with its command.
+        type Shared<'p> = Vec<(Vec<&'p PlanItem>, Outbound)>;
+        let mut schedules: BTreeMap<(&AreaCode, DeviceKind), Shared> = BTreeMap::new();
+        for id in replanned.into_iter().filter(|id| online(id)) {
+            let Ok(device) = province.device(id) else {
+                continue;
+            };
+            let items: Vec<&PlanItem> = self
+                .scheduler
+                .plan(id)
+                .iter()
+                .filter(|i| i.end > self.now)
+                .collect();
+            let shared = schedules.entry((&device.commune, device.kind)).or_default();
+            match shared.iter_mut().find(|(plan, _)| *plan == items) {
+                Some((_, outbound)) => outbound.to.push(id.clone()),
+                None => {
+                    let outbound = self.schedule(device, &items, date);
+                    shared.push((items, outbound));
+                }
+            }
+        }
+        schedules
+            .into_values()
+            .flatten()
+            .map(|(_, outbound)| outbound)
+            .collect()
+    }
+
+    /// The command giving `device` the plan `items` for `date`.
+    fn schedule(&self, device: &Device, items: &[&PlanItem], date: NaiveDate) -> Outbound {
+        let programme = self.scheduler.programme();
+        Outbound {
+            commune: device.commune.clone(),
+            kind: device.kind,
+            to: vec![device.id.clone()],
+            directive: Directive::Schedule {
+                date,
+                entries: items
+                    .iter()
+                    .map(|i| wire_entry(programme, i, device.kind, self.media_base))
+                    .collect(),
+            },
+            airings: items.iter().map(|i| i.key.clone()).collect(),
+        }
     }
 }
 
@@ -224,7 +252,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use hub_core::testkit::*;
-    use hub_core::{AreaLevel, Device, Event, Province, WindowPolicy};
+    use hub_core::{AreaLevel, Device, Event, Province, Receipt, Report, WindowPolicy};
 
     use super::*;
 
@@ -317,6 +345,44 @@ mod tests {
             assert_eq!(entries[0].bulletin, "lu");
             assert_eq!(command.airings.len(), 1);
         }
+    }
+
+    #[test]
+    fn devices_of_a_commune_with_different_plans_get_one_command_each() {
+        let (mut scheduler, _, now) = scheduler_with_flood();
+        let heard = Receipt {
+            device: device_id("24611-LS-01"),
+            key: AiringKey {
+                bulletin: bid("lu"),
+                occurrence: 0,
+                language: lang("vi"),
+            },
+            report: Report::Finished,
+            at: now,
+        };
+        scheduler.handle(now, Event::Receipt(heard)).unwrap();
+        let hellos = BTreeSet::from([device_id("24611-LS-01"), device_id("24611-LS-02")]);
+        let round = Round {
+            scheduler: &scheduler,
+            now,
+            decisions: &[],
+            hellos: &hellos,
+            volume: 80,
+            media_base: MEDIA_BASE,
+        };
+        let commands = round.commands(|_| true);
+        let schedules: Vec<(Vec<&str>, usize)> = commands
+            .iter()
+            .filter_map(|c| match &c.directive {
+                Directive::Schedule { entries, .. } => Some((ids(&c.to), entries.len())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            schedules,
+            [(vec!["24611-LS-01"], 0), (vec!["24611-LS-02"], 1)],
+            "the one that played the flood warning has nothing left to play"
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ use hub_core::{
 use hub_proto::{
     Clock, Command, FailureReason, Message, Outcome, Report, Status, PROTOCOL_VERSION,
 };
-use hub_store::{Batch, DeviceHistory, Store};
+use hub_store::{DeviceHistory, Store};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -32,7 +32,7 @@ use super::identity::Identity;
 use super::service::ServeError;
 use super::settings::LinkSettings;
 use super::transport::{Transport, Uplink};
-use super::writer::StoreWriter;
+use super::writer::{Changes, StoreWriter};
 
 /// Most uplinks handled in one round.
 const MAX_ROUND: usize = 4096;
@@ -463,11 +463,14 @@ impl Hub {
         let timeout = Duration::from_secs(self.settings.ack_timeout_secs);
         self.deliveries
             .all()
-            .filter(|d| d.state == DeliveryState::Sent && self.online.contains(&d.device))
+            .filter(|d| d.state == DeliveryState::Sent)
+            // Waiting is checked before being online: during a broadcast
+            // thousands of deliveries are sent and none has waited long.
             .filter(|d| {
                 let waited = (now - d.at).to_std().unwrap_or_default();
                 self.clock.real_duration(waited) >= timeout
             })
+            .filter(|d| self.online.contains(&d.device))
             .map(|d| d.device.clone())
             .collect()
     }
@@ -508,7 +511,8 @@ impl Hub {
             sync: hellos,
             mut changed,
         } = effects;
-        let mut batch = Batch::new();
+        let mut removed = Vec::new();
+        let mut bulletins = Vec::new();
         for decision in &decisions {
             match decision {
                 Decision::Play { device, item } => {
@@ -532,16 +536,14 @@ impl Hub {
                         .is_ok_and(|b| b.state == BulletinState::Expired);
                     match self.deliveries.withdrawn(device, &item.key, expired, now) {
                         Withdrawal::Expired(delivery) => changed.push(delivery),
-                        Withdrawal::Removed => {
-                            batch.remove::<Delivery>(&hub_store::delivery_key(device, &item.key));
-                        }
+                        Withdrawal::Removed => removed.push((device.clone(), item.key.clone())),
                         Withdrawal::Unchanged => {}
                     }
                 }
                 Decision::Withdraw { .. } => {}
                 Decision::State { bulletin, .. } => {
                     if let Ok(record) = self.scheduler.programme().bulletin(bulletin) {
-                        batch.put(record)?;
+                        bulletins.push(record.clone());
                     }
                 }
                 Decision::Preempt { device, .. } | Decision::Stop { device, .. } => {
@@ -564,28 +566,28 @@ impl Hub {
         }
 
         // Watchers hear of every change at once; the store, written behind on
-        // its own thread, needs only the last state of each delivery.
+        // its own thread, keeps only the last state of each delivery.
         if let Some(observer) = &self.observer {
             for delivery in &changed {
                 let _ = observer.send(delivery.clone());
             }
         }
-        let mut latest: BTreeMap<(&DeviceId, &AiringKey), &Delivery> = BTreeMap::new();
-        for delivery in &changed {
-            latest.insert((&delivery.device, &delivery.airing), delivery);
-        }
-        for delivery in latest.into_values() {
-            batch.put(delivery)?;
-        }
-        for device in &devices {
-            if let Some(log) = self.scheduler.log(device) {
-                batch.put(&DeviceHistory {
+        let histories = devices
+            .iter()
+            .filter_map(|device| {
+                let log = self.scheduler.log(device)?;
+                Some(DeviceHistory {
                     device: device.clone(),
                     log: log.clone(),
-                })?;
-            }
-        }
-        self.writer.write(batch);
+                })
+            })
+            .collect();
+        let mut records = Changes::default();
+        records.remove_deliveries(removed);
+        records.put_bulletins(bulletins);
+        records.put_deliveries(changed);
+        records.put_histories(histories);
+        self.writer.write(records);
         Ok(())
     }
 

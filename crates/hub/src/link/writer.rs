@@ -2,46 +2,180 @@
 //!
 //! A broadcast to 10,000 devices changes tens of thousands of delivery
 //! records within a second; encoding and committing them must not hold up
-//! the next round of device reports. Batches are applied in the order they
-//! were handed over; those that queued up while the previous write ran are
-//! applied together in one transaction, so a delivery that moved twice in
-//! the meantime is written once. The thread runs at a lower scheduling
-//! priority: when the CPU is short, device traffic goes first and the
-//! writer catches up after.
+//! the next round of device reports. The hub task hands over the records a
+//! round changed as they are ([`Changes`]); this thread encodes and commits
+//! them in the order they were handed over. Changes that queued up while the
+//! previous write ran are applied together in one transaction, and a record
+//! that changed several times in the meantime is encoded and written once,
+//! in its last state. The thread runs at a lower scheduling priority: when
+//! the CPU is short, device traffic goes first and the writer catches up
+//! after.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
-use hub_store::{Batch, Store};
+use hub_core::{AiringKey, Bulletin, BulletinId, Delivery, DeviceId};
+use hub_store::{delivery_key, Batch, DeviceHistory, Store, StoreError};
 
-/// Queued batches are merged up to about this many changes per transaction.
+/// Queued changes are merged up to about this many per transaction.
 const MAX_MERGED_CHANGES: usize = 50_000;
 
+/// Records a round changed, in order, not yet encoded. Each kind of change
+/// comes as a whole list, which is moved here as it is, not copied.
+#[derive(Default)]
+pub struct Changes {
+    lists: Vec<List>,
+    len: usize,
+}
+
+enum List {
+    Bulletins(Vec<Bulletin>),
+    Deliveries(Vec<Delivery>),
+    /// The deliveries of these airings on these devices are forgotten.
+    Removed(Vec<(DeviceId, AiringKey)>),
+    Histories(Vec<DeviceHistory>),
+}
+
+impl Changes {
+    pub fn put_bulletins(&mut self, bulletins: Vec<Bulletin>) {
+        self.add(bulletins.len(), List::Bulletins(bulletins));
+    }
+
+    pub fn put_deliveries(&mut self, deliveries: Vec<Delivery>) {
+        self.add(deliveries.len(), List::Deliveries(deliveries));
+    }
+
+    pub fn remove_deliveries(&mut self, airings: Vec<(DeviceId, AiringKey)>) {
+        self.add(airings.len(), List::Removed(airings));
+    }
+
+    pub fn put_histories(&mut self, histories: Vec<DeviceHistory>) {
+        self.add(histories.len(), List::Histories(histories));
+    }
+
+    fn add(&mut self, len: usize, list: List) {
+        if len > 0 {
+            self.len += len;
+            self.lists.push(list);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Adds `later`'s changes after these.
+    fn append(&mut self, mut later: Changes) {
+        self.len += later.len;
+        self.lists.append(&mut later.lists);
+    }
+
+    /// A batch with the last change to each record, in order; the earlier
+    /// ones are not even encoded.
+    fn to_batch(&self) -> Result<Batch, StoreError> {
+        let mut seen = HashSet::with_capacity(self.len);
+        let mut last: Vec<Write> = self
+            .lists
+            .iter()
+            .rev()
+            .flat_map(|list| list.writes().rev())
+            .filter(|write| seen.insert(write.target()))
+            .collect();
+        last.reverse();
+        let mut batch = Batch::new();
+        for write in last {
+            write.add_to(&mut batch)?;
+        }
+        Ok(batch)
+    }
+}
+
+impl List {
+    /// Its changes, one record each.
+    fn writes(&self) -> Box<dyn DoubleEndedIterator<Item = Write<'_>> + '_> {
+        match self {
+            Self::Bulletins(bulletins) => Box::new(bulletins.iter().map(Write::Bulletin)),
+            Self::Deliveries(deliveries) => Box::new(deliveries.iter().map(Write::Delivery)),
+            Self::Removed(airings) => Box::new(
+                airings
+                    .iter()
+                    .map(|(device, airing)| Write::Removed(device, airing)),
+            ),
+            Self::Histories(histories) => Box::new(histories.iter().map(Write::History)),
+        }
+    }
+}
+
+/// The change to one record.
+enum Write<'a> {
+    Bulletin(&'a Bulletin),
+    Delivery(&'a Delivery),
+    Removed(&'a DeviceId, &'a AiringKey),
+    History(&'a DeviceHistory),
+}
+
+/// The record a change is to.
+#[derive(PartialEq, Eq, Hash)]
+enum Target<'a> {
+    Bulletin(&'a BulletinId),
+    Delivery(&'a DeviceId, &'a AiringKey),
+    History(&'a DeviceId),
+}
+
+impl<'a> Write<'a> {
+    fn target(&self) -> Target<'a> {
+        match *self {
+            Self::Bulletin(bulletin) => Target::Bulletin(&bulletin.id),
+            Self::Delivery(delivery) => Target::Delivery(&delivery.device, &delivery.airing),
+            Self::Removed(device, airing) => Target::Delivery(device, airing),
+            Self::History(history) => Target::History(&history.device),
+        }
+    }
+
+    fn add_to(&self, batch: &mut Batch) -> Result<(), StoreError> {
+        match *self {
+            Self::Bulletin(bulletin) => batch.put(bulletin)?,
+            Self::Delivery(delivery) => batch.put(delivery)?,
+            Self::Removed(device, airing) => {
+                batch.remove::<Delivery>(&delivery_key(device, airing))
+            }
+            Self::History(history) => batch.put(history)?,
+        };
+        Ok(())
+    }
+}
+
 pub struct StoreWriter {
-    queue: Option<mpsc::Sender<Batch>>,
+    queue: Option<mpsc::Sender<Changes>>,
     thread: Option<JoinHandle<()>>,
     failures: Arc<AtomicU64>,
 }
 
 impl StoreWriter {
     pub fn start(store: Store) -> Self {
-        let (queue, batches) = mpsc::channel::<Batch>();
+        let (queue, received) = mpsc::channel::<Changes>();
         let failures = Arc::new(AtomicU64::new(0));
         let failed = failures.clone();
         let thread = thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || {
                 lower_priority();
-                while let Ok(mut batch) = batches.recv() {
-                    while batch.len() < MAX_MERGED_CHANGES {
-                        match batches.try_recv() {
-                            Ok(later) => batch.append(later),
+                while let Ok(mut changes) = received.recv() {
+                    while changes.len() < MAX_MERGED_CHANGES {
+                        match received.try_recv() {
+                            Ok(later) => changes.append(later),
                             Err(_) => break,
                         }
                     }
-                    if let Err(error) = store.apply(batch) {
+                    let written = changes.to_batch().and_then(|batch| store.apply(batch));
+                    if let Err(error) = written {
                         failed.fetch_add(1, Ordering::Relaxed);
                         tracing::error!(%error, "writing hub state to the store failed");
                     }
@@ -58,14 +192,14 @@ impl StoreWriter {
         }
     }
 
-    /// Queues `batch`; empty batches are skipped.
-    pub fn write(&self, batch: Batch) {
-        if batch.is_empty() {
+    /// Queues `changes`; empty ones are skipped.
+    pub fn write(&self, changes: Changes) {
+        if changes.is_empty() {
             return;
         }
         if let Some(queue) = &self.queue {
             // The thread only ends after the queue is closed, in `finish`.
-            let _ = queue.send(batch);
+            let _ = queue.send(changes);
         }
     }
 
@@ -103,30 +237,68 @@ fn lower_priority() {
 
 #[cfg(test)]
 mod tests {
+    use hub_core::{DeliveryState, Language};
+
     use super::*;
 
+    fn delivery(bulletin: &str, state: DeliveryState) -> Delivery {
+        Delivery {
+            device: DeviceId::parse("24611-LS-01").unwrap(),
+            airing: AiringKey {
+                bulletin: BulletinId::parse(bulletin).unwrap(),
+                occurrence: 0,
+                language: Language::vietnamese(),
+            },
+            state,
+            seq: Some(5),
+            at: "2026-11-23T10:40:00Z".parse().unwrap(),
+            reason: None,
+        }
+    }
+
+    fn stored(store: &Store, delivery: &Delivery) -> Option<Delivery> {
+        store
+            .get::<Delivery>(&delivery_key(&delivery.device, &delivery.airing))
+            .unwrap()
+    }
+
     #[test]
-    fn queued_batches_are_written_in_order_by_finish() {
+    fn queued_changes_are_written_in_order_by_finish() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let writer = StoreWriter::start(store.clone());
-        for seq in [5, 9] {
-            let mut batch = Batch::new();
-            batch
-                .put(&hub_store::HubIdentity {
-                    signing_key: "k".into(),
-                    seq_reserved: seq,
-                })
-                .unwrap();
-            writer.write(batch);
-        }
-        writer.write(Batch::new());
+        let (sent, acknowledged) = (
+            delivery("lu", DeliveryState::Sent),
+            delivery("lu", DeliveryState::Acknowledged),
+        );
+        let withdrawn = delivery("tin", DeliveryState::Queued);
+        let mut first = Changes::default();
+        first.put_deliveries(vec![sent, withdrawn.clone()]);
+        writer.write(first);
+        let mut second = Changes::default();
+        second.put_deliveries(vec![acknowledged.clone()]);
+        second.remove_deliveries(vec![(withdrawn.device.clone(), withdrawn.airing.clone())]);
+        writer.write(second);
+        writer.write(Changes::default());
         assert_eq!(writer.failures(), 0);
         writer.finish();
-        let stored = store
-            .get::<hub_store::HubIdentity>(hub_store::HubIdentity::KEY)
-            .unwrap()
-            .unwrap();
-        assert_eq!(stored.seq_reserved, 9, "the later batch wins");
+        assert_eq!(
+            stored(&store, &acknowledged),
+            Some(acknowledged),
+            "the later change wins"
+        );
+        assert_eq!(stored(&store, &withdrawn), None, "removed after it was put");
+    }
+
+    #[test]
+    fn only_the_last_change_to_a_record_is_encoded() {
+        let mut changes = Changes::default();
+        changes.put_deliveries(vec![
+            delivery("lu", DeliveryState::Queued),
+            delivery("lu", DeliveryState::Sent),
+        ]);
+        changes.put_deliveries(vec![delivery("tin", DeliveryState::Sent)]);
+        assert_eq!(changes.len(), 3);
+        assert_eq!(changes.to_batch().unwrap().len(), 2);
     }
 }
