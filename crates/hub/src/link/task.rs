@@ -221,9 +221,9 @@ impl Hub {
         match message {
             Message::Hello { firmware, .. } => {
                 tracing::info!(%device, firmware, session, "device said hello");
-                if self.online.insert(device.clone()) {
-                    intake.events.push(Event::DeviceOnline(device.clone()));
-                }
+                // The scheduler hears of it when its plan is sent (next
+                // tick): until then nothing may be assumed to play on it.
+                self.online.insert(device.clone());
                 intake.hellos.insert(device.clone());
             }
             Message::Status(status) => {
@@ -426,6 +426,14 @@ impl Hub {
                 events.push(Event::DeviceOffline(device));
             }
         }
+        // Devices that said hello are online for the scheduler from the
+        // round that sends them their plan.
+        events.extend(
+            self.awaiting_sync
+                .iter()
+                .filter(|device| self.online.contains(*device))
+                .map(|device| Event::DeviceOnline(device.clone())),
+        );
         let mut sync = self.unacknowledged(now);
         sync.append(&mut self.awaiting_sync);
         let effects = Effects {
