@@ -6,7 +6,7 @@
 //! media store first, so a stored bulletin always names its media. That work is CPU-bound (seconds
 //! per bulletin); async callers run [`seed_programme`] on a blocking thread.
 
-use hub_core::{AudioPart, Bulletin, ChairOrder, OptIn, Programme, VisualPart};
+use hub_core::{Bulletin, BulletinId, ChairOrder, Language, OptIn, Programme, Variant};
 use hub_media::{AudioSettings, BoardSize};
 use hub_store::{Batch, Record, Store, StoreError};
 
@@ -22,8 +22,8 @@ pub enum SeedError {
     Audio(#[from] IngestError),
     #[error("bulletin {bulletin}, variant {language}: {source}")]
     Visual {
-        bulletin: hub_core::BulletinId,
-        language: hub_core::Language,
+        bulletin: BulletinId,
+        language: Language,
         source: Box<VisualError>,
     },
 }
@@ -51,7 +51,7 @@ pub fn seed_programme(
             new_bulletins.push(bulletin.clone());
         }
     }
-    let is_new = |id: &hub_core::BulletinId| new_bulletins.iter().any(|b| &b.id == id);
+    let is_new = |id: &BulletinId| new_bulletins.iter().any(|b| &b.id == id);
     let audio_jobs: Vec<AudioJob> = jobs
         .audio
         .iter()
@@ -65,7 +65,8 @@ pub fn seed_programme(
         .collect();
     let ingested = ingest_all(&audio_jobs, media, &AudioSettings::default())?;
     for (job, audio) in audio_jobs.iter().zip(ingested) {
-        if let Some(part) = audio_part_of(&mut new_bulletins, job) {
+        let variant = variant_of(&mut new_bulletins, &job.bulletin, &job.language);
+        if let Some(part) = variant.and_then(|v| v.audio.as_mut()) {
             part.secs = audio.secs;
             part.media = Some(audio.media);
         }
@@ -76,7 +77,8 @@ pub fn seed_programme(
             language: job.language.clone(),
             source: Box::new(source),
         })?;
-        if let Some(part) = visual_part_of(&mut new_bulletins, job) {
+        let variant = variant_of(&mut new_bulletins, &job.bulletin, &job.language);
+        if let Some(part) = variant.and_then(|v| v.visual.as_mut()) {
             if let Some(ms) = stored
                 .duration_ms
                 .filter(|_| part.secs == crate::config::UNMEASURED_SLOT_SECS)
@@ -98,31 +100,18 @@ pub fn seed_programme(
     Ok(())
 }
 
-/// The audio part a job is for.
-fn audio_part_of<'a>(bulletins: &'a mut [Bulletin], job: &AudioJob) -> Option<&'a mut AudioPart> {
-    bulletins
-        .iter_mut()
-        .find(|b| b.id == job.bulletin)?
-        .variants
-        .iter_mut()
-        .find(|v| v.language == job.language)?
-        .audio
-        .as_mut()
-}
-
-/// The board part a job is for.
-fn visual_part_of<'a>(
+/// The variant of `bulletin` in `language`.
+fn variant_of<'a>(
     bulletins: &'a mut [Bulletin],
-    job: &VisualJob,
-) -> Option<&'a mut VisualPart> {
+    bulletin: &BulletinId,
+    language: &Language,
+) -> Option<&'a mut Variant> {
     bulletins
         .iter_mut()
-        .find(|b| b.id == job.bulletin)?
+        .find(|b| &b.id == bulletin)?
         .variants
         .iter_mut()
-        .find(|v| v.language == job.language)?
-        .visual
-        .as_mut()
+        .find(|v| &v.language == language)
 }
 
 fn add_missing<'a, R: Record + 'a>(
