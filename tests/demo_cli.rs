@@ -17,6 +17,14 @@ fn the_demo_airs_the_morning_programme_on_simulated_devices() {
     ])
     .unwrap();
     assert!(out.contains("180 simulated devices connected"), "{out}");
+    // The API can be tried while it runs, as the printed administrator.
+    let api = out
+        .lines()
+        .find(|l| l.starts_with("api: http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no API line in:\n{out}"));
+    let password = api.rsplit(' ').next().unwrap();
+    assert!(api.contains("log in as demo with password"), "{api}");
+    assert!(password.len() >= 40, "a long random password: {api}");
     let tally = out
         .split("deliveries by bulletin")
         .nth(1)

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use chrono::{DateTime, FixedOffset, Utc};
 use firmware_sim::fleet::{Fleet, FleetOptions};
+use hub_access::{Password, SecretToken, Username};
 use hub_proto::Clock;
 
 use crate::config;
@@ -21,6 +22,39 @@ pub struct DemoOptions {
     pub report_every: Duration,
 }
 
+/// The demo's administrator, so the API can be tried while it runs.
+const DEMO_ADMIN: &str = "demo";
+
+/// Creates the demo's administrator (scoped to the province) in the fresh
+/// store at `data`, with a random password, which it returns.
+fn demo_administrator(
+    data: &std::path::Path,
+    province: &hub_core::Province,
+    now: chrono::DateTime<Utc>,
+) -> anyhow::Result<SecretToken> {
+    let store = hub_store::Store::open(data)
+        .with_context(|| format!("opening the demo store in {}", data.display()))?;
+    let area = province
+        .tree
+        .areas()
+        .find(|a| a.level == hub_core::AreaLevel::Province)
+        .context("the configuration has no province")?
+        .code
+        .clone();
+    // A session-token generator makes a good random password.
+    let password = SecretToken::generate();
+    crate::admin::create_admin(
+        &store,
+        &province.tree,
+        Username::parse(DEMO_ADMIN)?,
+        "Demo administrator",
+        area,
+        &Password::new(password.expose()),
+        now,
+    )?;
+    Ok(password)
+}
+
 pub async fn demo(options: DemoOptions, out: &mut dyn Write) -> anyhow::Result<()> {
     anyhow::ensure!(options.speed > 0.0, "--speed must be above 0");
     let mut loaded = config::load(&options.config)?;
@@ -32,6 +66,7 @@ pub async fn demo(options: DemoOptions, out: &mut dyn Write) -> anyhow::Result<(
     let data = std::env::temp_dir().join(format!("nguon-demo-{}", std::process::id()));
     let clock = Clock::simulated(options.from.with_timezone(&Utc), options.speed);
     let tz = loaded.province.tz;
+    let admin_password = demo_administrator(&data, &loaded.province, clock.now())?;
     let hub = link::start(ServeOptions {
         data_dir: data.clone(),
         config: loaded,
@@ -50,6 +85,12 @@ pub async fn demo(options: DemoOptions, out: &mut dyn Write) -> anyhow::Result<(
         hub.media_addr,
         options.from.to_rfc3339(),
         options.speed
+    )?;
+    writeln!(
+        out,
+        "api: http://{}/api/v1 (openapi.json there); log in as {DEMO_ADMIN} with password {}",
+        hub.api_addr,
+        admin_password.expose()
     )?;
 
     let fleet = Fleet::start(&hub.provisioning, None, clock, &FleetOptions::default())?;
