@@ -43,7 +43,7 @@ pub use bulletin::{
 pub use delivery::{Delivery, DeliveryBook, DeliveryState, Withdrawal};
 pub use device::{Device, DeviceKind};
 pub use error::CoreError;
-pub use history::{DeviceLog, Evidence, Playing};
+pub use history::{DeviceLog, Evidence, Playing, Retry};
 pub use ids::{AreaCode, BulletinId, DeviceId, Language, TokenName, Username};
 pub use plan::{plan_device, AiringKey, DayPlanner, Horizon, PlanItem};
 pub use programme::{ChairOrder, OptIn, Programme};

@@ -326,13 +326,17 @@ fn demands(
                 let secs = variant
                     .secs_for(kind)
                     .expect("variants_for keeps playable variants");
+                // A failed airing waits out its pause.
+                let earliest = [not_before, log.retry_at(&key)]
+                    .into_iter()
+                    .flatten()
+                    .fold(occurrence.earliest, DateTime::max);
                 demands.push(Demand {
                     key,
                     class: bulletin.class,
                     rank,
                     language_rank,
-                    earliest: not_before
-                        .map_or(occurrence.earliest, |t| t.max(occurrence.earliest)),
+                    earliest,
                     deadline: occurrence.deadline,
                     span: Bulletin::span(secs),
                 });

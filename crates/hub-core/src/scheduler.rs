@@ -385,6 +385,7 @@ impl Scheduler {
         let log = self.logs.entry(receipt.device.clone()).or_default();
         match receipt.report {
             Report::Started => {
+                log.retries.remove(&receipt.key);
                 let start = receipt.at.min(now);
                 let item = planned.unwrap_or_else(|| PlanItem {
                     key: receipt.key.clone(),
@@ -405,6 +406,10 @@ impl Scheduler {
             Report::Preempted | Report::Failed => {
                 log.done.remove(&receipt.key);
                 log.playing.take_if(|p| p.item.key == receipt.key);
+                // An emergency is tried again at once, whatever it costs.
+                if receipt.report == Report::Failed && class != PriorityClass::Emergency {
+                    log.note_failure(&receipt.key, now);
+                }
                 // A bulletin taken as done everywhere is owed again, while it is valid.
                 let bulletin = self.programme.bulletin_mut(&receipt.key.bulletin)?;
                 if bulletin.state == BulletinState::Done && !bulletin.is_expired_at(now) {

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use chrono::TimeDelta;
+
 use crate::testkit::*;
 use crate::*;
 
@@ -268,14 +270,38 @@ fn a_device_reported_failure_is_planned_again() {
     };
     assert_eq!(state(&s, "news"), BulletinState::Done);
     let out = s
-        .handle(local("2026-11-23 05:07"), Event::Receipt(receipt))
+        .handle(local("2026-11-23 05:07"), Event::Receipt(receipt.clone()))
         .unwrap();
-    assert_eq!(plays(&out), ["24611-LS 05:07-05:12 news"]);
+
+    // Owed again, after a pause: a device that cannot play it (its file will
+    // not download) is not sent a new plan at every tick.
+    let seconds = TimeDelta::seconds;
+    let t = local("2026-11-23 05:07");
+    let ls = device_id("24611-LS");
+    assert_eq!(plays(&out).len(), 1);
+    assert_eq!(s.plan(&ls)[0].start, t + seconds(10));
+    s.handle(t + seconds(10), Event::Tick).unwrap();
     assert_eq!(
         state(&s, "news"),
         BulletinState::Airing,
-        "the replay starts at once"
+        "the replay starts"
     );
+
+    // Failing again doubles the pause; starting clears it.
+    let again = Receipt {
+        at: t + seconds(20),
+        ..receipt
+    };
+    s.handle(t + seconds(20), Event::Receipt(again.clone()))
+        .unwrap();
+    assert_eq!(s.plan(&ls)[0].start, t + seconds(40));
+    let started = Receipt {
+        report: Report::Started,
+        at: t + seconds(40),
+        ..again
+    };
+    s.handle(t + seconds(40), Event::Receipt(started)).unwrap();
+    assert!(s.log(&device_id("24611-LS")).unwrap().retries.is_empty());
 }
 
 #[test]
