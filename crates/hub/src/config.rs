@@ -591,7 +591,7 @@ fn visual_part(entry: VisualEntry, config: &Path) -> Result<(VisualPart, Option<
         (Some(secs), _, _) => secs,
         // Set from the video's length when it is stored.
         (None, VisualKind::Video, Some(_)) => UNMEASURED_SLOT_SECS,
-        (None, kind, _) => return Err(format!("a {kind:?} part needs secs")),
+        (None, _, _) => return Err("the visual part needs secs (how long boards show it)".into()),
     };
     let part = VisualPart {
         kind: entry.kind,
@@ -835,7 +835,7 @@ mod tests {
             ),
             (
                 r#"{ kind = "image", file = "a.png" }"#,
-                "a Image part needs secs",
+                "the visual part needs secs",
             ),
         ] {
             let (_dir, path) = write(&visual(entry));

@@ -21,8 +21,7 @@ use crate::api::state::{ApiContext, ApiState};
 #[derive(Serialize, ToSchema)]
 pub struct ProgrammeView {
     pub commune: String,
-    /// Every bulletin targeting the commune: id, title, class, level, state.
-    #[schema(value_type = Vec<Object>)]
+    /// Every bulletin targeting the commune.
     pub bulletins: Vec<BulletinLine>,
     /// The chair's order for colliding priority bulletins.
     pub chair_order: Vec<String>,
@@ -47,13 +46,17 @@ pub struct ProgrammeQuery {
     pub days: Option<u8>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct BulletinLine {
     pub id: String,
     pub title: String,
-    #[serde(rename = "class")]
+    /// `emergency`, `priority` or `normal`.
+    #[schema(value_type = String)]
     pub class: hub_core::PriorityClass,
+    /// The issuing level.
+    #[schema(value_type = String)]
     pub level: AreaLevel,
+    #[schema(value_type = String)]
     pub state: hub_core::BulletinState,
 }
 
