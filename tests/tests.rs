@@ -8,6 +8,7 @@
 mod support;
 
 mod api;
+mod backup_cli;
 mod day;
 mod demo_cli;
 mod link;

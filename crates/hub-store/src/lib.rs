@@ -38,6 +38,7 @@
 //! - [`record`]: the [`Record`] trait, its implementations and the envelope.
 //! - [`error`]: the [`StoreError`] enum.
 
+pub mod backup;
 pub mod error;
 pub mod record;
 pub mod store;
@@ -50,4 +51,4 @@ pub use record::{
     delivery_key, opt_in_key, DeviceHistory, DeviceSecret, HubIdentity, InputSummary, Loudness,
     MediaFacts, MediaKind, PictureFacts, ProvinceSettings, Record, RECORD_VERSION,
 };
-pub use store::{Batch, Store, SCHEMA_VERSION};
+pub use store::{Batch, RawRecord, Store, SCHEMA_VERSION};

@@ -321,7 +321,10 @@ impl Batch {
     }
 }
 
+mod raw;
 mod scan;
+
+pub use raw::RawRecord;
 
 #[cfg(test)]
 mod tests;

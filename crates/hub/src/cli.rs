@@ -64,6 +64,29 @@ pub enum Command {
     /// Run the hub: the embedded MQTT broker (or a client of an external one),
     /// the scheduler, and delivery to every device, until Ctrl-C or SIGTERM.
     Serve(ServeArgs),
+    /// Write a backup of the store and its media files to one file, with a
+    /// checksum. The store must not be in use (stop `hub serve` first).
+    Backup {
+        /// Province configuration file (for its data_dir).
+        #[arg(long, short, default_value = "configs/demo-province.toml")]
+        config: PathBuf,
+        /// Store directory; overrides the file's data_dir and HUB_DATA_DIR.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// The backup file to write.
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Check a backup whole, then restore it into a new, empty data
+    /// directory; a damaged or truncated backup restores nothing.
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+        /// The data directory to create (must be absent or empty).
+        #[arg(long)]
+        data: PathBuf,
+    },
     /// Administrators' commands on the store.
     Admin {
         #[command(subcommand)]
@@ -205,6 +228,34 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Serve(args) => {
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             runtime.block_on(crate::serve::serve(args, out))
+        }
+        Command::Backup { config, data, to } => {
+            let loaded = config::load(&config)?;
+            let data_dir = data.unwrap_or(loaded.data_dir);
+            let store = Store::open(&data_dir)
+                .with_context(|| format!("opening the store in {}", data_dir.display()))?;
+            let media = data_dir.join(crate::media::store::MEDIA_DIR);
+            let summary = hub_store::backup::write_backup(&store, &media, &to)?;
+            writeln!(
+                out,
+                "wrote {} records and {} media files to {}",
+                summary.records,
+                summary.media_files,
+                to.display()
+            )?;
+            Ok(())
+        }
+        Command::Restore { from, data } => {
+            let summary =
+                hub_store::backup::restore_backup(&from, &data, crate::media::store::MEDIA_DIR)?;
+            writeln!(
+                out,
+                "restored {} records and {} media files into {}",
+                summary.records,
+                summary.media_files,
+                data.display()
+            )?;
+            Ok(())
         }
         Command::Admin {
             command:

@@ -17,7 +17,7 @@ use hub_store::{MediaFacts, Store, StoreError};
 use sha2::{Digest, Sha256};
 
 /// The media directory's name inside the data directory.
-const MEDIA_DIR: &str = "media";
+pub const MEDIA_DIR: &str = "media";
 
 #[derive(Debug, thiserror::Error)]
 pub enum MediaStoreError {
