@@ -123,7 +123,7 @@ pub struct BulletinDeliveries {
 }
 
 /// What the policy knows of a bulletin.
-pub fn facts(state: &ApiContext, bulletin: &Bulletin) -> Result<BulletinFacts, ApiError> {
+fn facts(state: &ApiContext, bulletin: &Bulletin) -> Result<BulletinFacts, ApiError> {
     let author = state.access.author_of(&bulletin.id)?.map(|a| a.author);
     Ok(BulletinFacts {
         author,
@@ -135,7 +135,7 @@ pub fn facts(state: &ApiContext, bulletin: &Bulletin) -> Result<BulletinFacts, A
 }
 
 /// The bulletin, or 404.
-pub async fn load(state: &ApiContext, id: &str) -> Result<Bulletin, ApiError> {
+async fn load(state: &ApiContext, id: &str) -> Result<Bulletin, ApiError> {
     let id: BulletinId = parse_id(id, "bulletin")?;
     state
         .hub
@@ -155,7 +155,7 @@ fn visible(state: &ApiContext, caller: &Caller, bulletin: &Bulletin) -> bool {
         || tree.is_within(&bulletin.issuer, area)
 }
 
-pub async fn view(state: &ApiContext, bulletin: Bulletin) -> Result<BulletinView, ApiError> {
+async fn view(state: &ApiContext, bulletin: Bulletin) -> Result<BulletinView, ApiError> {
     Ok(BulletinView {
         author: state
             .access
@@ -166,7 +166,7 @@ pub async fn view(state: &ApiContext, bulletin: Bulletin) -> Result<BulletinView
 }
 
 /// Builds the bulletin a request describes, without its audio files yet.
-pub fn draft(
+fn draft(
     state: &ApiContext,
     caller: &Caller,
     id: BulletinId,
@@ -382,7 +382,7 @@ fn uploaded(state: &ApiContext, sha256: &str) -> Result<StoredAudio, ApiError> {
 
 /// Speaks every speech part (seconds of CPU, off the async workers) and
 /// fills in its file and slot.
-pub async fn speak_parts(state: &ApiContext, bulletin: &mut Bulletin) -> Result<(), ApiError> {
+async fn speak_parts(state: &ApiContext, bulletin: &mut Bulletin) -> Result<(), ApiError> {
     let jobs: Vec<AudioJob> = bulletin
         .variants
         .iter()
@@ -428,14 +428,26 @@ pub async fn apply(state: &ApiContext, event: Event) -> Result<(), ApiError> {
     state.hub.event(event).await?.map_err(ApiError::from)
 }
 
-/// Queues a new bulletin (a draft, or an emergency already approved),
-/// records its author and the change; the bulletin as it now stands.
-pub async fn queue_new(
+/// Publishes a new bulletin (a draft, or an emergency already approved) as
+/// `caller`, its author: authorised for `action`, its speech spoken,
+/// `after_speech` applied (slots that follow the audio), validated, queued,
+/// its author and the change recorded. The bulletin as it now stands.
+pub async fn publish_new(
     state: &ApiContext,
     caller: &Caller,
-    bulletin: Bulletin,
+    mut bulletin: Bulletin,
     action: Action,
+    after_speech: impl FnOnce(&mut Bulletin),
 ) -> Result<BulletinView, ApiError> {
+    let wanted = BulletinFacts {
+        author: Some(caller.principal.subject.clone()),
+        ..facts(state, &bulletin)?
+    };
+    state.authorize(caller, action, Target::Bulletin(&wanted))?;
+    // Speech gets its slot from the spoken audio: validated after speaking.
+    speak_parts(state, &mut bulletin).await?;
+    after_speech(&mut bulletin);
+    bulletin.validate(&state.tree)?;
     apply(state, Event::Queue(bulletin.clone())).await?;
     state.access.record_author(&Authorship {
         bulletin: bulletin.id.clone(),
@@ -447,7 +459,7 @@ pub async fn queue_new(
 }
 
 /// Records a bulletin's state change in the audit log.
-pub fn record_change(
+fn record_change(
     state: &ApiContext,
     caller: &Caller,
     action: Action,
@@ -477,16 +489,8 @@ pub async fn create(
     Body(request): Body<BulletinRequest>,
 ) -> Result<(StatusCode, Json<BulletinView>), ApiError> {
     let id = BulletinId::parse(&format!("b-{}", state.store.next_id()?))?;
-    let mut bulletin = draft(&state, &caller, id, &request)?;
-    let facts = BulletinFacts {
-        author: Some(caller.principal.subject.clone()),
-        ..facts(&state, &bulletin)?
-    };
-    state.authorize(&caller, Action::CreateBulletin, Target::Bulletin(&facts))?;
-    // Speech gets its slot from the spoken audio: validated after speaking.
-    speak_parts(&state, &mut bulletin).await?;
-    bulletin.validate(&state.tree)?;
-    let view = queue_new(&state, &caller, bulletin, Action::CreateBulletin).await?;
+    let bulletin = draft(&state, &caller, id, &request)?;
+    let view = publish_new(&state, &caller, bulletin, Action::CreateBulletin, |_| {}).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 

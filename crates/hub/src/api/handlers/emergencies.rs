@@ -6,15 +6,15 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::TimeDelta;
-use hub_access::{Action, BulletinFacts, Target};
+use hub_access::Action;
 use hub_core::{
-    AreaCode, AudioPart, Bulletin, BulletinId, BulletinState, Category, Event, Language,
-    PriorityClass, Validity, VisualKind, VisualPart,
+    AreaCode, Bulletin, BulletinId, BulletinState, Category, Event, Language, PriorityClass,
+    Validity, VisualKind, VisualPart,
 };
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::bulletins::{self, facts, queue_new, speak_parts, transition, BulletinView};
+use super::bulletins::{self, publish_new, transition, BulletinView};
 use super::{require_area, Reason};
 use crate::api::auth::Caller;
 use crate::api::error::{ApiError, ErrorBody};
@@ -106,7 +106,7 @@ pub async fn trigger(
         text: Some(shown),
         media: None,
     });
-    let mut bulletin = Bulletin {
+    let bulletin = Bulletin {
         id,
         title: request.title.trim().to_owned(),
         category: Category::DisasterEmergency,
@@ -124,23 +124,21 @@ pub async fn trigger(
         sensitive: false,
         state: BulletinState::Approved,
     };
-    let wanted = BulletinFacts {
-        author: Some(caller.principal.subject.clone()),
-        ..facts(&state, &bulletin)?
+    // The board shows the message as long as the loudspeakers speak it.
+    let board_slot = |bulletin: &mut Bulletin| {
+        let variant = &mut bulletin.variants[0];
+        if let (Some(audio), Some(visual)) = (&variant.audio, variant.visual.as_mut()) {
+            visual.secs = audio.secs.max(10);
+        }
     };
-    state.authorize(&caller, Action::TriggerEmergency, Target::Bulletin(&wanted))?;
-    // Speech gets its slot from the spoken audio: validated after speaking.
-    speak_parts(&state, &mut bulletin).await?;
-    // The slot for the board: as long as the loudspeakers' message.
-    let spoken_secs = bulletin.variants[0]
-        .audio
-        .as_ref()
-        .map(|a: &AudioPart| a.secs);
-    if let (Some(secs), Some(visual)) = (spoken_secs, bulletin.variants[0].visual.as_mut()) {
-        visual.secs = secs.max(10);
-    }
-    bulletin.validate(&state.tree)?;
-    let view = queue_new(&state, &caller, bulletin, Action::TriggerEmergency).await?;
+    let view = publish_new(
+        &state,
+        &caller,
+        bulletin,
+        Action::TriggerEmergency,
+        board_slot,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
