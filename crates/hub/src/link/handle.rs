@@ -47,6 +47,7 @@ pub(super) enum Request {
     Bulletin(BulletinId, oneshot::Sender<Option<Bulletin>>),
     Commune(AreaCode, u8, oneshot::Sender<CommuneView>),
     Devices(oneshot::Sender<Vec<Device>>),
+    Device(DeviceId, oneshot::Sender<Option<Device>>),
     Register(
         Device,
         oneshot::Sender<Result<DeviceCredentials, CoreError>>,
@@ -142,7 +143,7 @@ impl HubClient {
     }
 
     pub async fn device(&self, id: &DeviceId) -> Result<Option<Device>, ServeError> {
-        Ok(self.devices().await?.into_iter().find(|d| &d.id == id))
+        self.ask(|reply| Request::Device(id.clone(), reply)).await
     }
 
     /// Registers a device while the hub runs; its new credentials.

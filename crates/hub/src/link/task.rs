@@ -328,6 +328,9 @@ impl Hub {
             Request::Devices(reply) => {
                 let _ = reply.send(self.scheduler.province().devices().cloned().collect());
             }
+            Request::Device(id, reply) => {
+                let _ = reply.send(self.scheduler.province().device(&id).ok().cloned());
+            }
             Request::Register(device, reply) => {
                 let registered = self.register(device).await?;
                 let _ = reply.send(registered);
