@@ -44,7 +44,7 @@ fn a_backup_restores_the_store_record_for_record_and_a_damaged_one_restores_noth
     .unwrap();
     assert!(out.contains("restored"), "{out}");
     let records =
-        |path: &std::path::Path| hub_store::Store::open(path).unwrap().raw_records().unwrap();
+        |path: &std::path::Path| hub_store::Store::open(path).unwrap().snapshot().unwrap();
     assert_eq!(records(&restored), records(&data));
     assert_eq!(
         std::fs::read(restored.join("media").join(&name)).unwrap(),

@@ -1,7 +1,10 @@
 //! Backup files: every record of a store and every media file, in one file
-//! that ends with the SHA-256 of all of it. A backup is read and checked
-//! whole before anything is restored, and is restored only into an empty
-//! directory, so a bad file never overwrites anything.
+//! that ends with the SHA-256 of all of it. The records are a
+//! [`Store::snapshot`], so a backup taken while the hub runs holds whole
+//! batches only. A backup is read and checked whole before anything is
+//! restored, and is restored only into an empty directory, so a bad file
+//! never overwrites anything; the restored store is read back and must have
+//! the digest the backup recorded, or the directory is emptied again.
 //!
 //! Layout: the magic line, then frames of `kind` (1 byte), `length` (u64,
 //! little-endian) and a payload: a record (tree name length u16, tree name,
@@ -15,7 +18,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::store::RawRecord;
+use crate::store::{records_digest, RawRecord};
 use crate::{Store, StoreError, SCHEMA_VERSION};
 
 const MAGIC: &[u8] = b"NGUON-BACKUP 1\n";
@@ -30,6 +33,9 @@ pub struct BackupSummary {
     pub schema_version: u32,
     pub records: usize,
     pub media_files: usize,
+    /// [`records_digest`] of the records: a store restored from the
+    /// backup must have it.
+    pub records_sha256: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,13 +86,15 @@ pub fn write_backup(
     media_dir: &Path,
     path: &Path,
 ) -> Result<BackupSummary, BackupError> {
-    store.flush()?;
-    let records = store.raw_records()?;
+    let records = store.snapshot()?;
+    // Media files are written before the records naming them, and never
+    // change: listed after the snapshot, they cover every file it names.
     let media = media_files(media_dir)?;
     let summary = BackupSummary {
         schema_version: SCHEMA_VERSION,
         records: records.len(),
         media_files: media.len(),
+        records_sha256: records_digest(&records),
     };
     let partial = path.with_extension("partial");
     let file = File::create(&partial).map_err(io(&partial))?;
@@ -230,6 +238,9 @@ pub fn read_backup(path: &Path) -> Result<Backup, BackupError> {
     if summary.records != records.len() || summary.media_files != media.len() {
         return Err(damaged("its counts do not match its summary"));
     }
+    if records_digest(&records) != summary.records_sha256 {
+        return Err(damaged("its records do not match its summary"));
+    }
     if summary.schema_version > SCHEMA_VERSION {
         return Err(BackupError::TooNew {
             path: path.to_owned(),
@@ -287,15 +298,49 @@ pub fn restore_backup(
         return Err(BackupError::NotEmpty(data_dir.to_owned()));
     }
     fs::create_dir_all(data_dir).map_err(io(data_dir))?;
+    let restored = restore_into(&backup, path, data_dir, media_dir_name);
+    if restored.is_err() {
+        // Leave the directory as empty as it was found.
+        empty_directory(data_dir);
+    }
+    restored?;
+    Ok(backup.summary)
+}
+
+fn restore_into(
+    backup: &Backup,
+    path: &Path,
+    data_dir: &Path,
+    media_dir_name: &str,
+) -> Result<(), BackupError> {
     let store = Store::open(data_dir)?;
     store.put_raw_records(&backup.records)?;
+    if records_digest(&store.snapshot()?) != backup.summary.records_sha256 {
+        return Err(BackupError::Damaged {
+            path: path.to_owned(),
+            detail: "the restored store does not read back as the backup recorded it".into(),
+        });
+    }
     let media_dir = data_dir.join(media_dir_name);
     fs::create_dir_all(&media_dir).map_err(io(&media_dir))?;
     for (name, bytes) in &backup.media {
         let file = media_dir.join(name);
         fs::write(&file, bytes).map_err(io(&file))?;
     }
-    Ok(backup.summary)
+    Ok(())
+}
+
+fn empty_directory(dir: &Path) {
+    if let Ok(entries) = fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let _ = if path.is_dir() {
+                fs::remove_dir_all(&path)
+            } else {
+                fs::remove_file(&path)
+            };
+        }
+    }
 }
 
 #[cfg(test)]

@@ -47,6 +47,10 @@ pub enum StoreError {
         source: serde_json::Error,
     },
 
+    /// Another process (a running hub) has the store open.
+    #[error("the store in {0} is in use by another process (is `hub serve` running on it?)")]
+    InUse(std::path::PathBuf),
+
     /// The store was written by a newer hub; opening it could lose data.
     #[error("store schema version {found} is newer than this hub ({supported}); upgrade the hub")]
     SchemaTooNew { found: u32, supported: u32 },

@@ -40,6 +40,7 @@
 
 pub mod backup;
 pub mod error;
+pub mod export;
 pub mod record;
 pub mod store;
 
@@ -51,4 +52,4 @@ pub use record::{
     delivery_key, opt_in_key, DeviceHistory, DeviceSecret, HubIdentity, InputSummary, Loudness,
     MediaFacts, MediaKind, PictureFacts, ProvinceSettings, Record, RECORD_VERSION,
 };
-pub use store::{Batch, RawRecord, Store, SCHEMA_VERSION};
+pub use store::{records_digest, Batch, RawRecord, Store, SCHEMA_VERSION};

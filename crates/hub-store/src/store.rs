@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::convert::Infallible;
 use std::path::Path;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use hub_core::{
     Area, AreaTree, Bulletin, ChairOrder, CommuneSettings, Device, DeviceId, DeviceLog, OptIn,
@@ -27,16 +28,27 @@ const SCHEMA_KEY: &[u8] = b"schema_version";
 ///
 /// Writes are crash-safe but become durable only when sled flushes (every
 /// half second by default) or on [`Store::flush`].
+///
+/// Every write holds the shared side of a gate that [`Store::snapshot`]
+/// closes while it reads: sled has no snapshot across trees, and a backup
+/// taken while the hub runs must not hold half of a batch.
 #[derive(Clone, Debug)]
 pub struct Store {
     db: sled::Db,
+    gate: Arc<RwLock<()>>,
 }
 
 impl Store {
     /// Opens the store at `path`, creating it if needed, and checks that its
     /// schema is one this hub understands.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let db = sled::open(path)?;
+        let db = sled::open(path).map_err(|error| match error {
+            // sled 0.34 says so only in the message of an `Other` error.
+            sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+                StoreError::InUse(path.to_owned())
+            }
+            other => StoreError::Sled(other),
+        })?;
         let meta = db.open_tree(META_TREE)?;
         match meta.get(SCHEMA_KEY)? {
             None => {
@@ -65,7 +77,26 @@ impl Store {
                 }
             }
         }
-        Ok(Store { db })
+        Ok(Store {
+            db,
+            gate: Arc::default(),
+        })
+    }
+
+    /// Held while writing: writes run side by side, never during a snapshot.
+    pub(crate) fn writing(&self) -> RwLockReadGuard<'_, ()> {
+        // The gate guards no data, so a panic while it was held leaves
+        // nothing half done behind it.
+        self.gate
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Held while taking a snapshot: no write runs meanwhile.
+    pub(crate) fn quiet(&self) -> RwLockWriteGuard<'_, ()> {
+        self.gate
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn tree<R: Record>(&self) -> Result<sled::Tree, StoreError> {
@@ -75,6 +106,7 @@ impl Store {
     /// Inserts or replaces `record` under its own key.
     pub fn put<R: Record>(&self, record: &R) -> Result<(), StoreError> {
         let value = encode(record)?;
+        let _writing = self.writing();
         self.tree::<R>()?.insert(record.key(), value)?;
         Ok(())
     }
@@ -100,6 +132,7 @@ impl Store {
 
     /// Removes the record stored under `key`; returns whether there was one.
     pub fn remove<R: Record>(&self, key: &[u8]) -> Result<bool, StoreError> {
+        let _writing = self.writing();
         Ok(self.tree::<R>()?.remove(key)?.is_some())
     }
 
@@ -129,6 +162,7 @@ impl Store {
             .iter()
             .map(|name| self.db.open_tree(name))
             .collect::<Result<Vec<_>, _>>()?;
+        let _writing = self.writing();
         let result = <[sled::Tree] as Transactional<Infallible>>::transaction(&trees, |views| {
             for (op, index) in batch.ops.iter().zip(&slot) {
                 let view = &views[*index];
@@ -196,11 +230,17 @@ impl Store {
     /// every bulletin, chair order and opt-in, and removes stored ones it no
     /// longer has (a withdrawn opt-in must not come back after a restart).
     pub fn save_programme(&self, programme: &Programme) -> Result<(), StoreError> {
+        self.apply(self.programme_batch(programme)?)
+    }
+
+    /// The batch [`Store::save_programme`] applies, to write it together
+    /// with other changes.
+    pub fn programme_batch(&self, programme: &Programme) -> Result<Batch, StoreError> {
         let mut batch = Batch::new();
         put_replacing::<Bulletin>(self, &mut batch, programme.bulletins())?;
         put_replacing::<ChairOrder>(self, &mut batch, programme.chair_orders())?;
         put_replacing::<OptIn>(self, &mut batch, programme.opt_ins())?;
-        self.apply(batch)
+        Ok(batch)
     }
 
     /// Rebuilds the programme of `province` from the stored records through
@@ -324,7 +364,7 @@ impl Batch {
 mod raw;
 mod scan;
 
-pub use raw::RawRecord;
+pub use raw::{records_digest, RawRecord};
 
 #[cfg(test)]
 mod tests;

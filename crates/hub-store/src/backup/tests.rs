@@ -31,10 +31,10 @@ fn a_backup_restores_every_record_and_media_file_into_an_empty_directory() {
     let restored_dir = dir.path().join("restored");
     let restored = restore_backup(&file, &restored_dir, "media").unwrap();
     assert_eq!(restored, written);
-    let original = store.raw_records().unwrap();
+    let original = store.snapshot().unwrap();
     drop(store);
     let copy = Store::open(&restored_dir).unwrap();
-    assert_eq!(copy.raw_records().unwrap(), original);
+    assert_eq!(copy.snapshot().unwrap(), original);
     assert_eq!(
         copy.load_province().unwrap().devices().count(),
         province().devices().count()

@@ -1,6 +1,8 @@
 //! Every record as stored, tree by tree, for backups: out in a fixed order,
 //! and back into an empty store.
 
+use sha2::{Digest, Sha256};
+
 use crate::error::StoreError;
 use crate::Store;
 
@@ -12,11 +14,25 @@ pub struct RawRecord {
     pub value: Vec<u8>,
 }
 
+/// SHA-256 (lowercase hex) of `records` in their order, each as its
+/// length-prefixed tree, key and value: equal digests, equal stores.
+pub fn records_digest(records: &[RawRecord]) -> String {
+    let mut hash = Sha256::new();
+    for record in records {
+        for part in [record.tree.as_bytes(), &record.key, &record.value] {
+            hash.update((part.len() as u64).to_le_bytes());
+            hash.update(part);
+        }
+    }
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 impl Store {
-    /// Every record of every tree, trees by name, keys in order. Records
-    /// written meanwhile may or may not be included; run it on a store no
-    /// hub is writing to for a consistent copy.
-    pub fn raw_records(&self) -> Result<Vec<RawRecord>, StoreError> {
+    /// Every record of every tree, trees by name, keys in order, as of one
+    /// instant: writes wait while it reads, so no batch is caught half
+    /// written, even while a hub runs on the store.
+    pub fn snapshot(&self) -> Result<Vec<RawRecord>, StoreError> {
+        let _quiet = self.quiet();
         let mut names: Vec<Vec<u8>> = self
             .db
             .tree_names()
@@ -44,6 +60,7 @@ impl Store {
 
     /// Writes `records` as they are and flushes.
     pub fn put_raw_records(&self, records: &[RawRecord]) -> Result<(), StoreError> {
+        let _writing = self.writing();
         for record in records {
             self.db
                 .open_tree(record.tree.as_bytes())?

@@ -378,3 +378,53 @@ fn stored_records_that_break_domain_rules_are_refused() {
         "{err:?}"
     );
 }
+
+#[test]
+fn a_store_open_elsewhere_is_reported_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let _open = Store::open(dir.path()).unwrap();
+    let err = Store::open(dir.path()).unwrap_err();
+    assert!(
+        matches!(err, StoreError::InUse(ref path) if path == dir.path()),
+        "{err}"
+    );
+    assert!(err.to_string().contains("in use"), "{err}");
+}
+
+#[test]
+fn a_snapshot_waits_for_writes_and_holds_whole_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let writer = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            // Each batch writes an area (tree `areas`) and a device history
+            // (tree `device_logs`, read later): a snapshot must never hold
+            // one without the other.
+            for round in 0..300u32 {
+                let mut batch = Batch::new();
+                let mut area = hub_core::testkit::province().tree.root().clone();
+                area.code = AreaCode::parse(&format!("1{round:04}")).unwrap();
+                batch.put(&area).unwrap();
+                batch
+                    .put(&history(&format!("24611-LS-{round:04}")))
+                    .unwrap();
+                store.apply(batch).unwrap();
+            }
+        })
+    };
+    let mut seen = 0;
+    while !writer.is_finished() {
+        let records = store.snapshot().unwrap();
+        let count = |tree: &str| records.iter().filter(|r| r.tree == tree).count();
+        assert_eq!(
+            count("areas"),
+            count("device_logs"),
+            "a snapshot caught half a batch"
+        );
+        seen += 1;
+    }
+    writer.join().unwrap();
+    assert_eq!(store.snapshot().unwrap().len(), 600 + 1);
+    assert!(seen > 0);
+}
