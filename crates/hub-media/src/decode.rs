@@ -11,6 +11,8 @@ mod ogg_opus;
 
 use std::io::{Cursor, ErrorKind};
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::mpsc::{self, SyncSender};
+use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use symphonia::core::codecs::audio::{well_known as codec_ids, AudioCodecId, AudioDecoderOptions};
@@ -37,6 +39,10 @@ const MAX_CHANNELS: usize = 8;
 /// Undecodable packets in a row after which the stream counts as corrupt
 /// (a few bad packets are skipped, as players do).
 const MAX_CONSECUTIVE_BAD_PACKETS: u32 = 16;
+
+/// Decoded packets queued for the input meter at most (a few seconds of
+/// audio), so a slow meter cannot make decoding hold the whole input twice.
+const METER_BACKLOG: usize = 256;
 
 /// How much shorter than its declared length a stream may decode to before it
 /// counts as truncated, in milliseconds (headers count encoder padding).
@@ -86,15 +92,15 @@ pub(crate) fn decode(
     })
 }
 
-/// Collects decoded audio: checks the length, measures loudness on the
-/// original channels and downmixes to mono as it goes, so all channels are
-/// never held in memory at once.
+/// Collects decoded audio: checks the length, downmixes to mono as it goes,
+/// so all channels are never held in memory at once, and hands the original
+/// channels to a [`MeterThread`].
 struct MonoCollector {
     channels: usize,
     max_frames: u64,
     max_secs: u64,
     mono: Vec<f32>,
-    meter: Meter,
+    meter: MeterThread,
 }
 
 impl MonoCollector {
@@ -122,7 +128,7 @@ impl MonoCollector {
             max_frames,
             max_secs: max_duration.as_secs_f64().ceil() as u64,
             mono: Vec::new(),
-            meter: Meter::new(channels, sample_rate)?,
+            meter: MeterThread::start(channels, sample_rate)?,
         })
     }
 
@@ -147,13 +153,13 @@ impl MonoCollector {
                 }
             })
             .collect();
-        self.meter.add(&finite)?;
         let scale = 1.0 / self.channels as f32;
         self.mono.extend(
             finite
                 .chunks_exact(self.channels)
                 .map(|frame| frame.iter().sum::<f32>() * scale),
         );
+        self.meter.add(finite);
         Ok(())
     }
 
@@ -161,12 +167,57 @@ impl MonoCollector {
         self.mono.len() as u64
     }
 
-    fn finish(self, facts: InputFacts) -> DecodedAudio {
-        DecodedAudio {
+    fn finish(self, facts: InputFacts) -> Result<DecodedAudio, MediaError> {
+        Ok(DecodedAudio {
             facts,
-            loudness_lufs: self.meter.integrated_lufs(),
+            loudness_lufs: self.meter.finish()?,
             mono: self.mono,
+        })
+    }
+}
+
+/// The input's loudness, measured on the original channels on a thread of
+/// its own: metering costs about as much as decoding an MP3, so the two
+/// share the cores instead of taking turns.
+struct MeterThread {
+    chunks: Option<SyncSender<Vec<f32>>>,
+    thread: JoinHandle<Result<f64, MediaError>>,
+}
+
+impl MeterThread {
+    fn start(channels: usize, sample_rate: u32) -> Result<Self, MediaError> {
+        let mut meter = Meter::new(channels, sample_rate)?;
+        let (chunks, received) = mpsc::sync_channel::<Vec<f32>>(METER_BACKLOG);
+        let thread = thread::Builder::new()
+            .name("input-meter".to_owned())
+            .spawn(move || {
+                for chunk in received {
+                    meter.add(&chunk)?;
+                }
+                Ok(meter.integrated_lufs())
+            })
+            .map_err(|err| MediaError::Processing(format!("starting the input meter: {err}")))?;
+        Ok(Self {
+            chunks: Some(chunks),
+            thread,
+        })
+    }
+
+    /// Queues interleaved frames, waiting if the meter is far behind.
+    fn add(&self, interleaved: Vec<f32>) {
+        if let Some(chunks) = &self.chunks {
+            // A meter that stopped has an error, which `finish` reports.
+            let _ = chunks.send(interleaved);
         }
+    }
+
+    /// Integrated loudness in LUFS, once every frame is measured.
+    fn finish(mut self) -> Result<f64, MediaError> {
+        // Hanging up ends the meter's loop.
+        self.chunks = None;
+        self.thread
+            .join()
+            .map_err(|_| MediaError::Processing("the input meter panicked".to_owned()))?
     }
 }
 
@@ -300,7 +351,7 @@ fn decode_with_symphonia(
         sample_rate: rate,
         channels: collector.channels as u16,
     };
-    Ok(collector.finish(facts))
+    collector.finish(facts)
 }
 
 /// Whether `bytes` start like an MP4 (an `ftyp` box) and one of its

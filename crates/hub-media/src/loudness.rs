@@ -33,6 +33,12 @@ const MAX_GAIN_ROUNDS: usize = 16;
 /// past this, speech starts to sound crushed, so the output stays quieter.
 const MAX_LIMITING_DB: f64 = 12.0;
 const LOUDNESS_TOLERANCE_LU: f64 = 0.05;
+/// Sub-blocks the limiter runs before the first it works out when it starts
+/// mid-signal: 1.5 s, past the 1.1 s its release takes to forget a full
+/// deficit (to under 1e-6, where it lets go).
+const LIMITER_WARM_UP_SUB_BLOCKS: usize = 15;
+/// How far under the ceiling the last trim puts the true peak.
+const TRIM_MARGIN_DB: f64 = 0.001;
 
 /// An integrated loudness meter fed frame by frame.
 pub(crate) struct Meter(EbuR128);
@@ -71,7 +77,8 @@ fn normalise(
     let source = samples.to_vec();
     let analysis = Analysis::new(&source, sample_rate)?;
     let scale = CeilingScale::flat(analysis.sub_blocks());
-    analysis.normalise_into(samples, target_lufs, ceiling_dbtp, &scale)
+    analysis.normalise_into(samples, target_lufs, ceiling_dbtp, &scale);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -81,8 +88,10 @@ fn integrated_lufs(mono: &[f32], sample_rate: u32) -> Result<f64, MediaError> {
     Ok(meter.integrated_lufs())
 }
 
-/// True peak of mono samples in dBTP (4x oversampled, as BS.1770 says).
-pub(crate) fn true_peak_dbtp(mono: &[f32], sample_rate: u32) -> Result<f64, MediaError> {
+/// True peak of mono samples in dBTP (4x oversampled, as BS.1770 says), by
+/// `ebur128`: the reference the limiter's own measurements are tested on.
+#[cfg(test)]
+fn true_peak_dbtp(mono: &[f32], sample_rate: u32) -> Result<f64, MediaError> {
     let mut meter = EbuR128::new(1, sample_rate, Mode::TRUE_PEAK)
         .map_err(|err| MediaError::Processing(format!("true-peak meter: {err}")))?;
     meter
@@ -90,24 +99,6 @@ pub(crate) fn true_peak_dbtp(mono: &[f32], sample_rate: u32) -> Result<f64, Medi
         .and_then(|()| meter.true_peak(0))
         .map(|peak| 20.0 * peak.log10())
         .map_err(|err| MediaError::Processing(format!("true-peak meter: {err}")))
-}
-
-/// [`true_peak_dbtp`] on two threads: each half is measured with the
-/// interpolator's length of audio before it, and the higher peak is kept.
-pub(crate) fn true_peak_dbtp_parallel(mono: &[f32], sample_rate: u32) -> Result<f64, MediaError> {
-    const OVERLAP: usize = 2 * INTERP_TAPS;
-    let middle = mono.len() / 2;
-    if middle <= OVERLAP {
-        return true_peak_dbtp(mono, sample_rate);
-    }
-    std::thread::scope(|scope| {
-        let first = scope.spawn(|| true_peak_dbtp(&mono[..middle], sample_rate));
-        let second = true_peak_dbtp(&mono[middle - OVERLAP..], sample_rate)?;
-        let first = first
-            .join()
-            .map_err(|_| MediaError::Processing("true-peak meter panicked".to_owned()))??;
-        Ok(first.max(second))
-    })
 }
 
 fn db_to_gain(db: f64) -> f64 {
@@ -149,7 +140,6 @@ const RELATIVE_GATE_LU: f64 = -10.0;
 ///   ceiling, not only no sample: no trim rounds.
 pub(crate) struct Analysis<'a> {
     source: &'a [f32],
-    sample_rate: u32,
     /// The K-weighted source, squared.
     weighted_sq: Vec<f32>,
     /// Sum of `weighted_sq` per 100 ms sub-block (whole sub-blocks only).
@@ -207,7 +197,6 @@ impl<'a> Analysis<'a> {
             .collect();
         let analysis = Self {
             source,
-            sample_rate,
             weighted_sq,
             sub_energy,
             inv_peak_ahead,
@@ -234,132 +223,175 @@ impl<'a> Analysis<'a> {
 
     /// Integrated loudness (BS.1770 gating) from sub-block energies.
     fn gated_lufs(&self, sub_energy: &[f64]) -> f64 {
-        if sub_energy.len() < SUB_BLOCKS_PER_BLOCK {
-            return f64::NEG_INFINITY;
-        }
-        let block_len = (self.sub_block * SUB_BLOCKS_PER_BLOCK) as f64;
-        let blocks: Vec<f64> = sub_energy
-            .windows(SUB_BLOCKS_PER_BLOCK)
-            .map(|window| window.iter().sum::<f64>() / block_len)
-            .collect();
-        let absolute = lufs_to_energy(ABSOLUTE_GATE_LUFS);
-        let mean_over = |threshold: f64| {
-            let (count, sum) = blocks
-                .iter()
-                .filter(|&&energy| energy >= threshold)
-                .fold((0usize, 0.0f64), |(count, sum), &energy| {
-                    (count + 1, sum + energy)
-                });
-            (count > 0).then(|| sum / count as f64)
-        };
-        let Some(ungated) = mean_over(absolute) else {
-            return f64::NEG_INFINITY;
-        };
-        let relative = ungated * 10f64.powf(RELATIVE_GATE_LU / 10.0);
-        mean_over(relative.max(absolute)).map_or(f64::NEG_INFINITY, energy_to_lufs)
+        gated_lufs(sub_energy, self.sub_block)
     }
 
-    /// Writes the source times `gain`, limited to `ceiling`, into `out`;
-    /// returns its loudness.
-    fn gain_and_limit(
-        &self,
-        out: &mut [f32],
-        gain: f32,
-        ceiling: f32,
-        scale: &CeilingScale,
-    ) -> f64 {
-        let source = self.source;
+    /// The loudness of the source times `gain`, limited to `ceiling`: one
+    /// gain round. Only the limiter's gain is worked out per sample; the
+    /// loudness comes from the analysis.
+    fn limited_lufs(&self, gain: f32, ceiling: f32, scale: &CeilingScale) -> f64 {
         let mut sub_energy = self.sub_energy.clone();
-        let mut current = usize::MAX;
-        let mut next_sub_start = 0;
-        let mut acc = 0.0f64;
-        self.limit(gain, ceiling, scale, |step| match step {
-            Step::Plain(range) => {
-                for (out, sample) in out[range.clone()].iter_mut().zip(&source[range]) {
-                    *out = sample * gain;
+        let middle = self.middle_sub_block().min(sub_energy.len());
+        let (first, second) = sub_energy.split_at_mut(middle);
+        let measure = |energies: &mut [f64], subs: std::ops::Range<usize>| {
+            self.limit(gain, ceiling, scale, subs.clone(), |sub, limiter_gains| {
+                // The last, partial sub-block has no energy of its own.
+                if let (Some(limiter_gains), Some(energy)) =
+                    (limiter_gains, energies.get_mut(sub - subs.start))
+                {
+                    let start = sub * self.sub_block;
+                    let weighted_sq = &self.weighted_sq[start..start + limiter_gains.len()];
+                    *energy = weighted_energy(limiter_gains, weighted_sq);
                 }
-            }
-            Step::Limited(index, limiter_gain) => {
-                out[index] = source[index] * gain * limiter_gain;
-                if index >= next_sub_start {
-                    if let Some(slot) = sub_energy.get_mut(current) {
-                        *slot = acc;
-                    }
-                    current = index / self.sub_block;
-                    next_sub_start = (current + 1) * self.sub_block;
-                    acc = 0.0;
-                }
-                acc += f64::from(limiter_gain * limiter_gain) * f64::from(self.weighted_sq[index]);
-            }
+            });
+        };
+        std::thread::scope(|scope| {
+            scope.spawn(|| measure(second, middle..self.sub_blocks()));
+            measure(first, 0..middle);
         });
-        if let Some(slot) = sub_energy.get_mut(current) {
-            *slot = acc;
-        }
         let gain_sq = f64::from(gain) * f64::from(gain);
         sub_energy.iter_mut().for_each(|energy| *energy *= gain_sq);
         self.gated_lufs(&sub_energy)
     }
 
-    /// Runs the look-ahead limiter over the source times `gain`: `sink`
-    /// gets the sample ranges it leaves alone, and every other sample with
-    /// the limiter's gain there, in order.
+    /// Writes the source times `gain`, limited to `ceiling`, into `out`.
+    fn write_limited(&self, out: &mut [f32], gain: f32, ceiling: f32, scale: &CeilingScale) {
+        let middle = self.middle_sub_block();
+        let (first, second) = out.split_at_mut((middle * self.sub_block).min(out.len()));
+        let write = |out: &mut [f32], subs: std::ops::Range<usize>| {
+            let offset = subs.start * self.sub_block;
+            self.limit(gain, ceiling, scale, subs, |sub, limiter_gains| {
+                let start = sub * self.sub_block;
+                let end = (start + self.sub_block).min(self.source.len());
+                let pairs = out[start - offset..end - offset]
+                    .iter_mut()
+                    .zip(&self.source[start..end]);
+                match limiter_gains {
+                    None => pairs.for_each(|(out, &sample)| *out = sample * gain),
+                    Some(limiter_gains) => {
+                        pairs
+                            .zip(limiter_gains)
+                            .for_each(|((out, &sample), &limiter_gain)| {
+                                *out = sample * gain * limiter_gain;
+                            })
+                    }
+                }
+            });
+        };
+        std::thread::scope(|scope| {
+            scope.spawn(|| write(second, middle..self.sub_blocks()));
+            write(first, 0..middle);
+        });
+    }
+
+    /// Where the limiter's work is split between two cores: the second
+    /// half's limiter starts [`LIMITER_WARM_UP_SUB_BLOCKS`] early, so the
+    /// split point only pays off past twice that.
+    fn middle_sub_block(&self) -> usize {
+        let subs = self.sub_blocks();
+        if subs < 4 * LIMITER_WARM_UP_SUB_BLOCKS {
+            subs
+        } else {
+            subs / 2
+        }
+    }
+
+    /// Runs the look-ahead limiter over the source times `gain`, one 100 ms
+    /// sub-block after the other: `sink` gets each sub-block's index and the
+    /// limiter's gain for each of its samples, or `None` where it leaves
+    /// the sub-block alone.
     ///
     /// For each sample, the gain it needs is the ceiling over the true-peak
     /// level ahead (or 1). The gain applied is that need, recovering
     /// exponentially, then averaged over the attack window. Every gain
     /// averaged near a peak was already at or below the peak's need, so the
     /// peak is always brought under the ceiling, and the gain moves smoothly.
-    fn limit(&self, gain: f32, ceiling: f32, scale: &CeilingScale, mut sink: impl FnMut(Step)) {
-        // Worked in deficits (1 - gain), where the release is one multiply.
+    ///
+    /// Worked in deficits (1 - gain). The need is the same over a chunk of
+    /// [`PEAK_CHUNK`] samples, so the deficit held `k` samples into a chunk
+    /// is the chunk's cut or the deficit before the chunk released `k + 1`
+    /// times, whichever is larger: no sample of a chunk waits for the one
+    /// before it.
+    ///
+    /// Only the sub-blocks `subs` go to `sink`. The limiter starts from rest
+    /// [`LIMITER_WARM_UP_SUB_BLOCKS`] before them: by then the release has
+    /// forgotten any deficit held before, so the gains are those of a run
+    /// from the start.
+    fn limit(
+        &self,
+        gain: f32,
+        ceiling: f32,
+        scale: &CeilingScale,
+        subs: std::ops::Range<usize>,
+        mut sink: impl FnMut(usize, Option<&[f32]>),
+    ) {
         let window = self.window;
         let keep = 1.0 - self.release;
+        let mut released = [0f32; PEAK_CHUNK];
+        let mut power = 1.0f32;
+        for factor in &mut released {
+            power *= keep;
+            *factor = power;
+        }
         let inv_window = 1.0 / window as f64;
-        let mut ring = vec![0f32; window];
-        let mut slot = 0usize;
-        // Ring entries above 0, and the ring's sum: the state is idle (all
-        // gains 1) when the first is 0 and the last released deficit is 0.
+        // The deficits of the attack window before the sub-block, then the
+        // sub-block's own.
+        let mut held = vec![0f32; window + self.sub_block];
+        let mut limiter_gains = vec![0f32; self.sub_block];
+        // Deficits above 0 in the window, and the window's sum: the state is
+        // idle (all gains 1) when the first is 0 and the last deficit is 0.
         let mut busy = 0usize;
         let mut sum = 0f64;
         let mut previous = 0f32;
-        for sub in 0..self.sub_blocks() {
+        for sub in subs.start.saturating_sub(LIMITER_WARM_UP_SUB_BLOCKS)..subs.end {
             let start = sub * self.sub_block;
-            let end = (start + self.sub_block).min(self.source.len());
+            let len = (start + self.sub_block).min(self.source.len()) - start;
             let ceiling_here = ceiling * scale.factor(sub) / gain;
             if busy == 0 && previous == 0.0 && self.min_inv_peak[sub] * ceiling_here >= 1.0 {
-                sink(Step::Plain(start..end));
+                if sub >= subs.start {
+                    sink(sub, None);
+                }
                 continue;
             }
-            for chunk_start in (start..end).step_by(PEAK_CHUNK) {
-                let need = (self.inv_peak_ahead[chunk_start / PEAK_CHUNK] * ceiling_here).min(1.0);
+            for (chunk, deficits) in held[window..window + len]
+                .chunks_mut(PEAK_CHUNK)
+                .enumerate()
+            {
+                let need =
+                    (self.inv_peak_ahead[start / PEAK_CHUNK + chunk] * ceiling_here).min(1.0);
                 let cut = 1.0 - need;
-                for index in chunk_start..(chunk_start + PEAK_CHUNK).min(end) {
-                    let mut held = cut.max(previous * keep);
+                for (deficit, &factor) in deficits.iter_mut().zip(&released) {
+                    let kept = cut.max(previous * factor);
                     // The release would creep towards no deficit for ever.
-                    if held < 1e-6 {
-                        held = 0.0;
-                    }
-                    previous = held;
-                    let leaving = ring[slot];
-                    busy = busy + usize::from(held > 0.0) - usize::from(leaving > 0.0);
-                    ring[slot] = held;
-                    slot = if slot + 1 == window { 0 } else { slot + 1 };
-                    sum += f64::from(held) - f64::from(leaving);
-                    let average = if busy == 0 {
-                        // Exactly, whatever rounding the sum gathered.
-                        sum = 0.0;
-                        0.0
-                    } else {
-                        // At the very start the window is shorter: no
-                        // sample comes before the first.
-                        if index + 1 < window {
-                            (sum / (index + 1) as f64) as f32
-                        } else {
-                            (sum * inv_window) as f32
-                        }
-                    };
-                    sink(Step::Limited(index, (1.0 - average).min(1.0)));
+                    *deficit = if kept < 1e-6 { 0.0 } else { kept };
                 }
+                previous = deficits.last().copied().unwrap_or(previous);
             }
+            for (offset, limiter_gain) in limiter_gains[..len].iter_mut().enumerate() {
+                let entering = held[window + offset];
+                let leaving = held[offset];
+                busy = busy + usize::from(entering > 0.0) - usize::from(leaving > 0.0);
+                sum += f64::from(entering) - f64::from(leaving);
+                let average = if busy == 0 {
+                    // Exactly, whatever rounding the sum gathered.
+                    sum = 0.0;
+                    0.0
+                } else {
+                    // At the very start the window is shorter: no sample
+                    // comes before the first.
+                    let index = start + offset;
+                    if index + 1 < window {
+                        (sum / (index + 1) as f64) as f32
+                    } else {
+                        (sum * inv_window) as f32
+                    }
+                };
+                *limiter_gain = (1.0 - average).min(1.0);
+            }
+            if sub >= subs.start {
+                sink(sub, Some(&limiter_gains[..len]));
+            }
+            held.copy_within(len..len + window, 0);
         }
     }
 
@@ -371,13 +403,13 @@ impl<'a> Analysis<'a> {
         target_lufs: f64,
         ceiling_dbtp: f64,
         scale: &CeilingScale,
-    ) -> Result<(), MediaError> {
+    ) {
         let original = self.gated_lufs(&self.sub_energy);
         let ceiling = db_to_gain(ceiling_dbtp) as f32;
         let plain_gain_db = target_lufs - original;
         let most_gain_db = plain_gain_db + MAX_LIMITING_DB;
-        let mut reached_with =
-            |gain_db: f64| self.gain_and_limit(out, db_to_gain(gain_db) as f32, ceiling, scale);
+        let reached_with =
+            |gain_db: f64| self.limited_lufs(db_to_gain(gain_db) as f32, ceiling, scale);
         // Loudness grows with the gain, more slowly under limiting. Below
         // the target, step by the slope seen so far (a secant step); once
         // past it, search inside the bracket that holds the answer.
@@ -422,25 +454,114 @@ impl<'a> Analysis<'a> {
             reached = reached_with(gain_db);
         }
 
-        // `out` holds the last round's output, the one with `gain_db`.
+        self.write_limited(out, db_to_gain(gain_db) as f32, ceiling, scale);
         // The limiter follows the source's true peaks; its moving gain can
-        // still leave a peak a hair over, so measure and trim that away.
-        let peak_dbtp = true_peak_dbtp_parallel(out, self.sample_rate)?;
-        let over = peak_dbtp - ceiling_dbtp;
+        // still leave a peak a hair over, so measure (with the limiter's
+        // interpolator, on both cores) and trim that away, to a hair under:
+        // a meter that sums in another order may differ in the last bit.
+        let peak = true_peak_envelope(out, self.sub_block)
+            .into_iter()
+            .fold(0f32, f32::max);
+        let over = 20.0 * f64::from(peak).log10() - (ceiling_dbtp - TRIM_MARGIN_DB);
         if over > 0.0 {
             let trim = db_to_gain(-over) as f32;
             out.iter_mut().for_each(|sample| *sample *= trim);
         }
-        Ok(())
     }
 }
 
-/// What the limiter does to the samples, in order.
-enum Step {
-    /// These samples pass with the plain gain.
-    Plain(std::ops::Range<usize>),
-    /// This sample passes with the plain gain times this limiter gain.
-    Limited(usize, f32),
+/// Integrated loudness (BS.1770 gating) from the K-weighted energies of
+/// 100 ms sub-blocks of `sub_block` samples.
+fn gated_lufs(sub_energy: &[f64], sub_block: usize) -> f64 {
+    if sub_energy.len() < SUB_BLOCKS_PER_BLOCK {
+        return f64::NEG_INFINITY;
+    }
+    let block_len = (sub_block * SUB_BLOCKS_PER_BLOCK) as f64;
+    let blocks: Vec<f64> = sub_energy
+        .windows(SUB_BLOCKS_PER_BLOCK)
+        .map(|window| window.iter().sum::<f64>() / block_len)
+        .collect();
+    let absolute = lufs_to_energy(ABSOLUTE_GATE_LUFS);
+    let mean_over = |threshold: f64| {
+        let (count, sum) = blocks
+            .iter()
+            .filter(|&&energy| energy >= threshold)
+            .fold((0usize, 0.0f64), |(count, sum), &energy| {
+                (count + 1, sum + energy)
+            });
+        (count > 0).then(|| sum / count as f64)
+    };
+    let Some(ungated) = mean_over(absolute) else {
+        return f64::NEG_INFINITY;
+    };
+    let relative = ungated * 10f64.powf(RELATIVE_GATE_LU / 10.0);
+    mean_over(relative.max(absolute)).map_or(f64::NEG_INFINITY, energy_to_lufs)
+}
+
+/// Loudness and true peak of a mono stream fed in order, a piece at a
+/// time: the same measurements as [`Analysis`] (K-weighted energy per
+/// 100 ms, gated; the limiter's 4x interpolator), for the decode check.
+pub(crate) struct StreamMeter {
+    filter: KFilter,
+    sub_block: usize,
+    /// Energy of the sub-block being filled, and its samples so far.
+    partial: f64,
+    partial_len: usize,
+    sub_energy: Vec<f64>,
+    /// Samples whose true peak is measured: the interpolator needs
+    /// [`INTERP_DELAY`] samples after each.
+    peaked: usize,
+    peak: f32,
+}
+
+impl StreamMeter {
+    pub(crate) fn new(sample_rate: u32) -> Self {
+        Self {
+            filter: KFilter::new(sample_rate),
+            sub_block: (sample_rate / 10) as usize,
+            partial: 0.0,
+            partial_len: 0,
+            sub_energy: Vec::new(),
+            peaked: 0,
+            peak: 0.0,
+        }
+    }
+
+    /// Measures `stream[from..]`, the samples added since the last call.
+    pub(crate) fn add(&mut self, stream: &[f32], from: usize) {
+        for &sample in &stream[from..] {
+            let weighted = self.filter.next(sample);
+            self.partial += weighted * weighted;
+            self.partial_len += 1;
+            if self.partial_len == self.sub_block {
+                self.sub_energy.push(self.partial);
+                self.partial = 0.0;
+                self.partial_len = 0;
+            }
+        }
+        let ready = stream.len().saturating_sub(INTERP_DELAY);
+        self.peak_up_to(stream, ready);
+    }
+
+    /// Integrated loudness in LUFS and true peak in dBTP of all of
+    /// `stream`, silent after its end.
+    pub(crate) fn finish(mut self, stream: &[f32]) -> (f64, f64) {
+        self.peak_up_to(stream, stream.len());
+        (
+            gated_lufs(&self.sub_energy, self.sub_block),
+            20.0 * f64::from(self.peak).log10(),
+        )
+    }
+
+    fn peak_up_to(&mut self, stream: &[f32], end: usize) {
+        if end > self.peaked {
+            let peak = true_peak_levels(stream, self.peaked..end, self.sub_block, false)
+                .into_iter()
+                .fold(self.peak, f32::max);
+            self.peak = peak;
+            self.peaked = end;
+        }
+    }
 }
 
 /// The limiter's ceiling per 100 ms sub-block, relative to the ceiling
@@ -484,6 +605,26 @@ fn energy_to_lufs(energy: f64) -> f64 {
     -0.691 + 10.0 * energy.log10()
 }
 
+/// The sum of `weighted_sq` times the limiter's gain squared.
+fn weighted_energy(limiter_gains: &[f32], weighted_sq: &[f32]) -> f64 {
+    // Eight independent sums, which the compiler keeps in vector registers.
+    let mut lanes = [0f64; 8];
+    let mut gains = limiter_gains.chunks_exact(8);
+    let mut energies = weighted_sq.chunks_exact(8);
+    for (gains, energies) in (&mut gains).zip(&mut energies) {
+        for ((lane, &gain), &energy) in lanes.iter_mut().zip(gains).zip(energies) {
+            *lane += f64::from(gain * gain) * f64::from(energy);
+        }
+    }
+    let rest: f64 = gains
+        .remainder()
+        .iter()
+        .zip(energies.remainder())
+        .map(|(&gain, &energy)| f64::from(gain * gain) * f64::from(energy))
+        .sum();
+    lanes.iter().sum::<f64>() + rest
+}
+
 /// BS.1770's K-weighting (a high shelf, then a high pass) as `ebur128`
 /// computes it, squared; on two threads. The second half's filter starts
 /// [`K_WARM_UP_SECS`] early: by its first sample it has forgotten that it
@@ -507,9 +648,37 @@ fn k_weighted_squares(samples: &[f32], sample_rate: u32) -> Vec<f32> {
 /// K-weights `samples` from rest, writing the squares of all but the first
 /// `skip` into `out`.
 fn k_weight_into(samples: &[f32], out: &mut [f32], skip: usize, sample_rate: u32) {
-    let (b, a) = k_filter_coefficients(f64::from(sample_rate));
-    let mut state = [0f64; 5];
-    let mut filter = |sample: f32| {
+    let mut filter = KFilter::new(sample_rate);
+    for &sample in &samples[..skip] {
+        filter.next(sample);
+    }
+    for (out, &sample) in out.iter_mut().zip(&samples[skip..]) {
+        let weighted = filter.next(sample);
+        *out = (weighted * weighted) as f32;
+    }
+}
+
+/// BS.1770's K-weighting filter, from rest.
+struct KFilter {
+    b: [f64; 5],
+    a: [f64; 5],
+    state: [f64; 5],
+}
+
+impl KFilter {
+    fn new(sample_rate: u32) -> Self {
+        let (b, a) = k_filter_coefficients(f64::from(sample_rate));
+        Self {
+            b,
+            a,
+            state: [0.0; 5],
+        }
+    }
+
+    /// The next sample, K-weighted.
+    #[inline]
+    fn next(&mut self, sample: f32) -> f64 {
+        let (a, b, state) = (&self.a, &self.b, &mut self.state);
         // The newest state last: it alone is on the critical path.
         state[0] = (f64::from(sample) - a[4] * state[4] - a[3] * state[3] - a[2] * state[2])
             - a[1] * state[1];
@@ -520,13 +689,6 @@ fn k_weight_into(samples: &[f32], out: &mut [f32], skip: usize, sample_rate: u32
         state[2] = state[1];
         state[1] = state[0];
         weighted
-    };
-    for &sample in &samples[..skip] {
-        filter(sample);
-    }
-    for (out, &sample) in out.iter_mut().zip(&samples[skip..]) {
-        let weighted = filter(sample);
-        *out = (weighted * weighted) as f32;
     }
 }
 
@@ -596,17 +758,30 @@ fn interpolator() -> [[f32; INTERP_TAPS]; INTERP_FACTOR] {
 /// (each sample and the three points after it, the interpolator's delay
 /// taken out); on two threads.
 fn true_peak_envelope(samples: &[f32], chunk: usize) -> Vec<f32> {
+    true_peak_levels(samples, 0..samples.len(), chunk, true)
+}
+
+/// [`true_peak_envelope`] of the samples in `range` only, the samples
+/// around it (zeros outside `samples`) feeding the interpolator; on two
+/// threads if `parallel`.
+fn true_peak_levels(
+    samples: &[f32],
+    range: std::ops::Range<usize>,
+    chunk: usize,
+    parallel: bool,
+) -> Vec<f32> {
     let filter = interpolator();
-    // Zeros before and after, as the signal is silent outside.
-    let mut padded = vec![0f32; INTERP_TAPS + samples.len() + INTERP_TAPS];
-    padded[INTERP_TAPS..INTERP_TAPS + samples.len()].copy_from_slice(samples);
-    let mut envelope = vec![0f32; samples.len().div_ceil(chunk)];
+    // Output `i` of a piece uses the inputs from `LEAD` before it to
+    // `INTERP_DELAY` after it.
+    const LEAD: usize = INTERP_TAPS - 1 - INTERP_DELAY;
+    let mut envelope = vec![0f32; range.len().div_ceil(chunk)];
     // Worked in pieces of whole chunks that fit in the L1 cache.
     let piece = chunk * (4096 / chunk).max(1);
     let fill = |out: &mut [f32], first: usize| {
         let mut levels = vec![0f32; piece];
         let mut acc = vec![0f32; piece];
-        let end = (first + out.len() * chunk).min(samples.len());
+        let mut input = vec![0f32; piece + INTERP_TAPS - 1];
+        let end = (first + out.len() * chunk).min(range.end);
         for (piece_index, out) in out.chunks_mut(piece / chunk).enumerate() {
             let base = first + piece_index * piece;
             let len = piece.min(end - base);
@@ -614,14 +789,21 @@ fn true_peak_envelope(samples: &[f32], chunk: usize) -> Vec<f32> {
             for (level, &sample) in levels.iter_mut().zip(&samples[base..base + len]) {
                 *level = sample.abs();
             }
+            // The piece's inputs, zeros outside the signal, as it is
+            // silent there.
+            let input = &mut input[..len + INTERP_TAPS - 1];
+            input.fill(0.0);
+            let from = base.saturating_sub(LEAD);
+            let to = (base + len + INTERP_DELAY).min(samples.len());
+            let at = from + LEAD - base;
+            input[at..at + to - from].copy_from_slice(&samples[from..to]);
             for phase in &filter[1..] {
                 let acc = &mut acc[..len];
                 acc.fill(0.0);
-                // Output `i` (sample base + i) uses padded inputs centred on
-                // it: tap k reads sample base + i + INTERP_DELAY - k.
+                // Tap k reads sample base + i + INTERP_DELAY - k.
                 for (k, &coeff) in phase.iter().enumerate() {
-                    let from = INTERP_TAPS + base + INTERP_DELAY - k;
-                    for (a, &x) in acc.iter_mut().zip(&padded[from..from + len]) {
+                    let taps = &input[INTERP_TAPS - 1 - k..INTERP_TAPS - 1 - k + len];
+                    for (a, &x) in acc.iter_mut().zip(taps) {
                         *a += coeff * x;
                     }
                 }
@@ -634,12 +816,16 @@ fn true_peak_envelope(samples: &[f32], chunk: usize) -> Vec<f32> {
             }
         }
     };
-    let middle_chunk = envelope.len() / 2;
-    let (first, second) = envelope.split_at_mut(middle_chunk);
-    std::thread::scope(|scope| {
-        scope.spawn(|| fill(second, middle_chunk * chunk));
-        fill(first, 0);
-    });
+    if parallel {
+        let middle_chunk = envelope.len() / 2;
+        let (first, second) = envelope.split_at_mut(middle_chunk);
+        std::thread::scope(|scope| {
+            scope.spawn(|| fill(second, range.start + middle_chunk * chunk));
+            fill(first, range.start);
+        });
+    } else {
+        fill(&mut envelope, range.start);
+    }
     envelope
 }
 
@@ -654,11 +840,7 @@ mod tests {
         let source = samples.to_vec();
         let analysis = Analysis::new(&source, sample_rate).unwrap();
         let scale = CeilingScale::flat(analysis.sub_blocks());
-        analysis.limit(1.0, ceiling, &scale, |step| {
-            if let Step::Limited(index, gain) = step {
-                samples[index] = source[index] * gain;
-            }
-        });
+        analysis.write_limited(samples, 1.0, ceiling, &scale);
     }
 
     fn sine(freq: f32, amplitude: f32, secs: f32) -> Vec<f32> {
@@ -676,7 +858,8 @@ mod tests {
 
     #[test]
     fn limiter_keeps_every_sample_under_the_ceiling() {
-        let mut samples = sine(150.0, 0.2, 2.0);
+        // Too short to be split between cores, and a partial last sub-block.
+        let mut samples = sine(150.0, 0.2, 2.01);
         // Bursts far over full scale, as a loud plosive normalised up would be.
         for burst in [9_000usize, 40_000, 70_000] {
             for sample in &mut samples[burst..burst + 200] {
@@ -743,7 +926,8 @@ mod tests {
         let analysis = Analysis::new(&signal, RATE).unwrap();
         let mut out = vec![0f32; signal.len()];
         let scale = CeilingScale::flat(analysis.sub_blocks());
-        let predicted = analysis.gain_and_limit(&mut out, 6.0, 0.5, &scale);
+        let predicted = analysis.limited_lufs(6.0, 0.5, &scale);
+        analysis.write_limited(&mut out, 6.0, 0.5, &scale);
         let measured = integrated_lufs(&out, RATE).unwrap();
         assert!(
             (predicted - measured).abs() < 0.05,
@@ -752,6 +936,65 @@ mod tests {
         // The limiter worked on true peaks.
         let peak = true_peak_dbtp(&out, RATE).unwrap();
         assert!(peak <= 20.0 * 0.5f64.log10() + 0.05, "{peak}");
+    }
+
+    #[test]
+    fn the_limiter_releases_as_it_would_sample_by_sample() {
+        // The limiter works a chunk of samples at a time; the gains must be
+        // those of the plain definition, one sample after the other: hold
+        // the larger of the cut needed and the last deficit released, then
+        // average over the attack window.
+        // Not a whole number of sub-blocks: the last one is partial.
+        let mut signal = bursts(8.0);
+        signal.truncate(signal.len() - 1_234);
+        let analysis = Analysis::new(&signal, RATE).unwrap();
+        let scale = CeilingScale::flat(analysis.sub_blocks());
+        let (gain, ceiling) = (5.0f32, 0.5f32);
+        let mut chunked = vec![1f32; signal.len()];
+        let all = 0..analysis.sub_blocks();
+        analysis.limit(gain, ceiling, &scale, all, |sub, limiter_gains| {
+            if let Some(limiter_gains) = limiter_gains {
+                let start = sub * analysis.sub_block;
+                chunked[start..start + limiter_gains.len()].copy_from_slice(limiter_gains);
+            }
+        });
+
+        let keep = 1.0 - analysis.release;
+        let mut held = vec![0f32; signal.len()];
+        let mut previous = 0f32;
+        for (index, held) in held.iter_mut().enumerate() {
+            let need = (analysis.inv_peak_ahead[index / PEAK_CHUNK] * ceiling / gain).min(1.0);
+            let kept = (1.0 - need).max(previous * keep);
+            *held = if kept < 1e-6 { 0.0 } else { kept };
+            previous = *held;
+        }
+        let window = analysis.window;
+        let mut limited = 0;
+        for (index, &chunked) in chunked.iter().enumerate() {
+            let span = index.saturating_sub(window - 1)..=index;
+            let average = held[span.clone()].iter().sum::<f32>() / span.count() as f32;
+            let expected = 1.0 - average;
+            assert!(
+                (chunked - expected).abs() < 1e-4,
+                "sample {index}: {chunked} vs {expected}"
+            );
+            limited += usize::from(expected < 0.99);
+        }
+        // The limiter did work on this signal.
+        assert!(limited > signal.len() / 100, "{limited}");
+
+        // Written on two cores, the second half's limiter started late, the
+        // output has the same gains.
+        assert!(analysis.middle_sub_block() < analysis.sub_blocks());
+        let mut out = vec![0f32; signal.len()];
+        analysis.write_limited(&mut out, gain, ceiling, &scale);
+        for (index, (&out, &sample)) in out.iter().zip(&signal).enumerate() {
+            let expected = sample * gain * chunked[index];
+            assert!(
+                (out - expected).abs() <= 1e-6 * (sample * gain).abs(),
+                "sample {index}: {out} vs {expected}"
+            );
+        }
     }
 
     #[test]
@@ -764,8 +1007,8 @@ mod tests {
         let mut lowered = flat.clone();
         // The burst at 36,000 samples is in sub-block 7.
         lowered.lower(7, 3.0, 4.0);
-        analysis.gain_and_limit(&mut flat_out, 4.0, 0.5, &flat);
-        analysis.gain_and_limit(&mut lowered_out, 4.0, 0.5, &lowered);
+        analysis.write_limited(&mut flat_out, 4.0, 0.5, &flat);
+        analysis.write_limited(&mut lowered_out, 4.0, 0.5, &lowered);
         let peak = |out: &[f32]| out.iter().fold(0f32, |peak, s| peak.max(s.abs()));
         let sub = |out: &[f32], index: usize| out[index * 4_800..(index + 1) * 4_800].to_vec();
         // Past the attack at the sub-block's start, under the lower ceiling.
@@ -773,6 +1016,31 @@ mod tests {
         assert!(peak(&lowered_out[burst.clone()]) <= 0.5 * 0.708 + 1e-4);
         assert!(peak(&flat_out[burst]) > 0.45);
         assert_eq!(sub(&flat_out, 2), sub(&lowered_out, 2));
+    }
+
+    #[test]
+    fn the_stream_meter_reads_what_ebur128_reads() {
+        // Fed in uneven pieces, as the decode check feeds it.
+        let signal = bursts(12.0);
+        let mut meter = StreamMeter::new(RATE);
+        let mut fed = 0;
+        for piece in [1, 959, 4_800, 20_000, 70_001, 200_000] {
+            let end = (fed + piece).min(signal.len());
+            meter.add(&signal[..end], fed);
+            fed = end;
+        }
+        meter.add(&signal, fed);
+        let (lufs, peak_dbtp) = meter.finish(&signal);
+        let expected_lufs = integrated_lufs(&signal, RATE).unwrap();
+        let expected_peak = true_peak_dbtp(&signal, RATE).unwrap();
+        assert!(
+            (lufs - expected_lufs).abs() < 0.01,
+            "{lufs} vs {expected_lufs}"
+        );
+        assert!(
+            (peak_dbtp - expected_peak).abs() < 0.01,
+            "{peak_dbtp} vs {expected_peak}"
+        );
     }
 
     #[test]

@@ -161,7 +161,7 @@ pub(super) fn decode(bytes: &[u8], max_duration: Duration) -> Result<DecodedAudi
         sample_rate: OPUS_RATE,
         channels: u16::from(head.channels),
     };
-    Ok(collector.finish(facts))
+    collector.finish(facts)
 }
 
 fn next_packet(
