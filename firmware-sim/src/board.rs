@@ -3,25 +3,38 @@
 //! A board is drawn as it looks in the street: amber letters on a dark face,
 //! the text word-wrapped at the largest size that fits and centred, with a
 //! small footer giving the board's local time and the bulletin shown.
+//!
+//! A picture fills the face above its caption. A video's picture fills the
+//! face, and the subtitle showing at that moment is drawn over its lower
+//! third on a darkened band, as on a television; between cues the band
+//! shows the caption, or nothing. ([`Showing::with_video`] works out the
+//! position in the video and the cue from the board's clock.)
 
 mod layout;
 mod text;
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, Utc};
 use image::{Rgba, RgbaImage};
 
 pub use layout::Layout;
 
-use crate::player::Showing;
+use crate::media::video::BoardVideo;
+use crate::player::{Showing, ShownVideo};
 use layout::{fit, MIN_PX};
 
 /// The unlit face of the board.
 pub const BACKGROUND: Rgba<u8> = Rgba([12, 10, 8, 255]);
 /// Lit LEDs of the text.
 const AMBER: [u8; 3] = [255, 176, 0];
+/// A video whose picture is not decoded: a dim box of its shape.
+const VIDEO_BOX: Rgba<u8> = Rgba([44, 44, 48, 255]);
+const VIDEO_BOX_EDGE: Rgba<u8> = Rgba([100, 100, 108, 255]);
+/// How much of the picture shows through the band behind a subtitle.
+const BAND_SHOW_THROUGH: f32 = 0.2;
 /// The footer, dimmer so that it does not compete with the text.
 const FOOTER: [u8; 3] = [170, 120, 20];
 
@@ -74,9 +87,30 @@ impl fmt::Display for Resolution {
     }
 }
 
+impl Showing {
+    /// What the board shows of `video` at `now`: the video from the start
+    /// of its airing ([`Showing::since`]), so the position is `now − since`,
+    /// and the cue showing at that position, if any.
+    pub fn with_video(mut self, video: &BoardVideo, now: DateTime<Utc>) -> Showing {
+        let position = self
+            .since
+            .and_then(|since| (now - since).to_std().ok())
+            .unwrap_or(Duration::ZERO);
+        let position_ms = u64::try_from(position.as_millis()).unwrap_or(u64::MAX);
+        self.subtitle = hub_mp4::cue_at(&video.cues, position_ms).map(|cue| cue.text.clone());
+        self.video = Some(ShownVideo {
+            position,
+            width: video.width,
+            height: video.height,
+        });
+        self
+    }
+}
+
 /// Draws a board of `resolution` showing `showing` (a blank board for
 /// `None`) at `at`; `picture` is the picture it shows, if any, drawn above
-/// its caption.
+/// its caption, or the video's picture at that moment, drawn under its
+/// subtitle (a box of the video's shape when it is `None`).
 pub fn render(
     showing: Option<&Showing>,
     picture: Option<&RgbaImage>,
@@ -89,6 +123,11 @@ pub fn render(
     let footer_layout = fit(&footer, face.footer.width, face.footer.height);
     draw_centred(&mut image, &footer_layout, face.footer, FOOTER);
     let text = showing.and_then(|s| s.text.as_deref());
+    if let Some(video) = showing.and_then(|s| s.video) {
+        let words = showing.and_then(|s| s.subtitle.as_deref()).or(text);
+        draw_video(&mut image, picture, video, words, face.body);
+        return image;
+    }
     let body = match picture {
         Some(picture) => {
             let (above, caption) = face.body.split_for_caption(text.is_some());
@@ -101,6 +140,55 @@ pub fn render(
         draw_centred(&mut image, &fit(text, area.width, area.height), area, AMBER);
     }
     image
+}
+
+/// Draws a video's picture (or a box of its shape) filling `area`, and
+/// `words` over its lower third on a darkened band.
+fn draw_video(
+    image: &mut RgbaImage,
+    picture: Option<&RgbaImage>,
+    video: ShownVideo,
+    words: Option<&str>,
+    area: Area,
+) {
+    match picture {
+        Some(picture) => draw_picture(image, picture, area),
+        None => {
+            let shape = RgbaImage::from_fn(video.width.max(1), video.height.max(1), |x, y| {
+                let edge = x == 0 || y == 0 || x + 1 == video.width || y + 1 == video.height;
+                if edge {
+                    VIDEO_BOX_EDGE
+                } else {
+                    VIDEO_BOX
+                }
+            });
+            draw_picture(image, &shape, area);
+        }
+    }
+    let Some(words) = words else {
+        return;
+    };
+    let band = area.lower_third();
+    darken(image, band);
+    draw_centred(image, &fit(words, band.width, band.height), band, AMBER);
+}
+
+/// Dims `area` towards the board's face, so that letters over a picture
+/// stand out.
+fn darken(image: &mut RgbaImage, area: Area) {
+    let (left, top) = (area.left.max(0.0) as u32, area.top.max(0.0) as u32);
+    let right = ((area.left + area.width) as u32).min(image.width());
+    let bottom = ((area.top + area.height) as u32).min(image.height());
+    for y in top..bottom {
+        for x in left..right {
+            let pixel = image.get_pixel_mut(x, y);
+            for channel in 0..3 {
+                let through = f32::from(pixel.0[channel]) * BAND_SHOW_THROUGH;
+                let face = f32::from(BACKGROUND.0[channel]) * (1.0 - BAND_SHOW_THROUGH);
+                pixel.0[channel] = (through + face).round() as u8;
+            }
+        }
+    }
 }
 
 /// Draws `picture` scaled to fit `area` with its aspect ratio kept, centred.
@@ -172,6 +260,16 @@ struct Area {
 }
 
 impl Area {
+    /// The bottom third, where subtitles go.
+    fn lower_third(self) -> Area {
+        let height = (self.height / 3.0).floor();
+        Area {
+            top: self.top + self.height - height,
+            height,
+            ..self
+        }
+    }
+
     /// The picture's part of a body and, with a caption, the caption's: a
     /// quarter of the height below the picture.
     fn split_for_caption(self, captioned: bool) -> (Area, Option<Area>) {
@@ -215,6 +313,7 @@ fn draw_centred(image: &mut RgbaImage, layout: &Layout, area: Area, colour: [u8;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Player;
 
     fn at() -> DateTime<Utc> {
         "2026-11-23T10:40:05Z".parse().unwrap()
@@ -225,6 +324,9 @@ mod tests {
             text: Some(text.into()),
             bulletin: bulletin.map(Into::into),
             media: None,
+            since: None,
+            subtitle: None,
+            video: None,
         }
     }
 
@@ -350,5 +452,153 @@ mod tests {
             reds(&bare, 0..192) > reds(&captioned, 0..192),
             "uncaptioned, it is larger"
         );
+    }
+
+    /// A 4 s video with two cues, as `media::video::check_video` reads one.
+    fn video() -> BoardVideo {
+        let cue = |start_ms, end_ms, text: &str| hub_mp4::Cue {
+            start_ms,
+            end_ms,
+            text: text.into(),
+        };
+        BoardVideo {
+            duration_ms: 4000,
+            width: 320,
+            height: 240,
+            cues: vec![
+                cue(500, 1500, "Cảnh báo lũ quét"),
+                cue(2000, 3200, "Sơ tán ngay"),
+            ],
+        }
+    }
+
+    /// A board playing a video entry planned at `start`, with `caption`;
+    /// its file arrives at `arrives` (no earlier than `start`).
+    fn playing_video(start: DateTime<Utc>, arrives: DateTime<Utc>, caption: &str) -> Player {
+        let file = hub_proto::MediaRef {
+            sha256: "v".repeat(64),
+            size: 10,
+            url: "http://hub/media/v1/v".into(),
+            chunks: Vec::new(),
+            head: None,
+        };
+        let entry = hub_proto::PlanEntry {
+            bulletin: "lu".into(),
+            occurrence: 0,
+            language: "vi".into(),
+            class: hub_proto::Class::Priority,
+            part: hub_proto::Part::Visual,
+            start,
+            end: start + chrono::TimeDelta::minutes(1),
+            preempted: false,
+            media: Some(file.clone()),
+            text: Some(caption.into()),
+        };
+        let mut player = Player::new();
+        let schedule = hub_proto::Directive::Schedule {
+            date: start.date_naive(),
+            entries: vec![entry],
+        };
+        player.apply(schedule, start - chrono::TimeDelta::hours(1));
+        player.advance(start);
+        player.hold_media([file.sha256]);
+        player.advance(arrives);
+        player
+    }
+
+    fn ms(ms: i64) -> chrono::TimeDelta {
+        chrono::TimeDelta::milliseconds(ms)
+    }
+
+    #[test]
+    fn a_video_shows_each_cue_exactly_while_it_lasts() {
+        let start = at();
+        let player = playing_video(start, start, "Bản tin");
+        let expected = [
+            (0, None),
+            (499, None),
+            (500, Some("Cảnh báo lũ quét")),
+            (1499, Some("Cảnh báo lũ quét")),
+            (1500, None),
+            (1999, None),
+            (2000, Some("Sơ tán ngay")),
+            (3199, Some("Sơ tán ngay")),
+            (3200, None),
+            (59_999, None),
+        ];
+        for (position, subtitle) in expected {
+            let now = start + ms(position);
+            let showing = player.showing(now).unwrap().with_video(&video(), now);
+            assert_eq!(showing.subtitle.as_deref(), subtitle, "at {position} ms");
+            assert_eq!(
+                showing.text.as_deref(),
+                Some("Bản tin"),
+                "the caption stays"
+            );
+            assert_eq!(
+                showing.video,
+                Some(ShownVideo {
+                    position: Duration::from_millis(position as u64),
+                    width: 320,
+                    height: 240
+                })
+            );
+        }
+        assert_eq!(player.showing(start + ms(60_000)), None, "the slot is over");
+    }
+
+    #[test]
+    fn a_video_whose_file_came_late_plays_from_its_beginning() {
+        let start = at();
+        let arrives = start + ms(10_000);
+        let player = playing_video(start, arrives, "Bản tin");
+        let shown = |after: i64| {
+            let now = arrives + ms(after);
+            player.showing(now).unwrap().with_video(&video(), now)
+        };
+        assert_eq!(shown(0).since, Some(arrives));
+        assert_eq!(shown(400).subtitle, None);
+        assert_eq!(shown(600).subtitle.as_deref(), Some("Cảnh báo lũ quét"));
+        assert_eq!(shown(2500).subtitle.as_deref(), Some("Sơ tán ngay"));
+    }
+
+    /// Amber letters (the subtitle or caption) in `rows`.
+    fn amber_in(image: &RgbaImage, rows: std::ops::Range<u32>) -> usize {
+        image
+            .enumerate_pixels()
+            .filter(|(_, y, p)| rows.contains(y) && p.0[0] > 200 && p.0[1] > 120 && p.0[2] < 40)
+            .count()
+    }
+
+    #[test]
+    fn a_video_fills_the_face_with_its_subtitle_over_the_lower_third() {
+        let start = at();
+        let player = playing_video(start, start, "Bản tin");
+        let now = start + ms(2500);
+        let showing = player.showing(now).unwrap().with_video(&video(), now);
+        let blue = Rgba([20, 40, 230, 255]);
+        let frame = RgbaImage::from_pixel(320, 240, blue);
+        let image = render(Some(&showing), Some(&frame), now, Resolution::default());
+        // The body is rows 8..165; its lower third is rows 113..165.
+        let blues = |rows: std::ops::Range<u32>| {
+            image
+                .enumerate_pixels()
+                .filter(|(_, y, p)| rows.contains(y) && **p == blue)
+                .count()
+        };
+        assert!(blues(8..110) > 15_000, "the picture fills the face");
+        assert_eq!(blues(114..165), 0, "the band under the subtitle is dimmed");
+        assert!(amber_in(&image, 114..165) > 100, "the subtitle is drawn");
+        assert_eq!(amber_in(&image, 8..110), 0, "nothing over the picture");
+
+        // Between cues, the caption takes the band; without a picture, a
+        // box of the video's shape stands in for it.
+        let gap = start + ms(1700);
+        let showing = player.showing(gap).unwrap().with_video(&video(), gap);
+        let boxed = render(Some(&showing), None, gap, Resolution::default());
+        let box_pixels = boxed.pixels().filter(|p| **p == VIDEO_BOX).count();
+        assert!(box_pixels > 10_000, "{box_pixels} box pixels");
+        assert!(amber_in(&boxed, 114..165) > 100, "the caption is drawn");
+        assert_eq!(showing.subtitle, None);
     }
 }

@@ -24,4 +24,4 @@ pub use faults::{Fault, Target};
 pub use fleet::{Fleet, FleetOptions, NotConnected, Summary, UnknownDevice};
 pub use link::{Counters, DeviceConfig, DeviceHandle, LinkOptions, SetupError};
 pub use media::{MediaCounters, MediaOptions};
-pub use player::{Display, Played, Player, Showing};
+pub use player::{Display, Played, Player, Showing, ShownVideo};

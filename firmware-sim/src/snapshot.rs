@@ -1,14 +1,17 @@
 //! `firmware-sim board snapshot`: one LED board joins the hub, takes the
 //! hub's answer to its hello (settings and plan), and what it shows then is
-//! drawn to a PNG.
+//! drawn to a PNG: text, a picture, or a video's picture at that moment
+//! (decoded with OpenH264) under the subtitle showing then.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use firmware_sim::board::{self, Resolution};
 use firmware_sim::media::picture::{check_board_file, decode_picture, BoardFile};
+use firmware_sim::media::video::frame_at;
 use firmware_sim::{BrokerAddr, DeviceConfig, DeviceHandle, LinkOptions};
 use hub_proto::{Clock, Kind, Provisioning};
 use image::{ImageFormat, RgbaImage};
@@ -53,6 +56,10 @@ struct Snapshot<'a> {
     text: Option<&'a str>,
     /// The bulletin on the board; null for a blank board or a display text.
     bulletin: Option<&'a str>,
+    /// The subtitle over the video on the board; null without one.
+    subtitle: Option<&'a str>,
+    /// Milliseconds into the video on the board; null without one.
+    video_position_ms: Option<u128>,
     path: &'a std::path::Path,
 }
 
@@ -103,11 +110,16 @@ pub async fn run(args: SnapshotArgs) -> anyhow::Result<()> {
         );
     }
     let now = clock.now();
-    let showing = device.showing(now);
-    let picture = match showing.as_ref().and_then(|s| s.media.clone()) {
-        Some(sha256) => picture_of(&device, &sha256, wait).await,
-        None => None,
-    };
+    let mut showing = device.showing(now);
+    let mut picture = None;
+    if let Some(sha256) = showing.as_ref().and_then(|s| s.media.clone()) {
+        if let Some(file) = file_of(&device, &sha256, wait).await {
+            // Checked now, a video gives its position and subtitle.
+            showing = device.showing(now);
+            let position = showing.as_ref().and_then(|s| s.video).map(|v| v.position);
+            picture = picture_of(&file, position);
+        }
+    }
     device.stop().await;
 
     board::render(showing.as_ref(), picture.as_ref(), now, args.size)
@@ -118,15 +130,19 @@ pub async fn run(args: SnapshotArgs) -> anyhow::Result<()> {
         device: &args.device,
         text: showing.as_ref().and_then(|s| s.text.as_deref()),
         bulletin: showing.as_ref().and_then(|s| s.bulletin.as_deref()),
+        subtitle: showing.as_ref().and_then(|s| s.subtitle.as_deref()),
+        video_position_ms: showing
+            .as_ref()
+            .and_then(|s| s.video)
+            .map(|video| video.position.as_millis()),
         path: &args.out,
     });
     Ok(())
 }
 
-/// The picture the board shows, once downloaded (within `wait`); none
-/// for a video or a file that never arrives.
-async fn picture_of(device: &DeviceHandle, sha256: &str, wait: Duration) -> Option<RgbaImage> {
-    let file = tokio::time::timeout(wait, async {
+/// The file the board shows, once downloaded (within `wait`).
+async fn file_of(device: &DeviceHandle, sha256: &str, wait: Duration) -> Option<Arc<[u8]>> {
+    tokio::time::timeout(wait, async {
         loop {
             if let Some(file) = device.media_file(sha256) {
                 return file;
@@ -135,10 +151,19 @@ async fn picture_of(device: &DeviceHandle, sha256: &str, wait: Duration) -> Opti
         }
     })
     .await
-    .ok()?;
-    match check_board_file(&file) {
-        Ok(BoardFile::Picture) => decode_picture(&file).ok(),
-        Ok(BoardFile::Video) | Err(_) => None,
+    .ok()
+}
+
+/// The picture in `file`, or the video's picture at `position`; none for
+/// a video picture that does not decode (the board is then drawn with a
+/// box of the video's shape).
+fn picture_of(file: &[u8], position: Option<Duration>) -> Option<RgbaImage> {
+    match check_board_file(file) {
+        Ok(BoardFile::Picture) => decode_picture(file).ok(),
+        Ok(BoardFile::Video(_)) => frame_at(file, position.unwrap_or_default())
+            .inspect_err(|error| tracing::warn!(%error, "the video's picture is not drawn"))
+            .ok(),
+        Err(_) => None,
     }
 }
 

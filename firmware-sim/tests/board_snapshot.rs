@@ -16,7 +16,7 @@ fn at() -> DateTime<Utc> {
 
 /// What Tesseract reads on `image`, saved as a PNG, with runs of whitespace
 /// made one space.
-fn ocr(image: &RgbaImage) -> String {
+pub(crate) fn ocr(image: &RgbaImage) -> String {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("board.png");
     image.save(&path).unwrap();
@@ -35,7 +35,7 @@ fn ocr(image: &RgbaImage) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn assert_reads(read: &str, phrases: &[&str]) {
+pub(crate) fn assert_reads(read: &str, phrases: &[&str]) {
     for phrase in phrases {
         assert!(read.contains(phrase), "{phrase:?} not read in {read:?}");
     }
@@ -121,6 +121,9 @@ fn a_long_text_wraps_inside_the_board_every_word_kept() {
         text: Some(text.into()),
         bulletin: None,
         media: None,
+        since: None,
+        subtitle: None,
+        video: None,
     };
     let image = render(Some(&showing), None, at(), resolution);
     let margin = 8;

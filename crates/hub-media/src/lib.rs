@@ -13,12 +13,14 @@
 //!    Opus decoder). Decoding stops as soon as the audio passes
 //!    [`AudioSettings::max_duration`], so a hostile file cannot make us decode
 //!    hours; panics inside a decoder become [`MediaError::Corrupt`]. The input
-//!    loudness is measured here, on the original channels.
+//!    loudness is measured here, on the original channels, on a thread of its
+//!    own while decoding goes on.
 //! 3. **Downmix** to mono (the mean of all channels), as samples arrive: a
 //!    loudspeaker cluster plays one channel, and at 24 kbit/s every bit should
 //!    go to the voice, not to stereo.
 //! 4. **Resample** to 48 kHz (`resample`, rubato's FFT resampler), the
-//!    rate Opus works at internally.
+//!    rate Opus works at internally; the two halves on two cores, split at
+//!    one of the resampler's blocks so the result is the same as in one go.
 //! 5. **Normalise loudness** (`loudness`) to
 //!    [`AudioSettings::target_lufs`], measured as integrated loudness by
 //!    ITU-R BS.1770 / EBU R128 (K-weighting, absolute and relative gates; the
@@ -26,18 +28,27 @@
 //!    ([`AudioSettings::true_peak_ceiling_dbtp`]) so raising quiet recordings
 //!    never clips. The source is measured once (K-weighted energy per 100 ms,
 //!    true-peak envelope); the gain search then works on those figures, and
-//!    the limiter works on true peaks, so no round measures the samples again.
+//!    the limiter works on true peaks, so no round measures the samples again
+//!    (a round works out only the limiter's gain; the samples are written
+//!    once, with the gain found).
 //! 6. **Encode** (`encode`) with libopus in VoIP (speech) mode, mono,
 //!    [`AudioSettings::bitrate_bps`] (24 kbit/s by default), 20 ms frames, into
 //!    an Ogg Opus file (RFC 7845: `OpusHead` with the encoder's pre-skip,
 //!    `OpusTags`, 48 kHz granule positions, the end trimmed by the last
 //!    granule, end-of-stream flag). The packets are encoded in segments of
-//!    up to 10 s on all cores (`encode/segments`: each segment's encoder is
+//!    up to 20 s on all cores (`encode/segments`: each segment's encoder is
 //!    warmed up on the second before it, so the seams do not show).
-//! 7. **Check** the result by decoding it again: the loudness and true peak
-//!    reported in [`EncodedAudio`] are measured on what loudspeakers will
-//!    play. Lossy coding moves peaks (speech limited to -1 dBTP comes back
-//!    from Opus at 24 kbit/s near 0 dBTP), so when the decoded peak is over
+//! 7. **Check** the result by decoding it again (`encode/check`), while the
+//!    later segments are still being encoded: one libopus decoder plays the
+//!    packets in stream order as the encoders hand them over, a second at a
+//!    time, and measures them as it goes (BS.1770 loudness and true peak,
+//!    the same measurements as normalisation's); the written file is
+//!    then read back (page checksums, headers, granule positions, end of
+//!    stream) and must hold exactly the packets played. The loudness and
+//!    true peak reported in [`EncodedAudio`] are measured on what
+//!    loudspeakers will play. Lossy coding moves peaks (speech limited to
+//!    -1 dBTP comes back from Opus at 24 kbit/s near 0 dBTP), so when the
+//!    decoded peak is over
 //!    the ceiling the limiter is set lower where it overshot (per 100 ms, so
 //!    one unlucky peak in ten minutes does not cost the whole file its
 //!    loudness) and the audio encoded again, at most three encodings in all;
@@ -86,12 +97,12 @@
 //! - `resample`: mono samples to 48 kHz.
 //! - `loudness`: BS.1770 measurement, gain and the peak limiter.
 //! - `encode`: the Ogg Opus muxer; `encode/segments`: libopus encoding in
-//!   parallel segments.
+//!   parallel segments; `encode/check`: the decode check and the read-back.
 //! - `tts`: text to WAV with espeak-ng.
 //! - `picture`: pictures fitted to LED boards (named so as not to shadow the
 //!   `image` crate).
-//! - `video`: MP4 checks and the stored video; `video/mp4`: the bounds-checked
-//!   box reader; `video/srt`: the SRT parser.
+//! - `video`: MP4 checks and the stored video, with the `hub-mp4` crate's
+//!   bounds-checked box reader and SRT parser (shared with the boards).
 
 mod decode;
 mod encode;
@@ -316,16 +327,11 @@ fn normalise_and_encode(
     let mut normalised = vec![0f32; samples.len()];
     let mut round = 1;
     loop {
-        analysis.normalise_into(&mut normalised, target_lufs, ceiling_dbtp, &scale)?;
-        let ogg = encode::encode_ogg_opus(&normalised, input_sample_rate, settings.bitrate_bps)?;
-        // Measure what was written, not what was meant to be written. (The
-        // extra second covers resampling's rounding at the length limit.)
-        let played = decode::decode(
-            &ogg,
-            Some("opus"),
-            settings.max_duration + Duration::from_secs(1),
-        )?;
-        let true_peak_dbtp = loudness::true_peak_dbtp_parallel(&played.mono, OUTPUT_SAMPLE_RATE)?;
+        analysis.normalise_into(&mut normalised, target_lufs, ceiling_dbtp, &scale);
+        // Measure what was written, not what was meant to be written.
+        let encode::Encoded { ogg, played } =
+            encode::encode_ogg_opus(&normalised, input_sample_rate, settings.bitrate_bps)?;
+        let true_peak_dbtp = played.true_peak_dbtp;
         let overshoot = true_peak_dbtp - settings.true_peak_ceiling_dbtp;
         let missing_lu = settings.target_lufs - played.loudness_lufs;
         let peaks_ok = overshoot <= PEAK_TOLERANCE_DB;

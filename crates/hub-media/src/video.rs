@@ -1,16 +1,16 @@
 //! Videos for LED boards: an MP4 with H.264 video and subtitles (a track in
 //! the file, or an SRT file beside it), checked and stored as uploaded.
 //! Boards play H.264 in hardware, so nothing is transcoded: the container
-//! is read (`mp4`) to make sure a board will be able to play it, and to
-//! learn its duration and picture size.
-
-mod mp4;
-mod srt;
+//! is read (`hub-mp4`, the reader boards use too) to make sure a board will
+//! be able to play it and read every subtitle cue, and to learn its
+//! duration and picture size.
 
 use std::fmt;
 use std::time::Duration;
 
-use self::mp4::{FourCc, Movie, Track};
+pub use hub_mp4::SubtitleCodec;
+use hub_mp4::{srt, Movie, Mp4Error};
+
 use crate::{sha256_hex, MediaError};
 
 /// Limits for video uploads.
@@ -44,24 +44,6 @@ impl VideoSettings {
             ));
         }
         Ok(())
-    }
-}
-
-/// The subtitle formats a board can show from inside an MP4.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum SubtitleCodec {
-    /// 3GPP timed text (`tx3g`), what ffmpeg writes as `mov_text`.
-    MovText,
-    /// WebVTT in MP4 (`wvtt`).
-    WebVtt,
-}
-
-impl fmt::Display for SubtitleCodec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::MovText => "mov_text",
-            Self::WebVtt => "WebVTT",
-        })
     }
 }
 
@@ -148,31 +130,9 @@ pub fn ingest_video(
             max: settings.max_input_bytes,
         });
     }
-    let movie = mp4::read(bytes)?;
-    let video = h264_track(&movie)?;
-    if video.width == 0 || video.height == 0 {
-        return Err(MediaError::Corrupt {
-            detail: format!(
-                "the H.264 track says its pictures are {}x{} pixels",
-                video.width, video.height
-            ),
-        });
-    }
-    let duration_ms = match movie.duration_ms {
-        0 => video.duration_ms,
-        known => known,
-    };
-    if duration_ms == 0 {
-        let detail = if movie.fragmented {
-            "it is a fragmented MP4 whose header does not give its length; save it as a \
-             regular MP4 (for example with ffmpeg -movflags +faststart)"
-        } else {
-            "its movie and track headers say 0"
-        };
-        return Err(MediaError::NoVideoDuration {
-            detail: detail.to_owned(),
-        });
-    }
+    let movie = hub_mp4::read(bytes).map_err(media_error)?;
+    let video = movie.h264_track().map_err(media_error)?;
+    let duration_ms = movie.video_duration_ms(video).map_err(media_error)?;
     if u128::from(duration_ms) > settings.max_duration.as_millis() {
         return Err(MediaError::VideoTooLong {
             duration_ms,
@@ -181,7 +141,7 @@ pub fn ingest_video(
     }
     let subtitles = match subtitles_srt {
         Some(srt) => srt_subtitles(srt, duration_ms, settings)?,
-        None => track_subtitles(&movie)?,
+        None => track_subtitles(&movie, bytes)?,
     };
     Ok(StoredVideo {
         mp4: bytes.to_vec(),
@@ -194,82 +154,31 @@ pub fn ingest_video(
     })
 }
 
-/// The first H.264 video track; any other video codec is named.
-fn h264_track(movie: &Movie) -> Result<&Track, MediaError> {
-    let is_video = |track: &&Track| track.handler.0 == *b"vide";
-    let first = movie
-        .tracks
-        .iter()
-        .find(is_video)
-        .ok_or(MediaError::NoVideoTrack)?;
-    movie
-        .tracks
-        .iter()
-        .filter(is_video)
-        .find(|track| mp4::is_h264(track.codec))
-        .ok_or_else(|| MediaError::UnsupportedVideoCodec {
-            codec: video_codec_name(first.codec),
-        })
+/// The subtitle track, whose every cue must read: a board shows them.
+fn track_subtitles(movie: &Movie, bytes: &[u8]) -> Result<Subtitles, MediaError> {
+    let (track, codec) = movie.subtitle_track().map_err(media_error)?;
+    track.cues(bytes, codec).map_err(media_error)?;
+    Ok(Subtitles::Track { codec })
 }
 
-fn video_codec_name(codec: FourCc) -> String {
-    let name = match &codec.0 {
-        b"hvc1" | b"hev1" => "H.265/HEVC",
-        b"mp4v" => "MPEG-4 Part 2",
-        b"vp08" => "VP8",
-        b"vp09" => "VP9",
-        b"av01" => "AV1",
-        b"s263" | b"h263" => "H.263",
-        b"jpeg" | b"mjpa" | b"mjpb" => "Motion JPEG",
-        b"dvh1" | b"dvhe" => "Dolby Vision",
-        b"encv" => "encrypted video",
-        _ => return codec.to_string(),
-    };
-    format!("{name} ({codec})")
-}
-
-/// Handler types of tracks meant to be read as text on screen.
-fn is_subtitle_handler(handler: FourCc) -> bool {
-    matches!(&handler.0, b"sbtl" | b"subt" | b"text" | b"clcp")
-}
-
-fn track_subtitles(movie: &Movie) -> Result<Subtitles, MediaError> {
-    let mut unreadable = None;
-    for track in &movie.tracks {
-        match &track.codec.0 {
-            b"tx3g" => {
-                return Ok(Subtitles::Track {
-                    codec: SubtitleCodec::MovText,
-                })
-            }
-            b"wvtt" => {
-                return Ok(Subtitles::Track {
-                    codec: SubtitleCodec::WebVtt,
-                })
-            }
-            _ if is_subtitle_handler(track.handler) => {
-                unreadable = unreadable.or(Some(track.codec));
-            }
-            _ => {}
+/// The same complaint in the hub's words (the messages are the same).
+fn media_error(error: Mp4Error) -> MediaError {
+    match error {
+        Mp4Error::NotMp4 { detail } => MediaError::NotMp4 { detail },
+        Mp4Error::Truncated { detail } => MediaError::Truncated { detail },
+        Mp4Error::Corrupt { detail } => MediaError::Corrupt { detail },
+        Mp4Error::NoVideoTrack => MediaError::NoVideoTrack,
+        Mp4Error::UnsupportedVideoCodec { codec } => MediaError::UnsupportedVideoCodec { codec },
+        Mp4Error::NoVideoDuration { detail } => MediaError::NoVideoDuration { detail },
+        Mp4Error::NoSubtitles => MediaError::NoSubtitles,
+        Mp4Error::UnsupportedSubtitleCodec { codec } => {
+            MediaError::UnsupportedSubtitleCodec { codec }
+        }
+        Mp4Error::InvalidSrt { detail } => MediaError::InvalidSrt { detail },
+        Mp4Error::InvalidSrtCue { cue, line, detail } => {
+            MediaError::InvalidSrtCue { cue, line, detail }
         }
     }
-    Err(match unreadable {
-        Some(codec) => MediaError::UnsupportedSubtitleCodec {
-            codec: subtitle_codec_name(codec),
-        },
-        None => MediaError::NoSubtitles,
-    })
-}
-
-fn subtitle_codec_name(codec: FourCc) -> String {
-    let name = match &codec.0 {
-        b"stpp" => "TTML",
-        b"c608" => "CEA-608 captions",
-        b"c708" => "CEA-708 captions",
-        b"text" => "QuickTime text",
-        _ => return codec.to_string(),
-    };
-    format!("{name} ({codec})")
 }
 
 /// Parses the SRT file and checks every cue ends by the end of the video.
@@ -284,7 +193,7 @@ fn srt_subtitles(
             max: settings.max_subtitle_bytes,
         });
     }
-    let cues = srt::parse(srt)?;
+    let cues = srt::parse(srt).map_err(media_error)?;
     if let Some(late) = cues.iter().find(|cue| cue.end_ms > duration_ms) {
         return Err(MediaError::InvalidSrtCue {
             cue: late.number,

@@ -3,28 +3,31 @@
 //! separated by blank lines. Errors name the cue (counted from 1 in the
 //! file's order) and the line.
 
-use crate::MediaError;
+use crate::text::without_markup;
+use crate::Mp4Error;
 
-/// One cue's timing and where it is in the file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Cue {
+/// One cue: where it is in the file, its timing and its words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SrtCue {
     /// Position in the file, from 1.
     pub number: usize,
     /// The line of its timing, from 1.
     pub line: usize,
     pub start_ms: u64,
     pub end_ms: u64,
+    /// Its lines, joined by `\n`, without markup (`<i>`, `{\an8}`).
+    pub text: String,
 }
 
 /// Parses and checks an SRT file; it holds at least one cue.
-pub(super) fn parse(bytes: &[u8]) -> Result<Vec<Cue>, MediaError> {
+pub fn parse(bytes: &[u8]) -> Result<Vec<SrtCue>, Mp4Error> {
     let text = std::str::from_utf8(bytes).map_err(|err| {
         let line = bytes[..err.valid_up_to()]
             .iter()
             .filter(|&&b| b == b'\n')
             .count()
             + 1;
-        MediaError::InvalidSrt {
+        Mp4Error::InvalidSrt {
             detail: format!("line {line} is not UTF-8 text"),
         }
     })?;
@@ -41,7 +44,7 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Vec<Cue>, MediaError> {
             break;
         };
         let number = cues.len() + 1;
-        let invalid = |line: usize, detail: String| MediaError::InvalidSrtCue {
+        let invalid = |line: usize, detail: String| Mp4Error::InvalidSrtCue {
             cue: number,
             line,
             detail,
@@ -74,26 +77,42 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Vec<Cue>, MediaError> {
                 ),
             ));
         }
-        let mut text_lines = 0;
-        while lines.next_if(|(line, _)| !line.trim().is_empty()).is_some() {
-            text_lines += 1;
+        let mut text_lines = Vec::new();
+        while let Some((line, _)) = lines.next_if(|(line, _)| !line.trim().is_empty()) {
+            text_lines.push(line.trim());
         }
-        if text_lines == 0 {
+        if text_lines.is_empty() {
             return Err(invalid(timing_at, "it has no text".to_owned()));
         }
-        cues.push(Cue {
+        cues.push(SrtCue {
             number,
             line: timing_at,
             start_ms,
             end_ms,
+            text: without_overrides(&without_markup(&text_lines.join("\n"))),
         });
     }
     if cues.is_empty() {
-        return Err(MediaError::InvalidSrt {
+        return Err(Mp4Error::InvalidSrt {
             detail: "it holds no cues".to_owned(),
         });
     }
     Ok(cues)
+}
+
+/// SRT text without the `{\an8}`-style overrides some editors write.
+fn without_overrides(text: &str) -> String {
+    let mut plain = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find("{\\") {
+        plain.push_str(&rest[..open]);
+        rest = match rest[open..].find('}') {
+            Some(close) => &rest[open + close + 1..],
+            None => "",
+        };
+    }
+    plain.push_str(rest);
+    plain
 }
 
 /// `HH:MM:SS,mmm --> HH:MM:SS,mmm`, optionally followed by position
@@ -132,7 +151,7 @@ fn parse_timestamp(text: &str) -> Option<u64> {
 }
 
 /// Milliseconds as `HH:MM:SS,mmm`, the way an SRT file writes them.
-pub(super) fn timestamp(ms: u64) -> String {
+pub fn timestamp(ms: u64) -> String {
     let (hours, rest) = (ms / 3_600_000, ms % 3_600_000);
     let (minutes, rest) = (rest / 60_000, rest % 60_000);
     format!(
@@ -148,7 +167,7 @@ mod tests {
 
     fn cue_error(srt: &str) -> (usize, usize, String) {
         match parse(srt.as_bytes()) {
-            Err(MediaError::InvalidSrtCue { cue, line, detail }) => (cue, line, detail),
+            Err(Mp4Error::InvalidSrtCue { cue, line, detail }) => (cue, line, detail),
             other => panic!("expected a cue error, got {other:?}"),
         }
     }
@@ -161,17 +180,19 @@ mod tests {
         assert_eq!(
             cues,
             vec![
-                Cue {
+                SrtCue {
                     number: 1,
                     line: 2,
                     start_ms: 500,
-                    end_ms: 2000
+                    end_ms: 2000,
+                    text: "Xin chào".to_owned(),
                 },
-                Cue {
+                SrtCue {
                     number: 2,
                     line: 6,
                     start_ms: 2000,
-                    end_ms: 63_250
+                    end_ms: 63_250,
+                    text: "hai dòng\nthứ hai".to_owned(),
                 },
             ]
         );
@@ -214,7 +235,7 @@ mod tests {
         );
         assert!(matches!(
             parse(b"\n\n").unwrap_err(),
-            MediaError::InvalidSrt { .. }
+            Mp4Error::InvalidSrt { .. }
         ));
     }
 
