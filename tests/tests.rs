@@ -3,12 +3,15 @@
 //! They drive the `hub` command line and `hub serve` through their library
 //! entry points, with a real sled store in a temporary directory, real MQTT
 //! brokers (the embedded rumqttd, Mosquitto) on loopback, the media server
-//! over real HTTP, and simulated devices from `firmware-sim`.
+//! over real HTTP, and simulated devices from `firmware-sim`. A test that
+//! kills the hub runs it as a process of its own (`bin/hub_process.rs`).
 
 mod support;
 
 mod api;
 mod backup_cli;
+mod cap;
+mod crash;
 mod day;
 mod demo_cli;
 mod link;

@@ -48,6 +48,10 @@ pub enum Action {
     // Emergencies.
     TriggerEmergency,
     StopEmergency,
+    /// Post a CAP 1.2 alert (target: the bulletin it becomes, or the one an
+    /// Update or Cancel acts on): operators and the central system's
+    /// account, in the name of their own area, of any class.
+    IngestCap,
     // Accounts and tokens.
     CreateUser,
     DisableUser,
@@ -64,7 +68,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 33] = [
+    pub const ALL: [Action; 34] = [
         Action::LogIn,
         Action::LogOut,
         Action::ManageAreas,
@@ -88,6 +92,7 @@ impl Action {
         Action::OptOut,
         Action::TriggerEmergency,
         Action::StopEmergency,
+        Action::IngestCap,
         Action::CreateUser,
         Action::DisableUser,
         Action::ChangeRole,
@@ -110,7 +115,7 @@ impl Action {
             | RunBackup | RestoreBackup => TargetKind::Area,
             ProvisionDevice | RevokeDevice | DeviceReport | DeviceFetchMedia => TargetKind::Device,
             CreateBulletin | EditDraft | SubmitBulletin | ApproveBulletin | RejectBulletin
-            | CancelBulletin | TriggerEmergency | StopEmergency => TargetKind::Bulletin,
+            | CancelBulletin | TriggerEmergency | StopEmergency | IngestCap => TargetKind::Bulletin,
             CreateUser | DisableUser | ChangeRole | ChangePassword | CreateToken | RevokeToken => {
                 TargetKind::Account
             }

@@ -114,6 +114,7 @@ fn rule(action: Action, role: Role) -> Option<Rule> {
 
         (TriggerEmergency, Operator) => Rule::Issue,
         (StopEmergency, Operator) => Rule::InArea,
+        (IngestCap, Operator) => Rule::Issue,
 
         (DeviceReport | DeviceFetchMedia, Device) => Rule::OwnDevice,
 

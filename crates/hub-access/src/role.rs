@@ -20,6 +20,8 @@ pub enum Role {
     /// The chair of a commune: orders, opts in and writes the commune's bulletins.
     CommuneChair,
     /// A duty officer: triggers and stops emergencies, watches device health.
+    /// Scoped to the central area, the account of the central (national)
+    /// source system, whose emergency requests play at once like an operator's.
     Operator,
     /// A field device, on its own endpoints only.
     Device,
@@ -46,7 +48,7 @@ impl Role {
             Role::DistrictEditor => level == District,
             Role::Reviewer => matches!(level, Province | District),
             Role::CommuneChair | Role::Device => level == Commune,
-            Role::Operator => matches!(level, Province | District | Commune),
+            Role::Operator => matches!(level, Central | Province | District | Commune),
         }
     }
 

@@ -8,8 +8,9 @@ use chrono::{DateTime, FixedOffset, Utc};
 use clap::{Parser, Subcommand};
 use hub_access::{Password, Username};
 use hub_core::{AreaCode, AreaLevel, DayPlanner, DeviceLog};
-use hub_store::Store;
+use hub_store::{Store, StoreError};
 
+use crate::client::ApiArgs;
 use crate::config;
 use crate::media::MediaStore;
 use crate::report::DayPlan;
@@ -65,9 +66,11 @@ pub enum Command {
     /// the scheduler, and delivery to every device, until Ctrl-C or SIGTERM.
     Serve(ServeArgs),
     /// Write a backup of the store and its media files to one file, with a
-    /// checksum. The store must not be in use (stop `hub serve` first).
+    /// checksum. While `hub serve` runs on the store, the running hub takes
+    /// it (a consistent snapshot, through the API: an administrator's
+    /// HUB_TOKEN); otherwise the store is read directly.
     Backup {
-        /// Province configuration file (for its data_dir).
+        /// Province configuration file (for its data_dir and API address).
         #[arg(long, short, default_value = "configs/demo-province.toml")]
         config: PathBuf,
         /// Store directory; overrides the file's data_dir and HUB_DATA_DIR.
@@ -76,6 +79,26 @@ pub enum Command {
         /// The backup file to write.
         #[arg(long)]
         to: PathBuf,
+        /// The running hub's API, http://host:port; default: the
+        /// configuration's api.listen.
+        #[arg(long, env = "HUB_API_URL")]
+        api: Option<String>,
+        /// An administrator's session or API token, for a running hub.
+        #[arg(long, env = "HUB_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
+    /// Print every record of a store, or of a backup file, one JSON line
+    /// each in a fixed order: equal output, equal state.
+    Export {
+        /// Province configuration file (for its data_dir).
+        #[arg(long, short, default_value = "configs/demo-province.toml")]
+        config: PathBuf,
+        /// Store directory; overrides the file's data_dir and HUB_DATA_DIR.
+        #[arg(long, conflicts_with = "backup")]
+        data: Option<PathBuf>,
+        /// A backup file to export instead of a store (checked whole first).
+        #[arg(long)]
+        backup: Option<PathBuf>,
     },
     /// Check a backup whole, then restore it into a new, empty data
     /// directory; a damaged or truncated backup restores nothing.
@@ -109,7 +132,8 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::people::BulletinCommand,
     },
-    /// Emergency broadcasts, through the API: trigger, stop.
+    /// Emergency broadcasts, through the API: trigger, stop, correct, and
+    /// CAP 1.2 alert documents.
     Emergency {
         #[command(subcommand)]
         command: crate::people::EmergencyCommand,
@@ -197,6 +221,32 @@ pub struct ServeArgs {
     pub duration_secs: Option<u64>,
 }
 
+/// The `hub` program: parses the command line from the process, sets up
+/// logging (HUB_LOG filter, HUB_LOG_JSON for JSON lines), runs the command
+/// and maps its error to the exit code. `main.rs` is only this call (and
+/// the end-to-end tests build it into a program of their own, to kill it).
+pub fn entry() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HUB_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rumqttd=warn"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var_os("HUB_LOG_JSON").is_some() {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
+    let stdout = std::io::stdout();
+    match run(cli, &mut stdout.lock()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("hub: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Runs a parsed command, writing its output to `out`.
 pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
     match cli.command {
@@ -229,20 +279,76 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             runtime.block_on(crate::serve::serve(args, out))
         }
-        Command::Backup { config, data, to } => {
+        Command::Backup {
+            config,
+            data,
+            to,
+            api,
+            token,
+        } => {
             let loaded = config::load(&config)?;
             let data_dir = data.unwrap_or(loaded.data_dir);
-            let store = Store::open(&data_dir)
-                .with_context(|| format!("opening the store in {}", data_dir.display()))?;
-            let media = data_dir.join(crate::media::store::MEDIA_DIR);
-            let summary = hub_store::backup::write_backup(&store, &media, &to)?;
-            writeln!(
-                out,
-                "wrote {} records and {} media files to {}",
-                summary.records,
-                summary.media_files,
-                to.display()
-            )?;
+            match Store::open(&data_dir) {
+                Ok(store) => {
+                    let media = data_dir.join(crate::media::store::MEDIA_DIR);
+                    let summary = hub_store::backup::write_backup(&store, &media, &to)?;
+                    writeln!(
+                        out,
+                        "wrote {} records and {} media files to {}",
+                        summary.records,
+                        summary.media_files,
+                        to.display()
+                    )?;
+                    Ok(())
+                }
+                Err(StoreError::InUse(_)) => {
+                    let token = token.context(
+                        "a hub is running on this store: give an administrator's token \
+                         (HUB_TOKEN or --token) to take the backup through its API",
+                    )?;
+                    let api = ApiArgs {
+                        api: api.unwrap_or_else(|| format!("http://{}", loaded.api.listen)),
+                        token,
+                    };
+                    let runtime = api_runtime()?;
+                    let bytes = runtime.block_on(api.download(
+                        hyper::Method::POST,
+                        "/api/v1/backups",
+                        &to,
+                    ))?;
+                    // Checked here too: a backup is only as good as its copy.
+                    let summary = hub_store::backup::read_backup(&to)?.summary;
+                    writeln!(
+                        out,
+                        "wrote {} records and {} media files to {} ({bytes} bytes, taken by the running hub)",
+                        summary.records,
+                        summary.media_files,
+                        to.display()
+                    )?;
+                    Ok(())
+                }
+                Err(other) => Err(anyhow::Error::new(other)
+                    .context(format!("opening the store in {}", data_dir.display()))),
+            }
+        }
+        Command::Export {
+            config,
+            data,
+            backup,
+        } => {
+            let records = match backup {
+                Some(file) => hub_store::backup::read_backup(&file)?.records,
+                None => {
+                    let data_dir = match data {
+                        Some(data) => data,
+                        None => config::load(&config)?.data_dir,
+                    };
+                    Store::open(&data_dir)
+                        .with_context(|| format!("opening the store in {}", data_dir.display()))?
+                        .snapshot()?
+                }
+            };
+            hub_store::export::write_export(&records, out)?;
             Ok(())
         }
         Command::Restore { from, data } => {

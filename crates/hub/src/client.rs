@@ -2,7 +2,7 @@
 //! call over plain HTTP/1.1 (the API sits on loopback or behind a TLS proxy
 //! that also serves plain HTTP inside).
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::client::conn::http1;
@@ -38,6 +38,60 @@ impl ApiArgs {
         path: &str,
         payload: Payload,
     ) -> anyhow::Result<Value> {
+        let (status, body) = self.send(method, path, payload).await?;
+        let bytes = body.collect().await?.to_bytes();
+        let value: Value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).context("the API answered something other than JSON")?
+        };
+        if !status.is_success() {
+            return Err(api_error(status, &value));
+        }
+        Ok(value)
+    }
+
+    /// Sends one request whose answer is a file, and streams it into `to`
+    /// (through a temporary file beside it, so `to` is whole or absent).
+    /// Returns the bytes written.
+    pub async fn download(
+        &self,
+        method: Method,
+        path: &str,
+        to: &std::path::Path,
+    ) -> anyhow::Result<u64> {
+        use tokio::io::AsyncWriteExt;
+
+        let (status, mut body) = self.send(method, path, Payload::None).await?;
+        if !status.is_success() {
+            let bytes = body.collect().await?.to_bytes();
+            let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            return Err(api_error(status, &value));
+        }
+        let partial = to.with_extension("partial");
+        let mut file = tokio::fs::File::create(&partial)
+            .await
+            .with_context(|| format!("creating {}", partial.display()))?;
+        let mut written = 0;
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame.context("the API broke off the download")?.into_data() {
+                file.write_all(&data).await?;
+                written += data.len() as u64;
+            }
+        }
+        file.sync_all().await?;
+        tokio::fs::rename(&partial, to)
+            .await
+            .with_context(|| format!("writing {}", to.display()))?;
+        Ok(written)
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        payload: Payload,
+    ) -> anyhow::Result<(hyper::StatusCode, hyper::body::Incoming)> {
         let authority = self
             .api
             .strip_prefix("http://")
@@ -47,7 +101,8 @@ impl ApiArgs {
             .await
             .with_context(|| format!("connecting to the API at {}", self.api))?;
         let (mut sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
-        let connection = tokio::spawn(connection);
+        // The connection task ends by itself once the answer has been read.
+        tokio::spawn(connection);
         let mut request = Request::builder()
             .method(method)
             .uri(path)
@@ -69,20 +124,15 @@ impl ApiArgs {
             .await
             .context("the API did not answer")?;
         let status = response.status();
-        let bytes = response.into_body().collect().await?.to_bytes();
-        connection.abort();
-        let value: Value = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).context("the API answered something other than JSON")?
-        };
-        if !status.is_success() {
-            let message = value["message"].as_str().unwrap_or("no message");
-            match value["field"].as_str() {
-                Some(field) => bail!("{status}: {message} (field {field})"),
-                None => bail!("{status}: {message}"),
-            }
-        }
-        Ok(value)
+        Ok((status, response.into_body()))
+    }
+}
+
+/// The API's error answer as an error: status, message and field.
+fn api_error(status: hyper::StatusCode, value: &Value) -> anyhow::Error {
+    let message = value["message"].as_str().unwrap_or("no message");
+    match value["field"].as_str() {
+        Some(field) => anyhow::anyhow!("{status}: {message} (field {field})"),
+        None => anyhow::anyhow!("{status}: {message}"),
     }
 }

@@ -20,7 +20,8 @@ use hub_core::{
 use hub_media::BoardSize;
 use serde::Deserialize;
 
-use crate::api::settings::{ApiSettings, ENV_API_LISTEN};
+use crate::api::settings::{ApiSettings, CapSettings, ENV_API_LISTEN};
+use crate::backup_schedule::BackupSettings;
 use crate::link::settings::{
     LinkSettings, ENV_MEDIA_LISTEN, ENV_MQTT_LISTEN, ENV_PUBLIC_MEDIA_URL,
 };
@@ -102,8 +103,13 @@ pub struct HubConfig {
     pub link: LinkSettings,
     #[serde(default)]
     pub api: ApiSettings,
+    /// CAP alerts posted to the API; carried in `api.cap`.
+    #[serde(default)]
+    pub cap: CapSettings,
     #[serde(default)]
     pub boards: BoardsEntry,
+    #[serde(default)]
+    pub backup: BackupSettings,
 }
 
 /// The `[boards]` section: the LED boards' resolution, which pictures are
@@ -249,6 +255,8 @@ pub struct LoadedConfig {
     pub data_dir: PathBuf,
     pub link: LinkSettings,
     pub api: ApiSettings,
+    /// Scheduled backups.
+    pub backup: BackupSettings,
     /// The boards' resolution: pictures are stored fitted to it.
     pub board: BoardSize,
     pub province: Province,
@@ -336,7 +344,11 @@ impl HubConfig {
         Ok(LoadedConfig {
             data_dir: self.data_dir,
             link: self.link,
-            api: self.api,
+            backup: self.backup,
+            api: ApiSettings {
+                cap: self.cap,
+                ..self.api
+            },
             board: BoardSize::new(self.boards.width, self.boards.height)
                 .map_err(|e| ConfigError::invalid(path, "boards", e.to_string()))?,
             province,

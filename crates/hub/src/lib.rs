@@ -11,7 +11,9 @@
 //! - [`link`]: `hub serve`: the broker, the device protocol and delivery state.
 //! - [`admin`]: the first administrator, created from the command line.
 //! - [`api`]: the people's HTTP API under `/api/v1`, served beside the hub.
+//! - [`cap`]: CAP 1.2 alerts posted to the API: validation and mapping onto bulletins.
 //! - [`serve`]: `hub serve` around [`link`], until a shutdown signal.
+//! - [`backup_schedule`]: the backups a running hub takes by itself.
 //! - [`demo`]: `hub demo`: the hub plus a simulated fleet of the province on a fast clock.
 //! - [`client`], [`people`]: the command line's API client and the commands
 //!   built on it (`hub user`, `hub device`, `hub bulletin`, `hub emergency`,
@@ -20,6 +22,8 @@
 
 pub mod admin;
 pub mod api;
+pub mod backup_schedule;
+pub mod cap;
 pub mod cli;
 pub mod client;
 pub mod config;

@@ -176,6 +176,35 @@ pub enum EmergencyCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Correct an erroneous emergency: it is stopped, and the correction airs
+    /// where it had aired.
+    Correct {
+        #[command(flatten)]
+        api: ApiArgs,
+        /// The erroneous emergency.
+        id: String,
+        #[arg(long)]
+        title: String,
+        /// Spoken on loudspeakers and shown on boards.
+        #[arg(long)]
+        message: Option<String>,
+        /// A recording to play instead of speech.
+        #[arg(long)]
+        audio: Option<PathBuf>,
+        /// How long the correction stays valid.
+        #[arg(long, default_value_t = 60)]
+        minutes: u32,
+        /// Why the first one was wrong.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Post a CAP 1.2 alert document (XML), as an alerting system does.
+    Cap {
+        #[command(flatten)]
+        api: ApiArgs,
+        /// The CAP document.
+        file: PathBuf,
+    },
 }
 
 /// `hub audit`: entries, oldest first.
@@ -384,6 +413,38 @@ pub async fn emergency(command: EmergencyCommand, out: &mut dyn Write) -> anyhow
                 Method::POST,
                 &format!("/api/v1/emergencies/{id}/stop"),
                 Payload::Json(json!({ "reason": reason })),
+            )
+            .await?
+        }
+        EmergencyCommand::Correct {
+            api,
+            id,
+            title,
+            message,
+            audio,
+            minutes,
+            reason,
+        } => {
+            let upload = match &audio {
+                Some(path) => Some(upload(&api, path).await?),
+                None => None,
+            };
+            let body = json!({"title": title, "message": message, "upload": upload,
+                "valid_minutes": minutes, "reason": reason});
+            api.call(
+                Method::POST,
+                &format!("/api/v1/emergencies/{id}/correct"),
+                Payload::Json(body),
+            )
+            .await?
+        }
+        EmergencyCommand::Cap { api, file } => {
+            let document =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            api.call(
+                Method::POST,
+                "/api/v1/cap",
+                Payload::Bytes(document, "application/cap+xml"),
             )
             .await?
         }

@@ -99,6 +99,10 @@ const DESIGN: &[(Action, &str)] = &[
         /*    */ ".   .   .   .   .   Y   .",
     ),
     (
+        Action::IngestCap,
+        /*        */ ".   .   .   .   .   Y   .",
+    ),
+    (
         Action::CreateUser,
         /*       */ "Y   .   .   .   .   .   .",
     ),
@@ -633,5 +637,86 @@ fn scope_identity_and_target_kind_are_checked_first() {
     assert_eq!(
         authorize(&device, Action::DeviceReport, Target::Device(&other), &tree),
         Err(Denied::NotOwnDevice)
+    );
+}
+
+#[test]
+fn cap_alerts_come_from_operators_and_the_central_system_within_their_area() {
+    let tree = tree();
+    let central = principal(
+        Subject::Token(TokenName::parse("trung-uong").unwrap()),
+        Role::Operator,
+        "VN",
+    );
+    let provincial = principal(user("op-tinh"), Role::Operator, "67");
+    let mut everywhere = bulletin(
+        central.subject.clone(),
+        "VN",
+        &["25000", "24611"],
+        BulletinState::Approved,
+    );
+    everywhere.class = PriorityClass::Emergency;
+    // The central system's emergency requests reach every province.
+    for action in [Action::IngestCap, Action::TriggerEmergency] {
+        assert_eq!(
+            authorize(&central, action, Target::Bulletin(&everywhere), &tree),
+            Ok(())
+        );
+    }
+    // A CAP alert need not be an emergency: a priority bulletin too.
+    let mut advisory = bulletin(
+        provincial.subject.clone(),
+        "67",
+        &["24650"],
+        BulletinState::Approved,
+    );
+    assert_eq!(
+        authorize(
+            &provincial,
+            Action::IngestCap,
+            Target::Bulletin(&advisory),
+            &tree
+        ),
+        Ok(())
+    );
+    advisory.targets.push(code("25000"));
+    assert_eq!(
+        authorize(
+            &provincial,
+            Action::IngestCap,
+            Target::Bulletin(&advisory),
+            &tree
+        ),
+        Err(Denied::OutsideArea {
+            target: code("25000"),
+            area: code("67")
+        })
+    );
+    // In one's own name only: not the central system's.
+    assert_eq!(
+        authorize(
+            &provincial,
+            Action::IngestCap,
+            Target::Bulletin(&everywhere),
+            &tree
+        ),
+        Err(Denied::NotYourIssuer {
+            issuer: code("VN"),
+            area: code("67")
+        })
+    );
+    // Editors write bulletins, they do not post alerts.
+    let editor = principal_for(Role::ProvincialEditor);
+    assert_eq!(
+        authorize(
+            &editor,
+            Action::IngestCap,
+            Target::Bulletin(&advisory),
+            &tree
+        ),
+        Err(Denied::Role {
+            role: Role::ProvincialEditor,
+            action: Action::IngestCap
+        })
     );
 }

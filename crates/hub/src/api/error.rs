@@ -177,11 +177,11 @@ impl From<LoginError> for ApiError {
 impl From<ServeError> for ApiError {
     fn from(error: ServeError) -> Self {
         tracing::error!(error = %error, "the hub task did not answer the API");
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "the hub is stopping or has stopped",
-        )
+        let message = match error {
+            ServeError::NotRecorded => error.to_string(),
+            _ => "the hub is stopping or has stopped".to_owned(),
+        };
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
 }
 

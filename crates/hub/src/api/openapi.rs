@@ -5,8 +5,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::error::ErrorBody;
 use super::handlers::{
-    areas, audit, bulletins, communes, devices, emergencies, session, tokens, uploads, users,
-    Reason,
+    areas, audit, backups, bulletins, cap, communes, devices, emergencies, session, tokens,
+    uploads, users, Reason,
 };
 
 #[derive(OpenApi)]
@@ -28,8 +28,10 @@ use super::handlers::{
         bulletins::deliveries, bulletins::submit, bulletins::approve, bulletins::reject,
         bulletins::cancel,
         communes::programme, communes::reorder, communes::opt_in, communes::opt_out,
-        emergencies::trigger, emergencies::stop,
+        emergencies::trigger, emergencies::stop, emergencies::correct,
+        cap::ingest,
         audit::query,
+        backups::take,
     ),
     components(schemas(ErrorBody, Reason)),
     modifiers(&BearerAuth),

@@ -5,7 +5,8 @@
 use axum::routing::{delete, get, post, put, MethodRouter};
 
 use super::handlers::{
-    areas, audit, bulletins, communes, devices, emergencies, session, tokens, uploads, users,
+    areas, audit, backups, bulletins, cap, communes, devices, emergencies, session, tokens,
+    uploads, users,
 };
 use super::state::ApiState;
 
@@ -117,7 +118,14 @@ pub fn endpoints() -> Vec<Endpoint> {
             "/api/v1/emergencies/{id}/stop",
             post(emergencies::stop),
         ),
+        at(
+            "post",
+            "/api/v1/emergencies/{id}/correct",
+            post(emergencies::correct),
+        ),
+        at("post", "/api/v1/cap", post(cap::ingest)),
         at("get", "/api/v1/audit", get(audit::query)),
+        at("post", "/api/v1/backups", post(backups::take)),
     ]
 }
 

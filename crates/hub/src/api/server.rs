@@ -1,15 +1,17 @@
 //! The API's router: the route table, the OpenAPI document, request
-//! timeouts and JSON answers for unknown paths and methods
+//! timeouts, changes answered only once on disk, and JSON answers for
+//! unknown paths and methods
 //! ([`HttpServer`](crate::http_server::HttpServer) serves it).
 
 use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use hub_store::Store;
 use utoipa::OpenApi;
 
 use super::error::ApiError;
@@ -26,6 +28,10 @@ pub fn router(state: ApiState) -> Router {
     router
         .fallback(unknown_path)
         .method_not_allowed_fallback(wrong_method)
+        .layer(middleware::from_fn_with_state(
+            state.store.clone(),
+            answer_when_durable,
+        ))
         .layer(middleware::from_fn_with_state(
             Duration::from_secs(state.settings.request_timeout_secs),
             time_limit,
@@ -47,6 +53,25 @@ async fn wrong_method() -> ApiError {
         "method_not_allowed",
         "this endpoint does not take that method: see /api/v1/openapi.json",
     )
+}
+
+/// Holds back the success of a request that may have changed something
+/// until the store has flushed it: what a person was told is done survives
+/// a power cut. (Changes to the programme are flushed with their audit
+/// entries by the store writer already; this covers accounts, tokens,
+/// uploads and the rest.)
+async fn answer_when_durable(State(store): State<Store>, request: Request, next: Next) -> Response {
+    let reads_only = matches!(*request.method(), Method::GET | Method::HEAD);
+    let response = next.run(request).await;
+    if reads_only || !response.status().is_success() {
+        return response;
+    }
+    let flushed = tokio::task::spawn_blocking(move || store.flush()).await;
+    match flushed {
+        Ok(Ok(())) => response,
+        Ok(Err(error)) => ApiError::internal(&error).into_response(),
+        Err(error) => ApiError::internal(&error).into_response(),
+    }
 }
 
 /// Answers 408 for a request that takes longer than `limit`.

@@ -1,4 +1,5 @@
-//! The `[api]` section of the configuration.
+//! The `[api]` section of the configuration, and `[cap]` (CAP alerts
+//! posted to the API), which the API carries in [`ApiSettings::cap`].
 
 use std::net::SocketAddr;
 
@@ -22,6 +23,30 @@ pub struct ApiSettings {
     pub request_timeout_secs: u64,
     /// How long a login lasts.
     pub session_hours: u32,
+    /// The `[cap]` section, set from its own section of the file.
+    #[serde(skip)]
+    pub cap: CapSettings,
+}
+
+/// The `[cap]` section: CAP 1.2 alerts posted to `POST /api/v1/cap`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CapSettings {
+    /// Air alerts whose status is Test, Exercise or Draft, as if they were
+    /// Actual: for exercising the chain end to end on a test installation.
+    /// Off, they are validated, recorded and answered, and never aired.
+    pub test_mode: bool,
+    /// Largest CAP document (embedded audio is base64 inside it).
+    pub max_bytes: usize,
+}
+
+impl Default for CapSettings {
+    fn default() -> Self {
+        Self {
+            test_mode: false,
+            max_bytes: 16 * 1024 * 1024,
+        }
+    }
 }
 
 impl Default for ApiSettings {
@@ -32,6 +57,7 @@ impl Default for ApiSettings {
             max_upload_bytes: 128 * 1024 * 1024,
             request_timeout_secs: 120,
             session_hours: 12,
+            cap: CapSettings::default(),
         }
     }
 }

@@ -4,14 +4,14 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use hub_access::{authorize, AccessStore, Action, AuditEvent, AuditLog, LoginThrottle, Target};
-use hub_core::AreaTree;
+use hub_core::{AreaTree, Event, Programme};
 use hub_proto::Clock;
-use hub_store::Store;
+use hub_store::{Batch, Store};
 
 use super::auth::Caller;
 use super::error::ApiError;
 use super::settings::ApiSettings;
-use crate::link::HubClient;
+use crate::link::{HubClient, Staged};
 use crate::media::MediaStore;
 
 pub type ApiState = Arc<ApiContext>;
@@ -61,6 +61,33 @@ impl ApiContext {
             );
             ApiError::from(denied)
         })
+    }
+
+    /// Feeds `event` to the hub task and writes, in one transaction with
+    /// what it changed, `extra` and the audit entry `audit` (completed by
+    /// `complete` from the programme as the event left it); answers once
+    /// that is on disk. A refused event writes nothing.
+    pub async fn commit(
+        &self,
+        event: Event,
+        extra: Batch,
+        audit: AuditEvent,
+        complete: impl FnOnce(&mut AuditEvent, &Programme) + Send + 'static,
+    ) -> Result<(), ApiError> {
+        let log = self.audit.clone();
+        let tree = self.tree.clone();
+        let now = self.now();
+        let staged: Staged = Box::new(move |programme| {
+            let mut batch = extra;
+            let mut audit = audit;
+            complete(&mut audit, programme);
+            log.stage(&mut batch, audit, &tree, now)?;
+            Ok(batch)
+        });
+        self.hub
+            .commit(event, staged)
+            .await?
+            .map_err(ApiError::from)
     }
 
     /// Appends `event` to the audit log.

@@ -8,14 +8,16 @@ use std::net::SocketAddr;
 use chrono::NaiveDate;
 use hub_core::{
     AreaCode, Bulletin, BulletinId, ChairOrder, CoreError, Delivery, DeliveryState, Device,
-    DeviceId, Event, OptIn, PlanItem,
+    DeviceId, Event, OptIn, PlanItem, Programme,
 };
 use hub_proto::{DeviceCredentials, Provisioning, Status};
+use hub_store::Batch;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::service::ServeError;
+use super::writer::DurableReply;
 use crate::http_server::HttpServer;
 
 /// Counters of the device link.
@@ -36,8 +38,14 @@ pub struct LinkStats {
     pub store_failures: u64,
 }
 
+/// Records a request stages to be written in the same transaction as its
+/// event, made from the programme as the event left it (an audit entry
+/// names the bulletin's new state).
+pub type Staged =
+    Box<dyn FnOnce(&Programme) -> Result<Batch, Box<dyn std::error::Error + Send + Sync>> + Send>;
+
 pub(super) enum Request {
-    Event(Event, oneshot::Sender<Result<(), CoreError>>),
+    Event(Event, Staged, DurableReply),
     Deliveries(DeviceId, oneshot::Sender<Vec<Delivery>>),
     Online(DeviceId, oneshot::Sender<bool>),
     Health(DeviceId, oneshot::Sender<Option<Status>>),
@@ -97,9 +105,26 @@ impl HubClient {
         answer.await.map_err(|_| ServeError::Stopped)
     }
 
-    /// Feeds a scheduler event (a new bulletin, an approval, a cancellation…).
+    /// Feeds a scheduler event (a new bulletin, an approval, a cancellation…)
+    /// and answers once its effects are on disk.
     pub async fn event(&self, event: Event) -> Result<Result<(), CoreError>, ServeError> {
-        self.ask(|reply| Request::Event(event, reply)).await
+        self.commit(event, Box::new(|_| Ok(Batch::new()))).await
+    }
+
+    /// Feeds `event` and writes what it changed, the programme and the
+    /// records `staged` makes in one transaction; answers once that is on
+    /// disk, or with the scheduler's refusal (then nothing is written).
+    pub async fn commit(
+        &self,
+        event: Event,
+        staged: Staged,
+    ) -> Result<Result<(), CoreError>, ServeError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(Request::Event(event, staged, reply))
+            .await
+            .map_err(|_| ServeError::Stopped)?;
+        answer.await.map_err(|_| ServeError::NotRecorded)
     }
 
     /// Where each airing of `device` stands.

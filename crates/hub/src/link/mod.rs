@@ -28,6 +28,6 @@ mod task;
 pub mod transport;
 pub mod writer;
 
-pub use handle::{CommuneView, DayPlans, DeliveryTally, HubClient, HubHandle, LinkStats};
+pub use handle::{CommuneView, DayPlans, DeliveryTally, HubClient, HubHandle, LinkStats, Staged};
 pub use service::{start, BrokerChoice, ServeError, ServeOptions};
 pub use settings::LinkSettings;

@@ -9,7 +9,7 @@
 //! a [`HubHandle`].
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,8 +28,10 @@ use super::task::{Effects, Hub};
 use super::transport::{self, BrokerUrl};
 use super::writer::StoreWriter;
 use crate::api::ApiContext;
+use crate::backup_schedule::{self, BackupSettings};
 use crate::config::LoadedConfig;
 use crate::http_server::HttpServer;
+use crate::media::check::check_media;
 use crate::media::{MediaStore, MediaStoreError};
 use crate::seed::{self, SeedError};
 
@@ -79,6 +81,43 @@ pub enum ServeError {
     },
     #[error("the hub has stopped")]
     Stopped,
+    #[error(
+        "the hub could not confirm that the change was stored (it stopped, or its store \
+         failed); look before repeating it"
+    )]
+    NotRecorded,
+}
+
+/// Checks the media files, then takes scheduled backups, beside the hub.
+fn background_upkeep(
+    data_dir: &Path,
+    store: &Store,
+    media_dir: PathBuf,
+    backup: BackupSettings,
+    cancel: CancellationToken,
+) {
+    let backups_dir = backup
+        .dir
+        .clone()
+        .unwrap_or_else(|| data_dir.join("backups"));
+    let store = store.clone();
+    tokio::spawn(async move {
+        let checked = {
+            let (store, media_dir) = (store.clone(), media_dir.clone());
+            tokio::task::spawn_blocking(move || check_media(&store, &media_dir)).await
+        };
+        match checked {
+            Ok(Ok(check)) => tracing::info!(
+                whole = check.whole,
+                missing = check.missing.len(),
+                damaged = check.damaged.len(),
+                "media files checked"
+            ),
+            Ok(Err(error)) => tracing::error!(%error, "checking the media files failed"),
+            Err(error) => tracing::error!(%error, "checking the media files failed"),
+        }
+        backup_schedule::run(store, media_dir, backups_dir, backup, cancel).await;
+    });
 }
 
 /// Opens the store, starts the broker link and the hub task.
@@ -94,6 +133,8 @@ pub async fn start(options: ServeOptions) -> Result<HubHandle, ServeError> {
     let store = Store::open(&data_dir)?;
     store.import_province(&config.province)?;
     let media = MediaStore::open(&data_dir, store.clone())?;
+    let media_dir = media.dir().to_owned();
+    let (api_store, backup) = (store.clone(), config.backup.clone());
     let (programme, audio, visuals, board) =
         (config.programme, config.audio, config.visuals, config.board);
     {
@@ -247,6 +288,7 @@ pub async fn start(options: ServeOptions) -> Result<HubHandle, ServeError> {
         .await?;
 
     let task = tokio::spawn(hub.run(uplinks, inbox, tick, cancel.clone()));
+    background_upkeep(&data_dir, &api_store, media_dir, backup, cancel.clone());
     stop_on_error.disarm();
     Ok(HubHandle {
         mqtt_addr,

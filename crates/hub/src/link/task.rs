@@ -287,14 +287,32 @@ impl Hub {
 
     async fn on_request(&mut self, request: Request) -> Result<(), ServeError> {
         match request {
-            Request::Event(event, reply) => {
+            Request::Event(event, staged, reply) => {
                 let now = self.clock.now();
-                let mut refused = self.round(now, vec![event], Effects::default()).await?;
-                let outcome = refused.pop().map_or(Ok(()), |(_, e)| Err(e));
-                if outcome.is_ok() {
-                    self.store.save_programme(self.scheduler.programme())?;
+                let (mut refused, mut changes) =
+                    self.decide(now, vec![event], Effects::default()).await?;
+                match refused.pop() {
+                    Some((_, error)) => {
+                        self.writer.write(changes);
+                        let _ = reply.send(Err(error));
+                    }
+                    None => {
+                        let programme = self.scheduler.programme();
+                        changes.stage(self.store.programme_batch(programme)?);
+                        match staged(programme) {
+                            Ok(batch) => {
+                                changes.stage(batch);
+                                changes.reply_when_durable(reply);
+                            }
+                            // The reply is dropped: the change took effect
+                            // but its records could not be made.
+                            Err(error) => {
+                                tracing::error!(%error, "staging a request's records failed")
+                            }
+                        }
+                        self.writer.write(changes);
+                    }
                 }
-                let _ = reply.send(outcome);
             }
             Request::Deliveries(device, reply) => {
                 let _ = reply.send(self.deliveries.of_device(&device).cloned().collect());
@@ -456,6 +474,19 @@ impl Hub {
         events: Vec<Event>,
         effects: Effects,
     ) -> Result<Vec<(usize, hub_core::CoreError)>, ServeError> {
+        let (refused, changes) = self.decide(now, events, effects).await?;
+        self.writer.write(changes);
+        Ok(refused)
+    }
+
+    /// A [`round`](Self::round) whose changes are handed back instead of
+    /// written, to be written together with more.
+    async fn decide(
+        &mut self,
+        now: DateTime<Utc>,
+        events: Vec<Event>,
+        effects: Effects,
+    ) -> Result<(Vec<(usize, hub_core::CoreError)>, Changes), ServeError> {
         // Device logs change only through events.
         let logs = events.iter().filter_map(event_device).cloned().collect();
         let (decisions, refused) = if events.is_empty() {
@@ -464,8 +495,8 @@ impl Hub {
             let handled = self.scheduler.handle_all(now, events);
             (handled.decisions, handled.refused)
         };
-        self.carry_out(now, decisions, effects, logs).await?;
-        Ok(refused)
+        let changes = self.carry_out(now, decisions, effects, logs).await?;
+        Ok((refused, changes))
     }
 
     /// Online devices that have not acknowledged a command within the ack
@@ -510,14 +541,14 @@ impl Hub {
             .collect()
     }
 
-    /// Publishes what the decisions require and records what changed.
+    /// Publishes what the decisions require; returns the records that changed.
     async fn carry_out(
         &mut self,
         now: DateTime<Utc>,
         decisions: Vec<Decision>,
         effects: Effects,
         mut devices: BTreeSet<DeviceId>,
-    ) -> Result<(), ServeError> {
+    ) -> Result<Changes, ServeError> {
         let Effects {
             sync: hellos,
             mut changed,
@@ -598,8 +629,7 @@ impl Hub {
         records.put_bulletins(bulletins);
         records.put_deliveries(changed);
         records.put_histories(histories);
-        self.writer.write(records);
-        Ok(())
+        Ok(records)
     }
 
     /// Signs and publishes one command; returns the deliveries it moved to `sent`.

@@ -10,6 +10,11 @@
 //! in its last state. The thread runs at a lower scheduling priority: when
 //! the CPU is short, device traffic goes first and the writer catches up
 //! after.
+//!
+//! A person's change (an approval, say) comes with records staged by the
+//! API (its audit entry) and a reply: its scheduling, its records and the
+//! programme are written in one transaction, and the reply goes out only
+//! once the store has flushed it to disk.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,8 +22,12 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
-use hub_core::{AiringKey, Bulletin, BulletinId, Delivery, DeviceId};
+use hub_core::{AiringKey, Bulletin, BulletinId, CoreError, Delivery, DeviceId};
 use hub_store::{delivery_key, Batch, DeviceHistory, Store, StoreError};
+use tokio::sync::oneshot;
+
+/// Told `Ok` once a change is durable; dropped if it could not be written.
+pub type DurableReply = oneshot::Sender<Result<(), CoreError>>;
 
 /// Queued changes are merged up to about this many per transaction.
 const MAX_MERGED_CHANGES: usize = 50_000;
@@ -29,6 +38,11 @@ const MAX_MERGED_CHANGES: usize = 50_000;
 pub struct Changes {
     lists: Vec<List>,
     len: usize,
+    /// Records already encoded, written after the lists' in the same
+    /// transaction (later changes to the same key win).
+    staged: Batch,
+    /// Replies owed once these changes are on disk.
+    durable: Vec<DurableReply>,
 }
 
 enum List {
@@ -56,6 +70,17 @@ impl Changes {
         self.add(histories.len(), List::Histories(histories));
     }
 
+    /// Adds records encoded elsewhere, written in the same transaction.
+    pub fn stage(&mut self, batch: Batch) {
+        self.len += batch.len();
+        self.staged.append(batch);
+    }
+
+    /// `reply` is told once these changes are flushed to disk.
+    pub fn reply_when_durable(&mut self, reply: DurableReply) {
+        self.durable.push(reply);
+    }
+
     fn add(&mut self, len: usize, list: List) {
         if len > 0 {
             self.len += len;
@@ -68,18 +93,21 @@ impl Changes {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len == 0 && self.durable.is_empty()
     }
 
     /// Adds `later`'s changes after these.
     fn append(&mut self, mut later: Changes) {
         self.len += later.len;
         self.lists.append(&mut later.lists);
+        self.staged.append(later.staged);
+        self.durable.append(&mut later.durable);
     }
 
     /// A batch with the last change to each record, in order; the earlier
-    /// ones are not even encoded.
-    fn to_batch(&self) -> Result<Batch, StoreError> {
+    /// ones are not even encoded. Staged records follow, so a person's
+    /// change (the programme as it stands) has the last word.
+    fn to_batch(&mut self) -> Result<Batch, StoreError> {
         let mut seen = HashSet::with_capacity(self.len);
         let mut last: Vec<Write> = self
             .lists
@@ -93,6 +121,7 @@ impl Changes {
         for write in last {
             write.add_to(&mut batch)?;
         }
+        batch.append(std::mem::take(&mut self.staged));
         Ok(batch)
     }
 }
@@ -174,10 +203,22 @@ impl StoreWriter {
                             Err(_) => break,
                         }
                     }
-                    let written = changes.to_batch().and_then(|batch| store.apply(batch));
-                    if let Err(error) = written {
-                        failed.fetch_add(1, Ordering::Relaxed);
-                        tracing::error!(%error, "writing hub state to the store failed");
+                    let mut written = changes.to_batch().and_then(|batch| store.apply(batch));
+                    if written.is_ok() && !changes.durable.is_empty() {
+                        written = store.flush();
+                    }
+                    match written {
+                        Ok(()) => {
+                            for reply in changes.durable {
+                                let _ = reply.send(Ok(()));
+                            }
+                        }
+                        // The replies are dropped unanswered: whoever waits
+                        // learns the change may not be stored.
+                        Err(error) => {
+                            failed.fetch_add(1, Ordering::Relaxed);
+                            tracing::error!(%error, "writing hub state to the store failed");
+                        }
                     }
                 }
                 if let Err(error) = store.flush() {
@@ -288,6 +329,28 @@ mod tests {
             "the later change wins"
         );
         assert_eq!(stored(&store, &withdrawn), None, "removed after it was put");
+    }
+
+    #[test]
+    fn staged_records_are_written_with_the_changes_and_answered_once_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let writer = StoreWriter::start(store.clone());
+        let planned = delivery("lu", DeliveryState::Queued);
+        let mut staged = Batch::new();
+        // The staged record has the last word over the round's own change.
+        let sent = delivery("lu", DeliveryState::Sent);
+        staged.put(&sent).unwrap();
+        let mut changes = Changes::default();
+        changes.put_deliveries(vec![planned]);
+        changes.stage(staged);
+        let (reply, answer) = oneshot::channel();
+        changes.reply_when_durable(reply);
+        writer.write(changes);
+        assert_eq!(answer.blocking_recv().unwrap(), Ok(()));
+        // Answered only after the write: the record is there already.
+        assert_eq!(stored(&store, &sent), Some(sent));
+        writer.finish();
     }
 
     #[test]

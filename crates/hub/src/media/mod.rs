@@ -4,6 +4,7 @@
 //! # Layout
 //! - [`store`]: files under `<data_dir>/media/<sha256>`, written atomically,
 //!   each stored once; their facts in sled (`hub-store`).
+//! - [`check`]: every stored file checked (size and hash) when the hub starts.
 //! - [`ingest`]: a bulletin's recording or text (spoken by espeak-ng)
 //!   becomes a stored file and the part's slot.
 //! - [`visual`]: a bulletin's picture (fitted to the boards) or video for
@@ -12,6 +13,7 @@
 //! - [`range`]: the `Range` and `If-Range` rules of RFC 9110, pure.
 //! - [`server`]: `GET`/`HEAD /media/v1/{sha256}` for authenticated devices.
 
+pub mod check;
 pub mod ingest;
 pub mod range;
 pub mod server;

@@ -8,14 +8,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use hub_access::{needs_review, Action, Authorship, BulletinFacts, Target};
+use hub_access::{needs_review, Action, AuditEvent, Authorship, BulletinFacts, Target};
 use hub_core::{
     AreaCode, AreaLevel, AudioPart, AudioSource, Bulletin, BulletinId, BulletinState, Category,
     Delivery, Event, Language, PriorityClass, Recurrence, StoredAudio, StoredVisual, Validity,
     Variant, VisualKind, VisualPart,
 };
 use hub_media::AudioSettings;
-use hub_store::MediaKind;
+use hub_store::{Batch, MediaKind};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -423,11 +423,6 @@ async fn speak_parts(state: &ApiContext, bulletin: &mut Bulletin) -> Result<(), 
     Ok(())
 }
 
-/// Sends `event` to the scheduler; its refusal is the caller's error.
-pub async fn apply(state: &ApiContext, event: Event) -> Result<(), ApiError> {
-    state.hub.event(event).await?.map_err(ApiError::from)
-}
-
 /// Publishes a new bulletin (a draft, or an emergency already approved) as
 /// `caller`, its author: authorised for `action`, its speech spoken,
 /// `after_speech` applied (slots that follow the audio), validated, queued,
@@ -448,33 +443,55 @@ pub async fn publish_new(
     speak_parts(state, &mut bulletin).await?;
     after_speech(&mut bulletin);
     bulletin.validate(&state.tree)?;
-    apply(state, Event::Queue(bulletin.clone())).await?;
-    state.access.record_author(&Authorship {
+    let mut authorship = Batch::new();
+    authorship.put(&Authorship {
         bulletin: bulletin.id.clone(),
         author: caller.principal.subject.clone(),
         created: state.now(),
     })?;
-    record_change(state, caller, action, &bulletin, None, bulletin.state, None)?;
+    let audit = change_event(caller, action, &bulletin, None, None);
+    commit_change(state, Event::Queue(bulletin.clone()), authorship, audit).await?;
     view(state, bulletin).await
 }
 
-/// Records a bulletin's state change in the audit log.
-fn record_change(
-    state: &ApiContext,
+/// The audit entry of a change to `bulletin`; its state after the change is
+/// filled in when the change is committed.
+fn change_event(
     caller: &Caller,
     action: Action,
     bulletin: &Bulletin,
     before: Option<BulletinState>,
-    after: BulletinState,
     reason: Option<String>,
-) -> Result<(), ApiError> {
+) -> AuditEvent {
     let mut event = caller.event(action, format!("bulletin {}", bulletin.id));
     event.areas = bulletin.targets.clone();
     event.bulletin = Some(bulletin.id.clone());
-    event.before = before.map(|s| format!("{s:?}").to_lowercase());
-    event.after = Some(format!("{after:?}").to_lowercase());
+    event.before = before.map(state_name);
     event.reason = reason;
-    state.record(event)
+    event
+}
+
+fn state_name(state: BulletinState) -> String {
+    format!("{state:?}").to_lowercase()
+}
+
+/// Feeds `event` about a bulletin and writes its effects, `extra` and
+/// `audit` (with the bulletin's state after it) in one transaction.
+async fn commit_change(
+    state: &ApiContext,
+    event: Event,
+    extra: Batch,
+    audit: AuditEvent,
+) -> Result<(), ApiError> {
+    state
+        .commit(event, extra, audit, |audit, programme| {
+            audit.after = audit
+                .bulletin
+                .as_ref()
+                .and_then(|id| programme.bulletin(id).ok())
+                .map(|bulletin| state_name(bulletin.state));
+        })
+        .await
 }
 
 /// Write a new draft. Sensitive categories (and drafts the editor flags)
@@ -517,16 +534,14 @@ pub async fn edit(
     // Speech gets its slot from the spoken audio: validated after speaking.
     speak_parts(&state, &mut bulletin).await?;
     bulletin.validate(&state.tree)?;
-    apply(&state, Event::Queue(bulletin.clone())).await?;
-    record_change(
-        &state,
+    let audit = change_event(
         &caller,
         Action::EditDraft,
         &bulletin,
         Some(current.state),
-        bulletin.state,
         None,
-    )?;
+    );
+    commit_change(&state, Event::Queue(bulletin.clone()), Batch::new(), audit).await?;
     Ok(Json(view(&state, bulletin).await?))
 }
 
@@ -623,17 +638,9 @@ pub async fn transition(
     let current = load(state, id).await?;
     state.authorize(caller, action, Target::Bulletin(&facts(state, &current)?))?;
     let reason = reason.map(Reason::required).transpose()?;
-    apply(state, event(current.id.clone())).await?;
+    let audit = change_event(caller, action, &current, Some(current.state), reason);
+    commit_change(state, event(current.id.clone()), Batch::new(), audit).await?;
     let updated = load(state, id).await?;
-    record_change(
-        state,
-        caller,
-        action,
-        &updated,
-        Some(current.state),
-        updated.state,
-        reason,
-    )?;
     Ok(Json(view(state, updated).await?))
 }
 

@@ -11,12 +11,12 @@ use hub_core::{AreaCode, AreaLevel, BulletinId, ChairOrder, Event, OptIn, PlanIt
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::bulletins::apply;
 use super::parse_id;
 use crate::api::auth::Caller;
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::{Body, Query};
 use crate::api::state::{ApiContext, ApiState};
+use hub_store::Batch;
 
 #[derive(Serialize, ToSchema)]
 pub struct ProgrammeView {
@@ -92,19 +92,22 @@ fn commune(state: &ApiContext, code: &str) -> Result<AreaCode, ApiError> {
     }
 }
 
-fn record(
+/// Feeds the chair's `event` and writes it with its audit entry, in one
+/// transaction.
+async fn commit(
     state: &ApiContext,
     caller: &Caller,
     action: Action,
+    event: Event,
     commune: &AreaCode,
     bulletin: Option<&BulletinId>,
     after: String,
 ) -> Result<(), ApiError> {
-    let mut event = caller.event(action, format!("commune {commune}"));
-    event.areas = vec![commune.clone()];
-    event.bulletin = bulletin.cloned();
-    event.after = Some(after);
-    state.record(event)
+    let mut audit = caller.event(action, format!("commune {commune}"));
+    audit.areas = vec![commune.clone()];
+    audit.bulletin = bulletin.cloned();
+    audit.after = Some(after);
+    state.commit(event, Batch::new(), audit, |_, _| {}).await
 }
 
 /// What the commune airs today and what its chair decided.
@@ -180,22 +183,20 @@ pub async fn reorder(
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(", ");
-    apply(
-        &state,
-        Event::Reorder(ChairOrder {
-            commune: commune.clone(),
-            order: request.order,
-        }),
-    )
-    .await?;
-    record(
+    let event = Event::Reorder(ChairOrder {
+        commune: commune.clone(),
+        order: request.order,
+    });
+    commit(
         &state,
         &caller,
         Action::ReorderPriority,
+        event,
         &commune,
         None,
         after,
-    )?;
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -213,24 +214,22 @@ pub async fn opt_in(
     let commune = commune(&state, &code)?;
     let bulletin: BulletinId = parse_id(&bulletin, "bulletin")?;
     state.authorize(&caller, Action::OptIn, Target::Area(&commune))?;
-    apply(
-        &state,
-        Event::OptIn(OptIn {
-            commune: commune.clone(),
-            bulletin: bulletin.clone(),
-            at: request.at,
-        }),
-    )
-    .await?;
     let after = format!("opted in from {}", request.at);
-    record(
+    let event = Event::OptIn(OptIn {
+        commune: commune.clone(),
+        bulletin: bulletin.clone(),
+        at: request.at,
+    });
+    commit(
         &state,
         &caller,
         Action::OptIn,
+        event,
         &commune,
         Some(&bulletin),
         after,
-    )?;
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -247,21 +246,19 @@ pub async fn opt_out(
     let commune = commune(&state, &code)?;
     let bulletin: BulletinId = parse_id(&bulletin, "bulletin")?;
     state.authorize(&caller, Action::OptOut, Target::Area(&commune))?;
-    apply(
-        &state,
-        Event::OptOut {
-            commune: commune.clone(),
-            bulletin: bulletin.clone(),
-        },
-    )
-    .await?;
-    record(
+    let event = Event::OptOut {
+        commune: commune.clone(),
+        bulletin: bulletin.clone(),
+    };
+    commit(
         &state,
         &caller,
         Action::OptOut,
+        event,
         &commune,
         Some(&bulletin),
         "opted out".into(),
-    )?;
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

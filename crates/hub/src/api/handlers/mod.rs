@@ -3,7 +3,9 @@
 
 pub mod areas;
 pub mod audit;
+pub mod backups;
 pub mod bulletins;
+pub mod cap;
 pub mod communes;
 pub mod devices;
 pub mod emergencies;
