@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::window::local_to_utc;
-use crate::{AreaCode, AreaLevel, AreaTree, BulletinId, CoreError, DeviceKind, Language};
+use crate::{AreaCode, AreaLevel, AreaTree, BulletinId, CoreError, DeviceId, DeviceKind, Language};
 
 /// Longest single part a bulletin may have; longer programmes are split.
 pub const MAX_PART_SECS: u32 = 4 * 60 * 60;
@@ -264,9 +264,21 @@ pub struct Bulletin {
     #[serde(default)]
     pub sensitive: bool,
     pub state: BulletinState,
+    /// When set, only these devices of the targets air it: a correction
+    /// goes exactly where the erroneous emergency aired, not to a device of
+    /// the same commune that missed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub devices: Option<BTreeSet<DeviceId>>,
 }
 
 impl Bulletin {
+    /// Whether `device` airs this bulletin, given that it lies in a target.
+    pub fn reaches(&self, device: &DeviceId) -> bool {
+        self.devices
+            .as_ref()
+            .is_none_or(|devices| devices.contains(device))
+    }
+
     /// Checks everything that can be checked without the rest of the programme.
     pub fn validate(&self, tree: &AreaTree) -> Result<(), CoreError> {
         let fail = |reason: String| CoreError::InvalidBulletin {

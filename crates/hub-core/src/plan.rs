@@ -25,8 +25,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::window::{local_minute, local_to_utc, Interval};
 use crate::{
-    AreaCode, Bulletin, BulletinId, Device, DeviceKind, DeviceLog, Language, PriorityClass,
-    Programme, Province,
+    AreaCode, Bulletin, BulletinId, Device, DeviceId, DeviceKind, DeviceLog, Language,
+    PriorityClass, Programme, Province,
 };
 
 /// One airing a device owes: a bulletin occurrence in one language.
@@ -151,12 +151,15 @@ impl<'a> DayPlanner<'a> {
                 programme,
                 &device.commune,
                 device.kind,
+                Some(&device.id),
                 log,
                 horizon,
             )
             .into()
         };
-        if !log.is_fresh() {
+        // Devices of a commune share a plan unless their logs differ or a
+        // bulletin there is meant for some of them only.
+        if !log.is_fresh() || programme.has_device_lists(&device.commune) {
             return compute();
         }
         let slot = device.kind as usize;
@@ -223,17 +226,20 @@ impl Demand {
 }
 
 /// Plans one device of `kind` in `commune` over `horizon`, given its log.
-/// Items come in start order and never overlap.
+/// `device` names it, for bulletins meant for some devices only
+/// ([`Bulletin::devices`](crate::Bulletin::devices)); without it, they are
+/// left out. Items come in start order and never overlap.
 pub fn plan_device(
     province: &Province,
     programme: &Programme,
     commune: &AreaCode,
     kind: DeviceKind,
+    device: Option<&DeviceId>,
     log: &DeviceLog,
     horizon: Horizon,
 ) -> Vec<PlanItem> {
     let now = horizon.now;
-    let mut demands = demands(province, programme, commune, kind, log, horizon);
+    let mut demands = demands(province, programme, commune, kind, device, log, horizon);
 
     // The airing in progress, if its bulletin is still owed.
     let mut in_progress = None;
@@ -287,6 +293,7 @@ fn demands(
     programme: &Programme,
     commune: &AreaCode,
     kind: DeviceKind,
+    device: Option<&DeviceId>,
     log: &DeviceLog,
     horizon: Horizon,
 ) -> Vec<Demand> {
@@ -302,6 +309,9 @@ fn demands(
             continue;
         };
         if !bulletin.state.is_schedulable() || bulletin.is_expired_at(horizon.now) {
+            continue;
+        }
+        if bulletin.devices.is_some() && !device.is_some_and(|d| bulletin.reaches(d)) {
             continue;
         }
         let (rank, not_before) = match bulletin.class {

@@ -80,6 +80,19 @@ impl Programme {
         bulletin: Bulletin,
     ) -> Result<(), CoreError> {
         bulletin.validate(&province.tree)?;
+        for device in bulletin.devices.iter().flatten() {
+            let commune = &province.device(device)?.commune;
+            let targeted = bulletin
+                .targets
+                .iter()
+                .any(|t| province.tree.communes_under(t).contains(commune));
+            if !targeted {
+                return Err(CoreError::InvalidBulletin {
+                    id: bulletin.id.clone(),
+                    reason: format!("device {device} is not in its target areas"),
+                });
+            }
+        }
         if let Some(existing) = self.bulletins.get(&bulletin.id) {
             if existing.state != crate::BulletinState::Draft {
                 return Err(CoreError::BulletinExists { id: bulletin.id });
@@ -96,6 +109,16 @@ impl Programme {
         }
         self.bulletins.insert(bulletin.id.clone(), bulletin);
         Ok(())
+    }
+
+    /// Whether a schedulable bulletin for `commune` is meant for some of
+    /// its devices only.
+    pub fn has_device_lists(&self, commune: &AreaCode) -> bool {
+        self.bulletins_for(commune).any(|id| {
+            self.bulletins
+                .get(id)
+                .is_some_and(|b| b.devices.is_some() && b.state.is_schedulable())
+        })
     }
 
     fn unindex(&mut self, id: &BulletinId) {

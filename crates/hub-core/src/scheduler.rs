@@ -285,6 +285,7 @@ impl Scheduler {
             .iter()
             .flat_map(|t| tree.communes_under(t))
             .flat_map(|c| self.province.devices_in(c))
+            .filter(|device| bulletin.reaches(device))
             .cloned()
             .collect()
     }

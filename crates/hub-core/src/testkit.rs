@@ -118,6 +118,7 @@ pub fn bulletin(
         }],
         sensitive: false,
         state: BulletinState::Approved,
+        devices: None,
     }
 }
 
@@ -190,6 +191,7 @@ pub fn plan_lines(
         programme,
         &device.commune,
         device.kind,
+        Some(&device.id),
         &DeviceLog::default(),
         horizon,
     ))

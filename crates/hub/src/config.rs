@@ -544,6 +544,7 @@ impl BulletinEntry {
             variants,
             sensitive: self.sensitive,
             state: self.state,
+            devices: None,
         };
         Ok((bulletin, jobs, visual_jobs))
     }

@@ -458,6 +458,7 @@ fn an_airing_in_progress_keeps_its_place() {
         &prog,
         &code("24611"),
         DeviceKind::Loudspeaker,
+        None,
         &log,
         horizon,
     );

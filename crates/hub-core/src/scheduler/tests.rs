@@ -70,6 +70,33 @@ fn queuing_a_bulletin_plans_exactly_its_target_devices() {
 }
 
 #[test]
+fn a_bulletin_meant_for_some_devices_plans_only_those() {
+    let mut s = scheduler([]);
+    s.handle(local("2026-11-23 04:00"), Event::Tick).unwrap();
+    let mut b = priority("d", AreaLevel::District, "660", 300);
+    b.devices = Some([device_id("24611-LS"), device_id("24612-LB")].into());
+    let out = s
+        .handle(local("2026-11-23 04:10"), Event::Queue(b))
+        .unwrap();
+    assert_eq!(
+        plays(&out),
+        ["24611-LS 05:00-05:05 d", "24612-LB 05:00-05:02 d"]
+    );
+    assert!(s.plan(&device_id("24612-LS")).is_empty());
+    assert!(s.plan(&device_id("24611-LB")).is_empty());
+
+    // A device outside the targets cannot be named.
+    let mut stray = priority("e", AreaLevel::District, "660", 300);
+    stray.devices = Some([device_id("24700-LS")].into());
+    let refused = s.handle(local("2026-11-23 04:11"), Event::Queue(stray));
+    assert!(
+        matches!(refused, Err(CoreError::InvalidBulletin { ref reason, .. })
+            if reason.contains("24700-LS")),
+        "{refused:?}"
+    );
+}
+
+#[test]
 fn a_bulletin_airs_then_is_done_everywhere() {
     let b = priority("d", AreaLevel::District, "661", 300);
     let mut s = scheduler([b]);

@@ -217,6 +217,7 @@ fn draft(
         variants,
         sensitive: needs_review(request.category, request.sensitive),
         state: BulletinState::Draft,
+        devices: None,
     })
 }
 

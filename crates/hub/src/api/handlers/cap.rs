@@ -445,6 +445,7 @@ async fn publish(
         // An alert from an authorised sender is not held for review.
         sensitive: false,
         state: BulletinState::Approved,
+        devices: None,
     };
     // Boards show the text as long as loudspeakers play it.
     let board_slots = |bulletin: &mut Bulletin| {

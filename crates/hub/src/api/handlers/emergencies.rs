@@ -13,8 +13,8 @@ use axum::Json;
 use chrono::TimeDelta;
 use hub_access::{Action, BulletinFacts, Target};
 use hub_core::{
-    AreaCode, Bulletin, BulletinId, BulletinState, Category, DeliveryState, Event, Language,
-    PriorityClass, Validity, VisualKind, VisualPart,
+    AreaCode, Bulletin, BulletinId, BulletinState, Category, DeliveryState, DeviceId, Event,
+    Language, PriorityClass, Validity, VisualKind, VisualPart,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -175,6 +175,7 @@ fn emergency(
         // Review would hold an emergency back; operators answer for it.
         sensitive: false,
         state: BulletinState::Approved,
+        devices: None,
     };
     Ok(bulletin)
 }
@@ -250,7 +251,7 @@ fn was_aired(state: DeliveryState) -> bool {
 async fn aired_on(
     state: &ApiContext,
     bulletin: &Bulletin,
-) -> Result<(Vec<String>, Vec<AreaCode>), ApiError> {
+) -> Result<(Vec<DeviceId>, Vec<AreaCode>), ApiError> {
     let tree = &state.tree;
     let mut devices = Vec::new();
     let mut communes: Vec<AreaCode> = Vec::new();
@@ -269,7 +270,7 @@ async fn aired_on(
             .iter()
             .any(|d| d.airing.bulletin == bulletin.id && was_aired(d.state));
         if aired {
-            devices.push(device.id.to_string());
+            devices.push(device.id.clone());
             if !communes.contains(&device.commune) {
                 communes.push(device.commune.clone());
             }
@@ -279,7 +280,7 @@ async fn aired_on(
 }
 
 /// Correct an erroneous emergency: a new emergency that supersedes it,
-/// aired only in the communes where the erroneous one was aired; the
+/// aired only on the devices that aired the erroneous one; the
 /// erroneous one is cancelled everywhere (retracted from devices that have
 /// not aired it yet). Both audit entries name the other.
 #[utoipa::path(post, path = "/api/v1/emergencies/{id}/correct", tag = "emergencies", security(("bearer" = [])),
@@ -328,7 +329,10 @@ pub async fn correct(
         language: request.language.clone(),
         valid_minutes: request.valid_minutes,
     };
-    let bulletin = emergency(&state, &caller, spoken, communes.clone())?;
+    let mut bulletin = emergency(&state, &caller, spoken, communes.clone())?;
+    // Only where it was heard: a device of those communes that missed the
+    // false alert (offline, say) never hears of it.
+    bulletin.devices = Some(devices.iter().cloned().collect());
     // The correction first: where the false alert still plays, it preempts it.
     let correction = publish_new(
         &state,
@@ -375,7 +379,7 @@ pub async fn correct(
         Json(CorrectionView {
             correction,
             corrected,
-            devices,
+            devices: devices.iter().map(ToString::to_string).collect(),
             communes: communes.iter().map(ToString::to_string).collect(),
         }),
     ))
