@@ -107,7 +107,7 @@ impl Changes {
     /// A batch with the last change to each record, in order; the earlier
     /// ones are not even encoded. Staged records follow, so a person's
     /// change (the programme as it stands) has the last word.
-    fn to_batch(&mut self) -> Result<Batch, StoreError> {
+    fn take_batch(&mut self) -> Result<Batch, StoreError> {
         let mut seen = HashSet::with_capacity(self.len);
         let mut last: Vec<Write> = self
             .lists
@@ -203,7 +203,7 @@ impl StoreWriter {
                             Err(_) => break,
                         }
                     }
-                    let mut written = changes.to_batch().and_then(|batch| store.apply(batch));
+                    let mut written = changes.take_batch().and_then(|batch| store.apply(batch));
                     if written.is_ok() && !changes.durable.is_empty() {
                         written = store.flush();
                     }
@@ -362,6 +362,6 @@ mod tests {
         ]);
         changes.put_deliveries(vec![delivery("tin", DeliveryState::Sent)]);
         assert_eq!(changes.len(), 3);
-        assert_eq!(changes.to_batch().unwrap().len(), 2);
+        assert_eq!(changes.take_batch().unwrap().len(), 2);
     }
 }
