@@ -33,8 +33,11 @@
 //! Keys are the identifiers' UTF-8 bytes, so [`Store::all`] returns records
 //! in identifier order.
 //!
-//! - [`store`]: opening and the schema check, generic access, batches,
-//!   loading and saving the domain.
+//! - [`store`]: opening and the schema check (migrating an older store one
+//!   version at a time, refusing a newer one), generic access, batches,
+//!   snapshots, loading and saving the domain.
+//! - [`backup`]: backup files, written from a snapshot and restored whole.
+//! - [`export`]: a store as deterministic JSON lines.
 //! - [`record`]: the [`Record`] trait, its implementations and the envelope.
 //! - [`error`]: the [`StoreError`] enum.
 

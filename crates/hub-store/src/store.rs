@@ -40,8 +40,19 @@ pub struct Store {
 
 impl Store {
     /// Opens the store at `path`, creating it if needed, and checks that its
-    /// schema is one this hub understands.
+    /// schema is one this hub understands: a store of an older schema is
+    /// brought up to date by the [`MIGRATIONS`], one version at a time; a
+    /// newer one is refused.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Self::open_migrating(path, SCHEMA_VERSION, MIGRATIONS)
+    }
+
+    /// [`Store::open`] for a hub of schema `supported` with `migrations`.
+    pub(crate) fn open_migrating(
+        path: &Path,
+        supported: u32,
+        migrations: &[Migration],
+    ) -> Result<Store, StoreError> {
         let db = sled::open(path).map_err(|error| match error {
             // sled 0.34 says so only in the message of an `Other` error.
             sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
@@ -49,38 +60,37 @@ impl Store {
             }
             other => StoreError::Sled(other),
         })?;
-        let meta = db.open_tree(META_TREE)?;
-        match meta.get(SCHEMA_KEY)? {
-            None => {
-                let version =
-                    serde_json::to_vec(&SCHEMA_VERSION).map_err(|source| StoreError::Encode {
-                        tree: META_TREE,
-                        key: show_key(SCHEMA_KEY),
-                        source,
-                    })?;
-                meta.insert(SCHEMA_KEY, version)?;
-                db.flush()?;
-            }
-            Some(value) => {
-                let found: u32 =
-                    serde_json::from_slice(&value).map_err(|source| StoreError::Decode {
-                        tree: META_TREE,
-                        key: show_key(SCHEMA_KEY),
-                        source,
-                    })?;
-                let supported = SCHEMA_VERSION;
-                if found > supported {
-                    return Err(StoreError::SchemaTooNew { found, supported });
-                }
-                if found < supported {
-                    return Err(StoreError::SchemaTooOld { found, supported });
-                }
-            }
-        }
-        Ok(Store {
+        let store = Store {
             db,
             gate: Arc::default(),
-        })
+        };
+        match store.schema_version()? {
+            None => {
+                let mut batch = Batch::new();
+                batch.put_schema_version(supported)?;
+                store.apply(batch)?;
+                store.flush()?;
+            }
+            Some(found) if found > supported => {
+                return Err(StoreError::SchemaTooNew { found, supported });
+            }
+            Some(found) => migrate::up_to(&store, found, supported, migrations)?,
+        }
+        Ok(store)
+    }
+
+    /// The schema version the store records, if it records one yet.
+    pub(crate) fn schema_version(&self) -> Result<Option<u32>, StoreError> {
+        let meta = self.db.open_tree(META_TREE)?;
+        meta.get(SCHEMA_KEY)?
+            .map(|value| {
+                serde_json::from_slice(&value).map_err(|source| StoreError::Decode {
+                    tree: META_TREE,
+                    key: show_key(SCHEMA_KEY),
+                    source,
+                })
+            })
+            .transpose()
     }
 
     /// Held while writing: writes run side by side, never during a snapshot.
@@ -341,6 +351,21 @@ impl Batch {
         self.ops.is_empty()
     }
 
+    /// Records `version` as the store's schema version.
+    pub(crate) fn put_schema_version(&mut self, version: u32) -> Result<&mut Self, StoreError> {
+        let value = serde_json::to_vec(&version).map_err(|source| StoreError::Encode {
+            tree: META_TREE,
+            key: show_key(SCHEMA_KEY),
+            source,
+        })?;
+        self.ops.push(Op {
+            tree: META_TREE,
+            key: SCHEMA_KEY.to_vec(),
+            value: Some(value),
+        });
+        Ok(self)
+    }
+
     /// Adds `later`'s changes after this batch's own.
     pub fn append(&mut self, mut later: Batch) {
         self.ops.append(&mut later.ops);
@@ -361,8 +386,11 @@ impl Batch {
     }
 }
 
+mod migrate;
 mod raw;
 mod scan;
+
+pub use migrate::{Migration, MIGRATIONS};
 
 pub use raw::{records_digest, RawRecord};
 
