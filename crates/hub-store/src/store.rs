@@ -53,13 +53,7 @@ impl Store {
         supported: u32,
         migrations: &[Migration],
     ) -> Result<Store, StoreError> {
-        let db = sled::open(path).map_err(|error| match error {
-            // sled 0.34 says so only in the message of an `Other` error.
-            sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
-                StoreError::InUse(path.to_owned())
-            }
-            other => StoreError::Sled(other),
-        })?;
+        let db = open_db(path)?;
         let store = Store {
             db,
             gate: Arc::default(),
@@ -276,6 +270,28 @@ impl Store {
             .into_iter()
             .map(|history| (history.device, history.log))
             .collect())
+    }
+}
+
+/// Opens sled at `path`. A lock held by another process is
+/// [`StoreError::InUse`]; it is tried for up to two seconds first, because a
+/// store just closed in this process is released by sled's background
+/// thread a moment later.
+fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
+    let mut tries = 40;
+    loop {
+        match sled::open(path) {
+            Ok(db) => return Ok(db),
+            // sled 0.34 says so only in the message of an `Other` error.
+            Err(sled::Error::Io(io)) if io.to_string().contains("could not acquire lock") => {
+                tries -= 1;
+                if tries == 0 {
+                    return Err(StoreError::InUse(path.to_owned()));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(other) => return Err(StoreError::Sled(other)),
+        }
     }
 }
 
