@@ -163,7 +163,10 @@ async fn a_backup_taken_during_traffic_restores_a_consistent_state() {
         .bulletins()
         .filter(|b| b.title.starts_with("Tin "))
         .collect();
-    assert!(!drafts.is_empty(), "the backup holds the bulletins written before it");
+    assert!(
+        !drafts.is_empty(),
+        "the backup holds the bulletins written before it"
+    );
     assert!(
         drafts.len() < written,
         "{} of {written} bulletins: the backup was taken during the traffic",

@@ -136,10 +136,7 @@ type Confirmed = Vec<(Action, String)>;
 async fn call(api: SocketAddr, method: Method, path: &str, token: &str, body: Value) -> Answer {
     let body = (!body.is_null()).then_some(body);
     let answer = call_at(api, method.clone(), path, Some(token), body).await;
-    assert!(
-        answer.status.is_success(),
-        "{method} {path}: {answer:?}"
-    );
+    assert!(answer.status.is_success(), "{method} {path}: {answer:?}");
     answer
 }
 
@@ -305,7 +302,10 @@ async fn a_day_survives_ten_kills_of_the_hub_without_losing_or_repeating_anythin
     let people = people(hub.api).await;
     let mut confirmed = Confirmed::new();
     let ids = write_programme(hub.api, &people, &mut confirmed).await;
-    assert!(clock.now() < at("05:00"), "the programme was written too late");
+    assert!(
+        clock.now() < at("05:00"),
+        "the programme was written too late"
+    );
 
     let mut steps: Vec<(DateTime<Utc>, Step)> = plan
         .into_iter()
@@ -341,7 +341,10 @@ async fn a_day_survives_ten_kills_of_the_hub_without_losing_or_repeating_anythin
                             thêm thông tin."}),
                 )
                 .await;
-                let id = triggered.body["bulletin"]["id"].as_str().unwrap().to_owned();
+                let id = triggered.body["bulletin"]["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
                 confirmed.push((Action::TriggerEmergency, id.clone()));
                 expiries.insert(id.clone(), clock.now() + TimeDelta::minutes(25));
                 emergency = Some(id);
@@ -385,7 +388,10 @@ async fn a_day_survives_ten_kills_of_the_hub_without_losing_or_repeating_anythin
         }
         for bulletin in due {
             let times = finished.iter().filter(|b| **b == bulletin).count();
-            assert_eq!(times, 1, "{device} finished {bulletin} {times} times: {timeline:?}");
+            assert_eq!(
+                times, 1,
+                "{device} finished {bulletin} {times} times: {timeline:?}"
+            );
         }
         assert!(
             timeline.iter().all(|p| p.airing.bulletin != ids["c1"]),
@@ -393,7 +399,10 @@ async fn a_day_survives_ten_kills_of_the_hub_without_losing_or_repeating_anythin
         );
         for line in &timeline {
             let expires = expiries[&line.airing.bulletin];
-            assert!(line.start < expires, "{device} started past expiry: {line:?}");
+            assert!(
+                line.start < expires,
+                "{device} started past expiry: {line:?}"
+            );
         }
     }
 
@@ -416,7 +425,12 @@ async fn a_day_survives_ten_kills_of_the_hub_without_losing_or_repeating_anythin
         let entries = call(hub.api, Method::GET, &path, &people.admin, Value::Null).await;
         let wanted = serde_json::to_value(action).unwrap();
         assert!(
-            entries.body.as_array().unwrap().iter().any(|e| e["action"] == wanted),
+            entries
+                .body
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["action"] == wanted),
             "no {wanted} of {bulletin} in the audit log: {:?}",
             entries.body
         );
@@ -432,7 +446,9 @@ async fn a_day_survives_ten_kills_of_the_hub_without_losing_or_repeating_anythin
     let logs: BTreeMap<_, DeviceLog> = store.load_logs().unwrap();
     assert_eq!(logs.len(), province.devices().count());
     let deliveries = store.all::<Delivery>().unwrap();
-    assert!(deliveries.iter().any(|d| d.state == DeliveryState::Finished));
+    assert!(deliveries
+        .iter()
+        .any(|d| d.state == DeliveryState::Finished));
     store.all::<hub_store::MediaFacts>().unwrap();
     hub_store::export::write_export(&store.snapshot().unwrap(), &mut std::io::sink()).unwrap();
     let _ = std::fs::read_to_string(&log).map(|text| {

@@ -194,14 +194,16 @@ impl Shared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The state, its player told which media files storage holds now, how
-    /// long their audio lasts, which were found unplayable and which it
-    /// stopped downloading.
+    /// The state, its player told which media files storage holds now (and
+    /// which it may play from their verified beginning), how long their
+    /// audio lasts, which were found unplayable and which it stopped
+    /// downloading.
     fn lock_synced(&self) -> MutexGuard<'_, State> {
-        let (held, durations, undecodable, given_up) = {
+        let (held, streaming, durations, undecodable, given_up) = {
             let media = self.storage.lock();
             (
                 media.cache.hashes(),
+                media.streaming.keys().cloned().collect::<Vec<_>>(),
                 media.durations.clone(),
                 media.undecodable.clone(),
                 media.given_up.clone(),
@@ -209,6 +211,7 @@ impl Shared {
         };
         let mut state = self.lock();
         state.player.hold_media(held);
+        state.player.stream_media(streaming);
         state.player.know_media(durations, undecodable);
         state.player.give_up_media(given_up);
         state
@@ -340,9 +343,18 @@ impl DeviceHandle {
     }
 
     /// What an LED board shows at `now`: a display text, or the visual
-    /// airing's words; `None` for a blank board.
+    /// airing's words and, for a video it has checked, where in the video
+    /// it is and the subtitle showing; `None` for a blank board.
     pub fn showing(&self, now: DateTime<Utc>) -> Option<crate::Showing> {
-        self.shared.lock().player.showing(now)
+        let showing = self.shared.lock().player.showing(now)?;
+        let video = showing
+            .media
+            .as_ref()
+            .and_then(|file| self.shared.storage.lock().videos.get(file).cloned());
+        Some(match video {
+            Some(video) => showing.with_video(&video, now),
+            None => showing,
+        })
     }
 
     /// What the device has done so far.
@@ -558,6 +570,7 @@ impl Link {
         let player_timer = sleep_until(self.wakeup());
         let release_timer = sleep_until(Instant::now());
         tokio::pin!(player_timer, release_timer);
+        let media_changed = self.shared.storage.changed.clone();
         loop {
             let step = {
                 let wait = delay.take();
@@ -577,6 +590,9 @@ impl Link {
                     tokio::select! {
                         event = &mut poll => break Step::Event(event),
                         () = &mut player_timer => self.advance(),
+                        // A file (or its verified beginning) arrived or was
+                        // given up: an entry waiting for it goes on at once.
+                        () = media_changed.notified() => self.advance(),
                         () = &mut release_timer, if release.is_some() => self.pump(),
                         _ = heartbeat.tick() => self.heartbeat(),
                         control = control.recv() => match control {
@@ -714,7 +730,8 @@ impl Link {
         }
     }
 
-    /// Opens the session: Hello first, then whatever waited.
+    /// Opens the session: Hello first, the day's proof of play restated,
+    /// then whatever waited.
     fn say_hello(&mut self) {
         let now = self.clock.now();
         let at = match self.last_hello {
@@ -733,6 +750,21 @@ impl Link {
             message: hello,
             queued: Instant::now(),
         });
+        // Then the day's proof of play again: whatever the hub lost (it
+        // may have restarted after a crash) it hears once more.
+        let restated = self
+            .shared
+            .lock()
+            .player
+            .proof_of_play(now - TimeDelta::hours(24));
+        for (i, (at, message)) in restated.into_iter().enumerate() {
+            let pending = Pending {
+                at,
+                message,
+                queued: Instant::now(),
+            };
+            self.queue.insert(1 + i, pending);
+        }
         self.ready = true;
         self.pump();
     }
@@ -747,7 +779,14 @@ impl Link {
                 self.enqueue(now, [Message::Ack { seq: command.seq }]);
                 self.say_hello();
             }
-            Ok(Some(command)) => {
+            Ok(Some(mut command)) => {
+                // An emergency's inline first part is playable before the
+                // player looks at storage.
+                self.shared.storage.take_heads(
+                    &mut command.directive,
+                    &self.options.media.contents,
+                    self.options.media.check_audio,
+                );
                 let (messages, needed) = {
                     let mut state = self.shared.lock_synced();
                     state.counters.accepted += 1;

@@ -10,12 +10,34 @@
 //! options, so a fleet of 10,000 does not open 10,000 connections at once.
 //! A file enters storage only once its size and SHA-256 check and, on a
 //! loudspeaker, once it decodes as mono or stereo Ogg Opus (which also gives
-//! its real duration); a cut download resumes from what arrived. The player
-//! fails an entry whose file is not held when it is due, saying why
+//! its real duration), on a board once it decodes as a picture or checks
+//! as an H.264 MP4 (which also gives its subtitle cues); a cut download
+//! resumes from what arrived. An entry
+//! due before its file has arrived waits for it; the player fails it when
+//! its slot ends without the file or once the file is given up, saying why
 //! (`media_missing`, or `media_undecodable` for a file the check refused).
+//!
+//! A file whose plan entry lists its parts (`MediaRef::chunks`, on
+//! emergencies) is verified part by part as it arrives: a part that does not
+//! hash right is dropped and fetched again from the end of the last good one,
+//! and a loudspeaker may start playing once the first part has verified and
+//! its audio begins a playable Ogg Opus stream ([`Storage`]'s `streaming`),
+//! long before the whole file is there. Nothing that did not verify is ever
+//! played.
+//!
+//! An emergency's command may carry that first part itself
+//! (`MediaRef::head`): the link hands it to [`Storage::take_heads`] before
+//! the player sees the command, and a head that is the first part (size and
+//! SHA-256 of `chunks[0]`) and, on a loudspeaker, begins a playable Ogg
+//! Opus stream becomes the file's verified beginning at once, with no
+//! request; the fetcher then asks only for the rest (`Range: bytes={head
+//! size}-`), verifying each later part as above. A head that does not
+//! check is ignored and the file is downloaded as if it had none.
 //!
 //! # Layout
 //! - `audio`: the loudspeaker's check of Ogg Opus files.
+//! - `picture`: the board's check of its files; `video`: of videos, their
+//!   subtitles, and a video's picture at a position (for snapshots).
 //! - `cache`: the device's storage: files by hash within a capacity, eviction, the full-storage fault.
 //! - `pool`: file contents shared by all devices of a process.
 //! - `http`: one GET, ranged or not.
@@ -27,14 +49,17 @@ pub(crate) mod fetcher;
 mod http;
 pub mod picture;
 mod pool;
+pub mod video;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use hub_proto::MediaRef;
-use tokio::sync::Semaphore;
+use hub_proto::media::decode_head;
+use hub_proto::{Directive, MediaRef, Part, PlanEntry};
+use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
+use video::BoardVideo;
 
 use cache::MediaCache;
 pub use pool::ContentPool;
@@ -109,11 +134,24 @@ pub struct MediaCounters {
     /// Files with the right size and SHA-256 discarded because they are not
     /// playable Ogg Opus (loudspeakers only); never fetched again.
     pub undecodable: u64,
+    /// Files playable from their verified first part before they were whole.
+    pub streamed: u64,
+    /// First parts that came inline in a command and verified: playable
+    /// with no request (counted in `streamed` too).
+    pub heads: u64,
+    /// Inline first parts refused (not the file's first part, or not the
+    /// beginning of playable audio): the file is downloaded instead.
+    pub heads_refused: u64,
 }
 
-/// A device's storage and its downloads' state, shared by its link and its fetcher.
+/// A device's storage and its downloads' state, shared by its link and its
+/// fetcher, and a bell the fetcher rings when what the player may play
+/// changed (a file stored, playable from its beginning, or given up).
 #[derive(Clone, Debug)]
-pub(crate) struct Storage(Arc<Mutex<DeviceMedia>>);
+pub(crate) struct Storage {
+    media: Arc<Mutex<DeviceMedia>>,
+    pub changed: Arc<Notify>,
+}
 
 #[derive(Debug)]
 pub(crate) struct DeviceMedia {
@@ -126,6 +164,15 @@ pub(crate) struct DeviceMedia {
     pub undecodable: BTreeSet<String>,
     /// Real durations of the audio files checked, by SHA-256.
     pub durations: BTreeMap<String, Duration>,
+    /// Files still arriving whose verified beginning a loudspeaker may play,
+    /// with how many bytes of it verified, by SHA-256.
+    pub streaming: BTreeMap<String, u64>,
+    /// Verified first parts that came inline in commands, by the file's
+    /// SHA-256: the fetcher starts from them, until the file is stored or
+    /// no longer needed.
+    pub heads: BTreeMap<String, Arc<[u8]>>,
+    /// The videos a board checked (size, subtitles), by SHA-256.
+    pub videos: BTreeMap<String, Arc<BoardVideo>>,
     /// Downloads still to arrive corrupted (the corrupt-media fault).
     corrupt_next: u32,
 }
@@ -146,21 +193,99 @@ impl DeviceMedia {
 
 impl Storage {
     pub fn new(capacity: u64) -> Self {
-        Self(Arc::new(Mutex::new(DeviceMedia {
-            cache: MediaCache::new(capacity),
-            counters: MediaCounters::default(),
-            given_up: BTreeSet::new(),
-            undecodable: BTreeSet::new(),
-            durations: BTreeMap::new(),
-            corrupt_next: 0,
-        })))
+        Self {
+            media: Arc::new(Mutex::new(DeviceMedia {
+                cache: MediaCache::new(capacity),
+                counters: MediaCounters::default(),
+                given_up: BTreeSet::new(),
+                undecodable: BTreeSet::new(),
+                durations: BTreeMap::new(),
+                streaming: BTreeMap::new(),
+                heads: BTreeMap::new(),
+                videos: BTreeMap::new(),
+                corrupt_next: 0,
+            })),
+            changed: Arc::new(Notify::new()),
+        }
     }
 
     pub fn lock(&self) -> MutexGuard<'_, DeviceMedia> {
         // Counters and a cache map: nothing a panic elsewhere leaves half-done.
-        self.0
+        self.media
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Takes the first parts that `directive`'s sound entries carry inline
+    /// (`MediaRef::head`) and removes them from it (the player needs only
+    /// the reference; storage keeps one shared copy of the bytes). A head of
+    /// a file the device neither holds nor already streams becomes the
+    /// file's verified beginning (`streaming`) if it is exactly the first
+    /// part and, with `check_audio`, begins a playable Ogg Opus stream;
+    /// otherwise it is counted in `heads_refused` and the file is fetched
+    /// as usual. Returns whether any became playable.
+    pub fn take_heads(
+        &self,
+        directive: &mut Directive,
+        contents: &ContentPool,
+        check_audio: bool,
+    ) -> bool {
+        let entries: &mut [PlanEntry] = match directive {
+            Directive::Schedule { entries, .. } => entries,
+            Directive::Play { entry } => std::slice::from_mut(entry),
+            _ => return false,
+        };
+        let mut taken = false;
+        for entry in entries.iter_mut() {
+            let sound = entry.part == Part::Audio;
+            let Some(file) = entry.media.as_mut() else {
+                continue;
+            };
+            let Some(decoded) = decode_head(file) else {
+                continue;
+            };
+            file.head = None;
+            if !sound || self.holds_or_streams(&file.sha256) {
+                continue;
+            }
+            // The proof: the bytes hash to the first part's SHA-256 (or
+            // equal a copy that did), and begin audio that plays.
+            let verified = decoded
+                .ok()
+                .and_then(|bytes| contents.verified_part(&file.chunks[0].sha256, bytes))
+                .filter(|bytes| {
+                    !check_audio || contents.check_audio_beginning(&file.sha256, bytes).is_ok()
+                });
+            let mut media = self.lock();
+            match verified {
+                Some(bytes) => {
+                    media
+                        .streaming
+                        .insert(file.sha256.clone(), bytes.len() as u64);
+                    media.heads.insert(file.sha256.clone(), bytes);
+                    media.counters.heads += 1;
+                    media.counters.streamed += 1;
+                    taken = true;
+                }
+                None => {
+                    media.counters.heads_refused += 1;
+                    tracing::warn!(file = %file.sha256, "an inline first part does not check; downloading the file");
+                }
+            }
+        }
+        if taken {
+            self.changed.notify_one();
+        }
+        taken
+    }
+
+    /// Whether the device holds `sha256`, or may play its beginning already.
+    fn holds_or_streams(&self, sha256: &str) -> bool {
+        let media = self.lock();
+        media.cache.holds(sha256)
+            || media.streaming.contains_key(sha256)
+            || media.heads.contains_key(sha256)
+            || media.undecodable.contains(sha256)
     }
 
     /// What health reports say about media, for a plan needing `needed`.

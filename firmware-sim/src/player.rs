@@ -10,10 +10,16 @@
 //! starts the same one twice and never starts one whose end has passed.
 //!
 //! An entry with media plays only if the device holds its file (the link
-//! tells the player which it holds, [`Player::hold_media`]): otherwise it
-//! fails when it would start, reported [`Outcome::Failed`] with the reason
-//! ([`FailureReason::MediaMissing`], or [`FailureReason::MediaUndecodable`]
-//! for a file the device fetched and found unplayable), and cuts nothing.
+//! tells the player which it holds, [`Player::hold_media`]) or, for sound,
+//! the verified beginning of a file still arriving ([`Player::stream_media`]).
+//! An entry due (planned, preempting, or ordered by [`Directive::Play`])
+//! whose file is still on its way waits for it; one whose file the device
+//! gave up on or found unplayable fails, reported [`Outcome::Failed`] with
+//! the reason ([`FailureReason::MediaMissing`], or
+//! [`FailureReason::MediaUndecodable`]), and cuts nothing. A preemption or
+//! order cuts what plays at once, then waits. Sound playing from a file still
+//! arriving fails if the rest of the file is given up on or found
+//! unplayable: nothing unverified is played.
 //! [`Player::media_needed`] names the files still to play, for prefetching.
 //! An entry whose audio is shorter than its slot (the device knows the real
 //! duration of the files it checked, [`Player::know_media`]) finishes when
@@ -66,6 +72,25 @@ pub struct Showing {
     pub bulletin: Option<String>,
     /// The SHA-256 of the picture or video the entry shows, if it has one.
     pub media: Option<String>,
+    /// When the airing began on the board (its own clock); a video plays
+    /// from its start then. None for a [`Directive::Display`].
+    pub since: Option<DateTime<Utc>>,
+    /// The subtitle showing now, once the board has read the video's cues
+    /// (`Showing::with_video`, in `board`); none between cues.
+    pub subtitle: Option<String>,
+    /// The video playing and where in it, once the board has checked it.
+    pub video: Option<ShownVideo>,
+}
+
+/// A video on a board at one instant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShownVideo {
+    /// How far into the video: the time since its airing began.
+    pub position: Duration,
+    /// The video's picture size.
+    pub width: u32,
+    /// The video's picture size.
+    pub height: u32,
 }
 
 /// Where the entry being played came from.
@@ -147,6 +172,13 @@ pub struct Player {
     /// Entries due, not started, waiting for their file; one still waiting
     /// when its slot ends fails then.
     waiting: HashSet<EntryKey>,
+    /// Files still arriving whose verified beginning sound may play from.
+    streaming: HashSet<String>,
+    /// Entries ordered by [`Directive::Play`] waiting for their file.
+    orders: Vec<PlanEntry>,
+    /// Airings played to their end: never started again, whatever a later
+    /// plan says (a hub that lost their report in a crash plans them again).
+    finished: HashSet<AiringRef>,
 }
 
 impl Default for Player {
@@ -165,6 +197,7 @@ impl Player {
             plans: BTreeMap::new(),
             playing: None,
             started: HashSet::new(),
+            finished: HashSet::new(),
             timeline: Vec::new(),
             volume: Self::DEFAULT_VOLUME,
             windows: Vec::new(),
@@ -173,6 +206,8 @@ impl Player {
             held_media: HashSet::new(),
             given_up: HashSet::new(),
             waiting: HashSet::new(),
+            streaming: HashSet::new(),
+            orders: Vec::new(),
             durations: BTreeMap::new(),
             undecodable: BTreeSet::new(),
         }
@@ -181,6 +216,36 @@ impl Player {
     /// Everything started so far, in start order.
     pub fn timeline(&self) -> &[Played] {
         &self.timeline
+    }
+
+    /// The proof of play of every airing that started since `since`: its
+    /// last outcome, at the moment it happened (when it started, if it is
+    /// still playing). A device restates it after each hello, so a hub that
+    /// lost reports in a crash gets them again; reports are idempotent for
+    /// the hub.
+    pub fn proof_of_play(&self, since: DateTime<Utc>) -> Vec<(DateTime<Utc>, Message)> {
+        let mut last: BTreeMap<&AiringRef, &Played> = BTreeMap::new();
+        for line in self.timeline.iter().filter(|line| line.start >= since) {
+            last.insert(&line.airing, line);
+        }
+        let mut restated: Vec<(DateTime<Utc>, Message)> = last
+            .into_values()
+            .map(|line| {
+                let at = if line.outcome == Outcome::Started {
+                    line.start
+                } else {
+                    line.end
+                };
+                let message = Message::Played {
+                    airing: line.airing.clone(),
+                    outcome: line.outcome,
+                    reason: line.reason,
+                };
+                (at, message)
+            })
+            .collect();
+        restated.sort_by_key(|(at, _)| *at);
+        restated
     }
 
     /// The airing playing now.
@@ -215,13 +280,20 @@ impl Player {
                 text: Some(text.to_string()),
                 bulletin: None,
                 media: None,
+                since: None,
+                subtitle: None,
+                video: None,
             });
         }
-        let entry = &self.playing.as_ref()?.entry;
+        let playing = self.playing.as_ref()?;
+        let entry = &playing.entry;
         (entry.part == Part::Visual && now < entry.end).then(|| Showing {
             text: entry.text.clone(),
             bulletin: Some(entry.bulletin.clone()),
             media: entry.media.as_ref().map(|m| m.sha256.clone()),
+            since: Some(self.timeline[playing.line].start),
+            subtitle: None,
+            video: None,
         })
     }
 
@@ -248,10 +320,16 @@ impl Player {
         self.given_up = given_up.into_iter().collect();
     }
 
+    /// Which files are still arriving with a verified beginning (their
+    /// SHA-256): sound entries needing them may start.
+    pub fn stream_media(&mut self, streaming: impl IntoIterator<Item = String>) {
+        self.streaming = streaming.into_iter().collect();
+    }
+
     /// Whether a due entry is waiting for its file, so the player must be
     /// advanced again as soon as the file may have arrived.
     pub fn awaiting_media(&self) -> bool {
-        !self.waiting.is_empty()
+        !self.waiting.is_empty() || !self.orders.is_empty()
     }
 
     /// What the device learnt of its files: the real duration of the audio
@@ -264,6 +342,24 @@ impl Player {
     ) {
         self.durations = durations;
         self.undecodable = undecodable;
+        // Sound that started before its file was whole ends with its audio
+        // once the device knows how long that is.
+        if let Some(playing) = &mut self.playing {
+            let known = playing
+                .entry
+                .media
+                .as_ref()
+                .and_then(|file| self.durations.get(&file.sha256))
+                .and_then(|duration| chrono::TimeDelta::from_std(*duration).ok());
+            if let (None, Some(duration)) = (playing.audio_end, known) {
+                let line = &mut self.timeline[playing.line];
+                let audio_end = line.start + duration;
+                if audio_end < playing.entry.end {
+                    playing.audio_end = Some(audio_end);
+                    line.end = playing.end();
+                }
+            }
+        }
     }
 
     /// The files of what plays and of every entry not yet started nor over,
@@ -276,6 +372,7 @@ impl Player {
             .filter(|e| self.seen.is_none_or(|seen| e.end > seen))
             .filter(|e| !self.started.contains(&key(e)))
             .chain(self.playing.as_ref().map(|p| &p.entry))
+            .chain(&self.orders)
             .collect();
         entries.sort_by_key(|e| e.start);
         let mut listed = HashSet::new();
@@ -305,16 +402,16 @@ impl Player {
                 self.seen.is_none_or(|seen| at > seen).then_some(at)
             })
             .min();
-        match (end, start) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        // A waiting order next needs the player when its slot ends.
+        let order = self.orders.iter().map(|e| e.end).min();
+        [end, start, order].into_iter().flatten().min()
     }
 
     /// Ends what is over and starts what is due at `now`.
     pub fn advance(&mut self, now: DateTime<Utc>) -> Vec<Message> {
         let mut out = Vec::new();
         self.seen = Some(self.seen.map_or(now, |seen| seen.max(now)));
+        self.fail_unplayable(now, &mut out);
         if let Some(playing) = &self.playing {
             if now >= playing.end() {
                 let outcome = playing.natural_outcome();
@@ -338,6 +435,7 @@ impl Player {
                 self.start(entry, Source::Plan(date), now, &mut out);
             }
         }
+        self.start_orders(now, &mut out);
         out
     }
 
@@ -347,8 +445,12 @@ impl Player {
         match directive {
             Directive::Schedule { date, entries } => self.schedule(date, entries, now, &mut out),
             Directive::Play { entry } => {
-                if now < entry.end && !self.started.contains(&key(&entry)) {
-                    if let Some(reason) = self.lacks_media(&entry) {
+                let ordered = self.orders.iter().any(|o| key(o) == key(&entry));
+                if now < entry.end && !self.started.contains(&key(&entry)) && !ordered {
+                    if self.fetching(&entry) {
+                        self.end(now, Outcome::Preempted, &mut out);
+                        self.orders.push(entry);
+                    } else if let Some(reason) = self.lacks_media(&entry) {
                         self.fail(entry, reason, now, &mut out);
                     } else {
                         self.end(now, Outcome::Preempted, &mut out);
@@ -360,7 +462,14 @@ impl Player {
                 if self.playing() == Some(&stopped) {
                     let found = self.find(&by, now);
                     let lacking = found.as_ref().and_then(|(_, e)| self.lacks_media(e));
+                    let fetching = found.as_ref().is_some_and(|(_, e)| self.fetching(e));
                     match (found, lacking) {
+                        (Some((_, entry)), Some(_)) if fetching => {
+                            // Cut now; the entry starts once its file (or
+                            // its verified beginning) is there.
+                            self.end(now, Outcome::Preempted, &mut out);
+                            self.waiting.insert(key(&entry));
+                        }
                         (Some((_, entry)), Some(reason)) => {
                             self.fail(entry, reason, now, &mut out);
                         }
@@ -438,7 +547,12 @@ impl Player {
         self.plans
             .iter()
             .flat_map(|(date, entries)| entries.iter().map(move |e| (*date, e)))
-            .filter(|(_, e)| e.start <= now && now < e.end && !self.started.contains(&key(e)))
+            .filter(|(_, e)| {
+                e.start <= now
+                    && now < e.end
+                    && !self.started.contains(&key(e))
+                    && !self.finished.contains(&e.airing())
+            })
             .max_by_key(|(_, e)| e.start)
             .map(|(date, e)| (date, e.clone()))
     }
@@ -451,7 +565,10 @@ impl Player {
             .iter()
             .flat_map(|(date, entries)| entries.iter().map(move |e| (*date, e)))
             .filter(|(_, e)| {
-                &e.airing() == airing && now < e.end && !self.started.contains(&key(e))
+                &e.airing() == airing
+                    && now < e.end
+                    && !self.started.contains(&key(e))
+                    && !self.finished.contains(airing)
             })
             .min_by_key(|(_, e)| e.start)
             .map(|(date, e)| (date, e.clone()))
@@ -498,10 +615,12 @@ impl Player {
     }
 
     /// Why `entry` cannot play, if it needs a media file the device does
-    /// not hold.
+    /// not hold (nor, for sound, the verified beginning of).
     fn lacks_media(&self, entry: &PlanEntry) -> Option<FailureReason> {
         let file = entry.media.as_ref()?;
-        if self.held_media.contains(&file.sha256) {
+        if self.held_media.contains(&file.sha256)
+            || (entry.part == Part::Audio && self.streaming.contains(&file.sha256))
+        {
             None
         } else if self.undecodable.contains(&file.sha256) {
             Some(FailureReason::MediaUndecodable)
@@ -532,6 +651,52 @@ impl Player {
             if now >= entry.end || (lacking.is_some() && !fetching) {
                 let reason = lacking.unwrap_or(FailureReason::MediaMissing);
                 self.fail(entry, reason, now, out);
+            }
+        }
+    }
+
+    /// Fails what plays from a file still arriving once the device gave the
+    /// rest up or found it unplayable: what did not verify is not played.
+    fn fail_unplayable(&mut self, now: DateTime<Utc>, out: &mut Vec<Message>) {
+        let Some(playing) = &self.playing else {
+            return;
+        };
+        let Some(reason) = self.lacks_media(&playing.entry) else {
+            return;
+        };
+        if self.fetching(&playing.entry) {
+            return;
+        }
+        if let Some(playing) = self.playing.take() {
+            let line = &mut self.timeline[playing.line];
+            line.end = now;
+            line.outcome = Outcome::Failed;
+            line.reason = Some(reason);
+            out.push(Message::Played {
+                airing: line.airing.clone(),
+                outcome: Outcome::Failed,
+                reason: Some(reason),
+            });
+        }
+    }
+
+    /// Starts the waiting order whose file is there (cutting what plays),
+    /// and fails those whose slot ended or whose file will not come.
+    fn start_orders(&mut self, now: DateTime<Utc>, out: &mut Vec<Message>) {
+        for entry in std::mem::take(&mut self.orders) {
+            let lacking = self.lacks_media(&entry);
+            if now >= entry.end || (lacking.is_some() && !self.fetching(&entry)) {
+                self.fail(
+                    entry,
+                    lacking.unwrap_or(FailureReason::MediaMissing),
+                    now,
+                    out,
+                );
+            } else if lacking.is_none() && !self.started.contains(&key(&entry)) {
+                self.end(now, Outcome::Preempted, out);
+                self.start(entry, Source::Order, now, out);
+            } else if !self.started.contains(&key(&entry)) {
+                self.orders.push(entry);
             }
         }
     }
@@ -578,6 +743,9 @@ impl Player {
             let line = &mut self.timeline[playing.line];
             line.end = at;
             line.outcome = outcome;
+            if outcome == Outcome::Finished {
+                self.finished.insert(line.airing.clone());
+            }
             out.push(Message::Played {
                 airing: line.airing.clone(),
                 outcome,
@@ -721,6 +889,39 @@ mod tests {
                     Outcome::Finished
                 ),
             ]
+        );
+    }
+
+    #[test]
+    fn a_finished_airing_planned_again_is_not_aired_again_and_its_proof_is_restated() {
+        let mut player = Player::new();
+        player.apply(
+            schedule(vec![normal("a", "10:00:00", "10:01:00")]),
+            at("09:59:00"),
+        );
+        player.advance(at("10:00:00"));
+        player.advance(at("10:01:00"));
+        // A hub that lost the report plans the same airing again, later.
+        let plan = vec![
+            normal("a", "10:05:00", "10:06:00"),
+            normal("b", "10:06:00", "10:07:00"),
+        ];
+        player.apply(schedule(plan), at("10:02:00"));
+        assert_eq!(player.advance(at("10:05:00")), []);
+        assert_eq!(
+            player.advance(at("10:06:00")),
+            [played("b", Outcome::Started)]
+        );
+        assert_eq!(
+            player.proof_of_play(at("09:00:00")),
+            [
+                (at("10:01:00"), played("a", Outcome::Finished)),
+                (at("10:06:00"), played("b", Outcome::Started)),
+            ]
+        );
+        assert_eq!(
+            player.proof_of_play(at("10:03:00")),
+            [(at("10:06:00"), played("b", Outcome::Started))]
         );
     }
 
@@ -1118,11 +1319,15 @@ mod tests {
         }
     }
 
-    fn showing(text: Option<&str>, bulletin: Option<&str>) -> Option<Showing> {
+    /// An airing's face (shown since `since`) or, without one, a display text's.
+    fn showing(text: Option<&str>, bulletin: Option<&str>, since: Option<&str>) -> Option<Showing> {
         Some(Showing {
             text: text.map(Into::into),
             bulletin: bulletin.map(Into::into),
             media: None,
+            since: since.map(at),
+            subtitle: None,
+            video: None,
         })
     }
 
@@ -1138,7 +1343,7 @@ mod tests {
         player.advance(at("10:00:00"));
         assert_eq!(
             player.showing(at("10:00:30")),
-            showing(Some("Lũ quét"), Some("lu"))
+            showing(Some("Lũ quét"), Some("lu"), Some("10:00:00"))
         );
         assert_eq!(
             player.showing(at("10:01:00")),
@@ -1148,7 +1353,7 @@ mod tests {
         player.advance(at("10:02:00"));
         assert_eq!(
             player.showing(at("10:02:00")),
-            showing(None, Some("anh")),
+            showing(None, Some("anh"), Some("10:02:00")),
             "an image without caption: its bulletin, no text"
         );
     }
@@ -1165,11 +1370,11 @@ mod tests {
         player.apply(display, at("10:01:00"));
         assert_eq!(
             player.showing(at("10:02:00")),
-            showing(Some("Mất điện 14:00"), None)
+            showing(Some("Mất điện 14:00"), None, None)
         );
         assert_eq!(
             player.showing(at("10:02:01")),
-            showing(Some("Lũ quét"), Some("lu"))
+            showing(Some("Lũ quét"), Some("lu"), Some("10:00:00"))
         );
     }
 
@@ -1178,6 +1383,8 @@ mod tests {
             sha256: file.repeat(64),
             size: 10,
             url: format!("http://hub/media/v1/{}", file.repeat(64)),
+            chunks: Vec::new(),
+            head: None,
         });
         entry
     }
@@ -1269,8 +1476,9 @@ mod tests {
     }
 
     #[test]
-    fn play_and_preempt_without_the_file_fail_the_new_entry_only() {
+    fn play_and_preempt_with_a_file_given_up_fail_the_new_entry_only() {
         let mut player = playing_a();
+        player.give_up_media(["e".repeat(64)]);
         let play = Directive::Play {
             entry: with_media(entry("lu", Class::Emergency, "10:00:30", "10:01:30"), "e"),
         };
@@ -1278,12 +1486,14 @@ mod tests {
             player.apply(play, at("10:00:30")),
             [played("lu", Outcome::Failed)]
         );
+        assert_eq!(player.playing(), Some(&airing("a")));
         let mut player = playing_a();
         let plan = vec![
             normal("a", "10:00:00", "10:02:00"),
             with_media(entry("lu", Class::Emergency, "10:05:00", "10:06:00"), "e"),
         ];
         player.apply(schedule(plan), at("10:00:10"));
+        player.give_up_media(["e".repeat(64)]);
         let preempt = Directive::Preempt {
             stopped: airing("a"),
             by: airing("lu"),
@@ -1293,6 +1503,98 @@ mod tests {
             [played("lu", Outcome::Failed)]
         );
         assert_eq!(player.playing(), Some(&airing("a")));
+    }
+
+    #[test]
+    fn a_preempting_emergency_cuts_at_once_and_starts_on_its_first_verified_part() {
+        let mut player = playing_a();
+        let plan = vec![
+            normal("a", "10:00:00", "10:02:00"),
+            with_media(entry("lu", Class::Emergency, "10:00:20", "10:01:00"), "e"),
+        ];
+        player.apply(schedule(plan), at("10:00:10"));
+        let preempt = Directive::Preempt {
+            stopped: airing("a"),
+            by: airing("lu"),
+        };
+        assert_eq!(
+            player.apply(preempt, at("10:00:20")),
+            [played("a", Outcome::Preempted)],
+            "the file is on its way: lu waits, a is cut"
+        );
+        assert!(player.awaiting_media());
+        assert_eq!(player.media_needed()[0].sha256, "e".repeat(64));
+        player.stream_media(["e".repeat(64)]);
+        assert_eq!(
+            player.advance(at("10:00:20.3")),
+            [played("lu", Outcome::Started)]
+        );
+        // Its length becomes known once the file is whole.
+        player.hold_media(["e".repeat(64)]);
+        player.stream_media([]);
+        let durations = [("e".repeat(64), Duration::from_secs(10))].into();
+        player.know_media(durations, BTreeSet::new());
+        assert_eq!(player.next_wakeup(), Some(at("10:00:30.3")));
+        assert_eq!(
+            player.advance(at("10:00:30.3")),
+            [played("lu", Outcome::Finished)]
+        );
+    }
+
+    #[test]
+    fn an_ordered_entry_waits_for_its_file_and_fails_if_the_rest_is_given_up() {
+        let mut player = playing_a();
+        let play = Directive::Play {
+            entry: with_media(entry("lu", Class::Emergency, "10:00:30", "10:01:30"), "e"),
+        };
+        assert_eq!(
+            player.apply(play, at("10:00:30")),
+            [played("a", Outcome::Preempted)]
+        );
+        assert!(player.awaiting_media());
+        assert_eq!(player.next_wakeup(), Some(at("10:01:30")));
+        assert_eq!(player.advance(at("10:00:31")), []);
+        player.stream_media(["e".repeat(64)]);
+        assert_eq!(
+            player.advance(at("10:00:32")),
+            [played("lu", Outcome::Started)]
+        );
+        // The rest of the file never verified: what plays stops, failed.
+        player.stream_media([]);
+        player.give_up_media(["e".repeat(64)]);
+        assert_eq!(
+            player.advance(at("10:00:40")),
+            [played("lu", Outcome::Failed)]
+        );
+        assert_eq!(player.playing(), None);
+        let line = player.timeline().last().cloned().unwrap();
+        assert_eq!(
+            (line.start, line.end, line.reason),
+            (
+                at("10:00:32"),
+                at("10:00:40"),
+                Some(FailureReason::MediaMissing)
+            )
+        );
+    }
+
+    #[test]
+    fn a_board_does_not_show_a_file_before_it_is_whole() {
+        let mut player = Player::new();
+        let mut picture = with_media(normal("p", "10:00:00", "10:01:00"), "p");
+        picture.part = Part::Visual;
+        player.apply(schedule(vec![picture]), at("09:59:00"));
+        player.stream_media(["p".repeat(64)]);
+        assert_eq!(
+            player.advance(at("10:00:00")),
+            [],
+            "waits for the whole file"
+        );
+        player.hold_media(["p".repeat(64)]);
+        assert_eq!(
+            player.advance(at("10:00:01")),
+            [played("p", Outcome::Started)]
+        );
     }
 
     #[test]

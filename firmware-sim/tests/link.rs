@@ -261,7 +261,8 @@ async fn a_dropped_link_leaves_the_will_and_the_next_session_says_hello() {
 }
 
 #[tokio::test]
-async fn reports_made_while_the_link_is_down_are_sent_in_the_next_session() {
+async fn reports_made_while_the_link_is_down_are_sent_in_the_next_session_after_the_restated_proof()
+{
     // At 600× speed the entry plays within the two (real) seconds offline.
     let options = LinkOptions {
         backoff_min: Duration::from_secs(2),
@@ -286,11 +287,14 @@ async fn reports_made_while_the_link_is_down_are_sent_in_the_next_session() {
     handle.drop_link();
     assert_eq!(hub.next_report(&device).await.message, Message::Offline);
 
-    // Whatever the device played meanwhile arrives, in order, after the new Hello.
+    // After the new Hello, the device restates its proof of play of the day
+    // (the airing's last outcome), then whatever it reported meanwhile
+    // arrives, in order.
     let second = hub.next_report(&device).await;
     assert!(matches!(second.message, Message::Hello { .. }));
     assert_ne!(second.session, first.session);
     for want in [
+        played("a", Outcome::Finished),
         played("a", Outcome::Started),
         played("a", Outcome::Finished),
     ] {

@@ -547,3 +547,322 @@ async fn a_file_with_the_right_hash_that_does_not_decode_fails_the_entry_as_unde
     assert_eq!(line.reason, Some(FailureReason::MediaUndecodable));
     rig.handle.stop().await;
 }
+
+/// An emergency entry of `file` for `bulletin`, under way from now for a minute.
+fn emergency_now(clock: Clock, bulletin: &str, file: &MediaRef) -> PlanEntry {
+    PlanEntry {
+        class: Class::Emergency,
+        ..entry_in(clock, bulletin, file, 0)
+    }
+}
+
+#[tokio::test]
+async fn an_emergency_preempting_plays_its_file_after_the_first_verified_part() {
+    let mut rig = rig_with(1.0, None, audio_options()).await;
+    // What plays before: an entry without a file.
+    let mut normal = entry_in(rig.clock, "a", &rig.server.add(random_file(10)), 0);
+    normal.media = None;
+    rig.schedule(1, vec![normal.clone()]).await;
+    assert_eq!(
+        rig.hub.next_report(&rig.device).await.message,
+        played("a", Outcome::Started)
+    );
+
+    let audio = ogg_opus("opusenc", 30.0, 1);
+    let file = rig.server.add_in_parts(audio);
+    assert!(file.chunks.len() >= 2, "{} parts", file.chunks.len());
+    // The rest of the file comes long after its first part.
+    let first = file.chunks[0].size as usize;
+    rig.server.hold_next_from(first, Duration::from_secs(3));
+    let lu = emergency_now(rig.clock, "lu", &file);
+    let airing = |e: &PlanEntry| e.airing();
+    let expires = rig.clock.now() + TimeDelta::hours(1);
+    let preempt = Directive::Preempt {
+        stopped: airing(&normal),
+        by: airing(&lu),
+    };
+    let signed = rig
+        .hub
+        .signer
+        .sign(&command(2, &rig.device.id, expires, preempt));
+    rig.hub.publish(signed).await;
+    assert_eq!(
+        rig.hub.next_report(&rig.device).await.message,
+        Message::Ack { seq: 2 }
+    );
+    assert_eq!(
+        rig.hub.next_report(&rig.device).await.message,
+        played("a", Outcome::Preempted),
+        "cut at once"
+    );
+    let mut cut = normal.clone();
+    cut.end = lu.start;
+    cut.preempted = true;
+    rig.schedule(3, vec![cut, lu.clone()]).await;
+    assert_eq!(
+        rig.hub.next_report(&rig.device).await.message,
+        played("lu", Outcome::Started)
+    );
+    assert!(
+        rig.handle.cached_media().is_empty(),
+        "started before the file was whole"
+    );
+    rig.wait_cached(&file).await;
+    let counters = rig.handle.counters().media;
+    assert_eq!(
+        (counters.downloads, counters.streamed, counters.mismatches),
+        (1, 1, 0)
+    );
+    let first_part = Seen {
+        range: Some(format!("bytes=0-{}", first - 1)),
+        if_range: Some(etag(&file.sha256)),
+        status: 206,
+        ..rig.full_answer()
+    };
+    let rest = Seen {
+        range: Some(format!("bytes={first}-")),
+        ..first_part.clone()
+    };
+    assert_eq!(
+        rig.server.requests(),
+        [first_part, rest],
+        "the first part alone, then the rest"
+    );
+    assert_eq!(rig.handle.status().playing, Some(airing(&lu)));
+    rig.handle.stop().await;
+}
+
+#[tokio::test]
+async fn an_emergency_whose_parts_do_not_verify_plays_nothing_and_fails() {
+    let options = MediaOptions {
+        max_attempts: 2,
+        ..audio_options()
+    };
+    let mut rig = rig_with(1.0, None, options).await;
+    let file = rig.server.add_in_parts(ogg_opus("opusenc", 20.0, 1));
+    // Every attempt's first part arrives corrupted.
+    rig.handle
+        .inject("corrupt-media:2".parse::<Fault>().unwrap())
+        .await;
+    rig.schedule(1, vec![emergency_now(rig.clock, "lu", &file)])
+        .await;
+    assert_eq!(
+        rig.hub.next_report(&rig.device).await.message,
+        played("lu", Outcome::Failed),
+        "failed for want of its file, never started"
+    );
+    assert!(rig.handle.cached_media().is_empty());
+    assert!(rig
+        .handle
+        .timeline()
+        .iter()
+        .all(|line| line.outcome == Outcome::Failed));
+    let counters = rig.handle.counters().media;
+    assert_eq!(
+        (counters.mismatches, counters.streamed, counters.abandoned),
+        (2, 0, 1)
+    );
+    // Nothing of the bad part was kept: both requests asked for the first
+    // part from the start.
+    let first_part = Seen {
+        range: Some(format!("bytes=0-{}", file.chunks[0].size - 1)),
+        if_range: Some(etag(&file.sha256)),
+        status: 206,
+        ..rig.full_answer()
+    };
+    assert_eq!(rig.server.requests(), [first_part.clone(), first_part]);
+    rig.handle.stop().await;
+}
+
+#[tokio::test]
+async fn a_bad_part_is_fetched_again_from_the_end_of_the_last_good_one() {
+    let mut rig = rig(1.0, None).await;
+    let file = rig.server.add_in_parts(random_file(50_000));
+    assert_eq!(file.chunks.len(), 4);
+    // One wrong byte in the second part.
+    rig.server.corrupt_byte(25_000);
+    rig.schedule(1, vec![entry_in(rig.clock, "a", &file, 3600)])
+        .await;
+    rig.wait_cached(&file).await;
+    let good = file.chunks[0].size;
+    let first_part = Seen {
+        range: Some(format!("bytes=0-{}", good - 1)),
+        if_range: Some(etag(&file.sha256)),
+        status: 206,
+        ..rig.full_answer()
+    };
+    let rest = Seen {
+        range: Some(format!("bytes={good}-")),
+        ..first_part.clone()
+    };
+    assert_eq!(
+        rig.server.requests(),
+        [first_part, rest.clone(), rest],
+        "the rest asked for again from the end of the first part"
+    );
+    let counters = rig.handle.counters().media;
+    assert_eq!((counters.downloads, counters.mismatches), (1, 1));
+    rig.handle.stop().await;
+}
+
+/// `file` as the hub sends it in an emergency: its first part inline.
+fn with_head(file: &MediaRef, head: &[u8]) -> MediaRef {
+    MediaRef {
+        head: Some(hub_proto::media::encode_head(head)),
+        ..file.clone()
+    }
+}
+
+#[tokio::test]
+async fn an_emergency_with_its_first_part_inline_starts_with_no_download_then_finishes() {
+    // 10×: the 10 s file ends a second (real) after it starts.
+    let mut rig = rig_with(10.0, None, audio_options()).await;
+    let audio = ogg_opus("opusenc", 10.0, 1);
+    let file = rig.server.add_in_parts(audio.clone());
+    assert!(file.chunks.len() >= 2, "{} parts", file.chunks.len());
+    let first = file.chunks[0].size as usize;
+    assert!(first as u64 <= hub_proto::media::MAX_HEAD_BYTES, "{first}");
+    // No file byte leaves the server until the airing has started.
+    rig.server.close_gate();
+    let lu = emergency_now(rig.clock, "lu", &with_head(&file, &audio[..first]));
+    rig.schedule(1, vec![lu.clone()]).await;
+    assert_eq!(
+        rig.hub.next_report(&rig.device).await.message,
+        played("lu", Outcome::Started),
+        "started from the command alone"
+    );
+    assert_eq!(rig.server.bytes_sent(), 0, "nothing downloaded yet");
+    assert!(rig.handle.cached_media().is_empty());
+    let counters = rig.handle.counters().media;
+    assert_eq!((counters.heads, counters.streamed), (1, 1));
+
+    rig.server.open_gate();
+    rig.wait_cached(&file).await;
+    let rest = Seen {
+        range: Some(format!("bytes={first}-")),
+        if_range: Some(etag(&file.sha256)),
+        status: 206,
+        ..rig.full_answer()
+    };
+    assert_eq!(
+        rig.server.requests(),
+        [rest],
+        "the first part is never asked for"
+    );
+    assert_eq!(rig.server.bytes_sent(), audio.len() - first);
+    let counters = rig.handle.counters().media;
+    assert_eq!(
+        (
+            counters.downloads,
+            counters.streamed,
+            counters.resumes,
+            counters.mismatches,
+            counters.bytes
+        ),
+        (1, 1, 0, 0, (audio.len() - first) as u64)
+    );
+    assert_eq!(
+        rig.hub.next_report(&rig.device).await.message,
+        played("lu", Outcome::Finished),
+        "the airing ends with its audio"
+    );
+    rig.handle.stop().await;
+}
+
+#[tokio::test]
+async fn an_inline_first_part_that_does_not_hash_right_is_refused_and_the_file_downloaded() {
+    let mut rig = rig_with(1.0, None, audio_options()).await;
+    let audio = ogg_opus("opusenc", 10.0, 1);
+    let file = rig.server.add_in_parts(audio.clone());
+    let first = file.chunks[0].size as usize;
+    let mut wrong = audio[..first].to_vec();
+    // A byte of audio, past the headers: it would still decode.
+    wrong[first - 10] ^= 0x01;
+    rig.server.close_gate();
+    let lu = emergency_now(rig.clock, "lu", &with_head(&file, &wrong));
+    rig.schedule(1, vec![lu.clone()]).await;
+    // The command is taken before its ack: what it started would be known.
+    let counters = rig.handle.counters().media;
+    assert_eq!((counters.heads, counters.heads_refused), (0, 1));
+    assert!(rig.handle.timeline().is_empty(), "nothing plays from it");
+    assert_eq!(rig.handle.status().playing, None);
+
+    rig.server.open_gate();
+    assert_eq!(
+        rig.hub.next_report(&rig.device).await.message,
+        played("lu", Outcome::Started),
+        "started from the downloaded first part"
+    );
+    rig.wait_cached(&file).await;
+    let first_part = Seen {
+        range: Some(format!("bytes=0-{}", first - 1)),
+        if_range: Some(etag(&file.sha256)),
+        status: 206,
+        ..rig.full_answer()
+    };
+    let rest = Seen {
+        range: Some(format!("bytes={first}-")),
+        ..first_part.clone()
+    };
+    assert_eq!(
+        rig.server.requests(),
+        [first_part, rest],
+        "downloaded as without a head"
+    );
+    let counters = rig.handle.counters().media;
+    assert_eq!((counters.downloads, counters.streamed), (1, 1));
+    rig.handle.stop().await;
+}
+
+#[tokio::test]
+async fn a_device_holding_the_file_ignores_an_inline_first_part() {
+    let mut rig = rig_with(1.0, None, audio_options()).await;
+    let audio = ogg_opus("opusenc", 10.0, 1);
+    let file = rig.server.add_in_parts(audio.clone());
+    let first = file.chunks[0].size as usize;
+    rig.schedule(1, vec![entry_in(rig.clock, "a", &file, 3600)])
+        .await;
+    rig.wait_cached(&file).await;
+    let lu = emergency_now(rig.clock, "lu", &with_head(&file, &audio[..first]));
+    rig.schedule(2, vec![lu]).await;
+    assert_eq!(
+        rig.hub.next_report(&rig.device).await.message,
+        played("lu", Outcome::Started)
+    );
+    let counters = rig.handle.counters().media;
+    assert_eq!(
+        (counters.heads, counters.heads_refused, counters.downloads),
+        (0, 0, 1)
+    );
+    assert_eq!(rig.server.requests().len(), 2, "the first download only");
+    rig.handle.stop().await;
+}
+
+#[tokio::test]
+async fn an_inline_first_part_that_is_not_audio_plays_nothing() {
+    let mut rig = rig_with(1.0, None, audio_options()).await;
+    // The right hashes, but no Ogg Opus: the hub would never send it.
+    let bytes = random_file(40_000);
+    let file = rig.server.add_in_parts(bytes.clone());
+    let first = file.chunks[0].size as usize;
+    rig.server.close_gate();
+    rig.schedule(
+        1,
+        vec![emergency_now(
+            rig.clock,
+            "lu",
+            &with_head(&file, &bytes[..first]),
+        )],
+    )
+    .await;
+    let counters = rig.handle.counters().media;
+    assert_eq!((counters.heads, counters.heads_refused), (0, 1));
+    assert!(rig.handle.timeline().is_empty(), "nothing plays from it");
+    rig.server.open_gate();
+    assert_eq!(
+        rig.hub.next_report(&rig.device).await.message,
+        failed_as("lu", Outcome::Failed, Some(FailureReason::MediaUndecodable)),
+        "the downloaded beginning does not decode either"
+    );
+    rig.handle.stop().await;
+}

@@ -2,6 +2,7 @@
 //! `support/`.
 
 mod board_snapshot;
+mod board_video;
 mod link;
 mod media;
 mod support;

@@ -26,7 +26,7 @@ pub mod uplink;
 
 pub use clock::Clock;
 pub use downlink::{Command, CommandGuard, CommandSigner, Directive, StopReason, VerifiedCommands};
-pub use plan::{AiringRef, Class, DevicePlan, Kind, MediaRef, Part, PlanEntry};
+pub use plan::{AiringRef, Class, DevicePlan, Kind, MediaChunk, MediaRef, Part, PlanEntry};
 pub use provision::{DeviceCredentials, Provisioning};
 pub use uplink::{FailureReason, Message, Outcome, Power, Report, SealedReport, Status, UplinkKey};
 

@@ -7,6 +7,52 @@
 //! refused. Responses carry a strong ETag, the quoted hash, and honour single
 //! `Range` requests, so a download cut by a dropped 4G link resumes where it
 //! stopped (`Range: bytes=N-` with `If-Range: "{sha256}"`).
+//!
+//! An entry may also list the file's parts ([`crate::MediaChunk`], made by
+//! [`chunks_of`]): a device verifies each part as it arrives and may use the
+//! verified beginning of a file before the rest has come, which an emergency
+//! due now needs. The whole file's SHA-256 is still checked at the end.
+//!
+//! An Ogg file's first part is kept small ([`HEAD_BYTES`]: the Opus headers
+//! and a second or two of speech) so the hub can carry it inside an
+//! emergency's command (`MediaRef::head`, [`encode_head`]): a loudspeaker
+//! then starts with no HTTP request at all, checks it with [`head_bytes`],
+//! and fetches only the rest (`Range: bytes={head size}-`).
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+use crate::{MediaChunk, MediaRef};
+
+/// The size parts aim at: a few seconds of broadcast speech (24 kbit/s),
+/// small enough that the first arrives at once even over a slow 4G link.
+pub const CHUNK_BYTES: u64 = 16 * 1024;
+/// Parts per file at most: a longer file gets longer parts, so a plan entry
+/// never carries more than this many hashes.
+pub const MAX_CHUNKS: u64 = 64;
+/// An Ogg file's first part ends at the first page boundary at or after
+/// this many bytes: the Opus header pages and about a second of speech at
+/// 24 kbit/s, small enough to travel inside a command.
+pub const HEAD_BYTES: u64 = 4 * 1024;
+/// The largest first part the hub inlines in a command (21,848 bytes of
+/// base64); a file whose first part is longer (an Ogg file with huge pages,
+/// or not Ogg) is fetched whole over HTTP as before.
+pub const MAX_HEAD_BYTES: u64 = 16 * 1024;
+
+/// Why an inlined first part ([`crate::MediaRef::head`]) cannot be used; the
+/// device then fetches the file as if it were absent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HeadError {
+    #[error("the file's parts do not add up to it, so a head cannot be checked")]
+    NoParts,
+    #[error("the head is not base64")]
+    NotBase64,
+    #[error("the head is {actual} bytes, the first part {expected}")]
+    WrongSize { actual: u64, expected: u64 },
+    #[error("the head does not hash to the first part's SHA-256")]
+    Mismatch,
+}
 
 /// The path under which media is served, before the hash.
 pub const MEDIA_PATH_PREFIX: &str = "/media/v1/";
@@ -34,9 +80,306 @@ pub fn etag(sha256_hex: &str) -> String {
     format!("\"{sha256_hex}\"")
 }
 
+/// The parts the hub lists for `bytes`: consecutive, covering the file,
+/// each at least `max(CHUNK_BYTES, size / (MAX_CHUNKS - 2))` bytes but the
+/// last. An Ogg file (Ogg Opus audio) is cut only between pages, so every
+/// part is whole pages and a verified beginning decodes on its own, and its
+/// first part is only [`HEAD_BYTES`] (to the next page end), small enough
+/// to inline; any other file, or an Ogg file whose pages do not parse, is
+/// cut at that size. At most [`MAX_CHUNKS`] parts either way.
+pub fn chunks_of(bytes: &[u8]) -> Vec<MediaChunk> {
+    let size = bytes.len() as u64;
+    let target = CHUNK_BYTES.max(size / (MAX_CHUNKS - 2));
+    let cuts = ogg_page_ends(bytes).map_or_else(
+        || {
+            (1..=size.div_ceil(target))
+                .map(|i| (i * target).min(size))
+                .collect()
+        },
+        |pages| {
+            let mut cuts = Vec::new();
+            let mut from = 0;
+            for end in pages {
+                let least = if cuts.is_empty() { HEAD_BYTES } else { target };
+                if end - from >= least || end == size {
+                    cuts.push(end);
+                    from = end;
+                }
+            }
+            cuts
+        },
+    );
+    let mut from = 0;
+    cuts.into_iter()
+        .map(|end| {
+            let part = &bytes[from as usize..end as usize];
+            from = end;
+            MediaChunk {
+                size: part.len() as u64,
+                sha256: sha256_hex(part),
+            }
+        })
+        .collect()
+}
+
+/// Where each Ogg page of `bytes` ends, if `bytes` is nothing but whole
+/// Ogg pages (RFC 3533: a 27-byte header whose last byte counts the lacing
+/// values, which add up to the body's length).
+fn ogg_page_ends(bytes: &[u8]) -> Option<Vec<u64>> {
+    let mut ends = Vec::new();
+    let mut at = 0usize;
+    while at < bytes.len() {
+        let header = bytes.get(at..at + 27)?;
+        if !header.starts_with(b"OggS") {
+            return None;
+        }
+        let segments = usize::from(header[26]);
+        let lacing = bytes.get(at + 27..at + 27 + segments)?;
+        let body: usize = lacing.iter().map(|&l| usize::from(l)).sum();
+        at += 27 + segments + body;
+        if at > bytes.len() {
+            return None;
+        }
+        ends.push(at as u64);
+    }
+    (!ends.is_empty()).then_some(ends)
+}
+
+/// Whether `file`'s parts can be used: they cover exactly `size` bytes, none
+/// is empty and each names a SHA-256. A device verifies a file whose parts
+/// do not fit only whole.
+pub fn chunks_fit(file: &MediaRef) -> bool {
+    !file.chunks.is_empty()
+        && file.chunks.iter().map(|c| c.size).sum::<u64>() == file.size
+        && file
+            .chunks
+            .iter()
+            .all(|c| c.size > 0 && is_sha256_hex(&c.sha256))
+}
+
+/// `first_part` as [`crate::MediaRef::head`] carries it.
+pub fn encode_head(first_part: &[u8]) -> String {
+    BASE64.encode(first_part)
+}
+
+/// The first part `file` carries inline, checked: `None` without a head;
+/// else its bytes if its parts fit the file ([`chunks_fit`]) and it is
+/// exactly the first part, `chunks[0]`, by size and SHA-256. The command
+/// is signed, so a head that does not check is a hub bug; the device then
+/// ignores it and downloads the file.
+pub fn head_bytes(file: &MediaRef) -> Option<Result<Vec<u8>, HeadError>> {
+    Some(decode_head(file)?.and_then(|bytes| {
+        if sha256_hex(&bytes) == file.chunks[0].sha256 {
+            Ok(bytes)
+        } else {
+            Err(HeadError::Mismatch)
+        }
+    }))
+}
+
+/// [`head_bytes`] but the hash: the decoded head if the parts fit and it
+/// is the first part's size. For a reader that proves the bytes another
+/// way (a simulator comparing with a copy it already hashed); anything
+/// else uses [`head_bytes`].
+pub fn decode_head(file: &MediaRef) -> Option<Result<Vec<u8>, HeadError>> {
+    let head = file.head.as_deref()?;
+    Some(decode_checked(file, head))
+}
+
+fn decode_checked(file: &MediaRef, head: &str) -> Result<Vec<u8>, HeadError> {
+    if !chunks_fit(file) {
+        return Err(HeadError::NoParts);
+    }
+    let first = &file.chunks[0];
+    // Base64 of the first part, no more: a longer text is not that part.
+    if head.len() as u64 > first.size.div_ceil(3) * 4 {
+        return Err(HeadError::WrongSize {
+            actual: head.len() as u64 / 4 * 3,
+            expected: first.size,
+        });
+    }
+    let bytes = BASE64.decode(head).map_err(|_| HeadError::NotBase64)?;
+    if bytes.len() as u64 != first.size {
+        return Err(HeadError::WrongSize {
+            actual: bytes.len() as u64,
+            expected: first.size,
+        });
+    }
+    Ok(bytes)
+}
+
+/// Lower-case hex SHA-256, as the protocol writes it.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One Ogg page whose body is `body` bytes (lacing values of 255 then the rest).
+    fn ogg_page(body: usize) -> Vec<u8> {
+        let mut lacing = vec![255u8; body / 255];
+        lacing.push((body % 255) as u8);
+        let mut page = b"OggS".to_vec();
+        page.extend_from_slice(&[0; 22]);
+        page.push(lacing.len() as u8);
+        page.extend_from_slice(&lacing);
+        page.extend(std::iter::repeat_n(7u8, body));
+        page
+    }
+
+    fn file_of(bytes: &[u8]) -> MediaRef {
+        MediaRef {
+            sha256: sha256_hex(bytes),
+            size: bytes.len() as u64,
+            url: String::new(),
+            chunks: chunks_of(bytes),
+            head: None,
+        }
+    }
+
+    #[test]
+    fn ogg_files_are_cut_between_pages() {
+        let pages: Vec<Vec<u8>> = (0..12).map(|i| ogg_page(4000 + i * 10)).collect();
+        let bytes = pages.concat();
+        let chunks = chunks_of(&bytes);
+        let mut page_ends = Vec::new();
+        let mut at = 0;
+        for page in &pages {
+            at += page.len() as u64;
+            page_ends.push(at);
+        }
+        let mut at = 0;
+        for (i, chunk) in chunks.iter().enumerate() {
+            at += chunk.size;
+            assert!(page_ends.contains(&at), "part {i} ends inside a page");
+            if i == 0 {
+                // Up to the first page end at or after HEAD_BYTES: two pages here.
+                assert_eq!(chunk.size, (pages[0].len() + pages[1].len()) as u64);
+                assert!(chunk.size >= HEAD_BYTES && chunk.size <= MAX_HEAD_BYTES);
+            } else if i + 1 < chunks.len() {
+                assert!(chunk.size >= CHUNK_BYTES, "part {i}: {}", chunk.size);
+            }
+            let start = (at - chunk.size) as usize;
+            assert_eq!(chunk.sha256, sha256_hex(&bytes[start..at as usize]));
+        }
+        assert_eq!(chunks.len(), 4, "{chunks:?}");
+        assert!(chunks_fit(&file_of(&bytes)));
+    }
+
+    #[test]
+    fn a_long_ogg_file_has_a_small_head_and_no_more_than_the_most_parts() {
+        // 4 MiB of 1,000-byte pages: parts grow past CHUNK_BYTES, the head does not.
+        let page = ogg_page(1_000);
+        let bytes = page.repeat(4 * 1024 * 1024 / page.len());
+        let chunks = chunks_of(&bytes);
+        assert!(chunks.len() as u64 <= MAX_CHUNKS, "{}", chunks.len());
+        assert!(chunks.len() as u64 >= MAX_CHUNKS - 2, "{}", chunks.len());
+        assert_eq!(
+            chunks[0].size,
+            4 * page.len() as u64,
+            "the first page end past 4 KiB"
+        );
+        assert!(chunks[1].size > CHUNK_BYTES);
+        assert!(chunks_fit(&file_of(&bytes)));
+    }
+
+    #[test]
+    fn an_inline_head_is_the_first_part_or_is_refused() {
+        let pages: Vec<Vec<u8>> = (0..8).map(|i| ogg_page(3000 + i)).collect();
+        let bytes = pages.concat();
+        let mut file = file_of(&bytes);
+        assert_eq!(head_bytes(&file), None, "no head inlined");
+        let first = file.chunks[0].size as usize;
+        file.head = Some(encode_head(&bytes[..first]));
+        assert_eq!(head_bytes(&file), Some(Ok(bytes[..first].to_vec())));
+
+        // The round trip through JSON keeps it.
+        let json = serde_json::to_string(&file).unwrap();
+        let read: MediaRef = serde_json::from_str(&json).unwrap();
+        assert_eq!(head_bytes(&read), Some(Ok(bytes[..first].to_vec())));
+
+        let mut changed = bytes[..first].to_vec();
+        changed[first / 2] ^= 1;
+        let cases = [
+            (encode_head(&changed), HeadError::Mismatch),
+            (
+                encode_head(&bytes[..first - 1]),
+                HeadError::WrongSize {
+                    actual: first as u64 - 1,
+                    expected: first as u64,
+                },
+            ),
+            ("not base64!".to_string(), HeadError::NotBase64),
+        ];
+        for (head, error) in cases {
+            let bad = MediaRef {
+                head: Some(head),
+                ..file.clone()
+            };
+            assert_eq!(head_bytes(&bad), Some(Err(error.clone())));
+            if error == HeadError::Mismatch {
+                assert_eq!(decode_head(&bad), Some(Ok(changed.clone())), "no hash");
+            } else {
+                assert_eq!(decode_head(&bad), Some(Err(error)));
+            }
+        }
+        let too_long = MediaRef {
+            head: Some(encode_head(&bytes)),
+            ..file.clone()
+        };
+        assert!(matches!(
+            head_bytes(&too_long),
+            Some(Err(HeadError::WrongSize { .. }))
+        ));
+        let no_parts = MediaRef {
+            chunks: Vec::new(),
+            ..file.clone()
+        };
+        assert_eq!(head_bytes(&no_parts), Some(Err(HeadError::NoParts)));
+    }
+
+    #[test]
+    fn other_files_are_cut_at_the_part_size_and_large_ones_into_few_parts() {
+        let bytes = vec![1u8; 40_000];
+        let sizes: Vec<u64> = chunks_of(&bytes).iter().map(|c| c.size).collect();
+        assert_eq!(sizes, [16_384, 16_384, 7_232]);
+        // An Ogg header that does not parse is not Ogg.
+        let mut fake = b"OggS".to_vec();
+        fake.resize(20_000, 0xff);
+        assert_eq!(chunks_of(&fake).len(), 2);
+        let large = vec![0u8; 10 * 1024 * 1024];
+        let chunks = chunks_of(&large);
+        assert!(chunks.len() as u64 <= MAX_CHUNKS, "{}", chunks.len());
+        assert!(chunks_of(&[]).is_empty());
+    }
+
+    #[test]
+    fn parts_that_do_not_cover_the_file_are_not_used() {
+        let bytes = vec![3u8; 20_000];
+        let good = file_of(&bytes);
+        let mut short = good.clone();
+        short.chunks.pop();
+        let mut empty_part = good.clone();
+        empty_part.chunks.push(MediaChunk {
+            size: 0,
+            sha256: sha256_hex(b""),
+        });
+        let mut not_a_hash = good.clone();
+        not_a_hash.chunks[0].sha256 = "x".into();
+        let none = MediaRef {
+            chunks: Vec::new(),
+            ..good.clone()
+        };
+        assert!(chunks_fit(&good));
+        for bad in [short, empty_part, not_a_hash, none] {
+            assert!(!chunks_fit(&bad), "{bad:?}");
+        }
+    }
 
     const HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 

@@ -75,6 +75,28 @@ pub struct MediaRef {
     pub sha256: String,
     pub size: u64,
     pub url: String,
+    /// The file cut in consecutive parts, each with its own SHA-256, so a
+    /// device that lacks the file when the entry is due can verify and play
+    /// the first part while the rest arrives (emergencies). Empty: the file
+    /// is verified only whole. See [`crate::media::chunks_of`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chunks: Vec<MediaChunk>,
+    /// The first part's bytes themselves (`chunks[0]`), base64 (standard,
+    /// padded), when the hub inlines them (emergencies on loudspeakers): a
+    /// device lacking the file starts playing from them with no request and
+    /// fetches only the rest. Authentic as the signed command that carries
+    /// it; a device still checks it hashes to `chunks[0].sha256`
+    /// ([`crate::media::head_bytes`]) and downloads as usual if not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<String>,
+}
+
+/// One part of a [`MediaRef`]'s file: the next `size` bytes hash to `sha256`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaChunk {
+    pub size: u64,
+    /// Lower-case hex SHA-256 of the part.
+    pub sha256: String,
 }
 
 /// Priority class, highest first.
@@ -155,6 +177,17 @@ mod tests {
                         sha256: "ab".repeat(32),
                         size: 48_213,
                         url: "https://hub.example/media/abab".into(),
+                        chunks: vec![
+                            MediaChunk {
+                                size: 16_384,
+                                sha256: "cd".repeat(32),
+                            },
+                            MediaChunk {
+                                size: 31_829,
+                                sha256: "ef".repeat(32),
+                            },
+                        ],
+                        head: Some("T2dnUw==".into()),
                     }),
                     text: None,
                 },
@@ -189,6 +222,20 @@ mod tests {
         assert!(json["entries"][0].get("text").is_none());
         assert_eq!(json["entries"][1]["text"], "Lũ quét: sơ tán ngay");
         assert_eq!(json["entries"][1]["class"], "emergency");
+        assert_eq!(json["entries"][0]["media"]["chunks"][1]["size"], 31_829);
+        assert_eq!(json["entries"][0]["media"]["head"], "T2dnUw==");
+    }
+
+    #[test]
+    fn media_without_chunks_or_head_omits_them_and_reads_as_none() {
+        let mut plan = sample();
+        let media = plan.entries[0].media.as_mut().unwrap();
+        media.chunks.clear();
+        media.head = None;
+        let json: serde_json::Value = serde_json::from_slice(&plan.to_json()).unwrap();
+        assert!(json["entries"][0]["media"].get("chunks").is_none());
+        assert!(json["entries"][0]["media"].get("head").is_none());
+        assert_eq!(DevicePlan::from_json(&plan.to_json()).unwrap(), plan);
     }
 
     #[test]

@@ -11,6 +11,12 @@ use tokio_util::sync::CancellationToken;
 
 /// How long requests in progress may go on after the hub is stopped.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// Connections waiting to be accepted (the kernel caps it at
+/// `net.core.somaxconn`). An emergency makes every device that lacks its
+/// file connect to the media server at once; with the usual 128, the
+/// connects past it are dropped and each retried only after the kernel's
+/// one-second SYN timeout.
+const ACCEPT_BACKLOG: u32 = 4096;
 
 /// A running HTTP server.
 pub struct HttpServer {
@@ -29,7 +35,14 @@ impl HttpServer {
         app: Router,
         cancel: CancellationToken,
     ) -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind(listen).await?;
+        let socket = if listen.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.bind(listen)?;
+        let listener = socket.listen(ACCEPT_BACKLOG)?;
         let addr = listener.local_addr()?;
         let stop = cancel.clone();
         let task = tokio::spawn(async move {

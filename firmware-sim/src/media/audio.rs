@@ -39,6 +39,29 @@ fn bad(detail: impl Into<String>) -> Undecodable {
 /// every packet (cheap: about a thousand times real time), and returns its
 /// channels and duration.
 pub fn check_ogg_opus(bytes: &[u8]) -> Result<AudioFacts, Undecodable> {
+    match read_ogg_opus(bytes, true)? {
+        Read::Whole(facts) => Ok(facts),
+        Read::Beginning => Err(bad("the stream stops before its last page")),
+    }
+}
+
+/// Checks `bytes`, whole Ogg pages from a file's start, begin one playable
+/// mono or stereo Ogg Opus stream: its headers are right and every packet
+/// they hold decodes. What a device checks of a file's first verified part
+/// before playing it while the rest arrives.
+pub fn check_ogg_opus_beginning(bytes: &[u8]) -> Result<(), Undecodable> {
+    read_ogg_opus(bytes, false).map(|_| ())
+}
+
+/// What reading found.
+enum Read {
+    /// The stream ended in `bytes`, with these facts.
+    Whole(AudioFacts),
+    /// `bytes` ran out first (only when not asked for the whole stream).
+    Beginning,
+}
+
+fn read_ogg_opus(bytes: &[u8], whole: bool) -> Result<Read, Undecodable> {
     let mut reader = PacketReader::new(Cursor::new(bytes));
     let mut next = || {
         reader
@@ -78,7 +101,13 @@ pub fn check_ogg_opus(bytes: &[u8]) -> Result<AudioFacts, Undecodable> {
     let mut pcm = vec![0i16; MAX_PACKET_FRAMES * usize::from(channels)];
     let mut decoded: u64 = 0;
     let mut last_granule = None;
-    while let Some(packet) = next()? {
+    loop {
+        let Some(packet) = next()? else {
+            if whole {
+                break;
+            }
+            return Ok(Read::Beginning);
+        };
         if packet.stream_serial() != serial {
             return Err(bad("more than one Ogg stream"));
         }
@@ -106,10 +135,10 @@ pub fn check_ogg_opus(bytes: &[u8]) -> Result<AudioFacts, Undecodable> {
     if samples == 0 {
         return Err(bad("no audio"));
     }
-    Ok(AudioFacts {
+    Ok(Read::Whole(AudioFacts {
         channels,
         duration: Duration::from_nanos(samples * 1_000_000_000 / u64::from(OPUS_RATE)),
-    })
+    }))
 }
 
 #[cfg(test)]

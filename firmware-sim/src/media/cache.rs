@@ -153,6 +153,8 @@ mod tests {
                 sha256: name.repeat(64),
                 size: 0,
                 url: String::new(),
+                chunks: Vec::new(),
+                head: None,
             })
             .collect()
     }

@@ -7,10 +7,15 @@
 //! given up on (refused, or out of attempts) gets another try when the next
 //! list arrives. While the device's network is down (a link-down or
 //! power-loss fault) nothing is fetched and a download under way is cut.
+//! A file whose parts are listed is verified part by part as it arrives
+//! (see the `media` module); one whose first part came inline in a command
+//! (storage's `heads`) starts from it and asks only for the rest.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
+use hub_proto::media::chunks_fit;
 use hub_proto::MediaRef;
 use rand::Rng;
 use sha2::{Digest, Sha256};
@@ -19,7 +24,7 @@ use tokio::time::{sleep, sleep_until, Instant};
 use tracing::{debug, info, warn};
 
 use super::http::{GetError, Http, Transfer};
-use super::picture::check_board_file;
+use super::picture::{check_board_file, BoardFile};
 use super::{MediaOptions, Storage};
 
 /// The files the plan still needs, soonest entry first, each once.
@@ -129,6 +134,18 @@ impl Fetcher {
         if std::mem::take(&mut self.fresh) {
             media.given_up.clear();
         }
+        // Inline first parts of files the plan no longer needs are dropped,
+        // and with them the right to play from them.
+        let super::DeviceMedia {
+            heads, streaming, ..
+        } = &mut *media;
+        heads.retain(|sha256, _| {
+            let wanted = wants.iter().any(|file| &file.sha256 == sha256);
+            if !wanted {
+                streaming.remove(sha256);
+            }
+            wanted
+        });
         wants
             .iter()
             .find(|file| {
@@ -139,8 +156,18 @@ impl Fetcher {
             .cloned()
     }
 
+    /// Fetches `file` until it is stored, given up on or unwanted; its
+    /// verified beginning is playable only while this runs.
     async fn fetch(&mut self, file: &MediaRef) -> Fetched {
+        let fetched = self.fetch_parts(file).await;
+        self.storage.lock().streaming.remove(&file.sha256);
+        self.storage.changed.notify_one();
+        fetched
+    }
+
+    async fn fetch_parts(&mut self, file: &MediaRef) -> Fetched {
         let mut transfer = Transfer::default();
+        self.start_from_head(file, &mut transfer);
         for attempt in 1..=self.options.max_attempts.max(1) {
             if attempt > 1 {
                 let pause = self.backoff(attempt - 1);
@@ -183,6 +210,27 @@ impl Fetcher {
         Fetched::Over
     }
 
+    /// Starts `transfer` from the file's first part if a command carried it
+    /// inline and it verified (storage's `heads`): playable from now on,
+    /// and the first GET asks only for the rest.
+    fn start_from_head(&self, file: &MediaRef, transfer: &mut Transfer) {
+        let mut media = self.storage.lock();
+        let Some(head) = media.heads.get(&file.sha256).cloned() else {
+            return;
+        };
+        if !chunks_fit(file) || file.chunks[0].size != head.len() as u64 {
+            return;
+        }
+        transfer.bytes = head.to_vec();
+        transfer.verified = head.len() as u64;
+        transfer.parts = 1;
+        media
+            .streaming
+            .insert(file.sha256.clone(), transfer.verified);
+        drop(media);
+        self.storage.changed.notify_one();
+    }
+
     /// One try: wait for the network, room and a download slot, GET what is
     /// missing, verify and store.
     async fn attempt(
@@ -212,6 +260,43 @@ impl Fetcher {
         if !room {
             return Watched::Done(Err(Failure::NoRoom));
         }
+        // A file whose one part came inline: nothing to ask for.
+        if transfer.bytes.len() as u64 == file.size {
+            return Watched::Done(self.keep(file, transfer));
+        }
+        let mut continued = false;
+        loop {
+            let got = self.get(file, transfer, continued).await;
+            match got {
+                // The first part alone was asked for and came: the rest
+                // waits behind other devices' first parts for a slot.
+                Watched::Done(Ok(()))
+                    if !continued
+                        && (transfer.bytes.len() as u64) < file.size
+                        && transfer.parts == 1 =>
+                {
+                    continued = true;
+                }
+                Watched::Done(Ok(())) => return Watched::Done(self.keep(file, transfer)),
+                Watched::Done(Err(failure)) => return Watched::Done(Err(failure)),
+                Watched::Offline => return Watched::Offline,
+                Watched::Unwanted => return Watched::Unwanted,
+                Watched::Closed => return Watched::Closed,
+            }
+        }
+    }
+
+    /// One GET in a download slot: of the first part alone when the file's
+    /// parts are listed and none has arrived (so every device waiting for
+    /// an emergency gets a playable beginning before any gets the rest),
+    /// else of all that is missing. `continued`: after such a first part,
+    /// not a resumption after a cut.
+    async fn get(
+        &mut self,
+        file: &MediaRef,
+        transfer: &mut Transfer,
+        continued: bool,
+    ) -> Watched<Result<(), Failure>> {
         let slots = self.options.downloads.clone();
         let permit = match self.watched(file, slots.acquire_owned()).await {
             Watched::Done(Ok(permit)) => permit,
@@ -220,9 +305,12 @@ impl Fetcher {
             Watched::Unwanted => return Watched::Unwanted,
             Watched::Offline => return Watched::Offline,
         };
-        if !transfer.bytes.is_empty() {
+        // Bytes held before anything was received came inline: not a resumption.
+        if !transfer.bytes.is_empty() && transfer.received > 0 && !continued {
             self.storage.lock().counters.resumes += 1;
         }
+        let until = (chunks_fit(file) && transfer.parts == 0 && file.chunks.len() > 1)
+            .then(|| file.chunks[0].size);
         let received = transfer.received;
         let got = {
             let Self {
@@ -230,39 +318,52 @@ impl Fetcher {
                 wants,
                 offline,
                 fresh,
+                storage,
+                options,
+                check_audio,
                 ..
             } = self;
-            run_watched(wants, offline, fresh, file, http.get(file, transfer)).await
+            let parts = Parts {
+                storage: &*storage,
+                contents: &options.contents,
+                check_audio: *check_audio,
+            };
+            let get = http.get(file, transfer, until, |transfer| {
+                parts.verify(file, transfer)
+            });
+            run_watched(wants, offline, fresh, file, get).await
         };
         drop(permit);
         self.storage.lock().counters.bytes += transfer.received - received;
-        match got {
-            Watched::Done(Ok(())) => Watched::Done(self.keep(file, transfer)),
-            Watched::Done(Err(error)) => Watched::Done(Err(error.into())),
-            Watched::Offline => Watched::Offline,
-            Watched::Unwanted => Watched::Unwanted,
-            Watched::Closed => Watched::Closed,
-        }
+        got
     }
 
     /// Verifies a complete transfer and stores it; a file that does not
     /// verify is discarded and fetched again from zero.
     fn keep(&mut self, file: &MediaRef, transfer: &mut Transfer) -> Result<(), Failure> {
         let mut bytes = std::mem::take(&mut transfer.bytes);
-        if self.storage.lock().take_corruption() {
+        transfer.restart();
+        // A file verified part by part met the corrupt-media fault there.
+        if !chunks_fit(file) && self.storage.lock().take_corruption() {
             corrupt(&mut bytes);
         }
         if bytes.len() as u64 != file.size {
             return Err(Failure::Mismatch("the file is not the size the plan gives"));
         }
-        if sha256_hex(&bytes) != file.sha256 {
+        if !self.options.contents.verify(&file.sha256, &bytes) {
             return Err(Failure::Mismatch("the file does not hash to its SHA-256"));
         }
         let checked = if self.check_audio {
             let facts = self.options.contents.check_audio(&file.sha256, &bytes);
             facts.map(|facts| Some(facts.duration))
         } else if self.check_board {
-            check_board_file(&bytes).map(|_| None)
+            check_board_file(&bytes).map(|checked| {
+                if let BoardFile::Video(video) = checked {
+                    let mut media = self.storage.lock();
+                    media.videos.insert(file.sha256.clone(), Arc::new(video));
+                }
+                None
+            })
         } else {
             Ok(None)
         };
@@ -271,6 +372,8 @@ impl Fetcher {
             Err(undecodable) => {
                 let mut media = self.storage.lock();
                 media.undecodable.insert(file.sha256.clone());
+                media.streaming.remove(&file.sha256);
+                media.heads.remove(&file.sha256);
                 media.counters.undecodable += 1;
                 return Err(undecodable.into());
             }
@@ -286,6 +389,10 @@ impl Fetcher {
         if let Some(duration) = duration {
             media.durations.insert(file.sha256.clone(), duration);
         }
+        media.streaming.remove(&file.sha256);
+        media.heads.remove(&file.sha256);
+        drop(media);
+        self.storage.changed.notify_one();
         info!(device = %self.device, file = %file.sha256, size = file.size, ?duration, ?evicted, "media stored");
         Ok(())
     }
@@ -309,6 +416,67 @@ impl Fetcher {
             .saturating_mul(1 << failures.saturating_sub(1).min(16))
             .min(self.options.backoff_max);
         ceiling.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
+    }
+}
+
+/// What verifies a file's parts as they arrive.
+struct Parts<'a> {
+    storage: &'a Storage,
+    contents: &'a super::ContentPool,
+    check_audio: bool,
+}
+
+impl Parts<'_> {
+    /// Verifies every part of `file` that arrived whole since the last
+    /// call; the beginning verified so far becomes playable (on a
+    /// loudspeaker, once it begins a playable Ogg Opus stream). A part that
+    /// does not hash right is dropped, so the next request resumes after
+    /// the last good one. Files without usable parts are verified whole.
+    fn verify(&self, file: &MediaRef, transfer: &mut Transfer) -> Result<(), Failure> {
+        if !chunks_fit(file) {
+            return Ok(());
+        }
+        let before = transfer.verified;
+        while let Some(part) = file.chunks.get(transfer.parts) {
+            let start = transfer.verified as usize;
+            let end = start + part.size as usize;
+            let Some(bytes) = transfer.bytes.get_mut(start..end) else {
+                break;
+            };
+            if self.storage.lock().take_corruption() {
+                corrupt_in_place(bytes);
+            }
+            if !self.contents.verify(&part.sha256, bytes) {
+                transfer.bytes.truncate(start);
+                return Err(Failure::Mismatch("a part does not hash to its SHA-256"));
+            }
+            transfer.verified = end as u64;
+            transfer.parts += 1;
+        }
+        if transfer.verified == before || transfer.verified == file.size {
+            // Nothing new, or the whole file: it is checked whole and stored.
+            return Ok(());
+        }
+        let verified = &transfer.bytes[..transfer.verified as usize];
+        if self.check_audio {
+            if let Err(undecodable) = self.contents.check_audio_beginning(&file.sha256, verified) {
+                let mut media = self.storage.lock();
+                media.undecodable.insert(file.sha256.clone());
+                media.counters.undecodable += 1;
+                return Err(undecodable.into());
+            }
+        }
+        let mut media = self.storage.lock();
+        if media
+            .streaming
+            .insert(file.sha256.clone(), transfer.verified)
+            .is_none()
+        {
+            media.counters.streamed += 1;
+        }
+        drop(media);
+        self.storage.changed.notify_one();
+        Ok(())
     }
 }
 
@@ -349,10 +517,18 @@ async fn run_watched<T>(
 /// What a corrupt-media fault does to a download: one byte changed (or one
 /// added to an empty file), so size or hash no longer match.
 fn corrupt(bytes: &mut Vec<u8>) {
+    if bytes.is_empty() {
+        bytes.push(0);
+    } else {
+        corrupt_in_place(bytes);
+    }
+}
+
+/// One byte of a non-empty part changed.
+fn corrupt_in_place(bytes: &mut [u8]) {
     let middle = bytes.len() / 2;
-    match bytes.get_mut(middle) {
-        Some(byte) => *byte ^= 0xff,
-        None => bytes.push(0),
+    if let Some(byte) = bytes.get_mut(middle) {
+        *byte ^= 0xff;
     }
 }
 

@@ -28,6 +28,19 @@ pub(crate) struct Transfer {
     pub bytes: Vec<u8>,
     /// Body bytes received over every request, restarts included.
     pub received: u64,
+    /// How many of `bytes` are whole parts that verified
+    /// ([`hub_proto::MediaChunk`]), and how many parts that is.
+    pub verified: u64,
+    pub parts: usize,
+}
+
+impl Transfer {
+    /// Drops what arrived: the next bytes are the file's first.
+    pub fn restart(&mut self) {
+        self.bytes.clear();
+        self.verified = 0;
+        self.parts = 0;
+    }
 }
 
 /// Why a GET did not bring the whole file.
@@ -88,14 +101,25 @@ impl Http {
 
     /// Fetches what `transfer` lacks of `file`; the body ending cleanly is
     /// success, whatever its length (the caller verifies the file).
-    pub async fn get(&self, file: &MediaRef, transfer: &mut Transfer) -> Result<(), GetError> {
+    /// `progress` sees the transfer after every piece of the body and may
+    /// end the GET with its error (a part that does not verify). `until`
+    /// asks only for the bytes before it (a server may send more).
+    pub async fn get<E: From<GetError>>(
+        &self,
+        file: &MediaRef,
+        transfer: &mut Transfer,
+        until: Option<u64>,
+        mut progress: impl FnMut(&mut Transfer) -> Result<(), E>,
+    ) -> Result<(), E> {
         let target = Target::parse(&file.url)?;
         let stream = self
             .patiently(TcpStream::connect((target.host.as_str(), target.port)))
-            .await??;
+            .await?
+            .map_err(GetError::from)?;
         let (mut sender, connection) = self
             .patiently(hyper::client::conn::http1::handshake(TokioIo::new(stream)))
-            .await??;
+            .await?
+            .map_err(GetError::from)?;
         let _connection = AbortOnDrop(tokio::spawn(connection));
 
         let have = transfer.bytes.len() as u64;
@@ -103,9 +127,11 @@ impl Http {
             .header(HOST, target.authority)
             .header(AUTHORIZATION, self.authorization.clone())
             .header(CONNECTION, "close");
-        if have > 0 {
+        let last = until.filter(|end| *end > have).map(|end| end - 1);
+        if have > 0 || last.is_some() {
+            let last = last.map_or(String::new(), |last| last.to_string());
             request = request
-                .header(RANGE, format!("bytes={have}-"))
+                .header(RANGE, format!("bytes={have}-{last}"))
                 .header(IF_RANGE, hub_proto::media::etag(&file.sha256));
         }
         let request = request
@@ -114,11 +140,14 @@ impl Http {
                 url: file.url.clone(),
                 why: "not a valid request target",
             })?;
-        let response = self.patiently(sender.send_request(request)).await??;
+        let response = self
+            .patiently(sender.send_request(request))
+            .await?
+            .map_err(GetError::from)?;
         match response.status() {
             // The whole file: a server that no longer has the same file
             // (If-Range) or ignores ranges; start again from zero.
-            StatusCode::OK => transfer.bytes.clear(),
+            StatusCode::OK => transfer.restart(),
             StatusCode::PARTIAL_CONTENT => {
                 let range = response
                     .headers()
@@ -126,31 +155,32 @@ impl Http {
                     .and_then(|value| value.to_str().ok())
                     .unwrap_or_default();
                 if !continues(range, have, file.size) {
-                    transfer.bytes.clear();
-                    return Err(GetError::WrongRange(range.to_string()));
+                    transfer.restart();
+                    return Err(GetError::WrongRange(range.to_string()).into());
                 }
             }
             StatusCode::RANGE_NOT_SATISFIABLE => {
-                transfer.bytes.clear();
-                return Err(GetError::Status(response.status()));
+                transfer.restart();
+                return Err(GetError::Status(response.status()).into());
             }
             status @ (StatusCode::BAD_REQUEST
             | StatusCode::UNAUTHORIZED
             | StatusCode::FORBIDDEN
-            | StatusCode::NOT_FOUND) => return Err(GetError::Refused(status)),
-            status => return Err(GetError::Status(status)),
+            | StatusCode::NOT_FOUND) => return Err(GetError::Refused(status).into()),
+            status => return Err(GetError::Status(status).into()),
         }
         let mut body = response.into_body();
         while let Some(frame) = self.patiently(body.frame()).await? {
-            let Ok(data) = frame?.into_data() else {
+            let Ok(data) = frame.map_err(GetError::from)?.into_data() else {
                 continue;
             };
             transfer.received += data.len() as u64;
             if (transfer.bytes.len() + data.len()) as u64 > file.size {
-                transfer.bytes.clear();
-                return Err(GetError::TooLong(file.size));
+                transfer.restart();
+                return Err(GetError::TooLong(file.size).into());
             }
             transfer.bytes.extend_from_slice(&data);
+            progress(transfer)?;
         }
         Ok(())
     }

@@ -9,7 +9,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use super::audio::{check_ogg_opus, AudioFacts, Undecodable};
+use super::audio::{check_ogg_opus, check_ogg_opus_beginning, AudioFacts, Undecodable};
+use super::fetcher::sha256_hex;
 
 /// Contents by SHA-256, kept while some device holds them, and what the
 /// audio check found in each.
@@ -17,7 +18,17 @@ use super::audio::{check_ogg_opus, AudioFacts, Undecodable};
 pub struct ContentPool {
     files: Arc<Mutex<HashMap<String, Weak<[u8]>>>>,
     checks: Arc<Mutex<HashMap<String, Result<AudioFacts, Undecodable>>>>,
+    /// Checks of verified beginnings, by the file's SHA-256 and their length.
+    beginnings: Arc<Mutex<HashMap<Beginning, Result<(), Undecodable>>>>,
+    /// Parts of files some device verified, by their SHA-256.
+    parts: Arc<Mutex<HashMap<String, Arc<[u8]>>>>,
 }
+
+/// A file's SHA-256 and how many of its first bytes.
+type Beginning = (String, u64);
+
+/// Bytes of verified parts kept for comparing, at most; past this, parts are hashed.
+const MAX_PART_BYTES_KEPT: usize = 64 * 1024 * 1024;
 
 /// A poisoned lock still holds a usable map: every entry is written whole.
 fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -57,6 +68,63 @@ impl ContentPool {
     }
 }
 
+impl ContentPool {
+    /// Whether `bytes` hash to `sha256` (a whole file or a part). Bytes that
+    /// another device of this process verified under that hash are compared
+    /// with its copy instead: the same proof for a fraction of the work (a
+    /// real device hashes on its own processor; simulated ones share one).
+    pub(crate) fn verify(&self, sha256: &str, bytes: &[u8]) -> bool {
+        let known = locked(&self.files)
+            .get(sha256)
+            .and_then(Weak::upgrade)
+            .or_else(|| locked(&self.parts).get(sha256).cloned());
+        if let Some(known) = known {
+            return *known == *bytes;
+        }
+        if sha256_hex(bytes) != sha256 {
+            return false;
+        }
+        let mut parts = locked(&self.parts);
+        let kept: usize = parts.values().map(|part| part.len()).sum();
+        if kept + bytes.len() <= MAX_PART_BYTES_KEPT {
+            parts.insert(sha256.to_string(), bytes.into());
+        }
+        true
+    }
+
+    /// `bytes` as one shared copy if they hash to `sha256` (a part carried
+    /// inline by a command, which every device of a commune receives): the
+    /// copy kept for comparing when there is one, so 10,000 devices keep one.
+    pub(crate) fn verified_part(&self, sha256: &str, bytes: Vec<u8>) -> Option<Arc<[u8]>> {
+        if !self.verify(sha256, &bytes) {
+            return None;
+        }
+        Some(
+            locked(&self.parts)
+                .get(sha256)
+                .cloned()
+                .unwrap_or_else(|| bytes.into()),
+        )
+    }
+
+    /// [`check_ogg_opus_beginning`] of the first `bytes.len()` bytes of the
+    /// file whose SHA-256 is `sha256`, verified part by part; run once per
+    /// file and length in this process.
+    pub(crate) fn check_audio_beginning(
+        &self,
+        sha256: &str,
+        bytes: &[u8],
+    ) -> Result<(), Undecodable> {
+        let key = (sha256.to_string(), bytes.len() as u64);
+        if let Some(known) = locked(&self.beginnings).get(&key) {
+            return known.clone();
+        }
+        let checked = check_ogg_opus_beginning(bytes);
+        locked(&self.beginnings).insert(key, checked.clone());
+        checked
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,6 +139,34 @@ mod tests {
         let third = pool.share("h", vec![1, 2, 3]);
         assert_eq!(&third[..], [1, 2, 3]);
         assert_eq!(pool.files.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn bytes_verified_once_are_compared_after() {
+        let pool = ContentPool::default();
+        let part = b"one part".to_vec();
+        let hash = sha256_hex(&part);
+        assert!(!pool.verify(&hash, b"other bytes"), "hashed: wrong");
+        assert!(pool.verify(&hash, &part));
+        assert_eq!(pool.parts.lock().unwrap().len(), 1, "kept for comparing");
+        assert!(pool.verify(&hash, &part));
+        assert!(!pool.verify(&hash, b"one pXrt"), "compared: wrong");
+        let shared = pool.share("f", part.clone());
+        assert!(pool.verify("f", &part), "a shared file compares too");
+        assert!(!pool.verify("f", b"x"));
+        drop(shared);
+    }
+
+    #[test]
+    fn a_verified_part_is_one_shared_copy() {
+        let pool = ContentPool::default();
+        let part = b"the head".to_vec();
+        let hash = sha256_hex(&part);
+        assert_eq!(pool.verified_part(&hash, b"the hexd".to_vec()), None);
+        let first = pool.verified_part(&hash, part.clone()).unwrap();
+        let second = pool.verified_part(&hash, part.clone()).unwrap();
+        assert_eq!(&first[..], &part[..]);
+        assert!(Arc::ptr_eq(&first, &second));
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! it: `GET /media/v1/{sha256}`, HTTP Basic (device id, broker password), a
 //! strong ETag (the quoted hash), single `Range` requests honoured unless
 //! `If-Range` names another file. On request it holds answers back, cuts one
-//! answer after some bytes, serves corrupted bytes once or ignores ranges;
-//! it records every request and how many files it served at once.
+//! answer after some bytes, holds back the answer for a file's later bytes,
+//! serves corrupted bytes once, ignores ranges, or sends no file byte at all
+//! until the test opens its gate; it records every request, how many files
+//! it served at once and how many file bytes it sent.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -45,6 +47,7 @@ pub struct Seen {
 pub struct MediaServer {
     addr: SocketAddr,
     state: Arc<State>,
+    closed: Mutex<Option<tokio::sync::OwnedRwLockWriteGuard<()>>>,
 }
 
 #[derive(Default)]
@@ -54,10 +57,17 @@ struct State {
     seen: Mutex<Vec<Seen>>,
     hold: Mutex<Duration>,
     cut_after: Mutex<Option<usize>>,
+    hold_from: Mutex<Option<(usize, Duration)>>,
+    corrupt_at: Mutex<Option<usize>>,
     corrupt_once: AtomicBool,
     ignore_ranges: AtomicBool,
     serving: AtomicUsize,
     most_at_once: AtomicUsize,
+    /// Answers send their body once they can read it: closed while the test
+    /// holds it for writing.
+    gate: Arc<tokio::sync::RwLock<()>>,
+    /// File bytes written into answers.
+    sent: AtomicUsize,
 }
 
 impl MediaServer {
@@ -82,7 +92,11 @@ impl MediaServer {
                 });
             }
         });
-        Self { addr, state }
+        Self {
+            addr,
+            state,
+            closed: Mutex::new(None),
+        }
     }
 
     /// Serves `bytes`; returns the reference a plan entry carries.
@@ -92,6 +106,8 @@ impl MediaServer {
             sha256: sha256.clone(),
             size: bytes.len() as u64,
             url: format!("http://{}{}", self.addr, media_path(&sha256)),
+            chunks: Vec::new(),
+            head: None,
         };
         self.state.files.lock().unwrap().insert(sha256, bytes);
         file
@@ -102,9 +118,46 @@ impl MediaServer {
         *self.state.hold.lock().unwrap() = hold;
     }
 
+    /// No answer sends a file byte until [`Self::open_gate`].
+    pub fn close_gate(&self) {
+        let guard = self.state.gate.clone().try_write_owned().unwrap();
+        *self.closed.lock().unwrap() = Some(guard);
+    }
+
+    /// Answers held by [`Self::close_gate`] go on.
+    pub fn open_gate(&self) {
+        self.closed.lock().unwrap().take();
+    }
+
+    /// File bytes sent so far, over every answer.
+    pub fn bytes_sent(&self) -> usize {
+        self.state.sent.load(Ordering::SeqCst)
+    }
+
     /// The next file answer breaks its connection after `bytes` body bytes.
     pub fn cut_next_after(&self, bytes: usize) {
         *self.state.cut_after.lock().unwrap() = Some(bytes);
+    }
+
+    /// The next answer for a range starting at or after byte `offset` waits
+    /// `pause` before its first byte: a file's rest arriving slowly.
+    pub fn hold_next_from(&self, offset: usize, pause: Duration) {
+        *self.state.hold_from.lock().unwrap() = Some((offset, pause));
+    }
+
+    /// Serves `bytes` and lists their parts as the hub does for an
+    /// emergency; returns the reference a plan entry carries.
+    pub fn add_in_parts(&self, bytes: Vec<u8>) -> MediaRef {
+        let chunks = hub_proto::media::chunks_of(&bytes);
+        MediaRef {
+            chunks,
+            ..self.add(bytes)
+        }
+    }
+
+    /// The next answer holding the file's byte `at` carries it wrong.
+    pub fn corrupt_byte(&self, at: usize) {
+        *self.state.corrupt_at.lock().unwrap() = Some(at);
     }
 
     /// The next file answer carries one wrong byte.
@@ -196,7 +249,8 @@ fn serve(
     let tag = etag(hash);
     let honoured =
         !state.ignore_ranges.load(Ordering::SeqCst) && if_range.is_none_or(|wanted| wanted == tag);
-    let start = range.filter(|_| honoured).and_then(range_start);
+    let asked = range.filter(|_| honoured).and_then(range_of);
+    let start = asked.map(|(start, _)| start);
     let response = Response::builder()
         .header(ETAG, &tag)
         .header(ACCEPT_RANGES, "bytes");
@@ -209,27 +263,56 @@ fn serve(
                 .unwrap();
             return refused;
         }
-        Some(start) => (
-            response
-                .status(StatusCode::PARTIAL_CONTENT)
-                .header(CONTENT_RANGE, format!("bytes {start}-{}/{len}", len - 1)),
-            start,
-        ),
+        Some(start) => {
+            // Up to the end asked for, else to the end of the file.
+            let last = asked
+                .and_then(|(_, last)| last)
+                .map_or(len - 1, |last| last.min(len - 1));
+            bytes.truncate(last + 1);
+            (
+                response
+                    .status(StatusCode::PARTIAL_CONTENT)
+                    .header(CONTENT_RANGE, format!("bytes {start}-{last}/{len}")),
+                start,
+            )
+        }
         None => (response.status(StatusCode::OK), 0),
     };
-    if state.corrupt_once.swap(false, Ordering::SeqCst) && len > from {
-        bytes[(from + len) / 2] ^= 0xff;
+    let end = bytes.len();
+    if state.corrupt_once.swap(false, Ordering::SeqCst) && end > from {
+        bytes[(from + end) / 2] ^= 0xff;
+    }
+    {
+        let mut corrupt_at = state.corrupt_at.lock().unwrap();
+        if let Some(at) = corrupt_at.filter(|at| (from..end).contains(at)) {
+            bytes[at] ^= 0xff;
+            *corrupt_at = None;
+        }
     }
     let body = bytes.split_off(from);
+    let sent = body.len();
     let (mut sender, channel) = Body::new(4);
     let cut = state.cut_after.lock().unwrap().take();
     let hold = *state.hold.lock().unwrap();
+    let hold = {
+        let mut hold_from = state.hold_from.lock().unwrap();
+        match *hold_from {
+            Some((offset, pause)) if from >= offset => {
+                *hold_from = None;
+                hold + pause
+            }
+            _ => hold,
+        }
+    };
     let serving = Serving::start(state.clone());
+    let state = state.clone();
     tokio::spawn(async move {
         let _serving = serving;
+        drop(state.gate.read().await);
         tokio::time::sleep(hold).await;
         match cut {
             Some(keep) if keep < body.len() => {
+                state.sent.fetch_add(keep, Ordering::SeqCst);
                 let _ = sender
                     .send_data(Bytes::copy_from_slice(&body[..keep]))
                     .await;
@@ -239,6 +322,7 @@ fn serve(
             }
             _ => {
                 for chunk in body.chunks(16 * 1024) {
+                    state.sent.fetch_add(chunk.len(), Ordering::SeqCst);
                     if sender
                         .send_data(Bytes::copy_from_slice(chunk))
                         .await
@@ -250,20 +334,23 @@ fn serve(
             }
         }
     });
-    response
-        .header(CONTENT_LENGTH, len - from)
-        .body(channel)
-        .unwrap()
+    response.header(CONTENT_LENGTH, sent).body(channel).unwrap()
 }
 
-/// `bytes=N-` (or `bytes=N-M`, served to the end: devices only ask for the
-/// rest): N. Several ranges are not served as ranges.
-fn range_start(range: &str) -> Option<usize> {
+/// `bytes=N-` or `bytes=N-M`: N, and M if given. Several ranges are not
+/// served as ranges.
+fn range_of(range: &str) -> Option<(usize, Option<usize>)> {
     let spec = range.strip_prefix("bytes=")?;
     if spec.contains(',') {
         return None;
     }
-    spec.split_once('-')?.0.parse().ok()
+    let (start, last) = spec.split_once('-')?;
+    let last = if last.is_empty() {
+        None
+    } else {
+        Some(last.parse().ok()?)
+    };
+    Some((start.parse().ok()?, last))
 }
 
 /// User and password of a Basic authorization.

@@ -3,8 +3,14 @@
 //! Every command goes to a commune topic and names its devices, so devices of
 //! one commune that must hear the same thing share one command: a bulletin
 //! for a whole province is one publish per commune, not one per device.
+//!
+//! A loudspeaker's plan carries the first part of each emergency's file
+//! inline (`MediaRef::head`, always, whether or not a device holds the
+//! file: the hub does not track device caches and commands are shared), so
+//! a device lacking the file starts at once and fetches only the rest.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use hub_core::{
@@ -12,7 +18,13 @@ use hub_core::{
     Scheduler, StopReason, Variant,
 };
 use hub_proto::media::media_path;
-use hub_proto::{Directive, MediaRef, PlanEntry};
+use hub_proto::{Class, Directive, MediaRef, Part, PlanEntry};
+
+/// Bytes of inlined heads (base64) one command carries at most: with a
+/// plan's other entries and the device list, far under the devices' 256 KiB
+/// command limit (`MAX_COMMAND_BYTES`). Heads past it are left out, later
+/// entries first; their devices download the whole file as before.
+pub const MAX_INLINE_HEAD_BYTES: usize = 64 * 1024;
 
 /// One command to sign and publish on `commune`'s downlink topic.
 #[derive(Clone, Debug, PartialEq)]
@@ -183,17 +195,18 @@ impl Round<'_> {
     /// The command giving `device` the plan `items` for `date`.
     fn schedule(&self, device: &Device, items: &[&PlanItem], date: NaiveDate) -> Outbound {
         let programme = self.scheduler.programme();
+        let mut entries: Vec<PlanEntry> = items
+            .iter()
+            .map(|i| wire_entry(programme, i, device.kind, self.media_base))
+            .collect();
+        if device.kind == DeviceKind::Loudspeaker {
+            inline_heads(&mut entries, crate::media::store::head);
+        }
         Outbound {
             commune: device.commune.clone(),
             kind: device.kind,
             to: vec![device.id.clone()],
-            directive: Directive::Schedule {
-                date,
-                entries: items
-                    .iter()
-                    .map(|i| wire_entry(programme, i, device.kind, self.media_base))
-                    .collect(),
-            },
+            directive: Directive::Schedule { date, entries },
             airings: items.iter().map(|i| i.key.clone()).collect(),
         }
     }
@@ -225,7 +238,33 @@ pub fn wire_entry(
                 .map(|stored| media_ref(media_base, &stored.sha256, stored.size));
         }
     }
+    // An emergency is due now: a device lacking its file plays the verified
+    // beginning while the rest arrives.
+    if entry.class == hub_proto::Class::Emergency {
+        if let Some(media) = &mut entry.media {
+            media.chunks = crate::media::store::chunks(&media.sha256).to_vec();
+        }
+    }
     entry
+}
+
+/// Puts the first part of each emergency audio file, as `head_of` gives it
+/// (base64), into its entry, soonest first, within [`MAX_INLINE_HEAD_BYTES`].
+fn inline_heads(entries: &mut [PlanEntry], head_of: impl Fn(&str) -> Option<Arc<str>>) {
+    let mut budget = MAX_INLINE_HEAD_BYTES;
+    let emergencies = entries
+        .iter_mut()
+        .filter(|e| e.class == Class::Emergency && e.part == Part::Audio);
+    for entry in emergencies {
+        let Some(media) = entry.media.as_mut().filter(|m| !m.chunks.is_empty()) else {
+            continue;
+        };
+        let Some(head) = head_of(&media.sha256).filter(|head| head.len() <= budget) else {
+            continue;
+        };
+        budget -= head.len();
+        media.head = Some(head.to_string());
+    }
 }
 
 /// Where a device fetches a stored file.
@@ -234,6 +273,8 @@ fn media_ref(media_base: &str, sha256: &str, size: u64) -> MediaRef {
         url: format!("{media_base}{}", media_path(sha256)),
         sha256: sha256.to_owned(),
         size,
+        chunks: Vec::new(),
+        head: None,
     }
 }
 
@@ -506,6 +547,8 @@ mod tests {
                 url: format!("{MEDIA_BASE}/media/v1/{sha256}"),
                 sha256,
                 size: 48_213,
+                chunks: Vec::new(),
+                head: None,
             })
         );
         let board = wire_entry(
@@ -515,6 +558,132 @@ mod tests {
             MEDIA_BASE,
         );
         assert_eq!(board.media, None, "boards show the visual part");
+    }
+
+    /// Whole Ogg pages, `pages` of them with 3,000 bytes of body each, unique by `fill`.
+    fn ogg_pages(pages: usize, fill: u8) -> Vec<u8> {
+        let mut page = b"OggS".to_vec();
+        page.extend_from_slice(&[0; 22]);
+        page.push(12);
+        page.extend_from_slice(&[250; 12]);
+        page.extend(std::iter::repeat_n(fill, 3_000));
+        page.repeat(pages)
+    }
+
+    #[test]
+    fn emergency_plans_of_loudspeakers_carry_the_first_part_inline() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = hub_store::Store::open(&dir.path().join("db")).unwrap();
+        let media = crate::media::MediaStore::open(dir.path(), store).unwrap();
+        let bytes = ogg_pages(12, 0x5a);
+        let sha256 = hub_proto::media::sha256_hex(&bytes);
+        let facts = hub_store::MediaFacts {
+            sha256: sha256.clone(),
+            kind: hub_store::MediaKind::OggOpus,
+            size: bytes.len() as u64,
+            duration_ms: 12_000,
+            loudness: None,
+            input: None,
+            picture: None,
+            created: "2026-11-23T00:00:00Z".parse().unwrap(),
+        };
+        media.put(&bytes, &facts).unwrap();
+
+        let province = province();
+        let mut flood = emergency(
+            "lu",
+            AreaLevel::Province,
+            "67",
+            &["660"],
+            "2026-11-23 10:00",
+        );
+        flood.variants[0].audio.as_mut().unwrap().media = Some(hub_core::StoredAudio {
+            sha256: sha256.clone(),
+            size: bytes.len() as u64,
+            duration_ms: 12_000,
+        });
+        let programme = programme(&province, [flood]);
+        let mut scheduler = Scheduler::new(province, programme, BTreeMap::new());
+        let now = local("2026-11-23 10:00");
+        scheduler.handle(now, Event::Tick).unwrap();
+        let hellos = BTreeSet::from([device_id("24611-LS-01"), device_id("24611-LB-01")]);
+        let round = Round {
+            scheduler: &scheduler,
+            now,
+            decisions: &[],
+            hellos: &hellos,
+            volume: 80,
+            media_base: MEDIA_BASE,
+        };
+        let commands = round.commands(|_| true);
+        let media_of = |device: &str| {
+            commands
+                .iter()
+                .filter(|c| ids(&c.to).contains(&device))
+                .find_map(|c| match &c.directive {
+                    Directive::Schedule { entries, .. } => Some(entries[0].media.clone()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| panic!("no schedule for {device}"))
+        };
+        let speaker = media_of("24611-LS-01").expect("the audio is stored");
+        let first = speaker.chunks[0].size as usize;
+        assert_eq!(first, 2 * 3_039, "the first part is small");
+        assert_eq!(
+            hub_proto::media::head_bytes(&speaker),
+            Some(Ok(bytes[..first].to_vec())),
+            "the head is the first part"
+        );
+        assert_eq!(media_of("24611-LB-01"), None, "boards show the visual part");
+    }
+
+    #[test]
+    fn heads_are_inlined_for_emergency_audio_only_and_within_the_budget() {
+        let entry = |bulletin: &str, class, part, chunked: bool| {
+            let chunks = if chunked {
+                vec![hub_proto::MediaChunk {
+                    size: 10,
+                    sha256: bulletin.repeat(64),
+                }]
+            } else {
+                Vec::new()
+            };
+            let at = local("2026-11-23 10:00");
+            PlanEntry {
+                bulletin: bulletin.into(),
+                occurrence: 0,
+                language: "vi".into(),
+                class,
+                part,
+                start: at,
+                end: at,
+                preempted: false,
+                media: Some(MediaRef {
+                    sha256: bulletin.repeat(64),
+                    size: 10,
+                    url: String::new(),
+                    chunks,
+                    head: None,
+                }),
+                text: None,
+            }
+        };
+        let mut entries = vec![
+            entry("a", Class::Emergency, Part::Audio, true),
+            entry("b", Class::Normal, Part::Audio, true),
+            entry("c", Class::Emergency, Part::Visual, true),
+            entry("d", Class::Emergency, Part::Audio, false),
+            entry("e", Class::Emergency, Part::Audio, true),
+            entry("f", Class::Emergency, Part::Audio, true),
+        ];
+        // Each head takes 40 % of the budget: the third one is left out.
+        let size = MAX_INLINE_HEAD_BYTES * 2 / 5;
+        inline_heads(&mut entries, |sha256| Some(sha256[..1].repeat(size).into()));
+        let inlined: Vec<(&str, usize)> = entries
+            .iter()
+            .filter_map(|e| Some((e.bulletin.as_str(), e.media.as_ref()?.head.as_ref()?.len())))
+            .collect();
+        assert_eq!(inlined, [("a", size), ("e", size)]);
     }
 
     #[test]
