@@ -8,6 +8,7 @@
 //! cargo run --release -p hub-bench -- plan
 //! cargo run --release -p hub-bench -- plan --communes 100 --bulletins 300 --seed 7
 //! cargo run --release -p hub-bench -- fanout --devices 10000
+//! cargo run --release -p hub-bench -- emergency --devices 1000 --runs 3
 //! cargo run --release -p hub-bench -- ingest --input-seconds 600
 //! ```
 //!
@@ -16,9 +17,14 @@
 //! - [`scenarios`]: the scenarios.
 //!   - [`scenarios::plan`]: plan every device's day with `hub_core::DayPlanner`,
 //!     timing the planning only.
-//!   - [`scenarios::fanout`]: the hub and N simulated devices (in a child
-//!     process) over real MQTT: connect time, one bulletin's ack latency, hub
+//!   - [`scenarios::fleet`]: what the scenarios over MQTT share: the hub in
+//!     this process, N simulated devices in a child process (`fleet::devices`),
+//!     the raw broker broadcast as baseline, percentiles, medians of runs.
+//!   - [`scenarios::fanout`]: connect time, one bulletin's ack latency, hub
 //!     memory per device, against the bare broker as baseline.
+//!   - [`scenarios::emergency`]: an operator's emergency with a spoken file
+//!     no device holds, from the trigger to the first audio on every device,
+//!     against the raw broker broadcast of one message as the floor.
 //!   - [`scenarios::ingest`]: N seconds of speech as a phone's MP3 through
 //!     `hub_media::ingest_audio`: real-time factor and bitrate, against
 //!     `ffmpeg -c:a libopus` on the same file as baseline.

@@ -502,6 +502,7 @@ impl Maker {
             sensitive: false,
             state: BulletinState::Approved,
             id,
+            devices: None,
         })
     }
 }

@@ -10,7 +10,9 @@ use hub_bench::load::{
     LoadParams, DEFAULT_AT, DEFAULT_BULLETINS, DEFAULT_COMMUNES, DEFAULT_DEVICES_PER_COMMUNE,
     DEFAULT_SEED,
 };
-use hub_bench::scenarios::fanout::{self, devices, FanoutParams};
+use hub_bench::scenarios::emergency::{self, EmergencyParams};
+use hub_bench::scenarios::fanout::{self, FanoutParams};
+use hub_bench::scenarios::fleet::{self, devices};
 use hub_bench::scenarios::ingest::{self, IngestParams};
 use hub_bench::scenarios::plan;
 
@@ -28,10 +30,14 @@ enum Scenario {
     /// Connect N simulated devices (in a child process) to the hub, then send
     /// one bulletin to all; the same over the bare broker as the baseline.
     Fanout(FanoutArgs),
+    /// An operator's emergency with a spoken file no device holds: from the
+    /// trigger to the first audio on each of N devices (in a child process);
+    /// the raw broadcast of one message to them as the floor.
+    Emergency(EmergencyArgs),
     /// Transcode N seconds of speech (a phone's MP3) to the broadcast Ogg
     /// Opus; the same with `ffmpeg -c:a libopus` as the baseline.
     Ingest(IngestArgs),
-    /// The device process of `fanout` (started by it).
+    /// The device process of `fanout` and `emergency` (started by them).
     #[command(hide = true)]
     FanoutDevices(DevicesArgs),
 }
@@ -56,6 +62,28 @@ struct FanoutArgs {
 }
 
 #[derive(Args)]
+struct EmergencyArgs {
+    #[arg(long, default_value_t = 1000)]
+    devices: usize,
+    #[arg(long, default_value_t = DEFAULT_DEVICES_PER_COMMUNE)]
+    devices_per_commune: usize,
+    /// New connections per second from the device process, at most.
+    #[arg(long, default_value_t = 4000)]
+    connect_rate: u32,
+    /// Media downloads at once in the device process (open files: devices
+    /// plus this must fit the limit).
+    #[arg(long, default_value_t = 512)]
+    downloads: usize,
+    /// Longest wait for connecting and for every device to start, in seconds.
+    #[arg(long, default_value_t = 60)]
+    timeout_secs: u64,
+    /// Independent runs, each in a fresh process; the last line then holds
+    /// the median of each figure over the runs.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    runs: u32,
+}
+
+#[derive(Args)]
 struct IngestArgs {
     /// Length of the speech input; the pipeline accepts up to 10 minutes.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=600))]
@@ -75,6 +103,8 @@ struct DevicesArgs {
     broker: Option<String>,
     #[arg(long)]
     connect_rate: u32,
+    #[arg(long, default_value_t = firmware_sim::MediaOptions::DEFAULT_DOWNLOADS)]
+    downloads: usize,
 }
 
 /// The size and shape of the generated load.
@@ -105,34 +135,6 @@ impl From<LoadArgs> for LoadParams {
             at: args.at,
         }
     }
-}
-
-/// Runs `fanout` `args.runs` times, each in a process of its own (memory
-/// freed by one run would hide the next one's growth), printing each run's
-/// output, then the median of every figure.
-fn run_fanout_repeatedly(args: &FanoutArgs) -> anyhow::Result<()> {
-    let mut summaries = Vec::new();
-    for run in 1..=args.runs {
-        println!("run {run} of {}:", args.runs);
-        let output = std::process::Command::new(std::env::current_exe()?)
-            .args(["fanout", "--runs", "1"])
-            .args(["--devices", &args.devices.to_string()])
-            .args([
-                "--devices-per-commune",
-                &args.devices_per_commune.to_string(),
-            ])
-            .args(["--connect-rate", &args.connect_rate.to_string()])
-            .args(["--timeout-secs", &args.timeout_secs.to_string()])
-            .stderr(std::process::Stdio::inherit())
-            .output()?;
-        anyhow::ensure!(output.status.success(), "run {run} failed");
-        let text = String::from_utf8(output.stdout)?;
-        print!("{text}");
-        let last = text.lines().last().unwrap_or_default();
-        summaries.push(serde_json::from_str(last)?);
-    }
-    println!("{}", fanout::median(&summaries));
-    Ok(())
 }
 
 fn parse_at(text: &str) -> Result<DateTime<Utc>, String> {
@@ -184,7 +186,48 @@ fn run(scenario: Scenario) -> anyhow::Result<()> {
                 }
                 println!("{}", serde_json::to_string(&summary)?);
             } else {
-                run_fanout_repeatedly(&args)?;
+                let flags = [
+                    ("--devices", args.devices.to_string()),
+                    (
+                        "--devices-per-commune",
+                        args.devices_per_commune.to_string(),
+                    ),
+                    ("--connect-rate", args.connect_rate.to_string()),
+                    ("--timeout-secs", args.timeout_secs.to_string()),
+                ];
+                println!(
+                    "{}",
+                    fleet::run_repeatedly("fanout", args.runs, &flat(&flags))?
+                );
+            }
+        }
+        Scenario::Emergency(args) => {
+            let params = EmergencyParams {
+                devices: args.devices,
+                devices_per_commune: args.devices_per_commune,
+                connect_rate: args.connect_rate,
+                downloads: args.downloads,
+                timeout: std::time::Duration::from_secs(args.timeout_secs),
+            };
+            if args.runs == 1 {
+                let summary = runtime()?.block_on(emergency::run(&params))?;
+                for line in summary.describe() {
+                    println!("{line}");
+                }
+                println!("{}", serde_json::to_string(&summary)?);
+            } else {
+                let flags = [
+                    ("--devices", args.devices.to_string()),
+                    (
+                        "--devices-per-commune",
+                        args.devices_per_commune.to_string(),
+                    ),
+                    ("--connect-rate", args.connect_rate.to_string()),
+                    ("--downloads", args.downloads.to_string()),
+                    ("--timeout-secs", args.timeout_secs.to_string()),
+                ];
+                let median = fleet::run_repeatedly("emergency", args.runs, &flat(&flags))?;
+                println!("{median}");
             }
         }
         Scenario::Ingest(args) => {
@@ -203,10 +246,19 @@ fn run(scenario: Scenario) -> anyhow::Result<()> {
                 &provisioning,
                 args.broker.as_deref(),
                 args.connect_rate,
+                args.downloads,
             ))?;
         }
     }
     Ok(())
+}
+
+/// `[(flag, value)]` as command-line arguments.
+fn flat(flags: &[(&str, String)]) -> Vec<String> {
+    flags
+        .iter()
+        .flat_map(|(flag, value)| [flag.to_string(), value.clone()])
+        .collect()
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

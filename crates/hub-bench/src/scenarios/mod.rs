@@ -2,6 +2,8 @@
 //! returns a summary that serialises to the one-line JSON `main` prints last,
 //! so scripts can compare runs with `tail -n1`.
 
+pub mod emergency;
 pub mod fanout;
+pub mod fleet;
 pub mod ingest;
 pub mod plan;

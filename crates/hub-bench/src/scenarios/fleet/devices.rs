@@ -1,9 +1,10 @@
-//! The device process of the fanout scenario (`hub-bench fanout-devices`).
+//! The device process of the scenarios over MQTT (`hub-bench
+//! fanout-devices`, started by them).
 //!
 //! Mode `hub`: every provisioned device as a `firmware-sim` device (signed
-//! commands checked, acks sealed). Mode `raw`: bare MQTT clients for the
-//! baseline, which answer every message naming them with one publish of
-//! their id. Both print `{"event":"connected",…}` once every device is
+//! commands checked, acks sealed, media fetched and verified). Mode `raw`:
+//! bare MQTT clients for the baseline, which answer every message naming
+//! them with one publish of their id and when they read it. Both print `{"event":"connected",…}` once every device is
 //! connected, then run until killed or until standard input closes (the
 //! benchmark ended); mode `hub` then prints the fleet's
 //! `{"event":"summary",…}`.
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Context};
 use firmware_sim::fleet::{Fleet, FleetOptions};
 use firmware_sim::link::LinkOptions;
+use firmware_sim::MediaOptions;
 use hub_proto::{topic, Clock, DeviceCredentials, Provisioning};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::io::AsyncReadExt;
@@ -30,6 +32,7 @@ pub async fn run(
     provisioning: &Provisioning,
     broker: Option<&str>,
     connect_rate: u32,
+    downloads: usize,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
     let timeout = Duration::from_secs(120);
@@ -37,7 +40,13 @@ pub async fn run(
         Mode::Hub => {
             let options = FleetOptions {
                 connect_rate,
-                link: LinkOptions::default(),
+                link: LinkOptions {
+                    media: MediaOptions {
+                        downloads: Arc::new(tokio::sync::Semaphore::new(downloads.max(1))),
+                        ..MediaOptions::default()
+                    },
+                    ..LinkOptions::default()
+                },
             };
             let fleet = Fleet::start(provisioning, broker, Clock::real(), &options)?;
             fleet.wait_connected(timeout).await?;
@@ -95,8 +104,21 @@ async fn until_stdin_closes() {
     while matches!(stdin.read(&mut sink).await, Ok(n) if n > 0) {}
 }
 
+/// A raw device's answer: `{id} {unix time in microseconds when it read the message}`.
+fn answer(id: &str) -> String {
+    format!("{id} {}", chrono::Utc::now().timestamp_micros())
+}
+
+/// The device and the instant of a raw device's answer.
+pub fn parse_answer(payload: &[u8]) -> Option<(String, chrono::DateTime<chrono::Utc>)> {
+    let text = std::str::from_utf8(payload).ok()?;
+    let (id, micros) = text.split_once(' ')?;
+    let at = chrono::DateTime::from_timestamp_micros(micros.parse().ok()?)?;
+    Some((id.to_string(), at))
+}
+
 /// A bare MQTT client: subscribes to its commune and answers every message
-/// that names it with one publish of its id.
+/// that names it with one publish of its id and when it read it.
 async fn raw_device(
     device: DeviceCredentials,
     host: String,
@@ -125,11 +147,25 @@ async fn raw_device(
             Ok(Event::Incoming(Packet::Publish(publish))) => {
                 let text = String::from_utf8_lossy(&publish.payload);
                 if text.contains(&needle) {
-                    let _ = client.try_publish(&uplink, QoS::AtLeastOnce, false, device.id.clone());
+                    let _ =
+                        client.try_publish(&uplink, QoS::AtLeastOnce, false, answer(&device.id));
                 }
             }
             Ok(_) => {}
             Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_answer_names_its_device_and_when_it_read() {
+        let (id, _) = super::parse_answer(super::answer("24611-LS-01").as_bytes()).unwrap();
+        assert_eq!(id, "24611-LS-01");
+        let (_, at) = super::parse_answer(b"x 1500000").unwrap();
+        assert_eq!(at.timestamp_millis(), 1500);
+        assert_eq!(super::parse_answer(b"24611-LS-01"), None);
+        assert_eq!(super::parse_answer(b"x notanumber"), None);
     }
 }
