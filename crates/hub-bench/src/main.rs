@@ -167,10 +167,7 @@ fn run(scenario: Scenario) -> anyhow::Result<()> {
     match scenario {
         Scenario::Plan(args) => {
             let summary = plan::run(&args.into())?;
-            for line in summary.describe() {
-                println!("{line}");
-            }
-            println!("{}", serde_json::to_string(&summary)?);
+            report(summary.describe(), &summary)?;
         }
         Scenario::Fanout(args) => {
             let params = FanoutParams {
@@ -181,10 +178,7 @@ fn run(scenario: Scenario) -> anyhow::Result<()> {
             };
             if args.runs == 1 {
                 let summary = runtime()?.block_on(fanout::run(&params))?;
-                for line in summary.describe() {
-                    println!("{line}");
-                }
-                println!("{}", serde_json::to_string(&summary)?);
+                report(summary.describe(), &summary)?;
             } else {
                 let flags = [
                     ("--devices", args.devices.to_string()),
@@ -211,10 +205,7 @@ fn run(scenario: Scenario) -> anyhow::Result<()> {
             };
             if args.runs == 1 {
                 let summary = runtime()?.block_on(emergency::run(&params))?;
-                for line in summary.describe() {
-                    println!("{line}");
-                }
-                println!("{}", serde_json::to_string(&summary)?);
+                report(summary.describe(), &summary)?;
             } else {
                 let flags = [
                     ("--devices", args.devices.to_string()),
@@ -263,4 +254,13 @@ fn flat(flags: &[(&str, String)]) -> Vec<String> {
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Runtime::new()?)
+}
+
+/// Prints a scenario's lines for people, then its JSON summary as the last line.
+fn report(lines: Vec<String>, summary: &impl serde::Serialize) -> anyhow::Result<()> {
+    for line in lines {
+        println!("{line}");
+    }
+    println!("{}", serde_json::to_string(summary)?);
+    Ok(())
 }

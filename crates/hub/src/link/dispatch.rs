@@ -402,16 +402,7 @@ mod tests {
             at: now,
         };
         scheduler.handle(now, Event::Receipt(heard)).unwrap();
-        let hellos = BTreeSet::from([device_id("24611-LS-01"), device_id("24611-LS-02")]);
-        let round = Round {
-            scheduler: &scheduler,
-            now,
-            decisions: &[],
-            hellos: &hellos,
-            volume: 80,
-            media_base: MEDIA_BASE,
-        };
-        let commands = round.commands(|_| true);
+        let commands = hello_round(&scheduler, now, &["24611-LS-01", "24611-LS-02"], 80);
         let schedules: Vec<(Vec<&str>, usize)> = commands
             .iter()
             .filter_map(|c| match &c.directive {
@@ -426,19 +417,29 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_hello_brings_settings_and_the_full_plan() {
-        let (scheduler, _, now) = scheduler_with_flood();
-        let hellos = BTreeSet::from([device_id("24611-LS-01")]);
+    /// The commands of a round in which `devices` said hello.
+    fn hello_round(
+        scheduler: &Scheduler,
+        now: DateTime<Utc>,
+        devices: &[&str],
+        volume: u8,
+    ) -> Vec<Outbound> {
+        let hellos: BTreeSet<DeviceId> = devices.iter().map(|d| device_id(d)).collect();
         let round = Round {
-            scheduler: &scheduler,
+            scheduler,
             now,
             decisions: &[],
             hellos: &hellos,
-            volume: 65,
+            volume,
             media_base: MEDIA_BASE,
         };
-        let commands = round.commands(|_| true);
+        round.commands(|_| true)
+    }
+
+    #[test]
+    fn a_hello_brings_settings_and_the_full_plan() {
+        let (scheduler, _, now) = scheduler_with_flood();
+        let commands = hello_round(&scheduler, now, &["24611-LS-01"], 65);
         assert_eq!(commands.len(), 2, "{commands:?}");
         assert_eq!(
             commands[0].directive,
@@ -473,16 +474,7 @@ mod tests {
         let mut scheduler = Scheduler::new(province, programme, BTreeMap::new());
         let now = local("2026-11-23 10:00");
         scheduler.handle(now, Event::Tick).unwrap();
-        let hellos = BTreeSet::from([device_id("24611-LB-01"), device_id("24611-LS-01")]);
-        let round = Round {
-            scheduler: &scheduler,
-            now,
-            decisions: &[],
-            hellos: &hellos,
-            volume: 80,
-            media_base: MEDIA_BASE,
-        };
-        let commands = round.commands(|_| true);
+        let commands = hello_round(&scheduler, now, &["24611-LB-01", "24611-LS-01"], 80);
         let plan_of = |device: &str| {
             commands
                 .iter()
@@ -606,16 +598,7 @@ mod tests {
         let mut scheduler = Scheduler::new(province, programme, BTreeMap::new());
         let now = local("2026-11-23 10:00");
         scheduler.handle(now, Event::Tick).unwrap();
-        let hellos = BTreeSet::from([device_id("24611-LS-01"), device_id("24611-LB-01")]);
-        let round = Round {
-            scheduler: &scheduler,
-            now,
-            decisions: &[],
-            hellos: &hellos,
-            volume: 80,
-            media_base: MEDIA_BASE,
-        };
-        let commands = round.commands(|_| true);
+        let commands = hello_round(&scheduler, now, &["24611-LS-01", "24611-LB-01"], 80);
         let media_of = |device: &str| {
             commands
                 .iter()
