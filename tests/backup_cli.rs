@@ -124,7 +124,7 @@ async fn a_backup_taken_during_traffic_restores_a_consistent_state() {
         "--config",
         fixture("link-province.toml").to_str().unwrap(),
         "--data",
-        api._dir.path().to_str().unwrap(),
+        api.data.to_str().unwrap(),
         "--to",
         backup.to_str().unwrap(),
         "--api",

@@ -10,18 +10,16 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use firmware_sim::link::{DeviceConfig, DeviceHandle};
-use hub::link::BrokerChoice;
 use hub_core::testkit::{priority, with_audio_secs};
-use hub_core::{AreaCode, AreaLevel, DeliveryState, DeviceId, Event};
+use hub_core::{AreaLevel, DeliveryState, DeviceId, Event};
 use hub_proto::Outcome;
 use hyper::header::{HeaderName, AUTHORIZATION, CONTENT_TYPE};
 use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::support::api::{answer, login_at, Answer, ApiHub, ADMIN, PASSWORD};
-use crate::support::fixture;
+use crate::support::api::{answer, Answer, ApiHub};
 use crate::support::http::send;
-use crate::support::link::{clock, eventually, fast_link, spawn_hub_with};
+use crate::support::link::{eventually, fast_link};
 
 const WAIT: Duration = Duration::from_secs(30);
 /// Messages long enough to be heard at 60 times real time: a device
@@ -40,37 +38,7 @@ const EARTHQUAKE: &str = include_str!("../crates/hub/src/cap/examples/earthquake
 /// create the central system's token; `extra` is appended to the
 /// link-test province's configuration.
 async fn start(extra: &str) -> ApiHub {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let mut text = std::fs::read_to_string(fixture("link-province.toml")).unwrap();
-    text.push_str(extra);
-    let config = dir.path().join("province.toml");
-    std::fs::write(&config, text).unwrap();
-    let loaded = hub::config::load(&config).expect("the configuration loads");
-    let clock = clock();
-    let data = dir.path().join("data");
-    {
-        let store = hub_store::Store::open(&data).expect("the store opens");
-        hub::admin::create_admin(
-            &store,
-            &loaded.province.tree,
-            hub_access::Username::parse(ADMIN).unwrap(),
-            "Quản trị quốc gia",
-            AreaCode::parse("VN").unwrap(),
-            &hub_access::Password::new(PASSWORD),
-            clock.now(),
-        )
-        .expect("the first administrator is created");
-    }
-    let hub = spawn_hub_with(&config, &data, BrokerChoice::Embedded, clock).await;
-    let addr = hub.api_addr;
-    let admin = login_at(addr, ADMIN, PASSWORD).await;
-    ApiHub {
-        hub,
-        clock,
-        addr,
-        admin,
-        _dir: dir,
-    }
+    crate::support::api::start_with(extra, "VN").await
 }
 
 /// An API token of `role` in `area`, as an administrator creates it.

@@ -41,28 +41,40 @@ pub struct ApiHub {
     pub addr: SocketAddr,
     /// The first administrator's session token.
     pub admin: String,
+    /// The data directory.
+    pub data: std::path::PathBuf,
     pub _dir: TempDir,
 }
 
 pub async fn start() -> ApiHub {
+    start_with("", "67").await
+}
+
+/// A hub on the link-test province with `extra` appended to its
+/// configuration, and its first administrator scoped to `admin_area`.
+pub async fn start_with(extra: &str, admin_area: &str) -> ApiHub {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let config = fixture("link-province.toml");
+    let mut text = std::fs::read_to_string(fixture("link-province.toml")).unwrap();
+    text.push_str(extra);
+    let config = dir.path().join("province.toml");
+    std::fs::write(&config, text).unwrap();
     let loaded = hub::config::load(&config).expect("the configuration loads");
     let clock = clock();
+    let data = dir.path().join("data");
     {
-        let store = hub_store::Store::open(dir.path()).expect("the store opens");
+        let store = hub_store::Store::open(&data).expect("the store opens");
         hub::admin::create_admin(
             &store,
             &loaded.province.tree,
             hub_access::Username::parse(ADMIN).unwrap(),
             "Quản trị",
-            AreaCode::parse("67").unwrap(),
+            AreaCode::parse(admin_area).unwrap(),
             &hub_access::Password::new(PASSWORD),
             clock.now(),
         )
         .expect("the first administrator is created");
     }
-    let hub = spawn_hub_with(&config, dir.path(), BrokerChoice::Embedded, clock).await;
+    let hub = spawn_hub_with(&config, &data, BrokerChoice::Embedded, clock).await;
     let addr = hub.api_addr;
     let admin = login_at(addr, ADMIN, PASSWORD).await;
     ApiHub {
@@ -70,6 +82,7 @@ pub async fn start() -> ApiHub {
         clock,
         addr,
         admin,
+        data,
         _dir: dir,
     }
 }
