@@ -29,19 +29,16 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use hub::media::ingest::{ingest_all, AudioInput, AudioJob};
 use hub::media::MediaStore;
-use hub_core::{
-    AreaCode, AreaLevel, AudioPart, AudioSource, Bulletin, BulletinId, BulletinState, Category,
-    DeliveryState, DeviceKind, Event, Language, PriorityClass, StoredAudio, Validity, Variant,
-    VisualKind, VisualPart,
-};
+use hub_core::{BulletinId, DeliveryState, DeviceKind, Event, Language, StoredAudio};
 use serde::Serialize;
 
 use super::fleet::{
-    self, check_fd_limit, cpu, devices::Mode, fleet_summary, hub_provisioning, millis, ratio,
-    settle, spawn_devices, start_hub, wait_online, DeviceProcess, FleetCounts, Percentiles,
+    self, check_fd_limit, country_emergency, cpu, devices::Mode, fleet_summary, hub_provisioning,
+    millis, ratio, settle, spawn_devices, start_hub, wait_online, DeviceProcess, FleetCounts,
+    Percentiles,
 };
 use crate::load::{self, LoadParams};
 
@@ -188,7 +185,13 @@ pub async fn run(params: &EmergencyParams) -> anyhow::Result<EmergencySummary> {
         .devices()
         .map(|d| (d.id.to_string(), d.kind == DeviceKind::Loudspeaker))
         .collect();
-    let bulletin = country_emergency(&bulletin_id, &language, audio.clone(), secs);
+    let bulletin = country_emergency(
+        &bulletin_id,
+        "Emergency benchmark",
+        Some(audio.clone()),
+        secs,
+        "Khẩn cấp: lũ quét",
+    );
     let devices_pid = child.id().context("the device process's id")?;
     let cpu_before = (cpu::of_process(None), cpu::of_process(Some(devices_pid)));
     let triggered_at = Utc::now();
@@ -320,47 +323,4 @@ fn pre_ingest(
     let mut ingested = ingest_all(&[job], &media, &hub_media::AudioSettings::default())?;
     let ingested = ingested.pop().context("one variant ingested")?;
     Ok((ingested.media, ingested.secs))
-}
-
-/// The emergency for the whole country, valid for an hour from now: the
-/// spoken file for loudspeakers, its text for boards.
-fn country_emergency(
-    id: &BulletinId,
-    language: &Language,
-    audio: StoredAudio,
-    secs: u32,
-) -> Bulletin {
-    let vn = AreaCode::parse("VN").expect("a valid code");
-    let now = Utc::now();
-    Bulletin {
-        id: id.clone(),
-        title: "Emergency benchmark".into(),
-        category: Category::DisasterEmergency,
-        level: AreaLevel::Central,
-        issuer: vn.clone(),
-        class: PriorityClass::Emergency,
-        targets: vec![vn],
-        validity: Validity {
-            not_before: now,
-            expires: now + TimeDelta::hours(1),
-        },
-        recurrence: None,
-        variants: vec![Variant {
-            language: language.clone(),
-            audio: Some(AudioPart {
-                source: AudioSource::Recorded,
-                secs,
-                media: Some(audio),
-            }),
-            visual: Some(VisualPart {
-                kind: VisualKind::Text,
-                secs: secs.max(10),
-                text: Some("Khẩn cấp: lũ quét".into()),
-                media: None,
-            }),
-        }],
-        sensitive: false,
-        state: BulletinState::Approved,
-        devices: None,
-    }
 }

@@ -20,16 +20,13 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
-use chrono::{TimeDelta, Utc};
-use hub_core::{
-    AreaCode, AreaLevel, AudioPart, AudioSource, Bulletin, BulletinId, BulletinState, Category,
-    DeliveryState, Event, Language, PriorityClass, Validity, Variant, VisualKind, VisualPart,
-};
+use hub_core::{BulletinId, DeliveryState, Event};
 use serde::Serialize;
 
 use super::fleet::{
-    self, check_fd_limit, cpu, devices::Mode, fleet_summary, hub_provisioning, millis, ratio,
-    round2, settle, spawn_devices, start_hub, wait_online, DeviceProcess, FleetCounts, Percentiles,
+    self, check_fd_limit, country_emergency, cpu, devices::Mode, fleet_summary, hub_provisioning,
+    millis, ratio, round2, settle, spawn_devices, start_hub, wait_online, DeviceProcess,
+    FleetCounts, Percentiles,
 };
 use crate::load::{self, LoadParams};
 use crate::rss;
@@ -147,7 +144,8 @@ pub async fn run(params: &FanoutParams) -> anyhow::Result<FanoutSummary> {
     let published_before = hub.handle.stats().await?.commands_published;
     let rss_after_kb = rss::current_rss_kb().context("reading this process's memory")?;
 
-    let bulletin = country_emergency();
+    let id = BulletinId::parse("bench-fanout").expect("a valid id");
+    let bulletin = country_emergency(&id, "Fan-out benchmark", None, 60, "Cảnh báo");
     let bulletin_id = bulletin.id.clone();
     let devices_pid = child.id().context("the device process's id")?;
     let cpu_before = (cpu::of_process(None), cpu::of_process(Some(devices_pid)));
@@ -225,41 +223,4 @@ pub async fn run(params: &FanoutParams) -> anyhow::Result<FanoutSummary> {
             rss_after_kb,
         },
     })
-}
-
-/// An emergency for the whole country, valid for an hour from now.
-fn country_emergency() -> Bulletin {
-    let vn = AreaCode::parse("VN").expect("a valid code");
-    let now = Utc::now();
-    Bulletin {
-        id: BulletinId::parse("bench-fanout").expect("a valid id"),
-        title: "Fan-out benchmark".into(),
-        category: Category::DisasterEmergency,
-        level: AreaLevel::Central,
-        issuer: vn.clone(),
-        class: PriorityClass::Emergency,
-        targets: vec![vn],
-        validity: Validity {
-            not_before: now,
-            expires: now + TimeDelta::hours(1),
-        },
-        recurrence: None,
-        variants: vec![Variant {
-            language: Language::parse("vi").expect("a valid language"),
-            audio: Some(AudioPart {
-                source: AudioSource::Recorded,
-                secs: 60,
-                media: None,
-            }),
-            visual: Some(VisualPart {
-                kind: VisualKind::Text,
-                secs: 60,
-                text: Some("Cảnh báo".into()),
-                media: None,
-            }),
-        }],
-        sensitive: false,
-        state: BulletinState::Approved,
-        devices: None,
-    }
 }

@@ -16,10 +16,15 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
+use chrono::{TimeDelta, Utc};
 use hub::api::ApiSettings;
 use hub::config::LoadedConfig;
 use hub::link::{self, BrokerChoice, HubHandle, LinkSettings, ServeOptions};
-use hub_core::{Delivery, Programme, Province};
+use hub_core::{
+    AreaCode, AreaLevel, AudioPart, AudioSource, Bulletin, BulletinId, BulletinState, Category,
+    Delivery, Language, PriorityClass, Programme, Province, StoredAudio, Validity, Variant,
+    VisualKind, VisualPart,
+};
 use hub_proto::{topic, Clock, Provisioning};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -580,5 +585,50 @@ pub mod cpu {
             }
             assert!(x != 1 && super::used_since(before, None) > 0);
         }
+    }
+}
+
+/// An emergency for the whole country, valid for an hour from now: `audio`
+/// (or a recording the devices will not find) for `secs` on loudspeakers,
+/// `text` on boards.
+pub fn country_emergency(
+    id: &BulletinId,
+    title: &str,
+    audio: Option<StoredAudio>,
+    secs: u32,
+    text: &str,
+) -> Bulletin {
+    let vn = AreaCode::parse("VN").expect("a valid code");
+    let now = Utc::now();
+    Bulletin {
+        id: id.clone(),
+        title: title.into(),
+        category: Category::DisasterEmergency,
+        level: AreaLevel::Central,
+        issuer: vn.clone(),
+        class: PriorityClass::Emergency,
+        targets: vec![vn],
+        validity: Validity {
+            not_before: now,
+            expires: now + TimeDelta::hours(1),
+        },
+        recurrence: None,
+        variants: vec![Variant {
+            language: Language::parse("vi").expect("a valid language"),
+            audio: Some(AudioPart {
+                source: AudioSource::Recorded,
+                secs,
+                media: audio,
+            }),
+            visual: Some(VisualPart {
+                kind: VisualKind::Text,
+                secs: secs.max(10),
+                text: Some(text.into()),
+                media: None,
+            }),
+        }],
+        sensitive: false,
+        state: BulletinState::Approved,
+        devices: None,
     }
 }
