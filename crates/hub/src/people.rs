@@ -225,6 +225,17 @@ pub struct AuditArgs {
     pub until: Option<String>,
 }
 
+/// Uploads the recording at `path`, if there is one; its sha256.
+async fn upload_if_given(
+    api: &ApiArgs,
+    path: Option<&std::path::Path>,
+) -> anyhow::Result<Option<String>> {
+    match path {
+        Some(path) => Ok(Some(upload(api, path).await?)),
+        None => Ok(None),
+    }
+}
+
 /// Uploads a recording; its sha256.
 async fn upload(api: &ApiArgs, path: &std::path::Path) -> anyhow::Result<String> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
@@ -399,10 +410,7 @@ pub async fn emergency(command: EmergencyCommand, out: &mut dyn Write) -> anyhow
             audio,
             minutes,
         } => {
-            let upload = match &audio {
-                Some(path) => Some(upload(&api, path).await?),
-                None => None,
-            };
+            let upload = upload_if_given(&api, audio.as_deref()).await?;
             let body = json!({"title": title, "targets": targets, "message": message,
                 "upload": upload, "valid_minutes": minutes});
             api.call(Method::POST, "/api/v1/emergencies", Payload::Json(body))
@@ -425,10 +433,7 @@ pub async fn emergency(command: EmergencyCommand, out: &mut dyn Write) -> anyhow
             minutes,
             reason,
         } => {
-            let upload = match &audio {
-                Some(path) => Some(upload(&api, path).await?),
-                None => None,
-            };
+            let upload = upload_if_given(&api, audio.as_deref()).await?;
             let body = json!({"title": title, "message": message, "upload": upload,
                 "valid_minutes": minutes, "reason": reason});
             api.call(
