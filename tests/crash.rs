@@ -45,10 +45,11 @@ const END: &str = "2026-11-23 06:50";
 const KILLS: usize = 10;
 const PASSWORD: &str = "mật khẩu đủ dài";
 const WAIT: Duration = Duration::from_secs(60);
-/// About half a minute of speech: its slot (a quarter of a second of real
-/// time at this speed) outlasts the way to a device that syncs just as it is
-/// triggered, right after a restart (a shorter one may be over before such a
-/// device has its plan; see the closing note of issue 8).
+/// About half a minute of speech (a quarter of a second of real time at this
+/// speed). A device that says hello just as it is triggered, right after a
+/// restart, may get it only once its slot is over; it then airs it late
+/// (`firmware-sim`'s player), which this test also covers with short messages
+/// (seed 7 with an 8 s message found the case).
 const FLOOD_WARNING: &str = "Nước lũ đang lên nhanh. Người dân ở ven sông hãy di chuyển ngay \
     lên chỗ cao, mang theo giấy tờ và thuốc men, và nghe loa để biết thêm thông tin. \
     Không qua lại các ngầm tràn, không đánh bắt cá trên sông. Các hộ gia đình có người già \

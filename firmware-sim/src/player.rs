@@ -502,10 +502,23 @@ impl Player {
     fn schedule(
         &mut self,
         date: NaiveDate,
-        entries: Vec<PlanEntry>,
+        mut entries: Vec<PlanEntry>,
         now: DateTime<Utc>,
         out: &mut Vec<Message>,
     ) {
+        // An emergency whose slot ended while its plan was on its way (the
+        // hub planned it from the moment it was triggered) airs from now, for
+        // its whole length, rather than not at all.
+        for entry in entries.iter_mut().filter(|e| {
+            e.class == Class::Emergency
+                && e.end <= now
+                && !self.started.contains(&key(e))
+                && !self.finished.contains(&e.airing())
+        }) {
+            let length = entry.end - entry.start;
+            entry.start = now;
+            entry.end = now + length;
+        }
         // What ended while the schedule was on its way ended normally: the
         // hub leaves airings that are over out of a new plan.
         if self.playing.as_ref().is_some_and(|p| p.end() <= now) {
@@ -889,6 +902,34 @@ mod tests {
                     Outcome::Finished
                 ),
             ]
+        );
+    }
+
+    #[test]
+    fn an_emergency_whose_slot_ended_on_its_way_airs_late_rather_than_never() {
+        let mut player = Player::new();
+        let plan = vec![
+            normal("late", "10:00:00", "10:00:05"),
+            entry("lu", Class::Emergency, "10:00:05", "10:00:10"),
+        ];
+        // The plan arrives at 10:00:12: both slots are over.
+        let out = player.apply(schedule(plan), at("10:00:12"));
+        assert_eq!(out, [played("lu", Outcome::Started)]);
+        assert_eq!(player.next_wakeup(), Some(at("10:00:17")));
+        assert_eq!(
+            player.advance(at("10:00:17")),
+            [played("lu", Outcome::Finished)]
+        );
+        assert_eq!(
+            player.timeline(),
+            [line(
+                "lu",
+                Class::Emergency,
+                "10:00:12",
+                "10:00:17",
+                Outcome::Finished
+            )],
+            "only the emergency airs late"
         );
     }
 
