@@ -1003,12 +1003,8 @@ async fn the_command_line_writes_bulletins_and_triggers_emergencies_through_the_
     let url = format!("http://{}", api.addr);
     let with = |token: &str, args: &[&str]| -> Vec<String> {
         let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        all.extend([
-            "--api".into(),
-            url.clone(),
-            "--token".into(),
-            token.to_owned(),
-        ]);
+        // `--token=…`: a token may begin with '-'.
+        all.extend(["--api".into(), url.clone(), format!("--token={token}")]);
         all
     };
 

@@ -129,8 +129,8 @@ async fn a_backup_taken_during_traffic_restores_a_consistent_state() {
         backup.to_str().unwrap(),
         "--api",
         &format!("http://{}", api.addr),
-        "--token",
-        &api.admin,
+        // `--token=…`: a token may begin with '-'.
+        &format!("--token={}", api.admin),
     ]
     .map(String::from)
     .into();

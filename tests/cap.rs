@@ -430,8 +430,8 @@ async fn test_alerts_are_recorded_but_reach_devices_only_in_test_mode() {
                 "cap".into(),
                 "--api".into(),
                 format!("http://{}", api.addr),
-                "--token".into(),
-                operator.clone(),
+                // `--token=…`: a token may begin with '-'.
+                format!("--token={operator}"),
                 file.path().display().to_string(),
             ];
             let out = tokio::task::spawn_blocking(move || {
