@@ -715,3 +715,207 @@ expires = "2026-11-24T00:00:00+07:00"
     board.stop().await;
     hub.handle.shutdown().await.unwrap();
 }
+
+/// Two cues of a 4 s video, the second from 2 s to 3.2 s.
+const VIDEO_SRT: &str = "1\n00:00:00,500 --> 00:00:01,500\nCảnh báo lũ quét\n\n\
+                         2\n00:00:02,000 --> 00:00:03,200\nSơ tán ngay khỏi bờ suối\n";
+
+/// 4 s of ffmpeg's test pattern, 320×240 at 10 frames/s, H.264, without
+/// any subtitle track.
+fn write_plain_video(path: &Path) {
+    let status = Process::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-y", "-f", "lavfi"])
+        .args(["-i", "testsrc=size=320x240:rate=10", "-t", "4"])
+        .args(["-c:v", "libx264", "-pix_fmt", "yuv420p"])
+        .arg(path)
+        .status()
+        .expect("ffmpeg runs (apt-get install ffmpeg)");
+    assert!(status.success(), "ffmpeg made {}", path.display());
+}
+
+/// A `multipart/form-data` body of `parts` (name, file name, bytes), and
+/// its content type.
+fn form(parts: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {
+    const BOUNDARY: &str = "nguon-test-7f3a9c";
+    let mut body = Vec::new();
+    for (name, file_name, bytes) in parts {
+        body.extend_from_slice(
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"; \
+                 filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={BOUNDARY}"), body)
+}
+
+/// What Tesseract (Vietnamese) reads in the picture at `path`, words
+/// joined by spaces, as the board snapshot tests of firmware-sim read a board.
+fn ocr(path: &Path) -> String {
+    let output = Process::new("tesseract")
+        .arg(path)
+        .arg("stdout")
+        .args(["-l", "vie", "--psm", "6"])
+        .output()
+        .expect("tesseract runs (apt-get install tesseract-ocr tesseract-ocr-vie)");
+    assert!(output.status.success(), "tesseract failed");
+    let text = String::from_utf8(output.stdout).expect("tesseract prints UTF-8");
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_video_uploaded_with_an_srt_file_shows_its_cues_on_a_board_and_a_bad_srt_is_refused() {
+    const BOARD: &str = "24611-LB-01";
+    let api = crate::support::api::start().await;
+    let chair = api.person("chair", "commune_chair", "24611").await;
+    let dir = tempfile::tempdir().unwrap();
+    let video_path = dir.path().join("plain.mp4");
+    write_plain_video(&video_path);
+    let video = std::fs::read(&video_path).unwrap();
+    let upload = |content_type: String, body: Vec<u8>| {
+        let headers = [
+            (hyper::header::AUTHORIZATION, format!("Bearer {chair}")),
+            (CONTENT_TYPE, content_type),
+        ];
+        let addr = api.addr;
+        async move {
+            let fetched = crate::support::http::send(
+                addr,
+                Method::POST,
+                "/api/v1/uploads/video",
+                &headers,
+                body,
+            )
+            .await;
+            crate::support::api::answer(fetched)
+        }
+    };
+
+    // Without subtitles, as the raw body or as a form, the video is refused.
+    let bare = upload("video/mp4".into(), video.clone()).await;
+    assert_eq!(bare.status, StatusCode::UNPROCESSABLE_ENTITY, "{bare:?}");
+    assert_eq!(bare.body["field"], "body");
+    let (content_type, body) = form(&[("video", "plain.mp4", &video)]);
+    let bare = upload(content_type, body).await;
+    assert_eq!(bare.body["field"], "video", "{bare:?}");
+    assert!(bare.body["message"].as_str().unwrap().contains("SRT"));
+
+    // A broken cue (line 6) or a cue after the end of the video: 422 at
+    // `subtitles`, with the line, and nothing stored.
+    let broken = VIDEO_SRT.replace("00:00:02,000 -->", "00:00:02,000 ->");
+    let late = VIDEO_SRT.replace("00:00:03,200", "00:00:09,000");
+    for (srt, says) in [
+        (broken.as_str(), "cue 2 (line 6)"),
+        (late.as_str(), "after the video ends"),
+    ] {
+        let (content_type, body) = form(&[
+            ("video", "plain.mp4", &video),
+            ("subtitles", "lu.srt", srt.as_bytes()),
+        ]);
+        let refused = upload(content_type, body).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(refused.body["field"], "subtitles", "{refused:?}");
+        let message = refused.body["message"].as_str().unwrap();
+        assert!(message.contains(says), "{message}");
+    }
+    assert!(stored_files(&api.data).is_empty(), "nothing was stored");
+
+    let (content_type, body) = form(&[
+        ("video", "plain.mp4", &video),
+        ("subtitles", "lu.srt", VIDEO_SRT.as_bytes()),
+    ]);
+    let stored = upload(content_type, body).await;
+    assert_eq!(stored.status, StatusCode::CREATED, "{stored:?}");
+    let (video_sha, srt_sha) = (sha256_hex(&video), sha256_hex(VIDEO_SRT.as_bytes()));
+    assert_eq!(stored.body["sha256"], video_sha.as_str());
+    assert_eq!(stored.body["subtitles"], srt_sha.as_str());
+    let mut both = vec![video_sha.clone(), srt_sha.clone()];
+    both.sort();
+    assert_eq!(stored_files(&api.data), both);
+
+    let now = api.clock.now();
+    let bulletin = serde_json::json!({
+        "title": "Lũ quét",
+        "category": "daily_life",
+        "class": "priority",
+        "targets": ["24611"],
+        "not_before": now.to_rfc3339(),
+        "expires": (now + chrono::TimeDelta::days(1)).to_rfc3339(),
+        "variants": [{"language": "vi", "visual": {"kind": "video", "secs": 600,
+            "text": "Bản tin khẩn", "upload": video_sha, "subtitles": srt_sha}}],
+    });
+    let made = api
+        .call(Method::POST, "/api/v1/bulletins", &chair, Some(bulletin))
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{made:?}");
+    let id = made.body["bulletin"]["id"].as_str().unwrap().to_owned();
+    let submitted = api
+        .call(
+            Method::POST,
+            &format!("/api/v1/bulletins/{id}/submit"),
+            &chair,
+            None,
+        )
+        .await;
+    assert_eq!(submitted.status, StatusCode::OK, "{submitted:?}");
+
+    let provisioning = &api.hub.provisioning;
+    let credentials = provisioning.devices.iter().find(|d| d.id == BOARD).unwrap();
+    let config = firmware_sim::link::DeviceConfig::from_credentials(
+        credentials,
+        &provisioning.hub_public_key,
+    )
+    .unwrap();
+    let board = firmware_sim::DeviceHandle::spawn(
+        config,
+        &provisioning.broker.parse().unwrap(),
+        api.clock,
+        &crate::support::link::fast_link(),
+    );
+    let mut since = None;
+    eventually("the board shows the video with its subtitles", WAIT, || {
+        let showing = board.showing(api.clock.now());
+        since = showing
+            .filter(|s| s.media.as_deref() == Some(video_sha.as_str()) && s.video.is_some())
+            .and_then(|s| s.since);
+        async move { since.is_some() }
+    })
+    .await;
+    let since = since.unwrap();
+    let cue_of = |ms: i64| {
+        let at = since + chrono::TimeDelta::milliseconds(ms);
+        board.showing(at).and_then(|s| s.subtitle)
+    };
+    assert_eq!(cue_of(700).as_deref(), Some("Cảnh báo lũ quét"));
+    assert_eq!(cue_of(1700), None, "between the cues");
+    let at = since + chrono::TimeDelta::milliseconds(2500);
+    let showing = board.showing(at).expect("the video still shows");
+    assert_eq!(
+        showing.subtitle.as_deref(),
+        Some("Sơ tán ngay khỏi bờ suối")
+    );
+    let file = board
+        .media_file(&video_sha)
+        .expect("the board holds the video");
+    let position = showing.video.expect("a video").position;
+    let frame = firmware_sim::media::video::frame_at(&file, position).expect("decodes");
+    let face = firmware_sim::board::render(
+        Some(&showing),
+        Some(&frame),
+        at,
+        firmware_sim::board::Resolution::default(),
+    );
+    let face_path = dir.path().join("board.png");
+    face.save(&face_path).unwrap();
+    let read = ocr(&face_path);
+    assert!(
+        read.contains("Sơ tán ngay"),
+        "the cue is on the board: {read:?}"
+    );
+    board.stop().await;
+    api.hub.shutdown().await.unwrap();
+}

@@ -324,6 +324,7 @@ mod tests {
             text: Some(text.into()),
             bulletin: bulletin.map(Into::into),
             media: None,
+            subtitles: None,
             since: None,
             subtitle: None,
             video: None,
@@ -492,6 +493,7 @@ mod tests {
             end: start + chrono::TimeDelta::minutes(1),
             preempted: false,
             media: Some(file.clone()),
+            subtitles: None,
             text: Some(caption.into()),
         };
         let mut player = Player::new();

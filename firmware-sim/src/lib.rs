@@ -16,6 +16,7 @@ pub mod broker;
 pub mod faults;
 pub mod fleet;
 pub mod link;
+pub mod live;
 pub mod media;
 pub mod player;
 
@@ -23,5 +24,6 @@ pub use broker::{BrokerAddr, BrokerAddrError};
 pub use faults::{Fault, Target};
 pub use fleet::{Fleet, FleetOptions, NotConnected, Summary, UnknownDevice};
 pub use link::{Counters, DeviceConfig, DeviceHandle, LinkOptions, SetupError};
+pub use live::LiveCounters;
 pub use media::{MediaCounters, MediaOptions};
 pub use player::{Display, Played, Player, Showing, ShownVideo};

@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use hub_proto::downlink::{decode_public_key, MAX_COMMAND_BYTES};
+use hub_proto::live::LiveGuard;
 use hub_proto::uplink::{MAX_MESSAGES, MAX_REPORT_BYTES, WILL_SEQ};
 use hub_proto::{
     topic, Clock, CommandGuard, DeviceCredentials, Directive, FailureReason, Kind, Message,
@@ -40,6 +41,7 @@ use tracing::{debug, info, warn};
 use crate::broker::BrokerAddr;
 use crate::faults::Fault;
 use crate::media::fetcher::{Fetcher, Wants};
+use crate::live::{LiveCounters, LiveListener};
 use crate::media::{MediaCounters, MediaOptions, Storage};
 use crate::player::{Played, Player};
 
@@ -114,6 +116,8 @@ pub struct DeviceConfig {
     pub uplink_key: UplinkKey,
     /// Checks commands; holds the last accepted sequence number.
     pub guard: CommandGuard,
+    /// Checks live chunks (loudspeakers).
+    pub live: LiveListener,
 }
 
 impl DeviceConfig {
@@ -133,6 +137,7 @@ impl DeviceConfig {
             mqtt_password: credentials.mqtt_password.clone(),
             uplink_key,
             guard: CommandGuard::new(credentials.id.clone(), hub_key, 0),
+            live: LiveListener::new(LiveGuard::new(hub_key)),
         })
     }
 
@@ -163,6 +168,8 @@ pub struct Counters {
     pub dropped_reports: u64,
     /// What its media downloads did.
     pub media: MediaCounters,
+    /// What it did with live chunks.
+    pub live: LiveCounters,
 }
 
 /// State the device task shares with its handle.
@@ -344,16 +351,30 @@ impl DeviceHandle {
 
     /// What an LED board shows at `now`: a display text, or the visual
     /// airing's words and, for a video it has checked, where in the video
-    /// it is and the subtitle showing; `None` for a blank board.
+    /// it is and the subtitle showing (from the entry's SRT file if it has
+    /// one, else the video's track); `None` for a blank board.
     pub fn showing(&self, now: DateTime<Utc>) -> Option<crate::Showing> {
         let showing = self.shared.lock().player.showing(now)?;
-        let video = showing
-            .media
-            .as_ref()
-            .and_then(|file| self.shared.storage.lock().videos.get(file).cloned());
-        Some(match video {
-            Some(video) => showing.with_video(&video, now),
-            None => showing,
+        let (video, srt) = {
+            let media = self.shared.storage.lock();
+            let video = showing.media.as_ref().and_then(|f| media.videos.get(f));
+            let srt = showing
+                .subtitles
+                .as_ref()
+                .and_then(|f| media.subtitles.get(f));
+            (video.cloned(), srt.cloned())
+        };
+        Some(match (video, srt) {
+            // An SRT file beside the video replaces its own subtitle track.
+            (Some(video), Some(cues)) => {
+                let video = crate::media::video::BoardVideo {
+                    cues: cues.to_vec(),
+                    ..(*video).clone()
+                };
+                showing.with_video(&video, now)
+            }
+            (Some(video), None) => showing.with_video(&video, now),
+            (None, _) => showing,
         })
     }
 
@@ -480,6 +501,7 @@ struct Link {
     downlink_topic: String,
     key: UplinkKey,
     guard: CommandGuard,
+    live: LiveListener,
     capabilities: Vec<String>,
     clock: Clock,
     options: LinkOptions,
@@ -532,6 +554,7 @@ impl Link {
             id: device.id,
             key: device.uplink_key,
             guard: device.guard,
+            live: device.live,
             capabilities,
             clock,
             options: options.clone(),
@@ -769,7 +792,25 @@ impl Link {
         self.pump();
     }
 
+    /// A live chunk: taken if it is the hub's and of the stream the
+    /// player airs (`crate::live`); what it starts or ends is reported.
+    fn on_live_chunk(&mut self, payload: &[u8]) {
+        let now = self.clock.now();
+        let messages = {
+            let mut state = self.shared.lock_synced();
+            let State {
+                player, counters, ..
+            } = &mut *state;
+            self.live
+                .take(&self.id, payload, player, &mut counters.live, now)
+        };
+        self.enqueue(now, messages);
+    }
+
     fn on_command(&mut self, payload: &[u8]) {
+        if hub_proto::live::is_chunk(payload) {
+            return self.on_live_chunk(payload);
+        }
         let now = self.clock.now();
         match self.guard.check(payload, now) {
             Ok(None) => {}

@@ -11,7 +11,8 @@
 //! A file enters storage only once its size and SHA-256 check and, on a
 //! loudspeaker, once it decodes as mono or stereo Ogg Opus (which also gives
 //! its real duration), on a board once it decodes as a picture or checks
-//! as an H.264 MP4 (which also gives its subtitle cues); a cut download
+//! as an H.264 MP4 (which also gives its subtitle cues) or reads as the SRT
+//! subtitles of a video (`PlanEntry::subtitles`); a cut download
 //! resumes from what arrived. An entry
 //! due before its file has arrived waits for it; the player fails it when
 //! its slot ends without the file or once the file is given up, saying why
@@ -55,6 +56,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use hub_mp4::Cue;
 use hub_proto::media::decode_head;
 use hub_proto::{Directive, MediaRef, Part, PlanEntry};
 use tokio::sync::{Notify, Semaphore};
@@ -173,6 +175,8 @@ pub(crate) struct DeviceMedia {
     pub heads: BTreeMap<String, Arc<[u8]>>,
     /// The videos a board checked (size, subtitles), by SHA-256.
     pub videos: BTreeMap<String, Arc<BoardVideo>>,
+    /// The cues of the SRT files a board checked, by SHA-256.
+    pub subtitles: BTreeMap<String, Arc<Vec<Cue>>>,
     /// Downloads still to arrive corrupted (the corrupt-media fault).
     corrupt_next: u32,
 }
@@ -203,6 +207,7 @@ impl Storage {
                 streaming: BTreeMap::new(),
                 heads: BTreeMap::new(),
                 videos: BTreeMap::new(),
+                subtitles: BTreeMap::new(),
                 corrupt_next: 0,
             })),
             changed: Arc::new(Notify::new()),

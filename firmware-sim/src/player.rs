@@ -72,6 +72,9 @@ pub struct Showing {
     pub bulletin: Option<String>,
     /// The SHA-256 of the picture or video the entry shows, if it has one.
     pub media: Option<String>,
+    /// The SHA-256 of the SRT file whose cues show over the video instead
+    /// of its own subtitle track, if the entry has one.
+    pub subtitles: Option<String>,
     /// When the airing began on the board (its own clock); a video plays
     /// from its start then. None for a [`Directive::Display`].
     pub since: Option<DateTime<Utc>>,
@@ -138,6 +141,12 @@ fn key(entry: &PlanEntry) -> EntryKey {
     (entry.airing(), entry.start)
 }
 
+/// The files an entry needs: what it plays or shows, then a video's SRT
+/// subtitles.
+fn files_of(entry: &PlanEntry) -> impl Iterator<Item = &MediaRef> {
+    entry.media.iter().chain(&entry.subtitles)
+}
+
 /// Higher for more urgent classes.
 fn rank(class: Class) -> u8 {
     match class {
@@ -179,6 +188,9 @@ pub struct Player {
     /// Airings played to their end: never started again, whatever a later
     /// plan says (a hub that lost their report in a crash plans them again).
     finished: HashSet<AiringRef>,
+    /// Live streams (their bulletins) of which a verified chunk arrived: a
+    /// live entry waits for that before it starts.
+    live_heard: HashSet<String>,
 }
 
 impl Default for Player {
@@ -210,6 +222,7 @@ impl Player {
             orders: Vec::new(),
             durations: BTreeMap::new(),
             undecodable: BTreeSet::new(),
+            live_heard: HashSet::new(),
         }
     }
 
@@ -280,6 +293,7 @@ impl Player {
                 text: Some(text.to_string()),
                 bulletin: None,
                 media: None,
+                subtitles: None,
                 since: None,
                 subtitle: None,
                 video: None,
@@ -291,6 +305,7 @@ impl Player {
             text: entry.text.clone(),
             bulletin: Some(entry.bulletin.clone()),
             media: entry.media.as_ref().map(|m| m.sha256.clone()),
+            subtitles: entry.subtitles.as_ref().map(|m| m.sha256.clone()),
             since: Some(self.timeline[playing.line].start),
             subtitle: None,
             video: None,
@@ -378,8 +393,9 @@ impl Player {
         let mut listed = HashSet::new();
         entries
             .into_iter()
-            .filter_map(|e| e.media.clone())
+            .flat_map(files_of)
             .filter(|file| listed.insert(file.sha256.clone()))
+            .cloned()
             .collect()
     }
 
@@ -405,6 +421,42 @@ impl Player {
         // A waiting order next needs the player when its slot ends.
         let order = self.orders.iter().map(|e| e.end).min();
         [end, start, order].into_iter().flatten().min()
+    }
+
+    /// The live stream (its bulletin) the device airs, or waits for
+    /// because its live entry is due, at `now`: the only stream whose
+    /// chunks it takes.
+    pub fn listening(&self, now: DateTime<Utc>) -> Option<&str> {
+        if let Some(playing) = self.playing.as_ref().filter(|p| p.entry.part == Part::Live) {
+            return Some(&playing.entry.bulletin);
+        }
+        self.plans
+            .values()
+            .flatten()
+            .find(|e| {
+                e.part == Part::Live
+                    && e.start <= now
+                    && now < e.end
+                    && !self.started.contains(&key(e))
+                    && !self.finished.contains(&e.airing())
+            })
+            .map(|e| e.bulletin.as_str())
+    }
+
+    /// A verified chunk of live stream `stream` arrived at `now`: its due
+    /// entry starts (cutting what plays, as an emergency does); with `end`,
+    /// the stream is over and the airing finishes.
+    pub fn hear_live(&mut self, stream: &str, end: bool, now: DateTime<Utc>) -> Vec<Message> {
+        self.live_heard.insert(stream.to_owned());
+        let mut out = self.advance(now);
+        let airs_it = self
+            .playing
+            .as_ref()
+            .is_some_and(|p| p.entry.part == Part::Live && p.entry.bulletin == stream);
+        if end && airs_it {
+            self.end(now, Outcome::Finished, &mut out);
+        }
+        out
     }
 
     /// Ends what is over and starts what is due at `now`.
@@ -627,19 +679,32 @@ impl Player {
         });
     }
 
-    /// Why `entry` cannot play, if it needs a media file the device does
-    /// not hold (nor, for sound, the verified beginning of).
+    /// Why `entry` cannot play, if it needs a media file (or a video's
+    /// subtitles) the device does not hold (nor, for sound, the verified
+    /// beginning of). An unplayable file outweighs a missing one.
     fn lacks_media(&self, entry: &PlanEntry) -> Option<FailureReason> {
-        let file = entry.media.as_ref()?;
-        if self.held_media.contains(&file.sha256)
-            || (entry.part == Part::Audio && self.streaming.contains(&file.sha256))
-        {
-            None
-        } else if self.undecodable.contains(&file.sha256) {
-            Some(FailureReason::MediaUndecodable)
-        } else {
-            Some(FailureReason::MediaMissing)
+        // Live sound has nothing to play before its first verified chunk.
+        if entry.part == Part::Live {
+            return (!self.live_heard.contains(&entry.bulletin))
+                .then_some(FailureReason::MediaMissing);
         }
+        self.lacking(entry)
+            .map(|file| {
+                if self.undecodable.contains(&file.sha256) {
+                    FailureReason::MediaUndecodable
+                } else {
+                    FailureReason::MediaMissing
+                }
+            })
+            .max_by_key(|reason| *reason == FailureReason::MediaUndecodable)
+    }
+
+    /// The files `entry` needs that the device cannot play from yet.
+    fn lacking<'e>(&'e self, entry: &'e PlanEntry) -> impl Iterator<Item = &'e MediaRef> {
+        files_of(entry).filter(move |file| {
+            !(self.held_media.contains(&file.sha256)
+                || (entry.part == Part::Audio && self.streaming.contains(&file.sha256)))
+        })
     }
 
     /// Fails the waiting entries whose slot is over, or whose file the
@@ -714,13 +779,12 @@ impl Player {
         }
     }
 
-    /// Whether `entry` lacks a file the device is still downloading.
+    /// Whether `entry` lacks only files the device is still downloading.
     fn fetching(&self, entry: &PlanEntry) -> bool {
         self.lacks_media(entry) == Some(FailureReason::MediaMissing)
-            && entry
-                .media
-                .as_ref()
-                .is_some_and(|file| !self.given_up.contains(&file.sha256))
+            && self
+                .lacking(entry)
+                .all(|file| !self.given_up.contains(&file.sha256))
     }
 
     /// Records `entry` as failed at `now` without touching what plays: the
@@ -793,6 +857,7 @@ mod tests {
             end: at(end),
             preempted: false,
             media: None,
+            subtitles: None,
             text: None,
         }
     }
@@ -1366,6 +1431,7 @@ mod tests {
             text: text.map(Into::into),
             bulletin: bulletin.map(Into::into),
             media: None,
+            subtitles: None,
             since: since.map(at),
             subtitle: None,
             video: None,
@@ -1635,6 +1701,45 @@ mod tests {
         assert_eq!(
             player.advance(at("10:00:01")),
             [played("p", Outcome::Started)]
+        );
+    }
+
+    #[test]
+    fn a_video_with_subtitles_waits_for_both_files_and_fails_if_either_is_given_up() {
+        let video = |bulletin: &str, srt: &str, start: &str, end: &str| {
+            let mut entry = with_media(normal(bulletin, start, end), bulletin);
+            entry.part = Part::Visual;
+            entry.subtitles = with_media(normal(bulletin, start, end), srt).media;
+            entry
+        };
+        let mut player = Player::new();
+        let plan = vec![
+            video("v", "5", "10:00:00", "10:01:00"),
+            video("w", "6", "10:02:00", "10:03:00"),
+        ];
+        player.apply(schedule(plan), at("09:59:00"));
+        let needed: Vec<String> = player
+            .media_needed()
+            .into_iter()
+            .map(|f| f.sha256)
+            .collect();
+        let expected = ["v", "5", "w", "6"].map(|file| file.repeat(64));
+        assert_eq!(needed, expected);
+        player.hold_media(["v".repeat(64)]);
+        assert_eq!(player.advance(at("10:00:00")), [], "waits for the SRT");
+        player.hold_media(["v".repeat(64), "5".repeat(64)]);
+        assert_eq!(
+            player.advance(at("10:00:01")),
+            [played("v", Outcome::Started)]
+        );
+        let showing = player.showing(at("10:00:02")).expect("the video shows");
+        assert_eq!(showing.subtitles, Some("5".repeat(64)));
+        player.hold_media(["v", "5", "w"].map(|file| file.repeat(64)));
+        player.give_up_media(["6".repeat(64)]);
+        assert_eq!(
+            player.advance(at("10:02:00")),
+            [played("v", Outcome::Finished), played("w", Outcome::Failed)],
+            "no subtitles will come: the video is not shown without them"
         );
     }
 

@@ -163,7 +163,8 @@ fn picture_of(file: &[u8], position: Option<Duration>) -> Option<RgbaImage> {
         Ok(BoardFile::Video(_)) => frame_at(file, position.unwrap_or_default())
             .inspect_err(|error| tracing::warn!(%error, "the video's picture is not drawn"))
             .ok(),
-        Err(_) => None,
+        // The entry's `media` is its picture or video, never subtitles.
+        Ok(BoardFile::Subtitles(_)) | Err(_) => None,
     }
 }
 

@@ -80,6 +80,7 @@ fn the_entry_airing_now_reads_back_with_its_bulletin() {
         end: at() + TimeDelta::minutes(1),
         preempted: false,
         media: None,
+        subtitles: None,
         text: Some("Tiêm chủng mở rộng: thứ Bảy tại trạm y tế xã".into()),
     };
     let mut player = Player::new();
@@ -121,6 +122,7 @@ fn a_long_text_wraps_inside_the_board_every_word_kept() {
         text: Some(text.into()),
         bulletin: None,
         media: None,
+        subtitles: None,
         since: None,
         subtitle: None,
         video: None,

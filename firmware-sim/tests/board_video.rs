@@ -186,6 +186,7 @@ fn the_board_face_shows_the_subtitle_over_the_picture_legibly() {
         end: at() + TimeDelta::minutes(1),
         preempted: false,
         media: Some(file.clone()),
+        subtitles: None,
         text: Some("Bản tin khẩn".into()),
     };
     let mut player = Player::new();

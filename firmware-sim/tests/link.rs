@@ -36,6 +36,7 @@ fn entry(bulletin: &str, from_secs: i64, to_secs: i64) -> PlanEntry {
         end: origin() + TimeDelta::seconds(to_secs),
         preempted: false,
         media: None,
+        subtitles: None,
         text: None,
     }
 }

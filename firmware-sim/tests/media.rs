@@ -107,6 +107,7 @@ fn entry_in(clock: Clock, bulletin: &str, file: &MediaRef, in_secs: i64) -> Plan
         end: start + TimeDelta::minutes(1),
         preempted: false,
         media: Some(file.clone()),
+        subtitles: None,
         text: None,
     }
 }

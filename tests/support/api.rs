@@ -53,13 +53,17 @@ pub async fn start() -> ApiHub {
 /// A hub on the link-test province with `extra` appended to its
 /// configuration, and its first administrator scoped to `admin_area`.
 pub async fn start_with(extra: &str, admin_area: &str) -> ApiHub {
+    start_on(extra, admin_area, clock()).await
+}
+
+/// [`start_with`], on `clock`.
+pub async fn start_on(extra: &str, admin_area: &str, clock: Clock) -> ApiHub {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let mut text = std::fs::read_to_string(fixture("link-province.toml")).unwrap();
     text.push_str(extra);
     let config = dir.path().join("province.toml");
     std::fs::write(&config, text).unwrap();
     let loaded = hub::config::load(&config).expect("the configuration loads");
-    let clock = clock();
     let data = dir.path().join("data");
     {
         let store = hub_store::Store::open(&data).expect("the store opens");

@@ -102,7 +102,12 @@ fn rule(action: Action, role: Role) -> Option<Rule> {
         (EditCommuneSettings, Administrator | CommuneChair) => Rule::InArea,
         (ViewDeviceHealth, Administrator | Operator | CommuneChair) => Rule::InArea,
         (ViewProgramme, _) if role.is_person() => Rule::InArea,
-        (ReadReports, Administrator | ProvincialEditor | DistrictEditor) => Rule::InArea,
+        // A commune chair reads their commune's report, an operator the
+        // delivery of emergencies in their area.
+        (
+            ReadReports,
+            Administrator | ProvincialEditor | DistrictEditor | CommuneChair | Operator,
+        ) => Rule::InArea,
 
         (
             CreateBulletin | EditDraft | SubmitBulletin | CancelBulletin,

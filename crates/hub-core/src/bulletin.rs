@@ -82,6 +82,10 @@ pub enum AudioSource {
     Recorded,
     /// Text spoken by text-to-speech in the variant's language.
     Speech { text: String },
+    /// An operator speaking live (a live emergency): the sound is relayed
+    /// to loudspeakers as it is spoken, never stored; `secs` is the longest
+    /// it may last.
+    Live,
 }
 
 /// The part a loudspeaker plays.
@@ -150,6 +154,19 @@ pub struct StoredVisual {
     /// A video's playing time in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
+    /// A video's subtitles as an SRT file uploaded beside it, shown by
+    /// boards instead of any subtitle track in the video.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subtitles: Option<StoredSubtitles>,
+}
+
+/// A stored SRT file, by content.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredSubtitles {
+    /// Lower-case hex SHA-256 of the file: its address in the media store.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
 }
 
 /// The bulletin in one language.
@@ -190,6 +207,9 @@ fn validate_media(audio: &AudioPart) -> Result<(), String> {
     let Some(media) = &audio.media else {
         return Ok(());
     };
+    if audio.source == AudioSource::Live {
+        return Err("live audio has no stored file".into());
+    }
     require_sha256(&media.sha256)?;
     if media.secs_rounded_up() > u64::from(audio.secs) {
         return Err(format!(
@@ -200,13 +220,19 @@ fn validate_media(audio: &AudioPart) -> Result<(), String> {
     Ok(())
 }
 
-/// A board's file must suit its kind (text shows no file) and, for a
-/// video, fit the slot.
+/// A board's file must suit its kind (text shows no file, only a video
+/// has subtitles) and, for a video, fit the slot.
 fn validate_visual(visual: &VisualPart) -> Result<(), String> {
     let Some(media) = &visual.media else {
         return Ok(());
     };
     require_sha256(&media.sha256)?;
+    if let Some(subtitles) = &media.subtitles {
+        if visual.kind != VisualKind::Video {
+            return Err("only a video has subtitles".into());
+        }
+        require_sha256(&subtitles.sha256)?;
+    }
     match (visual.kind, media.duration_ms) {
         (VisualKind::Text, _) => Err("a text part shows no file".into()),
         (VisualKind::Video, None) => Err("a video needs its playing time".into()),

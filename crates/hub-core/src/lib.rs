@@ -38,7 +38,8 @@ pub mod testkit;
 pub use area::{Area, AreaLevel, AreaTree};
 pub use bulletin::{
     AudioPart, AudioSource, Bulletin, BulletinState, Category, Occurrence, PriorityClass,
-    Recurrence, StoredAudio, StoredVisual, Validity, Variant, VisualKind, VisualPart,
+    Recurrence, StoredAudio, StoredSubtitles, StoredVisual, Validity, Variant, VisualKind,
+    VisualPart,
 };
 pub use delivery::{Delivery, DeliveryBook, DeliveryState, Withdrawal};
 pub use device::{Device, DeviceKind};

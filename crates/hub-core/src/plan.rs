@@ -88,6 +88,7 @@ impl PlanItem {
             end: self.end,
             preempted: self.preempted,
             media: None,
+            subtitles: None,
             text: None,
         }
     }

@@ -56,6 +56,9 @@ pub enum Subtitles {
     Srt {
         srt: Vec<u8>,
         cues: usize,
+        /// When the last cue ends, in milliseconds from the start: a video
+        /// shorter than this cannot carry these subtitles.
+        end_ms: u64,
         /// SHA-256 of `srt`, lowercase hex.
         sha256_hex: String,
     },
@@ -98,11 +101,13 @@ impl fmt::Debug for Subtitles {
             Self::Srt {
                 srt,
                 cues,
+                end_ms,
                 sha256_hex,
             } => f
                 .debug_struct("Srt")
                 .field("srt", &format_args!("<{} bytes>", srt.len()))
                 .field("cues", cues)
+                .field("end_ms", end_ms)
                 .field("sha256_hex", sha256_hex)
                 .finish(),
         }
@@ -207,6 +212,7 @@ fn srt_subtitles(
     }
     Ok(Subtitles::Srt {
         cues: cues.len(),
+        end_ms: cues.iter().map(|cue| cue.end_ms).max().unwrap_or(0),
         sha256_hex: sha256_hex(srt),
         srt: srt.to_vec(),
     })

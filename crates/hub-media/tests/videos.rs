@@ -63,10 +63,12 @@ fn h264_with_an_srt_file_keeps_the_file_and_counts_its_cues() {
         Subtitles::Srt {
             srt,
             cues,
+            end_ms,
             sha256_hex,
         } => {
             assert_eq!(srt.as_slice(), SUBTITLES_SRT.as_bytes());
             assert_eq!(*cues, 2);
+            assert_eq!(*end_ms, 3_500, "the second cue ends at 00:00:03,500");
             assert_eq!(*sha256_hex, sha256sum(&visual().path("subtitles.srt")));
         }
         other => panic!("expected the SRT file, got {other:?}"),

@@ -85,7 +85,8 @@ pub enum StopReason {
 
 /// The hub's side: signs commands.
 pub struct CommandSigner {
-    key: SigningKey,
+    /// Also signs live chunks (`crate::live`).
+    pub(crate) key: SigningKey,
 }
 
 impl CommandSigner {
@@ -348,6 +349,7 @@ mod tests {
             end: at("2026-11-23T10:42:00Z"),
             preempted: false,
             media: None,
+            subtitles: None,
             text: None,
         }
     }

@@ -11,6 +11,7 @@
 //! - [`downlink`]: commands, signed by the hub with Ed25519, checked by devices.
 //! - [`uplink`]: reports, sealed by each device with its own HMAC key.
 //! - [`media`]: where and how devices fetch media files over HTTP.
+//! - [`live`]: live voice chunks, signed by the hub, checked by loudspeakers.
 //! - [`provision`]: what a device is given to join: its credentials and the hub's key.
 //! - [`clock`]: the time base both ends share (real, or a compressed day in tests).
 //!
@@ -18,6 +19,7 @@
 
 pub mod clock;
 pub mod downlink;
+pub mod live;
 pub mod media;
 pub mod plan;
 pub mod provision;

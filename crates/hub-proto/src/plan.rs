@@ -41,6 +41,11 @@ pub struct PlanEntry {
     /// What to fetch and play or show; absent until the media is stored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media: Option<MediaRef>,
+    /// A video's subtitles as an SRT file, fetched like `media`: an LED
+    /// board shows these cues over the video instead of any subtitle track
+    /// inside it. Absent for everything else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subtitles: Option<MediaRef>,
     /// The text an LED board shows for a visual entry (a text bulletin, or
     /// the caption of an image or video); absent for sound, or when the
     /// variant has none.
@@ -134,6 +139,10 @@ impl Kind {
 pub enum Part {
     /// Sound, for loudspeaker clusters.
     Audio,
+    /// Sound spoken live by an operator (a live emergency): no file, the
+    /// audio arrives as signed chunks while it plays ([`crate::live`]). A
+    /// loudspeaker starts the entry at the first chunk it verifies.
+    Live,
     /// Text, image, video or infographic, for LED boards.
     Visual,
 }
@@ -189,6 +198,7 @@ mod tests {
                         ],
                         head: Some("T2dnUw==".into()),
                     }),
+                    subtitles: None,
                     text: None,
                 },
                 PlanEntry {
@@ -200,7 +210,20 @@ mod tests {
                     start: at("2026-11-22T22:03:00Z"),
                     end: at("2026-11-22T22:05:00Z"),
                     preempted: false,
-                    media: None,
+                    media: Some(MediaRef {
+                        sha256: "12".repeat(32),
+                        size: 1_048_576,
+                        url: "https://hub.example/media/1212".into(),
+                        chunks: Vec::new(),
+                        head: None,
+                    }),
+                    subtitles: Some(MediaRef {
+                        sha256: "34".repeat(32),
+                        size: 96,
+                        url: "https://hub.example/media/3434".into(),
+                        chunks: Vec::new(),
+                        head: None,
+                    }),
                     text: Some("Lũ quét: sơ tán ngay".into()),
                 },
             ],
@@ -224,6 +247,8 @@ mod tests {
         assert_eq!(json["entries"][1]["class"], "emergency");
         assert_eq!(json["entries"][0]["media"]["chunks"][1]["size"], 31_829);
         assert_eq!(json["entries"][0]["media"]["head"], "T2dnUw==");
+        assert!(json["entries"][0].get("subtitles").is_none());
+        assert_eq!(json["entries"][1]["subtitles"]["size"], 96);
     }
 
     #[test]

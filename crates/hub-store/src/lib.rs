@@ -29,6 +29,8 @@
 //! | `device_secrets`   | device id              | [`DeviceSecret`]                          |
 //! | `hub`              | `identity`             | [`HubIdentity`] (signing key, sequence)   |
 //! | `media`            | SHA-256 (hex)          | [`MediaFacts`] (the file lives outside sled) |
+//! | `receipts`         | time `\0` device `\0` airing `\0` outcome | [`PlayReceipt`] (proof of play as sent) |
+//! | `presence`         | time `\0` device      | [`Presence`] (online / offline moments)   |
 //!
 //! Keys are the identifiers' UTF-8 bytes, so [`Store::all`] returns records
 //! in identifier order.
@@ -38,12 +40,14 @@
 //!   snapshots, loading and saving the domain.
 //! - [`backup`]: backup files, written from a snapshot and restored whole.
 //! - [`export`]: a store as deterministic JSON lines.
+//! - [`proof`]: the proof-of-play and presence logs reports are built from.
 //! - [`record`]: the [`Record`] trait, its implementations and the envelope.
 //! - [`error`]: the [`StoreError`] enum.
 
 pub mod backup;
 pub mod error;
 pub mod export;
+pub mod proof;
 pub mod record;
 pub mod store;
 
@@ -51,6 +55,7 @@ pub mod store;
 mod testkit;
 
 pub use error::StoreError;
+pub use proof::{time_key, PlayReceipt, Presence, PresenceCause};
 pub use record::{
     delivery_key, opt_in_key, DeviceHistory, DeviceSecret, HubIdentity, InputSummary, Loudness,
     MediaFacts, MediaKind, PictureFacts, ProvinceSettings, Record, RECORD_VERSION,

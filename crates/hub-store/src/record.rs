@@ -203,7 +203,7 @@ pub struct MediaFacts {
     pub kind: MediaKind,
     /// Size of the file in bytes.
     pub size: u64,
-    /// Playing time (0 for a picture).
+    /// Playing time (0 for a picture; for subtitles, when the last cue ends).
     pub duration_ms: u64,
     /// Sound only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -235,6 +235,8 @@ pub enum MediaKind {
     Png,
     /// An H.264 video as uploaded, what LED boards play.
     Mp4,
+    /// SubRip subtitles uploaded beside a video, shown by LED boards over it.
+    Srt,
 }
 
 impl MediaKind {
@@ -244,6 +246,7 @@ impl MediaKind {
             Self::OggOpus => "audio/ogg",
             Self::Png => "image/png",
             Self::Mp4 => "video/mp4",
+            Self::Srt => "application/x-subrip",
         }
     }
 }

@@ -190,6 +190,12 @@ impl Store {
         Ok(())
     }
 
+    /// Bytes the database's files take on disk (media files not counted);
+    /// it reads the directory, so call it off the async runtime.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size_on_disk()?)
+    }
+
     /// Writes the province settings and every area, device and commune
     /// settings record of `province`, atomically.
     ///

@@ -12,6 +12,7 @@ use hub_store::{Store, StoreError};
 
 use crate::client::ApiArgs;
 use crate::config;
+use crate::logging::{self, LogFormat};
 use crate::media::MediaStore;
 use crate::report::DayPlan;
 
@@ -61,6 +62,10 @@ pub enum Command {
         /// How long the demo runs, in real seconds.
         #[arg(long, default_value_t = 90)]
         duration_secs: u64,
+        /// Log lines for people (`human`) or one JSON object per line
+        /// (`json`); overrides HUB_LOG_FORMAT and the file's [log] format.
+        #[arg(long, value_enum)]
+        log_format: Option<LogFormat>,
     },
     /// Run the hub: the embedded MQTT broker (or a client of an external one),
     /// the scheduler, and delivery to every device, until Ctrl-C or SIGTERM.
@@ -140,6 +145,9 @@ pub enum Command {
     },
     /// Read the audit log, through the API.
     Audit(crate::people::AuditArgs),
+    /// The broadcasting report of a period (2026-H2, or --from/--to) as
+    /// JSON, CSV or a printable HTML page, through the API.
+    Report(crate::people::ReportArgs),
     /// Write the provisioning file devices (and firmware-sim) join with: each
     /// device's credentials and the hub's public key. It holds secrets and is
     /// written readable by its owner only.
@@ -219,23 +227,32 @@ pub struct ServeArgs {
     /// Stop by itself after this many real seconds.
     #[arg(long)]
     pub duration_secs: Option<u64>,
+    /// Log lines for people (`human`) or one JSON object per line
+    /// (`json`); overrides HUB_LOG_FORMAT and the file's [log] format.
+    #[arg(long, value_enum)]
+    pub log_format: Option<LogFormat>,
 }
 
 /// The `hub` program: parses the command line from the process, sets up
-/// logging (HUB_LOG filter, HUB_LOG_JSON for JSON lines), runs the command
-/// and maps its error to the exit code. `main.rs` is only this call (and
-/// the end-to-end tests build it into a program of their own, to kill it).
+/// logging (HUB_LOG filter; human or JSON lines, see [`crate::logging`]),
+/// runs the command and maps its error to the exit code. `main.rs` is only
+/// this call (and the end-to-end tests build it into a program of their
+/// own, to kill it).
 pub fn entry() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("HUB_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rumqttd=warn"));
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if std::env::var_os("HUB_LOG_JSON").is_some() {
-        logs.json().init();
-    } else {
-        logs.init();
+    let (flag, config) = match &cli.command {
+        Command::Serve(args) => (args.log_format, Some(args.config.as_path())),
+        Command::Demo {
+            log_format, config, ..
+        } => (*log_format, Some(config.as_path())),
+        _ => (None, None),
+    };
+    match logging::choose(flag, std::env::var_os(logging::ENV_LOG_FORMAT), config) {
+        Ok(format) => logging::init(format),
+        Err(error) => {
+            eprintln!("hub: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
     }
     let stdout = std::io::stdout();
     match run(cli, &mut stdout.lock()) {
@@ -264,6 +281,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             from,
             speed,
             duration_secs,
+            log_format: _,
         } => {
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             let options = crate::demo::DemoOptions {
@@ -414,6 +432,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             api_runtime()?.block_on(crate::people::emergency(command, out))
         }
         Command::Audit(args) => api_runtime()?.block_on(crate::people::audit(args, out)),
+        Command::Report(args) => api_runtime()?.block_on(crate::people::report(args, out)),
         Command::Provision {
             config,
             data,

@@ -86,6 +86,17 @@ impl ApiArgs {
         Ok(written)
     }
 
+    /// Sends a GET whose answer is text (a CSV file, an HTML page), as it came.
+    pub async fn text(&self, path: &str) -> anyhow::Result<String> {
+        let (status, body) = self.send(Method::GET, path, Payload::None).await?;
+        let bytes = body.collect().await?.to_bytes();
+        if !status.is_success() {
+            let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            return Err(api_error(status, &value));
+        }
+        String::from_utf8(bytes.to_vec()).context("the API answered text that is not UTF-8")
+    }
+
     async fn send(
         &self,
         method: Method,

@@ -25,7 +25,9 @@ use crate::backup_schedule::BackupSettings;
 use crate::link::settings::{
     LinkSettings, ENV_MEDIA_LISTEN, ENV_MQTT_LISTEN, ENV_PUBLIC_MEDIA_URL,
 };
+use crate::logging::LogSettings;
 use crate::media::{AudioInput, AudioJob, VisualJob};
+use crate::monitor::HealthSettings;
 
 /// Environment variable overriding `data_dir`.
 pub const ENV_DATA_DIR: &str = "HUB_DATA_DIR";
@@ -110,6 +112,12 @@ pub struct HubConfig {
     pub boards: BoardsEntry,
     #[serde(default)]
     pub backup: BackupSettings,
+    /// Device health alarms.
+    #[serde(default)]
+    pub health: HealthSettings,
+    /// Log output; read before the rest of the file (see [`crate::logging`]).
+    #[serde(default)]
+    pub log: LogSettings,
 }
 
 /// The `[boards]` section: the LED boards' resolution, which pictures are
@@ -257,6 +265,8 @@ pub struct LoadedConfig {
     pub api: ApiSettings,
     /// Scheduled backups.
     pub backup: BackupSettings,
+    /// When devices and communes raise alarms.
+    pub health: HealthSettings,
     /// The boards' resolution: pictures are stored fitted to it.
     pub board: BoardSize,
     pub province: Province,
@@ -345,6 +355,7 @@ impl HubConfig {
             data_dir: self.data_dir,
             link: self.link,
             backup: self.backup,
+            health: self.health,
             api: ApiSettings {
                 cap: self.cap,
                 ..self.api

@@ -1,5 +1,5 @@
 //! The command line's API-backed commands for people and scripts:
-//! `hub user`, `hub device`, `hub bulletin`, `hub emergency`, `hub audit`. Each is one or
+//! `hub user`, `hub device`, `hub bulletin`, `hub emergency`, `hub audit`, `hub report`. Each is one or
 //! two API calls, so every check, permission and audit entry is the API's.
 
 use std::io::Write;
@@ -168,6 +168,28 @@ pub enum EmergencyCommand {
         #[arg(long, default_value_t = 60)]
         minutes: u32,
     },
+    /// Speak live: stream an Ogg Opus file (mono, 20 ms packets, as
+    /// `hub-media` encodes) at the pace it plays, as a microphone would;
+    /// every loudspeaker of the targets plays it as it arrives, boards show
+    /// the text. The stream ends with the file.
+    Live {
+        #[command(flatten)]
+        api: ApiArgs,
+        /// Target area codes: `--target 24611,24612` or repeated.
+        #[arg(long = "target", required = true, value_delimiter = ',')]
+        targets: Vec<String>,
+        /// What LED boards show meanwhile.
+        #[arg(long)]
+        text: String,
+        #[arg(long)]
+        title: Option<String>,
+        /// The speech, as Ogg Opus.
+        #[arg(long)]
+        file: PathBuf,
+        /// The longest the stream may last (the hub's default: 600).
+        #[arg(long)]
+        max_secs: Option<u32>,
+    },
     /// Stop an emergency.
     Stop {
         #[command(flatten)]
@@ -223,6 +245,35 @@ pub struct AuditArgs {
     pub from: Option<String>,
     #[arg(long)]
     pub until: Option<String>,
+}
+
+/// `hub report`: the broadcasting report of a period for an area.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// A semi-annual period: 2026-H1 (21 Dec 2025 to 20 Jun 2026) or
+    /// 2026-H2 (21 Jun to 20 Dec); default, without --from/--to: the current one.
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    pub period: Option<String>,
+    /// First local day of a range, YYYY-MM-DD.
+    #[arg(long, requires = "to")]
+    pub from: Option<String>,
+    /// Last local day of a range, included.
+    #[arg(long, requires = "from")]
+    pub to: Option<String>,
+    /// The area (and everything below it); default: the caller's.
+    #[arg(long)]
+    pub area: Option<String>,
+    /// json, csv or html (a printable page).
+    #[arg(long, default_value = "json")]
+    pub format: String,
+    /// The page's language: vi (default) or en.
+    #[arg(long)]
+    pub lang: Option<String>,
+    /// Write the report to this file instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 /// Uploads the recording at `path`, if there is one; its sha256.
@@ -416,6 +467,31 @@ pub async fn emergency(command: EmergencyCommand, out: &mut dyn Write) -> anyhow
             api.call(Method::POST, "/api/v1/emergencies", Payload::Json(body))
                 .await?
         }
+        EmergencyCommand::Live {
+            api,
+            targets,
+            text,
+            title,
+            file,
+            max_secs,
+        } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let packets = crate::live::ogg_file::opus_packets(&bytes)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let start = crate::live::client::LiveStart {
+                targets,
+                text,
+                title,
+                language: None,
+                max_secs,
+            };
+            let pace = std::time::Duration::from_millis(hub_proto::live::PACKET_MS);
+            crate::live::client::stream_packets(&api, &start, &packets, pace, |started| {
+                eprintln!("on air: {}", started["bulletin"]["bulletin"]["id"]);
+            })
+            .await?
+        }
         EmergencyCommand::Stop { api, id, reason } => {
             api.call(
                 Method::POST,
@@ -473,4 +549,33 @@ pub async fn audit(args: AuditArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let path = format!("/api/v1/audit?{}", query.finish());
     let answer = args.api.call(Method::GET, &path, Payload::None).await?;
     print(out, &answer)
+}
+
+pub async fn report(args: ReportArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.append_pair("format", &args.format);
+    for (name, value) in [
+        ("period", &args.period),
+        ("from", &args.from),
+        ("to", &args.to),
+        ("area", &args.area),
+        ("lang", &args.lang),
+    ] {
+        if let Some(value) = value {
+            query.append_pair(name, value);
+        }
+    }
+    let path = format!("/api/v1/reports?{}", query.finish());
+    match &args.out {
+        Some(file) => {
+            let written = args.api.download(Method::GET, &path, file).await?;
+            writeln!(
+                out,
+                "wrote the report to {} ({written} bytes)",
+                file.display()
+            )?;
+        }
+        None => out.write_all(args.api.text(&path).await?.as_bytes())?,
+    }
+    Ok(())
 }

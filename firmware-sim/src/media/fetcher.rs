@@ -358,9 +358,15 @@ impl Fetcher {
             facts.map(|facts| Some(facts.duration))
         } else if self.check_board {
             check_board_file(&bytes).map(|checked| {
-                if let BoardFile::Video(video) = checked {
-                    let mut media = self.storage.lock();
-                    media.videos.insert(file.sha256.clone(), Arc::new(video));
+                let mut media = self.storage.lock();
+                match checked {
+                    BoardFile::Video(video) => {
+                        media.videos.insert(file.sha256.clone(), Arc::new(video));
+                    }
+                    BoardFile::Subtitles(cues) => {
+                        media.subtitles.insert(file.sha256.clone(), Arc::new(cues));
+                    }
+                    BoardFile::Picture => {}
                 }
                 None
             })

@@ -132,7 +132,7 @@ const DESIGN: &[(Action, &str)] = &[
     ),
     (
         Action::ReadReports,
-        /*      */ "Y   Y   Y   .   .   .   .",
+        /*      */ "Y   Y   Y   .   Y   Y   .",
     ),
     (
         Action::RunBackup,

@@ -80,6 +80,7 @@ pub async fn start_hub(
             board: hub_media::BoardSize::new(384, 192)?,
             // The first scheduled backup comes a week after start: never in a run.
             backup: Default::default(),
+            health: Default::default(),
         },
         broker: BrokerChoice::Embedded,
         clock: Clock::real(),

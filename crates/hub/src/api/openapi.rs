@@ -5,8 +5,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::error::ErrorBody;
 use super::handlers::{
-    areas, audit, backups, bulletins, cap, communes, devices, emergencies, session, tokens,
-    uploads, users, Reason,
+    areas, audit, backups, bulletins, cap, communes, devices, emergencies, health, live, metrics,
+    reports, session, tokens, uploads, users, Reason,
 };
 
 #[derive(OpenApi)]
@@ -23,14 +23,16 @@ use super::handlers::{
         users::list, users::create, users::disable, users::change_role, users::change_password,
         tokens::list, tokens::create, tokens::revoke,
         devices::list, devices::register, devices::detail, devices::credentials, devices::revoke,
+        health::tree, health::alarms, metrics::metrics,
         uploads::audio, uploads::image, uploads::video,
         bulletins::list, bulletins::create, bulletins::detail, bulletins::edit,
         bulletins::deliveries, bulletins::submit, bulletins::approve, bulletins::reject,
         bulletins::cancel,
         communes::programme, communes::reorder, communes::opt_in, communes::opt_out,
-        emergencies::trigger, emergencies::stop, emergencies::correct,
+        emergencies::trigger, emergencies::stop, emergencies::correct, live::stream,
         cap::ingest,
         audit::query,
+        reports::get,
         backups::take,
     ),
     components(schemas(ErrorBody, Reason)),

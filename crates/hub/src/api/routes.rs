@@ -5,8 +5,8 @@
 use axum::routing::{delete, get, post, put, MethodRouter};
 
 use super::handlers::{
-    areas, audit, backups, bulletins, cap, communes, devices, emergencies, session, tokens,
-    uploads, users,
+    areas, audit, backups, bulletins, cap, communes, devices, emergencies, health, live, metrics,
+    reports, session, tokens, uploads, users,
 };
 use super::state::ApiState;
 
@@ -25,7 +25,8 @@ fn at(method: &'static str, path: &'static str, handler: MethodRouter<ApiState>)
     }
 }
 
-/// Every endpoint of `/api/v1` but the OpenAPI document itself.
+/// Every endpoint of `/api/v1` but the OpenAPI document itself, and
+/// `/metrics` for Prometheus.
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
         at("post", "/api/v1/session", post(session::login)),
@@ -60,6 +61,9 @@ pub fn endpoints() -> Vec<Endpoint> {
             post(devices::credentials),
         ),
         at("post", "/api/v1/devices/{id}/revoke", post(devices::revoke)),
+        at("get", "/api/v1/health", get(health::tree)),
+        at("get", "/api/v1/alarms", get(health::alarms)),
+        at("get", "/metrics", get(metrics::metrics)),
         at("post", "/api/v1/uploads/audio", post(uploads::audio)),
         at("post", "/api/v1/uploads/image", post(uploads::image)),
         at("post", "/api/v1/uploads/video", post(uploads::video)),
@@ -113,6 +117,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             delete(communes::opt_out),
         ),
         at("post", "/api/v1/emergencies", post(emergencies::trigger)),
+        at("get", "/api/v1/emergencies/live", get(live::stream)),
         at(
             "post",
             "/api/v1/emergencies/{id}/stop",
@@ -125,6 +130,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         ),
         at("post", "/api/v1/cap", post(cap::ingest)),
         at("get", "/api/v1/audit", get(audit::query)),
+        at("get", "/api/v1/reports", get(reports::get)),
         at("post", "/api/v1/backups", post(backups::take)),
     ]
 }

@@ -26,6 +26,7 @@ pub fn router(state: ApiState) -> Router {
         router = router.route(&axum_path(endpoint.path), endpoint.handler);
     }
     router
+        .merge(crate::console::router(&state))
         .fallback(unknown_path)
         .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn_with_state(
@@ -63,7 +64,9 @@ async fn wrong_method() -> ApiError {
 async fn answer_when_durable(State(store): State<Store>, request: Request, next: Next) -> Response {
     let reads_only = matches!(*request.method(), Method::GET | Method::HEAD);
     let response = next.run(request).await;
-    if reads_only || !response.status().is_success() {
+    // The console answers a change with a redirect to its result.
+    let done = response.status().is_success() || response.status().is_redirection();
+    if reads_only || !done {
         return response;
     }
     let flushed = tokio::task::spawn_blocking(move || store.flush()).await;

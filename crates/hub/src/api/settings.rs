@@ -23,6 +23,9 @@ pub struct ApiSettings {
     pub request_timeout_secs: u64,
     /// How long a login lasts.
     pub session_hours: u32,
+    /// The web console is reached over HTTPS (a TLS reverse proxy in front):
+    /// its cookies are marked `Secure`, so browsers never send them in clear.
+    pub secure_cookies: bool,
     /// The `[cap]` section, set from its own section of the file.
     #[serde(skip)]
     pub cap: CapSettings,
@@ -57,6 +60,7 @@ impl Default for ApiSettings {
             max_upload_bytes: 128 * 1024 * 1024,
             request_timeout_secs: 120,
             session_hours: 12,
+            secure_cookies: false,
             cap: CapSettings::default(),
         }
     }

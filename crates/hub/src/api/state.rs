@@ -13,6 +13,7 @@ use super::error::ApiError;
 use super::settings::ApiSettings;
 use crate::link::{HubClient, Staged};
 use crate::media::MediaStore;
+use crate::monitor::HealthSettings;
 
 pub type ApiState = Arc<ApiContext>;
 
@@ -35,6 +36,8 @@ pub struct ApiContext {
     /// The hub's clock: sessions, audit entries and bulletins share one time.
     pub clock: Clock,
     pub throttle: Mutex<LoginThrottle>,
+    /// When devices and communes raise alarms.
+    pub health: HealthSettings,
     /// Account and token writes check, then write: one at a time.
     pub account_writes: tokio::sync::Mutex<()>,
 }

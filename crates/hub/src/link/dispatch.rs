@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use hub_core::{
-    AiringKey, AreaCode, Decision, Device, DeviceId, DeviceKind, Horizon, PlanItem, Programme,
-    Scheduler, StopReason, Variant,
+    AiringKey, AreaCode, AudioSource, Decision, Device, DeviceId, DeviceKind, Horizon, PlanItem,
+    Programme, Scheduler, StopReason, Variant,
 };
 use hub_proto::media::media_path;
 use hub_proto::{Class, Directive, MediaRef, Part, PlanEntry};
@@ -214,8 +214,9 @@ impl Round<'_> {
 
 /// `item` as a device of `kind` gets it: a board's entry carries the text
 /// its bulletin variant shows (the whole text, or a picture's or video's
-/// caption) and the picture or video to fetch from `media_base`; a
-/// loudspeaker's carries the stored audio to fetch.
+/// caption) and the picture or video to fetch from `media_base` (and a
+/// video's SRT subtitles, if it has some); a loudspeaker's carries the
+/// stored audio to fetch.
 pub fn wire_entry(
     programme: &Programme,
     item: &PlanItem,
@@ -228,13 +229,21 @@ pub fn wire_entry(
         DeviceKind::LedBoard => {
             let visual = variant.and_then(|v| v.visual.as_ref());
             entry.text = visual.and_then(|v| v.text.clone());
-            entry.media = visual
-                .and_then(|v| v.media.as_ref())
-                .map(|stored| media_ref(media_base, &stored.sha256, stored.size));
+            let stored = visual.and_then(|v| v.media.as_ref());
+            entry.media =
+                stored.map(|stored| media_ref(media_base, &stored.sha256, stored.size));
+            entry.subtitles = stored
+                .and_then(|stored| stored.subtitles.as_ref())
+                .map(|srt| media_ref(media_base, &srt.sha256, srt.size));
         }
         DeviceKind::Loudspeaker => {
-            entry.media = variant
-                .and_then(|v| v.audio.as_ref()?.media.as_ref())
+            let audio = variant.and_then(|v| v.audio.as_ref());
+            // Live speech has no file: its chunks arrive as it plays.
+            if audio.is_some_and(|a| a.source == AudioSource::Live) {
+                entry.part = Part::Live;
+            }
+            entry.media = audio
+                .and_then(|a| a.media.as_ref())
                 .map(|stored| media_ref(media_base, &stored.sha256, stored.size));
         }
     }
@@ -648,6 +657,7 @@ mod tests {
                     chunks,
                     head: None,
                 }),
+                subtitles: None,
                 text: None,
             }
         };

@@ -10,6 +10,7 @@ use hub_core::{
     AreaCode, Bulletin, BulletinId, ChairOrder, CoreError, Delivery, DeliveryState, Device,
     DeviceId, Event, OptIn, PlanItem, Programme,
 };
+use hub_proto::live::LiveChunk;
 use hub_proto::{DeviceCredentials, Provisioning, Status};
 use hub_store::Batch;
 use tokio::sync::{mpsc, oneshot};
@@ -19,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::service::ServeError;
 use super::writer::DurableReply;
 use crate::http_server::HttpServer;
+use crate::monitor::{DeviceHealth, LinkFigures};
 
 /// Counters of the device link.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -49,6 +51,8 @@ pub(super) enum Request {
     Deliveries(DeviceId, oneshot::Sender<Vec<Delivery>>),
     Online(DeviceId, oneshot::Sender<bool>),
     Health(DeviceId, oneshot::Sender<Option<Status>>),
+    DeviceHealth(oneshot::Sender<Vec<DeviceHealth>>),
+    Figures(oneshot::Sender<LinkFigures>),
     Stats(oneshot::Sender<LinkStats>),
     Tally(oneshot::Sender<DeliveryTally>),
     Bulletins(oneshot::Sender<Vec<Bulletin>>),
@@ -62,6 +66,7 @@ pub(super) enum Request {
     ),
     Revoke(DeviceId, oneshot::Sender<Result<(), CoreError>>),
     Credentials(DeviceId, oneshot::Sender<Option<DeviceCredentials>>),
+    Live(LiveChunk, Vec<AreaCode>, oneshot::Sender<usize>),
 }
 
 /// What a commune's devices are to air and what its chair decided.
@@ -148,6 +153,17 @@ impl HubClient {
         self.ask(Request::Stats).await
     }
 
+    /// Every registered device with its health (online, since when, last
+    /// seen, last status), in one request however many devices there are.
+    pub async fn device_health(&self) -> Result<Vec<DeviceHealth>, ServeError> {
+        self.ask(Request::DeviceHealth).await
+    }
+
+    /// The device link's figures for `/metrics`.
+    pub async fn figures(&self) -> Result<LinkFigures, ServeError> {
+        self.ask(Request::Figures).await
+    }
+
     /// Every bulletin's deliveries, counted by state.
     pub async fn tally(&self) -> Result<DeliveryTally, ServeError> {
         self.ask(Request::Tally).await
@@ -192,6 +208,18 @@ impl HubClient {
         device: &DeviceId,
     ) -> Result<Option<DeviceCredentials>, ServeError> {
         self.ask(|reply| Request::Credentials(device.clone(), reply))
+            .await
+    }
+
+    /// Signs `chunk` of a live stream and publishes it on the loudspeaker
+    /// topic of each of `communes`, after every command the task sent
+    /// before; how many publishes the broker link took.
+    pub async fn publish_live(
+        &self,
+        chunk: LiveChunk,
+        communes: Vec<AreaCode>,
+    ) -> Result<usize, ServeError> {
+        self.ask(|reply| Request::Live(chunk, communes, reply))
             .await
     }
 

@@ -10,12 +10,13 @@
 
 use hub_core::{CoreError, Device, DeviceId, Event};
 use hub_proto::{DeviceCredentials, UplinkKey};
-use hub_store::DeviceSecret;
+use hub_store::{DeviceSecret, PresenceCause};
 
 use super::gate::Known;
 use super::identity::{credentials, new_secret};
 use super::service::ServeError;
-use super::task::{Effects, Hub};
+use super::task::{presence, Effects, Hub};
+use super::writer::Changes;
 
 impl Hub {
     /// Adds `device` to the province with fresh credentials.
@@ -80,10 +81,13 @@ impl Hub {
             .remove(device.as_str());
         self.gate.revoke(device);
         let mut events = Vec::new();
+        let now = self.clock.now();
         if self.online.remove(device) {
             events.push(Event::DeviceOffline(device.clone()));
+            let mut logged = Changes::default();
+            logged.put_presence(vec![presence(device, now, PresenceCause::Revoked)]);
+            self.writer.write(logged);
         }
-        let now = self.clock.now();
         self.round(now, events, Effects::default()).await?;
         tracing::warn!(%device, "device revoked");
         Ok(Ok(()))

@@ -16,7 +16,7 @@ use std::time::Duration;
 use hub_access::{AccessStore, AuditLog, LoginThrottle, ThrottlePolicy};
 use hub_core::{Delivery, DeliveryBook, Event, Scheduler};
 use hub_proto::Clock;
-use hub_store::{Store, StoreError};
+use hub_store::{PresenceCause, Store, StoreError};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -24,15 +24,16 @@ use super::broker::{self, Passwords};
 use super::gate::{Gate, Known};
 use super::handle::{HubClient, HubHandle, LinkStats};
 use super::identity::{self, Identity};
-use super::task::{Effects, Hub};
+use super::task::{presence, Effects, Hub};
 use super::transport::{self, BrokerUrl};
-use super::writer::StoreWriter;
+use super::writer::{Changes, StoreWriter};
 use crate::api::ApiContext;
 use crate::backup_schedule::{self, BackupSettings};
 use crate::config::LoadedConfig;
 use crate::http_server::HttpServer;
 use crate::media::check::check_media;
 use crate::media::{MediaStore, MediaStoreError};
+use crate::monitor::DeviceWatch;
 use crate::seed::{self, SeedError};
 
 /// Which broker the hub uses.
@@ -134,7 +135,7 @@ pub async fn start(options: ServeOptions) -> Result<HubHandle, ServeError> {
     store.import_province(&config.province)?;
     let media = MediaStore::open(&data_dir, store.clone())?;
     let media_dir = media.dir().to_owned();
-    let (api_store, backup) = (store.clone(), config.backup.clone());
+    let (api_store, backup, health) = (store.clone(), config.backup.clone(), config.health);
     let (programme, audio, visuals, board) =
         (config.programme, config.audio, config.visuals, config.board);
     {
@@ -247,6 +248,7 @@ pub async fn start(options: ServeOptions) -> Result<HubHandle, ServeError> {
         board,
         clock,
         throttle: Mutex::new(LoginThrottle::new(ThrottlePolicy::default())),
+        health,
         account_writes: tokio::sync::Mutex::new(()),
     };
     let api_server = HttpServer::start(
@@ -274,6 +276,7 @@ pub async fn start(options: ServeOptions) -> Result<HubHandle, ServeError> {
         settings,
         online: HashSet::new(),
         health: HashMap::new(),
+        watch: DeviceWatch::new(clock.now()),
         stats: LinkStats::default(),
         writer,
         awaiting_sync: BTreeSet::new(),
@@ -283,6 +286,17 @@ pub async fn start(options: ServeOptions) -> Result<HubHandle, ServeError> {
         passwords: passwords.clone(),
     };
     let now = hub.clock.now();
+    // Presence starts over: a device the last run left online (it died
+    // without saying) counts offline from now until it says hello.
+    let mut restarted = Changes::default();
+    restarted.put_presence(
+        hub.scheduler
+            .province()
+            .devices()
+            .map(|device| presence(&device.id, now, PresenceCause::HubStarted))
+            .collect(),
+    );
+    hub.writer.write(restarted);
     // The first round plans every device.
     hub.round(now, vec![Event::Tick], Effects::default())
         .await?;

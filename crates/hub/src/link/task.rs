@@ -20,7 +20,7 @@ use hub_core::{
 use hub_proto::{
     Clock, Command, FailureReason, Message, Outcome, Report, Status, PROTOCOL_VERSION,
 };
-use hub_store::{DeviceHistory, Store};
+use hub_store::{DeviceHistory, PlayReceipt, Presence, PresenceCause, Store};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -33,6 +33,7 @@ use super::service::ServeError;
 use super::settings::LinkSettings;
 use super::transport::{Transport, Uplink};
 use super::writer::{Changes, StoreWriter};
+use crate::monitor::{DeviceWatch, LinkFigures};
 
 /// Most uplinks handled in one round.
 const MAX_ROUND: usize = 4096;
@@ -51,6 +52,8 @@ pub(super) struct Hub {
     pub(super) settings: LinkSettings,
     pub(super) online: HashSet<DeviceId>,
     pub(super) health: HashMap<DeviceId, Status>,
+    /// Last seen, online/offline since, emergency first-audio latency.
+    pub(super) watch: DeviceWatch,
     pub(super) stats: LinkStats,
     pub(super) writer: StoreWriter,
     /// Devices that said hello since the last tick; they get their settings
@@ -71,6 +74,10 @@ struct Intake {
     events: Vec<Event>,
     hellos: BTreeSet<DeviceId>,
     changed: Vec<Delivery>,
+    /// Every proof-of-play message, for reports, repeated ones included
+    /// (they land on the same record).
+    receipts: Vec<PlayReceipt>,
+    presence: Vec<Presence>,
 }
 
 /// What a round carries out besides the scheduler's decisions.
@@ -123,6 +130,16 @@ impl Hub {
                 break Err(error);
             }
         };
+        // Who was online is offline from now: nobody is heard any more.
+        let now = self.clock.now();
+        let mut logged = Changes::default();
+        logged.put_presence(
+            self.online
+                .iter()
+                .map(|device| presence(device, now, PresenceCause::HubStopped))
+                .collect(),
+        );
+        self.writer.write(logged);
         self.writer.finish();
         self.store.flush()?;
         if let Err(error) = &stopped {
@@ -137,7 +154,10 @@ impl Hub {
         let mut intake = Intake::default();
         for (topic, payload) in batch {
             match self.gate.admit(&topic, &payload, seen) {
-                Ok((device, report)) => self.take(device, report, now, &mut intake),
+                Ok((device, report)) => {
+                    self.watch.seen(&device, now);
+                    self.take(device, report, now, &mut intake)
+                }
                 Err(reason) => {
                     tracing::warn!(topic, reason = reason.as_str(), "uplink dropped")
                 }
@@ -147,6 +167,8 @@ impl Hub {
             events,
             hellos,
             changed,
+            receipts,
+            presence,
         } = intake;
         // Hellos are answered at the next tick, together: devices of a
         // commune reconnecting at once share one sync command.
@@ -158,6 +180,10 @@ impl Hub {
         for (_, refused) in self.round(now, events, effects).await? {
             tracing::warn!(%refused, "device report refused by the scheduler");
         }
+        let mut logged = Changes::default();
+        logged.put_receipts(receipts);
+        logged.put_presence(presence);
+        self.writer.write(logged);
         self.ask_strays_to_resync(now, seen).await
     }
 
@@ -223,8 +249,13 @@ impl Hub {
                 tracing::info!(%device, firmware, session, "device said hello");
                 // The scheduler hears of it when its plan is sent (next
                 // tick): until then nothing may be assumed to play on it.
-                self.online.insert(device.clone());
+                if self.online.insert(device.clone()) {
+                    self.watch.changed(device, now);
+                }
                 intake.hellos.insert(device.clone());
+                intake
+                    .presence
+                    .push(presence(device, now, PresenceCause::Hello));
             }
             Message::Status(status) => {
                 self.health.insert(device.clone(), status);
@@ -255,6 +286,23 @@ impl Hub {
                     // The scheduler ordered the stop and knows already.
                     Outcome::Stopped => (DeliveryState::Stopped, None),
                 };
+                intake.receipts.push(PlayReceipt {
+                    device: device.clone(),
+                    airing: key.clone(),
+                    outcome: state,
+                    at,
+                    reason: reason.filter(|_| outcome == Outcome::Failed),
+                });
+                // Emergency latency counts each device's first start only,
+                // not the replay after a newer emergency cut it.
+                let first_start = outcome == Outcome::Started
+                    && self
+                        .deliveries
+                        .get(device, &key)
+                        .is_none_or(|d| d.state < DeliveryState::Started);
+                if first_start {
+                    self.watch.first_start(&key.bulletin, now);
+                }
                 if let Some(changed) = self
                     .deliveries
                     .reported_with(device, &key, state, reason, at)
@@ -279,7 +327,11 @@ impl Hub {
             Message::Offline => {
                 tracing::info!(%device, "device offline (last will)");
                 if self.online.remove(device) {
+                    self.watch.changed(device, now);
                     intake.events.push(Event::DeviceOffline(device.clone()));
+                    intake
+                        .presence
+                        .push(presence(device, now, PresenceCause::LastWill));
                 }
             }
         }
@@ -289,6 +341,9 @@ impl Hub {
         match request {
             Request::Event(event, staged, reply) => {
                 let now = self.clock.now();
+                if let Event::Queue(bulletin) = &event {
+                    self.watch.queued(bulletin);
+                }
                 let (mut refused, mut changes) =
                     self.decide(now, vec![event], Effects::default()).await?;
                 match refused.pop() {
@@ -322,6 +377,26 @@ impl Hub {
             }
             Request::Health(device, reply) => {
                 let _ = reply.send(self.health.get(&device).cloned());
+            }
+            Request::DeviceHealth(reply) => {
+                let _ = reply.send(self.watch.devices(
+                    self.scheduler.province(),
+                    self.scheduler.programme(),
+                    &self.online,
+                    &self.health,
+                ));
+            }
+            Request::Figures(reply) => {
+                let mut deliveries = BTreeMap::new();
+                for delivery in self.deliveries.all() {
+                    *deliveries.entry(delivery.state).or_default() += 1;
+                }
+                let _ = reply.send(LinkFigures {
+                    deliveries,
+                    first_audio: self.watch.first_audio().clone(),
+                    sessions: self.online.len(),
+                    stats: self.link_stats(),
+                });
             }
             Request::Tally(reply) => {
                 let mut tally = DeliveryTally::new();
@@ -360,15 +435,23 @@ impl Hub {
             Request::Credentials(device, reply) => {
                 let _ = reply.send(self.credentials(&device)?);
             }
+            Request::Live(chunk, communes, reply) => {
+                let _ = reply.send(self.publish_live(&chunk, communes).await);
+            }
             Request::Stats(reply) => {
-                let mut stats = self.stats.clone();
-                stats.dropped = self.gate.dropped();
-                stats.online = self.online.len();
-                stats.store_failures = self.writer.failures();
-                let _ = reply.send(stats);
+                let _ = reply.send(self.link_stats());
             }
         }
         Ok(())
+    }
+
+    /// The counters, with the gate's drops and the writer's failures.
+    fn link_stats(&self) -> LinkStats {
+        let mut stats = self.stats.clone();
+        stats.dropped = self.gate.dropped();
+        stats.online = self.online.len();
+        stats.store_failures = self.writer.failures();
+        stats
     }
 
     /// `commune`'s bulletins, its chair's decisions, and its devices' plans
@@ -439,14 +522,21 @@ impl Hub {
         let cutoff = Instant::now()
             .checked_sub(Duration::from_secs(self.settings.heartbeat_timeout_secs))
             .unwrap_or_else(Instant::now);
+        self.watch.forget_settled(self.scheduler.programme());
         let mut events = vec![Event::Tick];
+        let mut silent = Vec::new();
         for device in self.gate.silent_since(cutoff) {
             tracing::info!(%device, "device offline (silent)");
             self.gate.end_session(&device);
             if self.online.remove(&device) {
+                self.watch.changed(&device, now);
+                silent.push(presence(&device, now, PresenceCause::Silent));
                 events.push(Event::DeviceOffline(device));
             }
         }
+        let mut logged = Changes::default();
+        logged.put_presence(silent);
+        self.writer.write(logged);
         // Devices that said hello are online for the scheduler from the
         // round that sends them their plan.
         events.extend(
@@ -632,6 +722,26 @@ impl Hub {
         Ok(records)
     }
 
+    /// Signs a live chunk once and publishes it to the loudspeakers of
+    /// `communes`; how many publishes went out. A failed publish is that
+    /// commune's lost chunk: devices skip over it.
+    async fn publish_live(
+        &mut self,
+        chunk: &hub_proto::live::LiveChunk,
+        communes: Vec<AreaCode>,
+    ) -> usize {
+        let wire = self.identity.signer().sign_chunk(chunk);
+        let mut published = 0;
+        for commune in communes {
+            let topic = hub_proto::topic::downlink(commune.as_str(), hub_proto::Kind::Loudspeaker);
+            match self.transport.publish(topic, wire.clone()).await {
+                Ok(()) => published += 1,
+                Err(error) => tracing::error!(%error, %commune, "publishing a live chunk failed"),
+            }
+        }
+        published
+    }
+
     /// Signs and publishes one command; returns the deliveries it moved to `sent`.
     async fn publish(
         &mut self,
@@ -664,5 +774,15 @@ impl Hub {
             }
         }
         Ok(sent)
+    }
+}
+
+/// `device` went offline at `at` for `cause` (came online, for a hello).
+pub(super) fn presence(device: &DeviceId, at: DateTime<Utc>, cause: PresenceCause) -> Presence {
+    Presence {
+        device: device.clone(),
+        at,
+        online: cause == PresenceCause::Hello,
+        cause,
     }
 }

@@ -23,7 +23,9 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
 use hub_core::{AiringKey, Bulletin, BulletinId, CoreError, Delivery, DeviceId};
-use hub_store::{delivery_key, Batch, DeviceHistory, Store, StoreError};
+use hub_store::{
+    delivery_key, Batch, DeviceHistory, PlayReceipt, Presence, Record, Store, StoreError,
+};
 use tokio::sync::oneshot;
 
 /// Told `Ok` once a change is durable; dropped if it could not be written.
@@ -51,6 +53,10 @@ enum List {
     /// The deliveries of these airings on these devices are forgotten.
     Removed(Vec<(DeviceId, AiringKey)>),
     Histories(Vec<DeviceHistory>),
+    /// Proof-of-play receipts as devices sent them (append-only).
+    Receipts(Vec<PlayReceipt>),
+    /// Devices coming online or going offline (append-only).
+    Presence(Vec<Presence>),
 }
 
 impl Changes {
@@ -68,6 +74,14 @@ impl Changes {
 
     pub fn put_histories(&mut self, histories: Vec<DeviceHistory>) {
         self.add(histories.len(), List::Histories(histories));
+    }
+
+    pub fn put_receipts(&mut self, receipts: Vec<PlayReceipt>) {
+        self.add(receipts.len(), List::Receipts(receipts));
+    }
+
+    pub fn put_presence(&mut self, presence: Vec<Presence>) {
+        self.add(presence.len(), List::Presence(presence));
     }
 
     /// Adds records encoded elsewhere, written in the same transaction.
@@ -138,6 +152,8 @@ impl List {
                     .map(|(device, airing)| Write::Removed(device, airing)),
             ),
             Self::Histories(histories) => Box::new(histories.iter().map(Write::History)),
+            Self::Receipts(receipts) => Box::new(receipts.iter().map(Write::Receipt)),
+            Self::Presence(presence) => Box::new(presence.iter().map(Write::Presence)),
         }
     }
 }
@@ -148,6 +164,8 @@ enum Write<'a> {
     Delivery(&'a Delivery),
     Removed(&'a DeviceId, &'a AiringKey),
     History(&'a DeviceHistory),
+    Receipt(&'a PlayReceipt),
+    Presence(&'a Presence),
 }
 
 /// The record a change is to.
@@ -156,6 +174,8 @@ enum Target<'a> {
     Bulletin(&'a BulletinId),
     Delivery(&'a DeviceId, &'a AiringKey),
     History(&'a DeviceId),
+    /// An entry of an append-only log, by its tree and key.
+    Logged(&'static str, Vec<u8>),
 }
 
 impl<'a> Write<'a> {
@@ -165,6 +185,8 @@ impl<'a> Write<'a> {
             Self::Delivery(delivery) => Target::Delivery(&delivery.device, &delivery.airing),
             Self::Removed(device, airing) => Target::Delivery(device, airing),
             Self::History(history) => Target::History(&history.device),
+            Self::Receipt(receipt) => Target::Logged(PlayReceipt::TREE, receipt.key()),
+            Self::Presence(presence) => Target::Logged(Presence::TREE, presence.key()),
         }
     }
 
@@ -176,6 +198,8 @@ impl<'a> Write<'a> {
                 batch.remove::<Delivery>(&delivery_key(device, airing))
             }
             Self::History(history) => batch.put(history)?,
+            Self::Receipt(receipt) => batch.put(receipt)?,
+            Self::Presence(presence) => batch.put(presence)?,
         };
         Ok(())
     }

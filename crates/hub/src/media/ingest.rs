@@ -151,8 +151,10 @@ pub fn ingest_upload(
     media: &MediaStore,
     settings: &AudioSettings,
 ) -> Result<StoredAudio, UploadError> {
+    let started = Instant::now();
     let encoded = hub_media::ingest_audio(bytes, hint, settings)?;
     media.put(&encoded.ogg, &facts(&encoded))?;
+    media.ingest_times().observe("upload", started.elapsed());
     tracing::info!(sha256 = %encoded.sha256_hex, duration_ms = encoded.duration_ms, "upload ingested");
     Ok(StoredAudio {
         sha256: encoded.sha256_hex,
@@ -176,6 +178,11 @@ fn store_one(
             language: job.language.clone(),
             source: Box::new(source),
         })?;
+    let kind = match job.input {
+        AudioInput::Speech(_) => "speech",
+        AudioInput::File(_) => "file",
+    };
+    media.ingest_times().observe(kind, started.elapsed());
     tracing::info!(
         bulletin = %job.bulletin,
         language = %job.language,

@@ -26,6 +26,8 @@ use hub_proto::MediaChunk;
 use hub_store::{MediaFacts, Store, StoreError};
 use sha2::{Digest, Sha256};
 
+use crate::monitor::metrics::IngestTimes;
+
 /// The media directory's name inside the data directory.
 pub const MEDIA_DIR: &str = "media";
 
@@ -52,12 +54,19 @@ pub enum MediaStoreError {
 pub struct MediaStore {
     dir: PathBuf,
     store: Store,
+    /// How long each ingest into this store took (for `/metrics`).
+    ingest_times: Arc<IngestTimes>,
 }
 
 impl MediaStore {
     /// Where the files are.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// How long audio ingest into this store has taken, by kind.
+    pub fn ingest_times(&self) -> &IngestTimes {
+        &self.ingest_times
     }
 
     /// The media store of the data directory `data_dir`, whose records live
@@ -73,7 +82,11 @@ impl MediaStore {
             parts.dirs.push(dir.clone());
         }
         drop(parts);
-        Ok(Self { dir, store })
+        Ok(Self {
+            dir,
+            store,
+            ingest_times: Arc::default(),
+        })
     }
 
     /// Stores `bytes` under their hash with `facts`, unless they are stored

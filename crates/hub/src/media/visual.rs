@@ -3,14 +3,16 @@
 //!
 //! A picture is fitted to the boards' resolution (`hub_media::ingest_image`:
 //! letterboxed, PNG), so a board shows it without scaling; a video is checked
-//! (`hub_media::ingest_video`: H.264 MP4 with subtitles) and stored as
-//! uploaded. Both are stored by content, like audio.
+//! (`hub_media::ingest_video`: H.264 MP4 with a subtitle track, or with an
+//! SRT file whose every cue reads and ends by the end of the video) and
+//! stored as uploaded, its SRT file stored beside it. All are stored by
+//! content, like audio.
 
 use std::path::PathBuf;
 
 use chrono::Utc;
-use hub_core::{BulletinId, Language, StoredVisual, VisualKind};
-use hub_media::{BoardSize, ImageSettings, MediaError, VideoSettings};
+use hub_core::{BulletinId, Language, StoredSubtitles, StoredVisual, VisualKind};
+use hub_media::{BoardSize, ImageSettings, MediaError, Subtitles, VideoSettings};
 use hub_store::{MediaFacts, MediaKind, PictureFacts};
 
 use super::store::{MediaStore, MediaStoreError};
@@ -36,20 +38,28 @@ pub enum VisualError {
     Media(#[from] MediaError),
     #[error("a {0:?} part shows no file")]
     NoFile(VisualKind),
+    #[error("only a video has subtitles, not a {0:?}")]
+    SubtitlesWithout(VisualKind),
     #[error("storing it: {0}")]
     Store(#[from] MediaStoreError),
 }
 
-/// Fits a picture to `board` (or checks a video) and stores it; `hint` is
-/// the file's extension, if known.
+/// Fits a picture to `board` (or checks a video and its SRT `subtitles`,
+/// if given) and stores it; `hint` is the file's extension, if known.
+/// Nothing is stored unless everything checks.
 pub fn ingest_visual(
     kind: VisualKind,
     bytes: &[u8],
+    subtitles: Option<&[u8]>,
     hint: Option<&str>,
     board: BoardSize,
     media: &MediaStore,
 ) -> Result<StoredVisual, VisualError> {
+    if subtitles.is_some() && kind != VisualKind::Video {
+        return Err(VisualError::SubtitlesWithout(kind));
+    }
     let now = Utc::now();
+    let mut stored_subtitles = None;
     let (facts, file) = match kind {
         VisualKind::Image | VisualKind::Infographic => {
             let fitted = hub_media::ingest_image(bytes, hint, board, &ImageSettings::default())?;
@@ -70,7 +80,30 @@ pub fn ingest_visual(
             (facts, fitted.png)
         }
         VisualKind::Video => {
-            let video = hub_media::ingest_video(bytes, None, &VideoSettings::default())?;
+            let video = hub_media::ingest_video(bytes, subtitles, &VideoSettings::default())?;
+            if let Subtitles::Srt {
+                srt,
+                end_ms,
+                sha256_hex,
+                ..
+            } = &video.subtitles
+            {
+                let facts = MediaFacts {
+                    sha256: sha256_hex.clone(),
+                    kind: MediaKind::Srt,
+                    size: srt.len() as u64,
+                    duration_ms: *end_ms,
+                    loudness: None,
+                    input: None,
+                    picture: None,
+                    created: now,
+                };
+                media.put(srt, &facts)?;
+                stored_subtitles = Some(StoredSubtitles {
+                    sha256: facts.sha256,
+                    size: facts.size,
+                });
+            }
             let facts = MediaFacts {
                 sha256: video.sha256_hex.clone(),
                 kind: MediaKind::Mp4,
@@ -95,6 +128,7 @@ pub fn ingest_visual(
         sha256: facts.sha256,
         size: facts.size,
         duration_ms: (kind == VisualKind::Video).then_some(facts.duration_ms),
+        subtitles: stored_subtitles,
     })
 }
 
@@ -109,5 +143,5 @@ pub fn ingest_job(
         source,
     })?;
     let hint = job.file.extension().and_then(|e| e.to_str());
-    ingest_visual(job.kind, &bytes, hint, board, media)
+    ingest_visual(job.kind, &bytes, None, hint, board, media)
 }

@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use hub_access::{needs_review, Action, AuditEvent, Authorship, BulletinFacts, Target};
 use hub_core::{
     AreaCode, AreaLevel, AudioPart, AudioSource, Bulletin, BulletinId, BulletinState, Category,
-    Delivery, Event, Language, PriorityClass, Recurrence, StoredAudio, StoredVisual, Validity,
-    Variant, VisualKind, VisualPart,
+    Delivery, Event, Language, PriorityClass, Recurrence, StoredAudio, StoredSubtitles,
+    StoredVisual, Validity, Variant, VisualKind, VisualPart,
 };
 use hub_media::AudioSettings;
 use hub_store::{Batch, MediaKind};
@@ -89,6 +89,9 @@ pub struct VisualRequest {
     /// The `sha256` `/uploads/image` or `/uploads/video` answered.
     #[serde(default)]
     pub upload: Option<String>,
+    /// A video's SRT subtitles: the `subtitles` `/uploads/video` answered.
+    #[serde(default)]
+    pub subtitles: Option<String>,
 }
 
 /// Where a variant's sound comes from: text to speak, or an uploaded file.
@@ -341,8 +344,22 @@ fn visual_of(
                 sha256: facts.sha256,
                 size: facts.size,
                 duration_ms: (kind == MediaKind::Mp4).then_some(facts.duration_ms),
+                subtitles: None,
             })
         }
+    };
+    let media = match (media, &request.subtitles) {
+        (Some(mut video), Some(srt)) if request.kind == VisualKind::Video => {
+            video.subtitles = Some(subtitles_of(state, &video, srt, &field("subtitles"))?);
+            Some(video)
+        }
+        (_, Some(_)) => {
+            return Err(ApiError::invalid(
+                field("subtitles"),
+                "only a video part has subtitles",
+            ))
+        }
+        (media, None) => media,
     };
     let video_secs = media
         .as_ref()
@@ -357,6 +374,43 @@ fn visual_of(
         secs,
         text: request.text.clone(),
         media,
+    })
+}
+
+/// The stored SRT file `sha256`, which must end by the end of `video`.
+fn subtitles_of(
+    state: &ApiContext,
+    video: &StoredVisual,
+    sha256: &str,
+    field: &str,
+) -> Result<StoredSubtitles, ApiError> {
+    let facts = state
+        .media
+        .facts(sha256)
+        .map_err(|e| ApiError::internal(&e))?
+        .filter(|f| f.kind == MediaKind::Srt)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                field,
+                format!(
+                    "no uploaded subtitles {sha256:?}: upload them beside the video to \
+                     /api/v1/uploads/video first"
+                ),
+            )
+        })?;
+    let video_ms = video.duration_ms.unwrap_or(0);
+    if facts.duration_ms > video_ms {
+        return Err(ApiError::invalid(
+            field,
+            format!(
+                "the subtitles run to {} ms, after the video ends at {video_ms} ms",
+                facts.duration_ms
+            ),
+        ));
+    }
+    Ok(StoredSubtitles {
+        sha256: facts.sha256,
+        size: facts.size,
     })
 }
 

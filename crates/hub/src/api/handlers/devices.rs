@@ -4,6 +4,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use chrono::{DateTime, Utc};
 use hub_access::{Action, DeviceFacts, Target};
 use hub_core::{AreaCode, AreaLevel, Delivery, Device, DeviceId, DeviceKind, PlanItem};
 use hub_proto::{DeviceCredentials, Provisioning, Status};
@@ -15,6 +16,7 @@ use crate::api::auth::Caller;
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::{Body, Query};
 use crate::api::state::{ApiContext, ApiState};
+use crate::monitor::DeviceHealth;
 
 #[derive(Serialize, ToSchema)]
 pub struct DeviceView {
@@ -25,6 +27,10 @@ pub struct DeviceView {
     pub commune: String,
     pub name: String,
     pub online: bool,
+    /// When the hub last heard from the device (hub clock); `null` if not
+    /// since it started.
+    #[schema(value_type = Option<String>)]
+    pub last_seen: Option<DateTime<Utc>>,
     /// The device's last status report: playing, volume, power, battery, faults.
     #[schema(value_type = Option<Object>)]
     pub status: Option<Status>,
@@ -77,15 +83,23 @@ fn provisioning(state: &ApiContext, credentials: DeviceCredentials) -> Provision
     )
 }
 
-async fn view(state: &ApiContext, device: &Device) -> Result<DeviceView, ApiError> {
-    Ok(DeviceView {
+fn view(health: DeviceHealth) -> DeviceView {
+    let DeviceHealth {
+        device,
+        online,
+        last_seen,
+        status,
+        ..
+    } = health;
+    DeviceView {
         id: device.id.to_string(),
         kind: device.kind,
         commune: device.commune.to_string(),
-        name: device.name.clone(),
-        online: state.hub.is_online(&device.id).await?,
-        status: state.hub.health(&device.id).await?,
-    })
+        name: device.name,
+        online,
+        last_seen,
+        status,
+    }
 }
 
 /// The devices of an area, with their health.
@@ -101,12 +115,14 @@ pub async fn list(
     let area = query.area.unwrap_or_else(|| caller.principal.area.clone());
     require_area(&state, &area, "area")?;
     state.authorize(&caller, Action::ViewDeviceHealth, Target::Area(&area))?;
-    let mut devices = Vec::new();
-    for device in state.hub.devices().await? {
-        if state.tree.is_within(&device.commune, &area) {
-            devices.push(view(&state, &device).await?);
-        }
-    }
+    let devices = state
+        .hub
+        .device_health()
+        .await?
+        .into_iter()
+        .filter(|health| state.tree.is_within(&health.device.commune, &area))
+        .map(view)
+        .collect();
     Ok(Json(devices))
 }
 
@@ -134,8 +150,15 @@ pub async fn detail(
         .find(|(id, _)| id == &device.id)
         .map(|(_, plan)| plan)
         .unwrap_or_default();
+    let health = state
+        .hub
+        .device_health()
+        .await?
+        .into_iter()
+        .find(|health| health.device.id == device.id)
+        .ok_or_else(|| ApiError::not_found(format!("unknown device {}", device.id)))?;
     Ok(Json(DeviceDetail {
-        device: view(&state, &device).await?,
+        device: view(health),
         deliveries: state.hub.deliveries(&device.id).await?,
         plan,
     }))

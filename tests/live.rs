@@ -1,0 +1,361 @@
+//! Live emergencies end to end: an operator streams real Opus speech
+//! (espeak-ng through hub-media's encoder) over the API's WebSocket with
+//! the command line's client, and simulated devices on the embedded broker
+//! play it as it arrives. The hub's clock runs at real speed here: live
+//! audio cannot be hurried.
+
+use std::time::{Duration, Instant};
+
+use chrono::DateTime;
+use firmware_sim::link::{DeviceConfig, DeviceHandle};
+use firmware_sim::LiveCounters;
+use hub::client::ApiArgs;
+use hub::live::client::{stream_packets, LiveStart};
+use hub_core::testkit::priority;
+use hub_core::{AreaLevel, BulletinId, BulletinState, DeviceId, Event};
+use hub_proto::live::LiveChunk;
+use hub_proto::{AiringRef, Clock, CommandSigner, Outcome, PROTOCOL_VERSION};
+use hyper::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::support::api::ApiHub;
+use crate::support::link::{eventually, fast_link, ORIGIN};
+
+const WAIT: Duration = Duration::from_secs(30);
+const SPEECH: &str = "Chú ý, chú ý. Nước sông đang lên nhanh. Bà con ven sông di chuyển \
+    ngay lên vùng cao, mang theo giấy tờ, không đi qua ngầm tràn.";
+const BOARD_TEXT: &str = "Lũ lên nhanh: sơ tán khỏi ven sông";
+
+/// A hub on the link-test province whose clock runs at real speed from the
+/// tests' usual morning, its administrator scoped to the province.
+async fn start() -> ApiHub {
+    let origin: DateTime<chrono::Utc> = ORIGIN.parse().unwrap();
+    crate::support::api::start_on("", "67", Clock::simulated(origin, 1.0)).await
+}
+
+/// An operator's API token for `area`, as an administrator creates it.
+async fn operator(api: &ApiHub, name: &str, area: &str) -> ApiArgs {
+    let made = api
+        .call(
+            Method::POST,
+            "/api/v1/tokens",
+            &api.admin,
+            Some(json!({"name": name, "role": "operator", "area": area})),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{made:?}");
+    ApiArgs {
+        api: format!("http://{}", api.addr),
+        token: made.body["token"].as_str().unwrap().to_owned(),
+    }
+}
+
+/// A simulated device of the hub, connected and known online.
+async fn device(api: &ApiHub, id: &str) -> DeviceHandle {
+    let provisioning = &api.hub.provisioning;
+    let credentials = provisioning.devices.iter().find(|d| d.id == id).unwrap();
+    let config = DeviceConfig::from_credentials(credentials, &provisioning.hub_public_key)
+        .expect("valid credentials");
+    let broker = provisioning.broker.parse().expect("a plain MQTT broker");
+    let device = DeviceHandle::spawn(config, &broker, api.clock, &fast_link());
+    device.wait_ready().await;
+    let device_id = DeviceId::parse(id).unwrap();
+    eventually(&format!("{id} is online"), WAIT, || async {
+        api.hub.is_online(&device_id).await.unwrap()
+    })
+    .await;
+    device
+}
+
+/// The speech as 20 ms Opus packets, mono, 48 kHz.
+fn speech_packets() -> Vec<Vec<u8>> {
+    let encoded = hub_media::speak(SPEECH, "vi", &hub_media::AudioSettings::default())
+        .expect("espeak-ng speaks Vietnamese");
+    hub::live::ogg_file::opus_packets(&encoded.ogg).expect("hub-media writes mono Ogg Opus")
+}
+
+fn played(device: &DeviceHandle) -> Vec<(String, Outcome)> {
+    device
+        .timeline()
+        .into_iter()
+        .map(|p| (p.airing.bulletin, p.outcome))
+        .collect()
+}
+
+fn playing(device: &DeviceHandle) -> Option<String> {
+    device.status().playing.map(|a: AiringRef| a.bulletin)
+}
+
+/// A long priority bulletin for the whole province, playing everywhere.
+async fn priority_playing(api: &ApiHub, devices: &[&DeviceHandle]) {
+    let long = priority("tin-tinh", AreaLevel::Province, "67", 1800);
+    api.hub.event(Event::Queue(long)).await.unwrap().unwrap();
+    for device in devices {
+        eventually("the priority bulletin plays", WAIT, || async {
+            playing(device).as_deref() == Some("tin-tinh")
+        })
+        .await;
+    }
+}
+
+/// Starts streaming `packets` in the background; the bulletin id comes
+/// once the hub has started the emergency.
+fn stream_in_background(
+    args: ApiArgs,
+    start: LiveStart,
+    packets: Vec<Vec<u8>>,
+) -> (
+    tokio::sync::oneshot::Receiver<String>,
+    tokio::task::JoinHandle<anyhow::Result<Value>>,
+) {
+    let (started_tx, started) = tokio::sync::oneshot::channel();
+    let streaming = tokio::spawn(async move {
+        stream_packets(&args, &start, &packets, Duration::from_millis(20), |s| {
+            let id = s["bulletin"]["bulletin"]["id"].as_str().unwrap().to_owned();
+            let _ = started_tx.send(id);
+        })
+        .await
+    });
+    (started, streaming)
+}
+
+fn live_start(target: &str) -> LiveStart {
+    LiveStart {
+        targets: vec![target.into()],
+        text: BOARD_TEXT.into(),
+        ..LiveStart::default()
+    }
+}
+
+/// A chunk of `stream` signed with a key that is not the hub's, published
+/// by an MQTT client holding a real device's credentials.
+async fn publish_forged_chunk(api: &ApiHub, as_device: &str, stream: &str) {
+    let credentials = api
+        .hub
+        .provisioning
+        .devices
+        .iter()
+        .find(|d| d.id == as_device)
+        .unwrap();
+    let intruder = CommandSigner::new(ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng));
+    let forged = intruder.sign_chunk(&LiveChunk {
+        v: PROTOCOL_VERSION,
+        stream: stream.into(),
+        seq: 1_000_000,
+        position_ms: 0,
+        packets: vec![vec![0xf8, 0xff, 0xfe]],
+        end: true,
+    });
+    let broker: firmware_sim::BrokerAddr = api.hub.provisioning.broker.parse().unwrap();
+    let mut options = rumqttc::MqttOptions::new(as_device, broker.host, broker.port);
+    options.set_credentials(as_device, &credentials.mqtt_password);
+    let (client, mut events) = rumqttc::AsyncClient::new(options, 8);
+    let topic = hub_proto::topic::downlink("24611", hub_proto::Kind::Loudspeaker);
+    client
+        .publish(topic, rumqttc::QoS::AtLeastOnce, false, forged)
+        .await
+        .unwrap();
+    loop {
+        match events.poll().await.expect("the broker takes the forger") {
+            rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_)) => break,
+            _ => continue,
+        }
+    }
+    client.disconnect().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_emergency_preempts_exactly_the_targeted_devices_and_ends_with_its_stream() {
+    let api = start().await;
+    let args = operator(&api, "truc-ban-660", "660").await;
+    let here = device(&api, "24611-LS-01").await;
+    let board = device(&api, "24611-LB-01").await;
+    let neighbour = device(&api, "24612-LS-01").await;
+    let elsewhere = device(&api, "24700-LS-01").await;
+    priority_playing(&api, &[&here, &neighbour, &elsewhere]).await;
+    let packets = speech_packets();
+    assert!(packets.len() > 150, "a few seconds of speech");
+
+    let triggered = Instant::now();
+    let (started, streaming) = stream_in_background(args, live_start("24611"), packets.clone());
+    let id = started.await.expect("the hub starts the stream");
+    eventually("the first chunk plays on 24611-LS-01", WAIT, || async {
+        here.counters().live.chunks > 0
+    })
+    .await;
+    println!(
+        "live emergency: trigger to first chunk on a device {:?}",
+        triggered.elapsed()
+    );
+    assert_eq!(playing(&here).as_deref(), Some(id.as_str()));
+    assert_eq!(
+        played(&here)[0],
+        ("tin-tinh".to_string(), Outcome::Preempted)
+    );
+    eventually("the board shows the operator's text", WAIT, || async {
+        board
+            .showing(api.clock.now())
+            .and_then(|s| s.text)
+            .as_deref()
+            == Some(BOARD_TEXT)
+    })
+    .await;
+    // Outside the targets, the programme goes on and no chunk arrives.
+    for other in [&neighbour, &elsewhere] {
+        assert_eq!(playing(other).as_deref(), Some("tin-tinh"));
+        assert_eq!(other.counters().live, LiveCounters::default());
+    }
+
+    // Anyone with a device's password can publish; nobody can sign.
+    publish_forged_chunk(&api, "24611-LS-02", &id).await;
+    eventually("the forged chunk is refused", WAIT, || async {
+        here.counters().live.refused.get("bad_signature") == Some(&1)
+    })
+    .await;
+    assert_eq!(
+        playing(&here).as_deref(),
+        Some(id.as_str()),
+        "the forged end changed nothing"
+    );
+
+    // A loudspeaker connecting mid-stream joins at the current chunk.
+    let joiner = device(&api, "24611-LS-02").await;
+    eventually("the late loudspeaker joins", WAIT, || async {
+        playing(&joiner).as_deref() == Some(id.as_str())
+    })
+    .await;
+
+    let ended = streaming.await.unwrap().expect("the stream ends well");
+    assert_eq!(ended["type"], "ended", "{ended}");
+    assert_eq!(ended["reason"], "closed");
+    assert_eq!(ended["packets"], packets.len());
+    assert_eq!(ended["refused"], 0);
+    for speaker in [&here, &joiner] {
+        eventually("the live airing finishes with its stream", WAIT, || async {
+            played(speaker).contains(&(id.clone(), Outcome::Finished))
+        })
+        .await;
+    }
+    let heard = here.counters().live;
+    assert!(heard.chunks >= packets.len() as u64 / 10, "{heard:?}");
+    assert_eq!(heard.lost, 0, "nothing is lost on loopback");
+    assert_eq!(joiner.counters().live.lost, 0, "joining is not losing");
+    assert!(joiner.counters().live.chunks < heard.chunks);
+    for other in [&neighbour, &elsewhere] {
+        assert_eq!(played(other), [("tin-tinh".to_string(), Outcome::Started)]);
+    }
+
+    // Over: cancelled, so nobody airs it later; the operator answers for both.
+    let bulletin = api
+        .hub
+        .bulletin(&BulletinId::parse(&id).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(bulletin.state, BulletinState::Cancelled);
+    let audit = api
+        .call(
+            Method::GET,
+            &format!("/api/v1/audit?bulletin={id}"),
+            &api.admin,
+            None,
+        )
+        .await;
+    let actions: Vec<(&str, &str)> = audit
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["reason"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("trigger_emergency", ""),
+            ("stop_emergency", "live stream ended: the operator ended it")
+        ]
+    );
+    api.hub.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_live_emergency_ends_on_devices_and_outsiders_are_refused() {
+    let api = start().await;
+    let operator_660 = operator(&api, "truc-ban-660", "660").await;
+    let outsider = operator(&api, "truc-ban-661", "661").await;
+    let here = device(&api, "24611-LS-01").await;
+    priority_playing(&api, &[&here]).await;
+    let speech = speech_packets();
+
+    // An operator of another district: refused before anything airs.
+    let refused = stream_packets(
+        &outsider,
+        &live_start("24611"),
+        &speech,
+        Duration::from_millis(20),
+        |_| panic!("an outsider's stream never starts"),
+    )
+    .await
+    .unwrap_err();
+    assert!(refused.to_string().starts_with("403"), "{refused}");
+    let bulletins = api.hub.bulletins().await.unwrap();
+    assert!(bulletins
+        .iter()
+        .all(|b| !b.id.as_str().starts_with("live-")));
+    assert_eq!(playing(&here).as_deref(), Some("tin-tinh"));
+
+    // Stopped while the operator still speaks: devices stop at once.
+    let long: Vec<Vec<u8>> = speech
+        .iter()
+        .cycle()
+        .take(speech.len() * 4)
+        .cloned()
+        .collect();
+    let (started, streaming) =
+        stream_in_background(operator_660.clone(), live_start("24611"), long);
+    let id = started.await.unwrap();
+    eventually("the stream plays", WAIT, || async {
+        playing(&here).as_deref() == Some(id.as_str())
+    })
+    .await;
+    let stopped = api
+        .call(
+            Method::POST,
+            &format!("/api/v1/emergencies/{id}/stop"),
+            &operator_660.token,
+            Some(json!({"reason": "the flood warning was lifted"})),
+        )
+        .await;
+    assert_eq!(stopped.status, StatusCode::OK, "{stopped:?}");
+    let ended = streaming.await.unwrap().unwrap();
+    assert_eq!(ended["reason"], "stopped", "{ended}");
+    eventually("the airing stops", WAIT, || async {
+        played(&here).contains(&(id.clone(), Outcome::Stopped))
+    })
+    .await;
+    // A loudspeaker connecting afterwards never hears of it.
+    let late = device(&api, "24611-LS-02").await;
+    eventually("the late loudspeaker plays the programme", WAIT, || async {
+        playing(&late).as_deref() == Some("tin-tinh")
+    })
+    .await;
+    assert!(played(&late).iter().all(|(b, _)| *b != id));
+
+    // A stream reaching its maximum length ends there.
+    let mut short = live_start("24611");
+    short.max_secs = Some(2);
+    let (started, streaming) = stream_in_background(operator_660, short, speech);
+    let id = started.await.unwrap();
+    let ended = streaming.await.unwrap().unwrap();
+    assert_eq!(ended["reason"], "max_duration", "{ended}");
+    eventually("the short stream finished", WAIT, || async {
+        played(&here).contains(&(id.clone(), Outcome::Finished))
+    })
+    .await;
+    api.hub.shutdown().await.unwrap();
+}
