@@ -1,6 +1,7 @@
 //! Helpers shared by the end-to-end tests.
 
 pub mod api;
+pub mod browser;
 pub mod http;
 pub mod link;
 
