@@ -5,7 +5,6 @@
 //! time from 23 November 2026, 10:00.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -24,6 +23,7 @@ use hub_proto::{
 use rumqttc::{AsyncClient, EventLoop, MqttOptions, QoS};
 
 use crate::support::link::{clock, eventually, free_port, spawn_hub, Mosquitto, TestHub};
+use crate::support::tls::tls_certificates;
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -779,78 +779,6 @@ async fn a_command_never_acknowledged_is_sent_again() {
         }
     }
     hub.handle.shutdown().await.unwrap();
-}
-
-/// A test CA and a server certificate it signed for 127.0.0.1, made with
-/// `openssl`: (CA certificate, server certificate, server key).
-fn tls_certificates(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
-    let openssl = |args: &[&str]| {
-        let out = std::process::Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("openssl runs (apt-get install openssl)");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let subject = |name: &str| format!("/CN={name}");
-    openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        &subject("nguon-test-ca"),
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-    ]);
-    openssl(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        &subject("127.0.0.1"),
-        "-keyout",
-        "key.pem",
-        "-out",
-        "server.csr",
-    ]);
-    std::fs::write(
-        dir.join("server.ext"),
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
-    )
-    .unwrap();
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        "server.ext",
-        "-out",
-        "server.pem",
-    ]);
-    (
-        dir.join("ca.pem"),
-        dir.join("server.pem"),
-        dir.join("key.pem"),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

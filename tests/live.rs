@@ -1,8 +1,8 @@
 //! Live emergencies end to end: an operator streams real Opus speech
 //! (espeak-ng through hub-media's encoder) over the API's WebSocket with
 //! the command line's client, and simulated devices on the embedded broker
-//! play it as it arrives. The hub's clock runs at real speed here: live
-//! audio cannot be hurried.
+//! (Mosquitto when the hub restarts) play it as it arrives. The hub's clock
+//! runs at real speed here: live audio cannot be hurried.
 
 use std::time::{Duration, Instant};
 
@@ -10,7 +10,9 @@ use chrono::DateTime;
 use firmware_sim::link::{DeviceConfig, DeviceHandle};
 use firmware_sim::LiveCounters;
 use hub::client::ApiArgs;
-use hub::live::client::{stream_packets, LiveStart};
+use hub::link::BrokerChoice;
+use hub::live::client::{reattach_path, stream_packets, LiveConnection, LiveStart};
+use hub::live::restart::RESTART_REASON;
 use hub_core::testkit::priority;
 use hub_core::{AreaLevel, BulletinId, BulletinState, DeviceId, Event};
 use hub_proto::live::LiveChunk;
@@ -18,8 +20,8 @@ use hub_proto::{AiringRef, Clock, CommandSigner, Outcome, PROTOCOL_VERSION};
 use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::support::api::ApiHub;
-use crate::support::link::{eventually, fast_link, ORIGIN};
+use crate::support::api::{call_at, login_at, ApiHub, ADMIN, PASSWORD};
+use crate::support::link::{eventually, fast_link, free_port, spawn_hub_with, Mosquitto, ORIGIN};
 
 const WAIT: Duration = Duration::from_secs(30);
 const SPEECH: &str = "Chú ý, chú ý. Nước sông đang lên nhanh. Bà con ven sông di chuyển \
@@ -357,5 +359,253 @@ async fn a_stopped_live_emergency_ends_on_devices_and_outsiders_are_refused() {
         played(&here).contains(&(id.clone(), Outcome::Finished))
     })
     .await;
+    api.hub.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_restarted_mid_stream_cancels_the_live_emergency_so_devices_stop_waiting() {
+    // An external broker outlives the hub, and so do the devices' links.
+    let port = free_port();
+    let hub_pass = "hub-secret";
+    let broker = || BrokerChoice::External {
+        url: format!("mqtt://nguon-hub:{hub_pass}@127.0.0.1:{port}"),
+        ca: None,
+    };
+    let origin: DateTime<chrono::Utc> = ORIGIN.parse().unwrap();
+    let clock = Clock::simulated(origin, 1.0);
+    let api = crate::support::api::start_on_broker("", "67", clock, broker()).await;
+    let mut users: Vec<(&str, &str)> = api
+        .hub
+        .provisioning
+        .devices
+        .iter()
+        .map(|d| (d.id.as_str(), d.mqtt_password.as_str()))
+        .collect();
+    users.push(("nguon-hub", hub_pass));
+    let _mosquitto = Mosquitto::start(port, &users);
+    let args = operator(&api, "truc-ban-660", "660").await;
+    let here = device(&api, "24611-LS-01").await;
+    let board = device(&api, "24611-LB-01").await;
+
+    // Long enough to be under way when the hub stops.
+    let speech = speech_packets();
+    let long: Vec<Vec<u8>> = speech
+        .iter()
+        .cycle()
+        .take(speech.len() * 4)
+        .cloned()
+        .collect();
+    let (started, streaming) = stream_in_background(args, live_start("24611"), long);
+    let id = started.await.expect("the hub starts the stream");
+    eventually("the stream plays", WAIT, || async {
+        playing(&here).as_deref() == Some(id.as_str())
+    })
+    .await;
+
+    // The hub stops mid-stream: its relay cannot end the stream, so the
+    // emergency stays valid in the store and the loudspeaker waits on.
+    let ApiHub {
+        hub, data, _dir, ..
+    } = api;
+    hub.shutdown().await.unwrap();
+    let relayed = tokio::time::timeout(WAIT, streaming)
+        .await
+        .expect("the operator's client hears the stream is over")
+        .unwrap();
+    assert!(
+        relayed.as_ref().map_or(true, |m| m["type"] != "ended"),
+        "nobody ended the stream: {relayed:?}"
+    );
+    assert_eq!(playing(&here).as_deref(), Some(id.as_str()));
+
+    let config = data.parent().unwrap().join("province.toml");
+    let hub = spawn_hub_with(&config, &data, broker(), clock).await;
+    let bulletin = BulletinId::parse(&id).unwrap();
+    assert_eq!(
+        hub.bulletin(&bulletin).await.unwrap().unwrap().state,
+        BulletinState::Cancelled,
+        "cancelled before the hub answers anyone"
+    );
+    eventually(
+        "the loudspeaker stops waiting for the stream",
+        WAIT,
+        || async { played(&here).contains(&(id.clone(), Outcome::Stopped)) },
+    )
+    .await;
+    assert_ne!(playing(&here).as_deref(), Some(id.as_str()));
+    eventually(
+        "the board no longer shows the operator's text",
+        WAIT,
+        || async { board.showing(clock.now()).and_then(|s| s.text).as_deref() != Some(BOARD_TEXT) },
+    )
+    .await;
+
+    // The hub answers for the cancellation, and says why.
+    let admin = login_at(hub.api_addr, ADMIN, PASSWORD).await;
+    let audit = call_at(
+        hub.api_addr,
+        Method::GET,
+        &format!("/api/v1/audit?bulletin={id}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    let entries: Vec<(&Value, &str, &str)> = audit
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                &e["actor"]["subject"]["kind"],
+                e["action"].as_str().unwrap(),
+                e["reason"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            (&json!("token"), "trigger_emergency", ""),
+            (&json!("hub"), "stop_emergency", RESTART_REASON),
+        ]
+    );
+    hub.shutdown().await.unwrap();
+}
+
+/// Sends `packets` at the pace they play.
+async fn send_paced(connection: &mut LiveConnection, packets: &[Vec<u8>]) {
+    let mut ticks = tokio::time::interval(Duration::from_millis(20));
+    for packet in packets {
+        ticks.tick().await;
+        connection.send_packet(packet).await.unwrap();
+    }
+}
+
+/// The audit log's entries about bulletin `id`: action and reason.
+async fn audited(api: &ApiHub, id: &str) -> Vec<(String, String)> {
+    let audit = api
+        .call(
+            Method::GET,
+            &format!("/api/v1/audit?bulletin={id}"),
+            &api.admin,
+            None,
+        )
+        .await;
+    audit
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_owned(),
+                e["reason"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_whose_connection_broke_reattaches_and_the_stream_goes_on() {
+    let api = start().await;
+    let args = operator(&api, "truc-ban-660", "660").await;
+    let colleague = operator(&api, "truc-ban-660-b", "660").await;
+    let here = device(&api, "24611-LS-01").await;
+    let speech = speech_packets();
+    let (before, after) = speech.split_at(speech.len() / 2);
+
+    let mut connection = LiveConnection::open(&args, &live_start("24611").path())
+        .await
+        .unwrap();
+    let started = connection.next_json().await.unwrap();
+    assert_eq!(started["type"], "started", "{started}");
+    let id = started["bulletin"]["bulletin"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    send_paced(&mut connection, before).await;
+    eventually("the stream plays", WAIT, || async {
+        playing(&here).as_deref() == Some(id.as_str())
+    })
+    .await;
+    // The phone loses its link: the socket goes without a close frame.
+    drop(connection);
+
+    // Nobody else takes the stream over; a stream must be under way.
+    let taken = LiveConnection::open(&colleague, &reattach_path(&id))
+        .await
+        .err()
+        .expect("another operator is refused");
+    assert!(taken.to_string().starts_with("403"), "{taken}");
+    let unknown = LiveConnection::open(&args, &reattach_path("live-999999"))
+        .await
+        .err()
+        .expect("no such stream");
+    assert!(unknown.to_string().starts_with("404"), "{unknown}");
+
+    let mut connection = LiveConnection::open(&args, &reattach_path(&id))
+        .await
+        .expect("the operator reattaches within the silence allowance");
+    let reattached = connection.next_json().await.unwrap();
+    assert_eq!(reattached["type"], "reattached", "{reattached}");
+    assert_eq!(reattached["bulletin"]["bulletin"]["id"], id.as_str());
+    send_paced(&mut connection, after).await;
+    let ended = connection.finish().await.unwrap();
+    assert_eq!(ended["type"], "ended", "{ended}");
+    assert_eq!(ended["reason"], "closed");
+    assert_eq!(
+        ended["packets"],
+        speech.len(),
+        "every packet of both sockets"
+    );
+    eventually("the airing finishes with the stream", WAIT, || async {
+        played(&here).contains(&(id.clone(), Outcome::Finished))
+    })
+    .await;
+    let airings: Vec<Outcome> = played(&here)
+        .into_iter()
+        .filter(|(bulletin, _)| *bulletin == id)
+        .map(|(_, outcome)| outcome)
+        .collect();
+    assert_eq!(airings, [Outcome::Finished], "one airing, never cut");
+    assert_eq!(
+        audited(&api, &id).await,
+        [
+            ("trigger_emergency".to_owned(), String::new()),
+            (
+                "stop_emergency".to_owned(),
+                "live stream ended: the operator ended it".to_owned()
+            ),
+        ]
+    );
+
+    // A broken connection nobody comes back to ends the stream once the
+    // silence allowance is over.
+    let mut connection = LiveConnection::open(&args, &live_start("24611").path())
+        .await
+        .unwrap();
+    let started = connection.next_json().await.unwrap();
+    let id = started["bulletin"]["bulletin"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    send_paced(&mut connection, before).await;
+    drop(connection);
+    eventually(
+        "the abandoned stream finishes on the device",
+        WAIT,
+        || async { played(&here).contains(&(id.clone(), Outcome::Finished)) },
+    )
+    .await;
+    assert_eq!(
+        audited(&api, &id).await[1],
+        (
+            "stop_emergency".to_owned(),
+            "live stream ended: the operator's connection broke and they did not come \
+             back within 5 s"
+                .to_owned()
+        )
+    );
     api.hub.shutdown().await.unwrap();
 }

@@ -1,7 +1,8 @@
 //! Media end to end: bulletins configured with text (spoken by espeak-ng)
 //! or a recording are ingested when the hub starts, stored once by content,
 //! named in the plans loudspeakers get, and served over HTTP to devices with
-//! their broker credentials only, with ranges, ETags and resumable downloads.
+//! their broker credentials only, with ranges, ETags and resumable downloads,
+//! over plain HTTP or HTTPS (`link.media_tls`, certificates made by openssl).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -26,6 +27,8 @@ use tempfile::TempDir;
 
 use crate::support::http::{basic, fetch, start, Fetched};
 use crate::support::link::{clock, eventually, free_port, spawn_hub_with, Mosquitto, TestHub};
+use crate::support::relay::Relay;
+use crate::support::tls::tls_certificates;
 use crate::support::{fixture, hub};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -918,4 +921,175 @@ async fn a_video_uploaded_with_an_srt_file_shows_its_cues_on_a_board_and_a_bad_s
     );
     board.stop().await;
     api.hub.shutdown().await.unwrap();
+}
+
+/// Makes `province` serve media over HTTPS with a certificate for
+/// 127.0.0.1 made in its directory (paths relative to the configuration
+/// file), devices reaching it at `public_media_url` if given. Returns the
+/// CA's PEM.
+fn serve_media_over_https(province: &Province, public_media_url: Option<&str>) -> String {
+    let (ca, _, _) = tls_certificates(province.dir.path());
+    let text = std::fs::read_to_string(&province.config).unwrap();
+    let public = public_media_url.map_or(String::new(), |url| {
+        format!("\npublic_media_url = \"{url}\"")
+    });
+    let listen = "media_listen = \"127.0.0.1:0\"";
+    assert!(text.contains(listen), "the fixture's [link] section moved");
+    let with_tls = text.replacen(
+        listen,
+        &format!(
+            "{listen}\nmedia_tls = {{ cert = \"server.pem\", key = \"key.pem\", ca = \"ca.pem\" }}{public}"
+        ),
+        1,
+    );
+    std::fs::write(&province.config, with_tls).unwrap();
+    std::fs::read_to_string(ca).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loudspeaker_downloads_its_bulletin_over_https_resuming_after_a_cut() {
+    let province = Province::new(&bulletin("tin-ghi-am", "{ file = \"tone.wav\" }"));
+    write_tone(&province.path("tone.wav"), 20);
+    // Devices reach the media server through a relay that drops the first
+    // connection part-way through the file, as a 4G link would.
+    let relay = Relay::start(30_000).await;
+    let ca = serve_media_over_https(&province, Some(&format!("https://{}", relay.addr)));
+    let data = tempfile::tempdir().unwrap();
+    let handle = spawn_hub_with(
+        &province.config,
+        data.path(),
+        BrokerChoice::Embedded,
+        clock(),
+    )
+    .await;
+    relay.forward_to(handle.media_addr);
+    assert_eq!(handle.provisioning.media_ca.as_deref(), Some(ca.as_str()));
+    let hub = TestHub {
+        handle,
+        clock: clock(),
+        _dir: data,
+    };
+    let [stored] = stored_files(hub._dir.path()).try_into().unwrap();
+    let size = std::fs::metadata(hub._dir.path().join("media").join(&stored))
+        .unwrap()
+        .len();
+    assert!(size > 40_000, "the file outlasts the cut: {size} bytes");
+    // Trusting the provisioned CA.
+    let speaker = hub.device(SPEAKER);
+
+    let finished = delivery_once(&hub, SPEAKER, "tin-ghi-am", DeliveryState::Finished).await;
+    assert_eq!(finished.reason, None);
+    assert_eq!(speaker.cached_media(), std::slice::from_ref(&stored));
+    let file = speaker.media_file(&stored).unwrap();
+    assert_eq!(sha256_hex(&file), stored);
+    let media = speaker.counters().media;
+    assert_eq!((media.downloads, media.resumes), (1, 1), "{media:?}");
+    assert_eq!(media.bytes, size, "nothing was fetched twice: {media:?}");
+    assert_eq!((media.untrusted, media.mismatches), (0, 0), "{media:?}");
+    // Both connections, the cut one and the resumption, were TLS.
+    assert_eq!(relay.first_bytes(), [0x16, 0x16], "TLS handshakes only");
+    speaker.stop().await;
+    hub.handle.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loudspeakers_that_cannot_verify_the_media_server_refuse_it_and_fail_their_entry() {
+    let province = Province::new(&bulletin("tin-noi", &format!("{{ speech = \"{TEXT}\" }}")));
+    serve_media_over_https(&province, None);
+    let data = tempfile::tempdir().unwrap();
+    let handle = spawn_hub_with(
+        &province.config,
+        data.path(),
+        BrokerChoice::Embedded,
+        clock(),
+    )
+    .await;
+    let hub = TestHub {
+        handle,
+        clock: clock(),
+        _dir: data,
+    };
+    // One trusts a CA of its own, not the hub's; the other was provisioned
+    // with no media CA at all.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let (other_ca, _, _) = tls_certificates(elsewhere.path());
+    let other_ca = std::fs::read_to_string(other_ca).unwrap();
+    let spawn = |device: &str, trust: Option<firmware_sim::media::MediaTrust>| {
+        let mut config = firmware_sim::link::DeviceConfig::from_credentials(
+            &hub.credentials(device),
+            &hub.handle.provisioning.hub_public_key,
+        )
+        .unwrap();
+        config.media_trust = trust;
+        let broker = hub.handle.provisioning.broker.parse().unwrap();
+        firmware_sim::DeviceHandle::spawn(
+            config,
+            &broker,
+            hub.clock,
+            &crate::support::link::fast_link(),
+        )
+    };
+    let misled = spawn(
+        SPEAKER,
+        Some(firmware_sim::media::MediaTrust::from_pem(&other_ca).unwrap()),
+    );
+    let unprovisioned = spawn("24611-LS-02", None);
+
+    for (speaker, device) in [(&misled, SPEAKER), (&unprovisioned, "24611-LS-02")] {
+        let failed = delivery_once(&hub, device, "tin-noi", DeliveryState::Failed).await;
+        assert_eq!(failed.reason, Some(FailureReason::MediaMissing), "{device}");
+        let media = speaker.counters().media;
+        assert_eq!(
+            (media.downloads, media.bytes),
+            (0, 0),
+            "{device}: {media:?}"
+        );
+        assert!(media.untrusted >= 1, "{device}: {media:?}");
+        assert!(media.abandoned >= 1, "{device}: {media:?}");
+        assert!(speaker.cached_media().is_empty());
+        for line in speaker.timeline() {
+            assert_eq!(
+                (line.outcome, line.reason),
+                (Outcome::Failed, Some(FailureReason::MediaMissing)),
+                "{device}: {line:?}"
+            );
+        }
+    }
+    let stats = hub.handle.stats().await.unwrap();
+    assert_eq!(stats.failed_by_reason.len(), 1, "{stats:?}");
+    assert!(
+        stats.failed_by_reason.contains_key("media_missing"),
+        "{stats:?}"
+    );
+    misled.stop().await;
+    unprovisioned.stop().await;
+    hub.handle.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_media_key_that_is_not_the_certificates_stops_the_start_naming_both_files() {
+    let province = Province::new("");
+    serve_media_over_https(&province, None);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let (_, _, other_key) = tls_certificates(elsewhere.path());
+    std::fs::copy(other_key, province.path("key.pem")).unwrap();
+    let config = hub::config::load(&province.config).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let started = hub::link::start(hub::link::ServeOptions {
+        data_dir: data.path().to_path_buf(),
+        config,
+        broker: BrokerChoice::Embedded,
+        clock: clock(),
+        tick: Duration::from_millis(50),
+        delivery_events: None,
+    })
+    .await;
+    let err = format!("{:#}", anyhow::Error::from(started.err().expect("refused")));
+    assert!(err.contains("link.media_tls"), "{err}");
+    assert!(
+        err.contains(&province.path("key.pem").display().to_string())
+            && err.contains(&province.path("server.pem").display().to_string()),
+        "{err}"
+    );
+    assert!(err.contains("does not belong"), "{err}");
 }

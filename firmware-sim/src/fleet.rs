@@ -4,9 +4,11 @@
 //! shared [`Clock`]. Connections are paced: device `i` first connects
 //! `i / connect_rate` seconds after the start, so the broker is never asked
 //! to accept more than `connect_rate` connections a second. The devices
-//! share their signature checks and the commands read from checked payloads
-//! ([`VerifiedCommands`]): real devices each have a processor of their own,
-//! simulated ones share the hub's machine.
+//! share their signature checks and what they read from checked payloads,
+//! commands ([`VerifiedCommands`]) and live chunks ([`VerifiedChunks`]: a
+//! live stream is five chunks a second to every loudspeaker): real devices
+//! each have a processor of their own, simulated ones share the hub's
+//! machine.
 //! They also share their download slots and file contents
 //! ([`crate::media::MediaOptions`]): every device gets a clone of the same
 //! options.
@@ -14,6 +16,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use hub_proto::live::VerifiedChunks;
 use hub_proto::{Clock, Outcome, Provisioning, VerifiedCommands};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -22,6 +25,7 @@ use tokio::time::Instant;
 use crate::broker::BrokerAddr;
 use crate::faults::{Fault, Target};
 use crate::link::{DeviceConfig, DeviceHandle, LinkOptions, SetupError};
+use crate::media::MediaTrust;
 
 /// How a fleet runs.
 #[derive(Clone, Debug)]
@@ -115,6 +119,9 @@ impl Fleet {
     ) -> Result<Self, SetupError> {
         let broker: BrokerAddr = broker_override.unwrap_or(&provisioning.broker).parse()?;
         let verified = VerifiedCommands::default();
+        let chunks = VerifiedChunks::default();
+        // One set of TLS client settings for the whole fleet.
+        let media_trust = MediaTrust::of(provisioning)?;
         let configs = provisioning
             .devices
             .iter()
@@ -122,6 +129,8 @@ impl Fleet {
                 let mut config =
                     DeviceConfig::from_credentials(device, &provisioning.hub_public_key)?;
                 config.guard = config.guard.sharing(verified.clone());
+                config.live = config.live.sharing(chunks.clone());
+                config.media_trust = media_trust.clone();
                 Ok(config)
             })
             .collect::<Result<Vec<_>, SetupError>>()?;

@@ -29,7 +29,7 @@ use hub_proto::live::LiveGuard;
 use hub_proto::uplink::{MAX_MESSAGES, MAX_REPORT_BYTES, WILL_SEQ};
 use hub_proto::{
     topic, Clock, CommandGuard, DeviceCredentials, Directive, FailureReason, Kind, Message,
-    Outcome, Refusal, Report, Status, UplinkKey,
+    Outcome, Provisioning, Refusal, Report, Status, UplinkKey,
 };
 use rand::Rng;
 use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, Outgoing, Packet, QoS};
@@ -40,9 +40,9 @@ use tracing::{debug, info, warn};
 
 use crate::broker::BrokerAddr;
 use crate::faults::Fault;
-use crate::media::fetcher::{Fetcher, Wants};
 use crate::live::{LiveCounters, LiveListener};
-use crate::media::{MediaCounters, MediaOptions, Storage};
+use crate::media::fetcher::{Fetcher, Wants};
+use crate::media::{MediaCounters, MediaOptions, MediaTrust, MediaTrustError, Storage};
 use crate::player::{Played, Player};
 
 /// Reports handed to the MQTT client and not yet acknowledged by the broker.
@@ -100,6 +100,9 @@ pub enum SetupError {
     /// The broker address is not usable.
     #[error(transparent)]
     Broker(#[from] crate::broker::BrokerAddrError),
+    /// The provisioned media CA (`media_ca`) is not usable.
+    #[error("the provisioning file's {0}")]
+    MediaCa(#[from] MediaTrustError),
 }
 
 /// What one device needs to run: who it is and the keys it holds.
@@ -118,6 +121,9 @@ pub struct DeviceConfig {
     pub guard: CommandGuard,
     /// Checks live chunks (loudspeakers).
     pub live: LiveListener,
+    /// Whom it trusts to serve `https://` media: the provisioned CA
+    /// ([`MediaTrust::of`]); none, and it fetches only `http://` media.
+    pub media_trust: Option<MediaTrust>,
 }
 
 impl DeviceConfig {
@@ -138,7 +144,19 @@ impl DeviceConfig {
             uplink_key,
             guard: CommandGuard::new(credentials.id.clone(), hub_key, 0),
             live: LiveListener::new(LiveGuard::new(hub_key)),
+            media_trust: None,
         })
+    }
+
+    /// A device as provisioned by the file `provisioning` (its hub key and
+    /// media CA), with the credentials of the device `credentials`.
+    pub fn from_provisioning(
+        credentials: &DeviceCredentials,
+        provisioning: &Provisioning,
+    ) -> Result<Self, SetupError> {
+        let mut config = Self::from_credentials(credentials, &provisioning.hub_public_key)?;
+        config.media_trust = MediaTrust::of(provisioning)?;
+        Ok(config)
     }
 
     /// What the device announces it can render.
@@ -297,13 +315,11 @@ impl DeviceHandle {
         let id = device.id.clone();
         let (wants, wants_rx) = watch::channel(Wants::new());
         let fetcher = Fetcher::new(
-            &device.id,
-            &device.mqtt_password,
+            &device,
             options.media.clone(),
             shared.storage.clone(),
             wants_rx,
             shared.offline.subscribe(),
-            device.kind == Kind::Loudspeaker,
         );
         let media_task = tokio::spawn(fetcher.run());
         let (link, eventloop) = Link::new(device, broker, clock, options, shared.clone(), wants);

@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use hub_proto::live::LiveGuard;
+use hub_proto::live::{LiveGuard, VerifiedChunks};
 use hub_proto::Message;
 use tracing::debug;
 
@@ -41,6 +41,14 @@ impl LiveListener {
     /// Takes the chunks `guard` lets through (it holds the hub's key).
     pub fn new(guard: LiveGuard) -> Self {
         Self { guard }
+    }
+
+    /// Shares signature checks with the other listeners holding `verified`
+    /// (a fleet: one verification per chunk, not one per device).
+    pub fn sharing(self, verified: VerifiedChunks) -> Self {
+        Self {
+            guard: self.guard.sharing(verified),
+        }
     }
 
     /// Takes one chunk payload from the downlink topic at the device's time
@@ -205,6 +213,44 @@ mod tests {
         let refused: Vec<_> = counters.refused.keys().copied().collect();
         assert_eq!(refused, ["bad_signature", "out_of_stream", "replayed"]);
         assert_eq!(counters.chunks, 1);
+    }
+
+    #[test]
+    fn listeners_sharing_checks_still_refuse_a_forged_chunk_numbered_as_a_genuine_one() {
+        let (signer, first, mut first_player) = setup();
+        let (_, second, mut second_player) = setup();
+        let verified = VerifiedChunks::default();
+        let (mut first, mut second) = (
+            first.sharing(verified.clone()),
+            second.sharing(verified.clone()),
+        );
+        let mut counters = LiveCounters::default();
+        first_player.advance(at("10:01:00"));
+        second_player.advance(at("10:01:00"));
+        let genuine = signer.sign_chunk(&chunk(1, false));
+        let now = at("10:01:01");
+        for (listener, player) in [
+            (&mut first, &mut first_player),
+            (&mut second, &mut second_player),
+        ] {
+            let started = listener.take("d", &genuine, player, &mut counters, now);
+            assert_eq!(outcomes(&started), [("live-1".into(), Outcome::Started)]);
+        }
+        assert_eq!(verified.len(), 1, "verified once for both");
+
+        // Chunk 2 ends the stream on the first device; a forged chunk 2
+        // (the same number, other bytes) ends nothing on the second.
+        let intruder = CommandSigner::new(SigningKey::from_bytes(&[9; 32]));
+        let forged = intruder.sign_chunk(&chunk(2, true));
+        let genuine_end = signer.sign_chunk(&chunk(2, true));
+        let now = at("10:01:02");
+        let finished = first.take("d", &genuine_end, &mut first_player, &mut counters, now);
+        assert_eq!(outcomes(&finished), [("live-1".into(), Outcome::Finished)]);
+        assert!(second
+            .take("d", &forged, &mut second_player, &mut counters, now)
+            .is_empty());
+        assert_eq!(counters.refused.get("bad_signature"), Some(&1));
+        assert_eq!(second_player.playing().unwrap().bulletin, "live-1");
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //!
 //! When a device accepts a command, its link tells the device's fetcher
 //! which files the plan still needs, soonest entry first. The fetcher
-//! downloads each one the device lacks over HTTP (the contract in
+//! downloads each one the device lacks over HTTP or HTTPS (verifying the
+//! server against the provisioned media CA, [`MediaTrust`]; the contract in
 //! `hub_proto::media`: Basic with the device id and broker password, ETag =
 //! quoted hash, single ranges), one at a time per device and at most
 //! [`MediaOptions::downloads`] at a time over all devices sharing the
@@ -41,7 +42,8 @@
 //!   subtitles, and a video's picture at a position (for snapshots).
 //! - `cache`: the device's storage: files by hash within a capacity, eviction, the full-storage fault.
 //! - `pool`: file contents shared by all devices of a process.
-//! - `http`: one GET, ranged or not.
+//! - `http`: one GET, ranged or not, over TCP or TLS.
+//! - `trust`: the provisioned media CA, as TLS client settings.
 //! - `fetcher`: the per-device task: order, retries, verification.
 
 pub mod audio;
@@ -50,6 +52,7 @@ pub(crate) mod fetcher;
 mod http;
 pub mod picture;
 mod pool;
+pub mod trust;
 pub mod video;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -65,6 +68,7 @@ use video::BoardVideo;
 
 use cache::MediaCache;
 pub use pool::ContentPool;
+pub use trust::{MediaTrust, MediaTrustError};
 
 /// Status fault: a full-storage fault lasts; no new file can be stored.
 pub const FAULT_STORAGE_FULL: &str = "storage_full";
@@ -133,6 +137,10 @@ pub struct MediaCounters {
     pub failures: u64,
     /// Files given up on until the next plan.
     pub abandoned: u64,
+    /// Attempts refused because an `https://` media server's certificate
+    /// did not verify against the provisioned CA and the URL's host (or no
+    /// CA was provisioned): each gives the file up (`abandoned`).
+    pub untrusted: u64,
     /// Files with the right size and SHA-256 discarded because they are not
     /// playable Ogg Opus (loudspeakers only); never fetched again.
     pub undecodable: u64,

@@ -86,7 +86,7 @@ pub async fn run(args: SnapshotArgs) -> anyhow::Result<()> {
         args.device,
         credentials.kind.as_str()
     );
-    let config = DeviceConfig::from_credentials(credentials, &provisioning.hub_public_key)?;
+    let config = DeviceConfig::from_provisioning(credentials, &provisioning)?;
     let broker: BrokerAddr = args
         .broker
         .as_deref()

@@ -58,6 +58,17 @@ pub async fn start_with(extra: &str, admin_area: &str) -> ApiHub {
 
 /// [`start_with`], on `clock`.
 pub async fn start_on(extra: &str, admin_area: &str, clock: Clock) -> ApiHub {
+    start_on_broker(extra, admin_area, clock, BrokerChoice::Embedded).await
+}
+
+/// [`start_on`], with `broker`. The configuration is `province.toml` in
+/// the data directory's parent, for a test that restarts the hub.
+pub async fn start_on_broker(
+    extra: &str,
+    admin_area: &str,
+    clock: Clock,
+    broker: BrokerChoice,
+) -> ApiHub {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let mut text = std::fs::read_to_string(fixture("link-province.toml")).unwrap();
     text.push_str(extra);
@@ -78,7 +89,7 @@ pub async fn start_on(extra: &str, admin_area: &str, clock: Clock) -> ApiHub {
         )
         .expect("the first administrator is created");
     }
-    let hub = spawn_hub_with(&config, &data, BrokerChoice::Embedded, clock).await;
+    let hub = spawn_hub_with(&config, &data, broker, clock).await;
     let addr = hub.api_addr;
     let admin = login_at(addr, ADMIN, PASSWORD).await;
     ApiHub {

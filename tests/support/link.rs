@@ -100,9 +100,8 @@ impl TestHub {
     /// on `clock` (default: the hub's).
     pub fn device_on(&self, id: &str, broker: Option<&str>, clock: Option<Clock>) -> DeviceHandle {
         let provisioning = &self.handle.provisioning;
-        let config =
-            DeviceConfig::from_credentials(&self.credentials(id), &provisioning.hub_public_key)
-                .expect("valid credentials");
+        let config = DeviceConfig::from_provisioning(&self.credentials(id), provisioning)
+            .expect("valid credentials");
         let broker = broker
             .unwrap_or(&provisioning.broker)
             .parse()

@@ -4,6 +4,8 @@ pub mod api;
 pub mod browser;
 pub mod http;
 pub mod link;
+pub mod relay;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
 

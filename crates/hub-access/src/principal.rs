@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Role, TokenName, Username};
 
-/// Who answers for an action. Displayed as `user:…`, `token:…` or
-/// `device:…`: distinct across kinds and free of `\0`, so usable in store keys.
+/// Who answers for an action. Displayed as `user:…`, `token:…`, `device:…`
+/// or `hub`: distinct across kinds and free of `\0`, so usable in store keys.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "name")]
 pub enum Subject {
@@ -17,6 +17,9 @@ pub enum Subject {
     /// A machine client holding an API token.
     Token(TokenName),
     Device(DeviceId),
+    /// The hub itself, for what it does on no one's request (ending a live
+    /// emergency whose stream a restart cut). No one logs in as the hub.
+    Hub,
 }
 
 impl fmt::Display for Subject {
@@ -25,6 +28,7 @@ impl fmt::Display for Subject {
             Subject::User(name) => write!(f, "user:{name}"),
             Subject::Token(name) => write!(f, "token:{name}"),
             Subject::Device(id) => write!(f, "device:{id}"),
+            Subject::Hub => f.write_str("hub"),
         }
     }
 }

@@ -6,8 +6,7 @@
 //! that only grows, and an expiry, so a device refuses commands that are
 //! forged, replayed, or stale, whoever published them on the broker.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
@@ -15,8 +14,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use sha2::{Digest, Sha256};
 
+use crate::verified::Verified;
 use crate::{check_version, AiringRef, PlanEntry, Refusal};
 
 /// Signed bytes start with this, so a signature made for anything else never
@@ -237,78 +236,11 @@ fn names(to: &[impl AsRef<str>], device: &str) -> bool {
     to.iter().any(|d| d.as_ref() == device)
 }
 
-/// Commands known to be genuine, shared by guards that run on one CPU.
-///
-/// A real device checks and reads every command on its own processor. A
-/// simulator runs thousands of devices on a few cores, where each of a
-/// commune's devices verifying and parsing the same command again costs more
-/// than the hub's own work. Guards sharing this remember the last payloads
-/// that verified and parsed, by SHA-256 of the hub key and the whole payload,
-/// with the command read from them: a payload differing in one byte, or
-/// another key, is checked anew. Every other check (addressee, sequence,
-/// expiry) stays each guard's own.
-#[derive(Clone)]
-pub struct VerifiedCommands {
-    recent: Arc<Mutex<Recent>>,
-    capacity: usize,
-}
-
-#[derive(Default)]
-struct Recent {
-    known: HashMap<[u8; 32], Arc<Command>>,
-    order: VecDeque<[u8; 32]>,
-}
-
-impl Default for VerifiedCommands {
-    /// Room for a day of commands to a province's communes and then some.
-    fn default() -> Self {
-        Self::remembering(4096)
-    }
-}
-
-impl VerifiedCommands {
-    /// Remembers up to `capacity` commands, forgetting the oldest first.
-    pub fn remembering(capacity: usize) -> Self {
-        Self {
-            recent: Arc::default(),
-            capacity,
-        }
-    }
-
-    fn digest(key: &VerifyingKey, payload: &[u8]) -> [u8; 32] {
-        let mut hash = Sha256::new();
-        hash.update(key.as_bytes());
-        hash.update(payload);
-        hash.finalize().into()
-    }
-
-    fn get(&self, digest: &[u8; 32]) -> Option<Arc<Command>> {
-        let recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
-        recent.known.get(digest).cloned()
-    }
-
-    fn insert(&self, digest: [u8; 32], command: Arc<Command>) {
-        let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
-        if recent.known.insert(digest, command).is_none() {
-            recent.order.push_back(digest);
-            if recent.order.len() > self.capacity {
-                if let Some(oldest) = recent.order.pop_front() {
-                    recent.known.remove(&oldest);
-                }
-            }
-        }
-    }
-
-    /// Commands remembered now.
-    pub fn len(&self) -> usize {
-        let recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
-        recent.order.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
+/// Commands known to be genuine, shared by guards that run on one CPU
+/// (see [`crate::verified`]): a command is remembered with its signature
+/// and whole body, and a guard finding it still checks whom it is for,
+/// its sequence number and its expiry.
+pub type VerifiedCommands = Verified<Command>;
 
 /// A public key as provisioned: standard base64 of its 32 bytes.
 pub fn encode_public_key(key: &VerifyingKey) -> String {

@@ -12,6 +12,7 @@
 //! - [`uplink`]: reports, sealed by each device with its own HMAC key.
 //! - [`media`]: where and how devices fetch media files over HTTP.
 //! - [`live`]: live voice chunks, signed by the hub, checked by loudspeakers.
+//! - [`verified`]: commands and chunks verified once for many simulated devices.
 //! - [`provision`]: what a device is given to join: its credentials and the hub's key.
 //! - [`clock`]: the time base both ends share (real, or a compressed day in tests).
 //!
@@ -25,6 +26,7 @@ pub mod plan;
 pub mod provision;
 pub mod topic;
 pub mod uplink;
+pub mod verified;
 
 pub use clock::Clock;
 pub use downlink::{Command, CommandGuard, CommandSigner, Directive, StopReason, VerifiedCommands};

@@ -13,7 +13,11 @@
 //! A device takes a chunk ([`LiveGuard`]) only if it verifies, belongs to the
 //! stream the device is airing or waiting for now (its plan's live entry)
 //! and comes after the last chunk it took of that stream; a gap in the
-//! numbers is lost audio, skipped over.
+//! numbers is lost audio, skipped over. The guards of a simulated fleet
+//! share their signature checks ([`VerifiedChunks`]), keyed by a chunk's
+//! exact bytes.
+
+use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
@@ -21,6 +25,7 @@ use ed25519_dalek::{Signature, Signer, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::verified::Verified;
 use crate::{check_version, CommandSigner, DecodeError};
 
 /// Signed bytes of a chunk start with this.
@@ -149,7 +154,8 @@ impl LiveRefusal {
 /// A chunk a device took.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Accepted {
-    pub chunk: LiveChunk,
+    /// Shared with the other guards of a fleet that took the same bytes.
+    pub chunk: Arc<LiveChunk>,
     /// Chunks of the stream that never arrived between the previous one
     /// taken and this one: lost audio, skipped.
     pub lost: u64,
@@ -169,11 +175,18 @@ struct OfStream<'a> {
     stream: std::borrow::Cow<'a, str>,
 }
 
+/// Chunks known to be genuine, shared by the guards of a simulated fleet
+/// (see [`crate::verified`]): a chunk is remembered by its exact bytes,
+/// signature included, so a chunk differing in any byte from one that
+/// verified (a forged chunk with the same number) is checked anew.
+pub type VerifiedChunks = Verified<LiveChunk>;
+
 /// A device's side: checks every chunk on its downlink topic.
 pub struct LiveGuard {
     hub_key: VerifyingKey,
     /// The stream of the last chunk taken, and that chunk's number.
     last: Option<(String, u64)>,
+    verified: Option<VerifiedChunks>,
 }
 
 impl LiveGuard {
@@ -181,7 +194,15 @@ impl LiveGuard {
         Self {
             hub_key,
             last: None,
+            verified: None,
         }
+    }
+
+    /// Shares signature checks (and the chunks read) with the other guards
+    /// holding `verified`.
+    pub fn sharing(mut self, verified: VerifiedChunks) -> Self {
+        self.verified = Some(verified);
+        self
     }
 
     /// Checks a chunk, given the stream the device airs or waits for now
@@ -199,6 +220,50 @@ impl LiveGuard {
                 max: MAX_CHUNK_BYTES,
             });
         }
+        let shared = self
+            .verified
+            .as_ref()
+            .map(|verified| (verified, VerifiedChunks::digest(&self.hub_key, payload)));
+        let remembered = shared
+            .as_ref()
+            .and_then(|(verified, digest)| verified.get(digest));
+        let chunk = match remembered {
+            // Verified and read by another guard: whether it is this
+            // device's stream is all that is left before the numbering.
+            Some(known) if listening == Some(known.stream.as_str()) => known,
+            Some(known) => {
+                return Err(LiveRefusal::OutOfStream {
+                    stream: known.stream.clone(),
+                })
+            }
+            None => {
+                let chunk = Arc::new(self.read(payload, listening)?);
+                if let Some((verified, digest)) = shared {
+                    verified.insert(digest, chunk.clone());
+                }
+                chunk
+            }
+        };
+        let lost = match &self.last {
+            Some((stream, last)) if *stream == chunk.stream => {
+                if chunk.seq <= *last {
+                    return Err(LiveRefusal::Replayed {
+                        seq: chunk.seq,
+                        last: *last,
+                    });
+                }
+                chunk.seq - last - 1
+            }
+            // Joining a stream under way: nothing before was meant for it.
+            _ => 0,
+        };
+        self.last = Some((chunk.stream.clone(), chunk.seq));
+        Ok(Accepted { chunk, lost })
+    }
+
+    /// Reads a payload no guard has checked: the chunk, if it is of the
+    /// stream `listening` and its signature verifies.
+    fn read(&self, payload: &[u8], listening: Option<&str>) -> Result<LiveChunk, LiveRefusal> {
         let envelope: Envelope = serde_json::from_slice(payload).map_err(LiveRefusal::Malformed)?;
         let body = envelope.body.get().as_bytes();
         check_version(body)?;
@@ -216,22 +281,7 @@ impl LiveGuard {
         self.hub_key
             .verify(&signed_bytes(body), &signature)
             .map_err(|_| LiveRefusal::BadSignature)?;
-        let chunk: LiveChunk = serde_json::from_slice(body).map_err(LiveRefusal::Malformed)?;
-        let lost = match &self.last {
-            Some((stream, last)) if *stream == chunk.stream => {
-                if chunk.seq <= *last {
-                    return Err(LiveRefusal::Replayed {
-                        seq: chunk.seq,
-                        last: *last,
-                    });
-                }
-                chunk.seq - last - 1
-            }
-            // Joining a stream under way: nothing before was meant for it.
-            _ => 0,
-        };
-        self.last = Some((chunk.stream.clone(), chunk.seq));
-        Ok(Accepted { chunk, lost })
+        serde_json::from_slice(body).map_err(LiveRefusal::Malformed)
     }
 }
 
@@ -287,7 +337,7 @@ mod tests {
         let fourth = guard
             .check(&signer.sign_chunk(&chunk(4)), Some(STREAM))
             .unwrap();
-        assert_eq!(fourth.chunk, chunk(4));
+        assert_eq!(*fourth.chunk, chunk(4));
         assert_eq!(fourth.lost, 2, "chunks 2 and 3 were lost");
     }
 
@@ -384,5 +434,64 @@ mod tests {
             "malformed"
         );
         assert!(!is_chunk(br#"{"sig":"x","body":{}}"#));
+    }
+
+    #[test]
+    fn guards_sharing_checks_still_refuse_what_was_not_verified() {
+        let (signer, first) = setup();
+        let verified = VerifiedChunks::default();
+        let mut first = first.sharing(verified.clone());
+        let mut second = LiveGuard::new(signer.verifying_key()).sharing(verified.clone());
+        let wire = signer.sign_chunk(&chunk(7));
+        assert_eq!(*first.check(&wire, Some(STREAM)).unwrap().chunk, chunk(7));
+        assert_eq!(verified.len(), 1);
+        assert_eq!(*second.check(&wire, Some(STREAM)).unwrap().chunk, chunk(7));
+        assert_eq!(
+            verified.len(),
+            1,
+            "the second guard used the first one's check"
+        );
+
+        // A forged chunk numbered as the verified one: other bytes, checked anew.
+        let mut forged_body = chunk(8);
+        forged_body.packets = vec![vec![0xf8, 0xde, 0xad]];
+        let mut third = LiveGuard::new(signer.verifying_key()).sharing(verified.clone());
+        let genuine_eighth = signer.sign_chunk(&chunk(8));
+        assert!(first.check(&genuine_eighth, Some(STREAM)).is_ok());
+        let intruder = CommandSigner::new(SigningKey::generate(&mut OsRng));
+        let forged = intruder.sign_chunk(&forged_body);
+        assert_eq!(
+            third.check(&forged, Some(STREAM)).unwrap_err().code(),
+            "bad_signature"
+        );
+        // The genuine signature over other bytes of the same number.
+        let tampered = String::from_utf8(genuine_eighth.clone())
+            .unwrap()
+            .replace("+P/+", "+P/9");
+        assert_ne!(tampered.as_bytes(), genuine_eighth.as_slice());
+        assert_eq!(
+            third
+                .check(tampered.as_bytes(), Some(STREAM))
+                .unwrap_err()
+                .code(),
+            "bad_signature"
+        );
+        // Each guard keeps its own stream and numbering.
+        assert_eq!(
+            second.check(&wire, Some(STREAM)).unwrap_err().code(),
+            "replayed"
+        );
+        assert_eq!(
+            third.check(&wire, Some("emergency-7")).unwrap_err().code(),
+            "out_of_stream"
+        );
+        assert!(third.check(&genuine_eighth, Some(STREAM)).is_ok());
+        // Another hub's key does not find the first key's entries.
+        let mut fooled = LiveGuard::new(intruder.verifying_key()).sharing(verified.clone());
+        assert_eq!(
+            fooled.check(&wire, Some(STREAM)).unwrap_err().code(),
+            "bad_signature"
+        );
+        assert_eq!(verified.len(), 2, "only what verified is remembered");
     }
 }

@@ -211,6 +211,17 @@ pub struct ServeArgs {
     /// Listen address of the media server; overrides link.media_listen.
     #[arg(long)]
     pub media_listen: Option<std::net::SocketAddr>,
+    /// Serve media over HTTPS with this PEM certificate chain; overrides
+    /// link.media_tls.cert (and HUB_MEDIA_TLS_CERT).
+    #[arg(long)]
+    pub media_tls_cert: Option<PathBuf>,
+    /// The PEM private key of --media-tls-cert; overrides link.media_tls.key.
+    #[arg(long)]
+    pub media_tls_key: Option<PathBuf>,
+    /// The CA (PEM) devices are told to trust for media; overrides
+    /// link.media_tls.ca.
+    #[arg(long)]
+    pub media_tls_ca: Option<PathBuf>,
     /// Listen address of the people's API; overrides api.listen.
     #[arg(long)]
     pub api_listen: Option<std::net::SocketAddr>,
@@ -452,7 +463,10 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
                 &secrets,
                 loaded.link.broker_url(loaded.link.mqtt_listen),
                 identity.public_key_text(),
-            );
+            )
+            .with_media_ca(crate::media::tls::provisioned_ca(
+                loaded.link.media_tls.as_ref(),
+            )?);
             crate::serve::write_secret_file(&path, &file.to_json())?;
             writeln!(
                 out,

@@ -23,7 +23,8 @@ use serde::Deserialize;
 use crate::api::settings::{ApiSettings, CapSettings, ENV_API_LISTEN};
 use crate::backup_schedule::BackupSettings;
 use crate::link::settings::{
-    LinkSettings, ENV_MEDIA_LISTEN, ENV_MQTT_LISTEN, ENV_PUBLIC_MEDIA_URL,
+    LinkSettings, MediaTls, ENV_MEDIA_LISTEN, ENV_MEDIA_TLS_CA, ENV_MEDIA_TLS_CERT,
+    ENV_MEDIA_TLS_KEY, ENV_MQTT_LISTEN, ENV_PUBLIC_MEDIA_URL,
 };
 use crate::logging::LogSettings;
 use crate::media::{AudioInput, AudioJob, VisualJob};
@@ -320,6 +321,22 @@ impl HubConfig {
         if let Some(url) = env(ENV_PUBLIC_MEDIA_URL) {
             config.link.public_media_url = Some(url.to_string_lossy().into_owned());
         }
+        // The file's certificate paths are relative to the file; the
+        // environment's to the working directory, as data_dir's.
+        let base = path.parent().unwrap_or(Path::new("."));
+        let file_tls = config
+            .link
+            .media_tls
+            .take()
+            .map(|tls| tls.relative_to(base));
+        config.link.media_tls = MediaTls::overridden(
+            file_tls,
+            env(ENV_MEDIA_TLS_CERT).map(PathBuf::from),
+            env(ENV_MEDIA_TLS_KEY).map(PathBuf::from),
+            env(ENV_MEDIA_TLS_CA).map(PathBuf::from),
+            [ENV_MEDIA_TLS_CERT, ENV_MEDIA_TLS_KEY],
+        )
+        .map_err(|reason| ConfigError::invalid(path, "link.media_tls", reason))?;
         Ok(config)
     }
 
@@ -917,5 +934,39 @@ height = 10
         .unwrap()
         .to_string();
         assert!(err.contains("HUB_MEDIA_LISTEN"), "{err}");
+    }
+
+    #[test]
+    fn media_certificates_are_found_beside_the_file_or_where_the_environment_says() {
+        let (dir, path) = write(&format!(
+            "{MINIMAL}\n[link]\nmedia_tls = {{ cert = \"tls/media.pem\", key = \"tls/media.key\" }}\n"
+        ));
+        let tls = HubConfig::load_with_env(&path, |_| None)
+            .unwrap()
+            .link
+            .media_tls
+            .unwrap();
+        assert_eq!(tls.cert, dir.path().join("tls/media.pem"));
+        assert_eq!(tls.key, dir.path().join("tls/media.key"));
+        let tls = HubConfig::load_with_env(&path, |name| {
+            (name == ENV_MEDIA_TLS_CA).then(|| "ca.pem".into())
+        })
+        .unwrap()
+        .link
+        .media_tls
+        .unwrap();
+        assert_eq!(tls.ca, Some(PathBuf::from("ca.pem")));
+
+        let (_dir, plain) = write(MINIMAL);
+        let err = HubConfig::load_with_env(&plain, |name| {
+            (name == ENV_MEDIA_TLS_CERT).then(|| "media.pem".into())
+        })
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(
+            err.contains("link.media_tls") && err.contains("HUB_MEDIA_TLS_KEY"),
+            "{err}"
+        );
     }
 }

@@ -1,12 +1,18 @@
 //! Serving an axum router on a listener until cancelled, then letting
 //! requests in progress finish for a few seconds: the media server and the
-//! people's API both run this way.
+//! people's API both run this way, over plain HTTP or (the media server
+//! with `link.media_tls`) HTTPS ([`tls`]).
+
+mod tls;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use tokio_rustls::rustls::ServerConfig;
 use tokio_util::sync::CancellationToken;
 
 /// How long requests in progress may go on after the hub is stopped.
@@ -17,6 +23,18 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// connects past it are dropped and each retried only after the kernel's
 /// one-second SYN timeout.
 const ACCEPT_BACKLOG: u32 = 4096;
+
+/// A listening socket on `listen`, with room for a burst of connections.
+fn bind(listen: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if listen.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(listen)?;
+    socket.listen(ACCEPT_BACKLOG)
+}
 
 /// A running HTTP server.
 pub struct HttpServer {
@@ -35,14 +53,7 @@ impl HttpServer {
         app: Router,
         cancel: CancellationToken,
     ) -> std::io::Result<Self> {
-        let socket = if listen.is_ipv4() {
-            tokio::net::TcpSocket::new_v4()?
-        } else {
-            tokio::net::TcpSocket::new_v6()?
-        };
-        socket.set_reuseaddr(true)?;
-        socket.bind(listen)?;
-        let listener = socket.listen(ACCEPT_BACKLOG)?;
+        let listener = bind(listen)?;
         let addr = listener.local_addr()?;
         let stop = cancel.clone();
         let task = tokio::spawn(async move {
@@ -56,6 +67,30 @@ impl HttpServer {
             }
         });
         tracing::info!(%addr, "{name} listening");
+        Ok(Self {
+            addr,
+            name,
+            cancel,
+            task,
+        })
+    }
+
+    /// As [`HttpServer::start`], over TLS with `config` (HTTP/1.1 only).
+    pub async fn start_tls(
+        name: &'static str,
+        listen: SocketAddr,
+        app: Router,
+        config: Arc<ServerConfig>,
+        cancel: CancellationToken,
+    ) -> std::io::Result<Self> {
+        let listener = bind(listen)?;
+        let addr = listener.local_addr()?;
+        let stop = cancel.clone();
+        let task = tokio::spawn(async move {
+            tls::serve(listener, app, config, stop).await;
+            tracing::info!(%addr, "{name} stopped");
+        });
+        tracing::info!(%addr, "{name} listening (HTTPS)");
         Ok(Self {
             addr,
             name,

@@ -11,6 +11,7 @@ use hub_proto::Clock;
 
 use crate::cli::ServeArgs;
 use crate::config;
+use crate::link::settings::MediaTls;
 use crate::link::{self, BrokerChoice, ServeOptions};
 
 pub async fn serve(args: ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -21,6 +22,14 @@ pub async fn serve(args: ServeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     if let Some(listen) = args.media_listen {
         loaded.link.media_listen = listen;
     }
+    loaded.link.media_tls = MediaTls::overridden(
+        loaded.link.media_tls.take(),
+        args.media_tls_cert,
+        args.media_tls_key,
+        args.media_tls_ca,
+        ["--media-tls-cert", "--media-tls-key"],
+    )
+    .map_err(anyhow::Error::msg)?;
     if let Some(listen) = args.api_listen {
         loaded.api.listen = listen;
     }

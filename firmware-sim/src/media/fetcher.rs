@@ -26,6 +26,7 @@ use tracing::{debug, info, warn};
 use super::http::{GetError, Http, Transfer};
 use super::picture::{check_board_file, BoardFile};
 use super::{MediaOptions, Storage};
+use crate::link::DeviceConfig;
 
 /// The files the plan still needs, soonest entry first, each once.
 pub(crate) type Wants = Vec<MediaRef>;
@@ -83,23 +84,28 @@ enum Fetched {
 }
 
 impl Fetcher {
-    /// `check_audio`: keep only files that are playable Ogg Opus (as a
-    /// loudspeaker does), else only pictures that decode and MP4 videos (as
-    /// a board does), when [`MediaOptions::check_audio`] allows.
+    /// The fetcher of `device`, with its credentials and provisioned media
+    /// CA. A loudspeaker keeps only files that are playable Ogg Opus, a
+    /// board only pictures that decode and MP4 videos, when
+    /// [`MediaOptions::check_audio`] allows.
     pub fn new(
-        device: &str,
-        password: &str,
+        device: &DeviceConfig,
         options: MediaOptions,
         storage: Storage,
         wants: watch::Receiver<Wants>,
         offline: watch::Receiver<Instant>,
-        check_audio: bool,
     ) -> Self {
+        let loudspeaker = device.kind == hub_proto::Kind::Loudspeaker;
         Self {
-            check_audio: check_audio && options.check_audio,
-            check_board: !check_audio && options.check_audio,
-            device: device.to_string(),
-            http: Http::new(device, password, options.timeout),
+            check_audio: loudspeaker && options.check_audio,
+            check_board: !loudspeaker && options.check_audio,
+            device: device.id.clone(),
+            http: Http::new(
+                &device.id,
+                &device.mqtt_password,
+                device.media_trust.clone(),
+                options.timeout,
+            ),
             options,
             storage,
             wants,
@@ -192,6 +198,9 @@ impl Fetcher {
                     Failure::Mismatch(_) | Failure::Get(GetError::TooLong(_))
                 ) {
                     media.counters.mismatches += 1;
+                }
+                if matches!(failure, Failure::Get(GetError::Untrusted(_))) {
+                    media.counters.untrusted += 1;
                 }
             }
             debug!(device = %self.device, file = %file.sha256, attempt, %failure, "download failed");

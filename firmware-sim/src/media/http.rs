@@ -6,6 +6,12 @@
 //! [`Transfer`], which outlives the request: a cut download keeps its bytes
 //! and the next GET asks for the rest (`Range: bytes=N-`, with `If-Range`
 //! naming the file, so a server holding something else answers in full).
+//!
+//! An `https://` URL is fetched over TLS, the server's certificate checked
+//! against the CA the device was provisioned with ([`MediaTrust`]) and the
+//! URL's host; a server that does not verify, or an `https://` URL on a
+//! device provisioned with no CA, is a final refusal
+//! ([`GetError::Untrusted`]), never a fall-back to plain HTTP.
 
 use std::time::Duration;
 
@@ -17,9 +23,14 @@ use hyper::body::Bytes;
 use hyper::header::{HeaderValue, AUTHORIZATION, CONNECTION, CONTENT_RANGE, HOST, IF_RANGE, RANGE};
 use hyper::{Request, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::ServerName;
+
+use super::trust::MediaTrust;
 
 /// What has arrived of one file so far, across requests.
 #[derive(Debug, Default)]
@@ -59,6 +70,10 @@ pub(crate) enum GetError {
     /// A 206 that does not continue from what the device holds.
     #[error("a partial answer for the wrong range: {0:?}")]
     WrongRange(String),
+    /// An `https://` server whose certificate does not verify against the
+    /// provisioned CA and the URL's host, or no CA to verify it with.
+    #[error("the media server is not trusted: {0}")]
+    Untrusted(String),
     /// More bytes than the plan's size.
     #[error("the file is longer than the {0} bytes the plan gives")]
     TooLong(u64),
@@ -74,27 +89,39 @@ pub(crate) enum GetError {
 impl GetError {
     /// Whether trying again can bring the file.
     pub fn is_final(&self) -> bool {
-        matches!(self, Self::Url { .. } | Self::Refused(_))
+        matches!(
+            self,
+            Self::Url { .. } | Self::Refused(_) | Self::Untrusted(_)
+        )
     }
 }
 
-/// How one device fetches: its credentials and patience.
+/// A connection to the media server, plain or TLS.
+trait Connection: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Connection for T {}
+
+/// How one device fetches: its credentials, whom it trusts, its patience.
 #[derive(Debug)]
 pub(crate) struct Http {
     authorization: HeaderValue,
+    /// The provisioned media CA, for `https://` URLs.
+    trust: Option<MediaTrust>,
     /// For connecting, for the answer, and between two pieces of the body.
     timeout: Duration,
 }
 
 impl Http {
-    /// HTTP Basic with the device's id and broker password.
-    pub fn new(device: &str, password: &str, timeout: Duration) -> Self {
+    /// HTTP Basic with the device's id and broker password; `https://`
+    /// servers verified with `trust`.
+    pub fn new(device: &str, password: &str, trust: Option<MediaTrust>, timeout: Duration) -> Self {
         let token = BASE64.encode(format!("{device}:{password}"));
         let mut authorization = HeaderValue::from_str(&format!("Basic {token}"))
             .unwrap_or_else(|_| unreachable!("base64 is a valid header value"));
         authorization.set_sensitive(true);
         Self {
             authorization,
+            trust,
             timeout,
         }
     }
@@ -112,10 +139,27 @@ impl Http {
         mut progress: impl FnMut(&mut Transfer) -> Result<(), E>,
     ) -> Result<(), E> {
         let target = Target::parse(&file.url)?;
+        // Refused before any connection: no CA, no HTTPS.
+        let trust = match (target.tls, &self.trust) {
+            (false, _) => None,
+            (true, Some(trust)) => Some(trust),
+            (true, None) => {
+                return Err(GetError::Untrusted(
+                    "an https:// URL, and the provisioning file gave no media CA to verify \
+                     the server with"
+                        .into(),
+                )
+                .into())
+            }
+        };
         let stream = self
             .patiently(TcpStream::connect((target.host.as_str(), target.port)))
             .await?
             .map_err(GetError::from)?;
+        let stream: Box<dyn Connection> = match trust {
+            None => Box::new(stream),
+            Some(trust) => Box::new(self.secure(trust, &target, stream).await?),
+        };
         let (mut sender, connection) = self
             .patiently(hyper::client::conn::http1::handshake(TokioIo::new(stream)))
             .await?
@@ -185,6 +229,28 @@ impl Http {
         Ok(())
     }
 
+    /// The TLS handshake over `stream`, the server verified against
+    /// `trust` and the URL's host.
+    async fn secure(
+        &self,
+        trust: &MediaTrust,
+        target: &Target,
+        stream: TcpStream,
+    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, GetError> {
+        let name = ServerName::try_from(target.host.clone()).map_err(|_| {
+            GetError::Untrusted(format!(
+                "{:?} is neither a DNS name nor an IP address a certificate can name",
+                target.host
+            ))
+        })?;
+        self.patiently(trust.connector().connect(name, stream))
+            .await?
+            .map_err(|error| match refused_certificate(&error) {
+                Some(why) => GetError::Untrusted(why),
+                None => GetError::Connect(error),
+            })
+    }
+
     async fn patiently<T>(
         &self,
         work: impl std::future::Future<Output = T>,
@@ -195,9 +261,23 @@ impl Http {
     }
 }
 
+/// Why the handshake's failure means the server is not the one the device
+/// trusts (rather than a broken link, worth trying again).
+fn refused_certificate(error: &std::io::Error) -> Option<String> {
+    match error.get_ref()?.downcast_ref::<rustls::Error>()? {
+        rustls::Error::InvalidCertificate(why) => {
+            Some(format!("its certificate does not verify: {why:?}"))
+        }
+        rustls::Error::NoCertificatesPresented => Some("it presented no certificate".into()),
+        _ => None,
+    }
+}
+
 /// Where a media URL points.
 #[derive(Debug, PartialEq, Eq)]
 struct Target {
+    /// `https://`: over TLS.
+    tls: bool,
     /// For the Host header.
     authority: String,
     /// Without IPv6 brackets, for connecting.
@@ -213,19 +293,22 @@ impl Target {
             why,
         };
         let uri: Uri = url.parse().map_err(|_| refuse("not a URL"))?;
-        if uri.scheme_str() != Some("http") {
-            return Err(refuse("only http:// is supported"));
-        }
+        let tls = match uri.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
+            _ => return Err(refuse("only http:// and https:// are supported")),
+        };
         let authority = uri.authority().ok_or_else(|| refuse("no host"))?;
         let host = authority.host();
         Ok(Self {
+            tls,
             authority: authority.as_str().to_string(),
             host: host
                 .strip_prefix('[')
                 .and_then(|h| h.strip_suffix(']'))
                 .unwrap_or(host)
                 .to_string(),
-            port: authority.port_u16().unwrap_or(80),
+            port: authority.port_u16().unwrap_or(if tls { 443 } else { 80 }),
             path: uri
                 .path_and_query()
                 .map_or("/", |path| path.as_str())
@@ -266,6 +349,7 @@ mod tests {
         assert_eq!(
             target,
             Target {
+                tls: false,
                 authority: "[::1]:8080".into(),
                 host: "::1".into(),
                 port: 8080,
@@ -273,7 +357,10 @@ mod tests {
             }
         );
         assert_eq!(Target::parse("http://hub/m").unwrap().port, 80);
-        for bad in ["https://hub/m", "/media/v1/ab", "not a url"] {
+        let secure = Target::parse("https://media.example/m").unwrap();
+        assert_eq!((secure.tls, secure.port), (true, 443));
+        assert_eq!(Target::parse("https://10.0.0.1:8443/m").unwrap().port, 8443);
+        for bad in ["ftp://hub/m", "/media/v1/ab", "not a url"] {
             let error = Target::parse(bad).unwrap_err();
             assert!(error.is_final(), "{bad}: {error}");
         }
@@ -291,9 +378,28 @@ mod tests {
 
     #[test]
     fn the_device_authenticates_with_basic() {
-        let http = Http::new("24611-LS-01", "pw", Duration::from_secs(1));
+        let http = Http::new("24611-LS-01", "pw", None, Duration::from_secs(1));
         let expected = format!("Basic {}", BASE64.encode("24611-LS-01:pw"));
         assert_eq!(http.authorization, expected.as_str());
         assert!(http.authorization.is_sensitive());
+    }
+
+    #[tokio::test]
+    async fn an_https_url_without_a_provisioned_ca_is_refused_for_good() {
+        let http = Http::new("24611-LS-01", "pw", None, Duration::from_secs(1));
+        let file = MediaRef {
+            sha256: "0".repeat(64),
+            size: 1,
+            url: "https://127.0.0.1:9/media/v1/x".into(),
+            chunks: vec![],
+            head: None,
+        };
+        let error = http
+            .get::<GetError>(&file, &mut Transfer::default(), None, |_| Ok(()))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, GetError::Untrusted(_)), "{error}");
+        assert!(error.is_final());
+        assert!(error.to_string().contains("no media CA"), "{error}");
     }
 }

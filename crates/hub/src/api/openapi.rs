@@ -29,7 +29,7 @@ use super::handlers::{
         bulletins::deliveries, bulletins::submit, bulletins::approve, bulletins::reject,
         bulletins::cancel,
         communes::programme, communes::reorder, communes::opt_in, communes::opt_out,
-        emergencies::trigger, emergencies::stop, emergencies::correct, live::stream,
+        emergencies::trigger, emergencies::stop, emergencies::correct, live::stream, live::reattach,
         cap::ingest,
         audit::query,
         reports::get,

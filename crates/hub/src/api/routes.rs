@@ -118,6 +118,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         ),
         at("post", "/api/v1/emergencies", post(emergencies::trigger)),
         at("get", "/api/v1/emergencies/live", get(live::stream)),
+        at("get", "/api/v1/emergencies/live/{id}", get(live::reattach)),
         at(
             "post",
             "/api/v1/emergencies/{id}/stop",

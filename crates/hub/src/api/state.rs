@@ -31,15 +31,22 @@ pub struct ApiContext {
     /// hub's public key.
     pub broker_url: String,
     pub hub_public_key: String,
+    /// The CA of the media server's certificate (PEM), with HTTPS media.
+    pub media_ca: Option<String>,
     /// The boards' resolution: uploaded pictures are fitted to it.
     pub board: hub_media::BoardSize,
     /// The hub's clock: sessions, audit entries and bulletins share one time.
     pub clock: Clock,
+    /// The province's time zone (`timezone` in the configuration): the web
+    /// console shows and reads local times in it.
+    pub tz: chrono_tz::Tz,
     pub throttle: Mutex<LoginThrottle>,
     /// When devices and communes raise alarms.
     pub health: HealthSettings,
     /// Account and token writes check, then write: one at a time.
     pub account_writes: tokio::sync::Mutex<()>,
+    /// Live streams under way, which their operator may reattach to.
+    pub live: crate::live::LiveStreams,
 }
 
 impl ApiContext {

@@ -20,7 +20,7 @@ use super::area_tree;
 use super::form::{Fields, Submitted};
 use super::i18n::{self, Lang, CATEGORIES};
 use super::layout::{self, action_button, csrf_field, page, Chrome, Flash};
-use super::local_time;
+use super::local_time::LocalTime;
 use super::session::Person;
 use super::upload;
 use crate::api::auth::Caller;
@@ -61,6 +61,7 @@ pub async fn list(State(state): State<ApiState>, person: Person, Flash(flash): F
         Err(error) => return layout::failure(person.lang, Some(&person), &error),
     };
     let (lang, t) = (person.lang, person.lang.texts());
+    let local = LocalTime::of(&state);
     let body = html! {
         @if views.is_empty() { p { (t.no_bulletins) } } @else {
             table {
@@ -72,7 +73,7 @@ pub async fn list(State(state): State<ApiState>, person: Person, Flash(flash): F
                             td { a href={ "/console/bulletins/" (b.id) } data-test={ "bulletin-" (b.id) } { (b.title) } }
                             td { (i18n::class(lang, b.class)) }
                             td { (i18n::state(lang, b.state)) }
-                            td { (local_time::show(b.validity.not_before)) " – " (local_time::show(b.validity.expires)) }
+                            td { (local.show(b.validity.not_before)) " – " (local.show(b.validity.expires)) }
                         }
                     }
                 }
@@ -104,6 +105,7 @@ struct Compose {
 impl Compose {
     fn defaults(state: &ApiState, person: &Person) -> Compose {
         let now = state.now();
+        let local = LocalTime::of(state);
         let level = state
             .tree
             .get(&person.caller.principal.area)
@@ -116,8 +118,8 @@ impl Compose {
             class: api_name(&PriorityClass::Priority),
             language: "vi".into(),
             targets: Vec::new(),
-            valid_from: local_time::input_value(now),
-            valid_until: local_time::input_value(now + TimeDelta::days(7)),
+            valid_from: local.input_value(now),
+            valid_until: local.input_value(now + TimeDelta::days(7)),
             recurrence: String::new(),
             recurrence_days: "7".into(),
             board_secs: "30".into(),
@@ -152,10 +154,10 @@ impl Compose {
         }
     }
 
-    /// The API request this form describes.
-    fn request(&self) -> Result<BulletinRequest, ApiError> {
-        let not_before = local_time::parse(self.valid_from.trim(), "valid_from")?;
-        let expires = local_time::parse(self.valid_until.trim(), "valid_until")?;
+    /// The API request this form describes, its times read in `local`.
+    fn request(&self, local: LocalTime) -> Result<BulletinRequest, ApiError> {
+        let not_before = local.parse(self.valid_from.trim(), "valid_from")?;
+        let expires = local.parse(self.valid_until.trim(), "valid_until")?;
         let recurrence = self.recurrence()?;
         let text = self.text.trim();
         let audio = if !self.audio_sha256.is_empty() {
@@ -334,7 +336,7 @@ async fn create_draft(
     if let Some(file) = fields.file("image") {
         compose.image_sha256 = upload::image(state, person, file, "image").await?;
     }
-    let request = compose.request()?;
+    let request = compose.request(LocalTime::of(state))?;
     let (_, view) = api::create(State(state.clone()), person.caller(), Body(request)).await?;
     Ok(view.0)
 }
@@ -356,7 +358,7 @@ pub async fn detail(
     Flash(flash): Flash,
 ) -> Response {
     match load(&state, person.caller(), &id).await {
-        Ok(view) => detail_page(&person, &view, flash, None),
+        Ok(view) => detail_page(&person, LocalTime::of(&state), &view, flash, None),
         Err(error) => layout::failure(person.lang, Some(&person), &error),
     }
 }
@@ -364,6 +366,7 @@ pub async fn detail(
 /// A bulletin's page: facts, previews, and what the person may do with it.
 pub fn detail_page(
     person: &Person,
+    local: LocalTime,
     view: &BulletinView,
     flash: Option<&'static str>,
     error: Option<&ApiError>,
@@ -382,7 +385,7 @@ pub fn detail_page(
             p { (t.priority) ": " (i18n::class(lang, b.class)) " · " (t.category) ": " (i18n::category(lang, b.category)) }
             p { (t.level) ": " (level_name(lang, b.level)) " · " (b.issuer) }
             p { (t.targets) ": " @for target in &b.targets { span.tag { (target) } " " } }
-            p { (t.validity) ": " (local_time::show(b.validity.not_before)) " – " (local_time::show(b.validity.expires)) }
+            p { (t.validity) ": " (local.show(b.validity.not_before)) " – " (local.show(b.validity.expires)) }
             @if let Some(author) = &view.author { p { (t.author) ": " (author) } }
         }
         @for (i, variant) in b.variants.iter().enumerate() { (variant_previews(lang, &b.id, i, variant)) }
@@ -439,7 +442,7 @@ pub async fn submit(
         ))
         .into_response(),
         Err(error) => match load(&state, person.caller(), &id).await {
-            Ok(view) => detail_page(&person, &view, None, Some(&error)),
+            Ok(view) => detail_page(&person, LocalTime::of(&state), &view, None, Some(&error)),
             Err(_) => layout::failure(person.lang, Some(&person), &error),
         },
     }

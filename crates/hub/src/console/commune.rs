@@ -1,29 +1,32 @@
-//! A commune chair's screen: today's and this week's programme, grouped
-//! into the windows it airs in; the order of colliding priority bulletins
-//! (moved up and down); the normal bulletins offered to the commune, opted
-//! in or out; and what the commune's devices aired.
+//! A commune chair's screen: today's and this week's programme, one table
+//! per device kind (loudspeakers first: their order is what the chair
+//! decides), grouped into the windows it airs in; the order of colliding
+//! priority bulletins (moved up and down); the normal bulletins offered to
+//! the commune, opted in or out; and what the commune's devices aired
+//! today, from their proof of play (the receipts the reports count).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, TimeDelta, Utc};
-use hub_core::{AreaCode, BulletinState, DeliveryState, PlanItem, PriorityClass};
+use hub_core::{AreaCode, BulletinState, DeliveryState, DeviceKind, PriorityClass};
 use maud::{html, Markup};
 use serde_json::json;
 
 use super::form::Submitted;
 use super::i18n::{self, Lang};
 use super::layout::{self, action_button, page, Chrome, Flash};
-use super::local_time;
+use super::local_time::LocalTime;
 use super::session::Person;
 use crate::api::error::ApiError;
 use crate::api::extract::{parse_json, Body, Query};
 use crate::api::handlers::communes::{
-    self as api, BulletinLine, OptInRequest, OrderRequest, ProgrammeQuery, ProgrammeView,
+    self as api, BulletinLine, DayView, OptInRequest, OrderRequest, ProgrammeQuery, ProgrammeView,
 };
-use crate::api::handlers::devices::{self, DeviceQuery};
+use crate::api::handlers::reports::proof_of_play;
 use crate::api::state::ApiState;
+use crate::reports::segments;
 
 /// Airings further apart than this are in different windows.
 const WINDOW_GAP: TimeDelta = TimeDelta::minutes(30);
@@ -34,6 +37,17 @@ struct Slot<'a> {
     end: DateTime<Utc>,
     line: Option<&'a BulletinLine>,
     bulletin: String,
+}
+
+/// What a device aired today: one stretch of playing.
+struct Aired {
+    device: String,
+    device_name: String,
+    start: DateTime<Utc>,
+    end: Option<DateTime<Utc>>,
+    /// How it ended: `finished`, `preempted`, `stopped`, `failed`, or
+    /// `started` while it plays.
+    outcome: DeliveryState,
 }
 
 /// The commune's programme for a week from today.
@@ -75,60 +89,76 @@ pub async fn show(
 ) -> Response {
     match programme(&state, &person, &code).await {
         Ok(view) => {
-            let aired = aired(&state, &person, &view).await;
-            render(&person, &view, &aired, flash, None)
+            let local = LocalTime::of(&state);
+            let aired = aired_today(&state, &person, &view, local).await;
+            render(&person, local, &view, &aired, flash, None)
         }
         Err(error) => layout::failure(person.lang, Some(&person), &error),
     }
 }
 
-/// What the commune's devices aired (started or finished), newest first:
-/// (when, bulletin, device). Empty for someone who may not see device health.
-async fn aired(
+/// What the commune's devices aired today, by bulletin (the most recently
+/// aired first, each newest first), from their proof of play. Empty for
+/// someone who may not read the commune's reports.
+async fn aired_today(
     state: &ApiState,
     person: &Person,
     view: &ProgrammeView,
-) -> Vec<(DateTime<Utc>, String, String)> {
-    let Ok(area) = AreaCode::parse(&view.commune) else {
+    local: LocalTime,
+) -> Vec<(String, Vec<Aired>)> {
+    let Ok(commune) = AreaCode::parse(&view.commune) else {
         return Vec::new();
     };
-    let query = DeviceQuery { area: Some(area) };
-    let Ok(listed) = devices::list(State(state.clone()), person.caller(), Query(query)).await
-    else {
-        return Vec::new();
+    let now = state.now();
+    let (_, midnight, _) = local.day_of(now);
+    let proof = match proof_of_play(state, &person.caller, &commune, midnight, now).await {
+        Ok(proof) => proof,
+        Err(error) => {
+            tracing::debug!(message = %error.body.message, "no proof of play for the commune page");
+            return Vec::new();
+        }
     };
-    let mut aired = Vec::new();
-    for device in listed.0 {
-        let Ok(detail) = devices::detail(
-            State(state.clone()),
-            person.caller(),
-            Path(device.id.clone()),
-        )
-        .await
-        else {
-            continue;
-        };
-        for delivery in &detail.0.deliveries {
-            if matches!(
-                delivery.state,
-                DeliveryState::Started | DeliveryState::Finished
-            ) {
-                aired.push((
-                    delivery.at,
-                    delivery.airing.bulletin.to_string(),
-                    device.name.clone(),
-                ));
-            }
+    let name = |id: &hub_core::DeviceId| {
+        proof
+            .devices
+            .iter()
+            .find(|d| &d.id == id)
+            .map_or_else(|| id.to_string(), |d| d.name.clone())
+    };
+    let mut by_bulletin: BTreeMap<String, Vec<Aired>> = BTreeMap::new();
+    for (device, stretches) in segments(&proof.receipts) {
+        for segment in stretches {
+            let Some(start) = segment.start.filter(|start| *start >= midnight) else {
+                continue;
+            };
+            by_bulletin
+                .entry(segment.airing.bulletin.to_string())
+                .or_default()
+                .push(Aired {
+                    device: device.to_string(),
+                    device_name: name(device),
+                    start,
+                    end: segment.end,
+                    outcome: segment.outcome,
+                });
         }
     }
-    aired.sort_by_key(|a| std::cmp::Reverse(a.0));
+    let mut aired: Vec<(String, Vec<Aired>)> = by_bulletin.into_iter().collect();
+    for (_, rows) in &mut aired {
+        rows.sort_by_key(|row| std::cmp::Reverse(row.start));
+    }
+    aired.sort_by_key(|(_, rows)| std::cmp::Reverse(rows.first().map(|row| row.start)));
     aired
 }
 
-/// A day's airings on every device of the commune, once each, in time order.
-fn slots<'a>(view: &'a ProgrammeView, plans: impl Iterator<Item = &'a PlanItem>) -> Vec<Slot<'a>> {
+/// A day's airings on the commune's devices of `kind`, once each, in time order.
+fn slots<'a>(view: &'a ProgrammeView, day: &'a DayView, kind: DeviceKind) -> Vec<Slot<'a>> {
     let mut seen = BTreeSet::new();
-    let mut slots: Vec<Slot> = plans
+    let mut slots: Vec<Slot> = day
+        .devices
+        .iter()
+        .filter(|device| device.kind == kind)
+        .flat_map(|device| device.plan.iter())
         .filter(|item| seen.insert((item.start, item.key.bulletin.to_string())))
         .map(|item| Slot {
             start: item.start,
@@ -158,22 +188,91 @@ fn windows<'a, 'b>(slots: &'b [Slot<'a>]) -> Vec<&'b [Slot<'a>]> {
     groups
 }
 
-fn day_table(lang: Lang, slots: &[Slot<'_>], marked: &mut BTreeSet<String>) -> Markup {
+/// A day's programme: a table per device kind the commune has, by window.
+/// The first row of a bulletin on the page carries its `slot-{id}` hook, so
+/// with loudspeakers first it marks the loudspeakers' airing.
+fn day_tables(
+    lang: Lang,
+    local: LocalTime,
+    view: &ProgrammeView,
+    day: &DayView,
+    marked: &mut BTreeSet<String>,
+) -> Markup {
+    let t = lang.texts();
+    // Loudspeakers first: theirs is the order the chair decides.
+    let kinds: Vec<(DeviceKind, Vec<Slot>)> = DeviceKind::ALL
+        .into_iter()
+        .filter(|kind| day.devices.iter().any(|d| d.kind == *kind))
+        .map(|kind| (kind, slots(view, day, kind)))
+        .collect();
+    html! {
+        @if kinds.iter().all(|(_, slots)| slots.is_empty()) { p { (t.nothing_planned) } }
+        @else {
+            @for (kind, slots) in &kinds {
+                h4 { (i18n::device_kind(lang, *kind)) }
+                @if slots.is_empty() { p { (t.nothing_planned) } }
+                @for window in windows(slots) {
+                    table {
+                        @if let (Some(first), Some(last)) = (window.first(), window.last()) {
+                            caption { (t.window) " " (local.span(first.start, last.end)) }
+                        }
+                        @for slot in window {
+                            @let test = marked.insert(slot.bulletin.clone()).then(|| format!("slot-{}", slot.bulletin));
+                            tr data-test=[test] data-kind=(kind_code(*kind)) {
+                                td { (local.span(slot.start, slot.end)) }
+                                td { (slot.line.map_or(slot.bulletin.as_str(), |l| l.title.as_str())) }
+                                td { @if let Some(line) = slot.line { (i18n::class(lang, line.class)) } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The kind as the API spells it.
+fn kind_code(kind: DeviceKind) -> &'static str {
+    match kind {
+        DeviceKind::Loudspeaker => "loudspeaker",
+        DeviceKind::LedBoard => "led_board",
+    }
+}
+
+/// When an airing ended, or how it stands.
+fn ending(lang: Lang, local: LocalTime, row: &Aired) -> String {
+    match (row.outcome, row.end) {
+        (DeliveryState::Finished, Some(end)) => local.clock_secs(end),
+        (outcome, Some(end)) => format!(
+            "{} {}",
+            i18n::delivery(lang, outcome),
+            local.clock_secs(end)
+        ),
+        (outcome, None) => i18n::delivery(lang, outcome).to_owned(),
+    }
+}
+
+fn aired_list(
+    lang: Lang,
+    local: LocalTime,
+    aired: &[(String, Vec<Aired>)],
+    title_of: impl Fn(&str) -> String,
+) -> Markup {
     let t = lang.texts();
     html! {
-        @if slots.is_empty() { p { (t.nothing_planned) } }
-        @for window in windows(slots) {
-            @if let (Some(first), Some(last)) = (window.first(), window.last()) {
-                h3 { (t.window) " " (local_time::clock(first.start)) "–" (local_time::clock(last.end)) }
-            }
-            table {
-                @for slot in window {
-                    // The first row of a bulletin carries its hook.
-                    @let test = marked.insert(slot.bulletin.clone()).then(|| format!("slot-{}", slot.bulletin));
-                    tr data-test=[test] {
-                        td { (local_time::clock(slot.start)) "–" (local_time::clock(slot.end)) }
-                        td { (slot.line.map_or(slot.bulletin.as_str(), |l| l.title.as_str())) }
-                        td { @if let Some(line) = slot.line { (i18n::class(lang, line.class)) } }
+        section.card data-test="aired-list" {
+            h2 { (t.aired_today) }
+            @if aired.is_empty() { p { (t.nothing_aired) } }
+            @for (bulletin, rows) in aired {
+                table data-test={ "aired-" (bulletin) } {
+                    caption { (title_of(bulletin)) }
+                    tr { th { (t.device) } th { (t.started_at) } th { (t.ended_at) } }
+                    @for row in rows {
+                        tr {
+                            td { (row.device_name) " " small { (row.device) } }
+                            td { (local.clock_secs(row.start)) }
+                            td { (ending(lang, local, row)) }
+                        }
                     }
                 }
             }
@@ -183,18 +282,15 @@ fn day_table(lang: Lang, slots: &[Slot<'_>], marked: &mut BTreeSet<String>) -> M
 
 fn render(
     person: &Person,
+    local: LocalTime,
     view: &ProgrammeView,
-    aired: &[(DateTime<Utc>, String, String)],
+    aired: &[(String, Vec<Aired>)],
     flash: Option<&'static str>,
     error: Option<&ApiError>,
 ) -> Response {
     let (lang, t) = (person.lang, person.lang.texts());
     let base = format!("/console/communes/{}", view.commune);
     let mut marked = BTreeSet::new();
-    let today = view
-        .days
-        .first()
-        .map(|day| slots(view, day.devices.iter().flat_map(|d| d.plan.iter())));
     let order = priority_order(view);
     let normals: Vec<&BulletinLine> = view
         .bulletins
@@ -215,13 +311,17 @@ fn render(
         @if let Some(error) = error { (layout::error_box(lang, error)) }
         section.card data-test="programme-today" {
             h2 { (t.today) }
-            (day_table(lang, today.as_deref().unwrap_or_default(), &mut marked))
+            @if let Some(today) = view.days.first() {
+                (day_tables(lang, local, view, today, &mut marked))
+            } @else {
+                p { (t.nothing_planned) }
+            }
         }
         section.card data-test="programme-week" {
             h2 { (t.this_week) }
             @for day in view.days.iter().skip(1) {
                 h3 { (day.date.format("%d/%m/%Y")) }
-                (day_table(lang, &slots(view, day.devices.iter().flat_map(|d| d.plan.iter())), &mut marked))
+                (day_tables(lang, local, view, day, &mut marked))
             }
         }
         section.card {
@@ -261,17 +361,7 @@ fn render(
                 }
             }
         }
-        section.card data-test="aired-list" {
-            h2 { (t.aired) }
-            @if aired.is_empty() { p { (t.nothing_aired) } } @else {
-                table {
-                    tr { th { (t.time) } th { (t.title) } th { (t.device) } }
-                    @for (at, bulletin, device) in aired {
-                        tr { td { (local_time::show(*at)) } td { (title_of(bulletin)) } td { (device) } }
-                    }
-                }
-            }
-        }
+        (aired_list(lang, local, aired, title_of))
     };
     let status = error.map_or(axum::http::StatusCode::OK, |e| e.status);
     let title = format!("{} · {}", t.commune_title, view.commune);
@@ -281,7 +371,11 @@ fn render(
 /// The programme again with the error of a refused change.
 async fn refused(state: &ApiState, person: &Person, code: &str, error: ApiError) -> Response {
     match programme(state, person, code).await {
-        Ok(view) => render(person, &view, &[], None, Some(&error)),
+        Ok(view) => {
+            let local = LocalTime::of(state);
+            let aired = aired_today(state, person, &view, local).await;
+            render(person, local, &view, &aired, None, Some(&error))
+        }
         Err(_) => layout::failure(person.lang, Some(person), &error),
     }
 }
@@ -341,7 +435,7 @@ pub async fn opt(
     let path = Path((code.clone(), bulletin));
     let (done, flash) = match fields.raw("choice") {
         "in" => {
-            let at = state.now().with_timezone(&local_time::TZ).naive_local();
+            let at = LocalTime::of(&state).naive(state.now());
             let request = OptInRequest { at };
             (
                 api::opt_in(State(state.clone()), person.caller(), path, Body(request)).await,

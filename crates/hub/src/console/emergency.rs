@@ -16,7 +16,7 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Path, State};
 use axum::http::Uri;
 use axum::response::{IntoResponse, Redirect, Response};
-use hub_core::{BulletinState, DeliveryState};
+use hub_core::{BulletinState, Delivery, DeliveryState};
 use maud::{html, Markup, PreEscaped};
 use serde_json::json;
 
@@ -26,12 +26,13 @@ use super::csrf;
 use super::form::{Fields, Submitted};
 use super::i18n;
 use super::layout::{self, csrf_field, page, Chrome, Flash};
-use super::local_time;
+use super::local_time::LocalTime;
 use super::session::Person;
 use super::upload;
 use crate::api::error::ApiError;
 use crate::api::extract::{parse_json, Body, Query};
 use crate::api::handlers::areas::AreaView;
+use crate::api::handlers::bulletins as bulletin_api;
 use crate::api::handlers::devices::{self, DeviceQuery};
 use crate::api::handlers::emergencies::{self as api, EmergencyRequest};
 use crate::api::handlers::Reason;
@@ -404,7 +405,77 @@ pub async fn live_stream(
     })
 }
 
-/// `GET /console/emergencies/{id}`: state, devices that started, stop.
+/// How far an emergency got on the devices it targets.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Progress {
+    targeted: usize,
+    /// Started playing (those that finished, were cut or stopped included).
+    started: usize,
+    finished: usize,
+    failed: usize,
+}
+
+/// A targeted device and where the emergency stands on it (its latest
+/// delivery), if it has been delivered.
+struct DeviceLine {
+    id: String,
+    name: String,
+    delivery: Option<(DeliveryState, chrono::DateTime<chrono::Utc>)>,
+}
+
+impl DeviceLine {
+    fn started(&self) -> bool {
+        self.delivery.is_some_and(|(state, _)| {
+            matches!(
+                state,
+                DeliveryState::Started
+                    | DeliveryState::Finished
+                    | DeliveryState::Preempted
+                    | DeliveryState::Stopped
+            )
+        })
+    }
+
+    fn is(&self, wanted: DeliveryState) -> bool {
+        self.delivery.is_some_and(|(state, _)| state == wanted)
+    }
+}
+
+/// Each targeted device with its latest delivery of the emergency, and
+/// the counts.
+fn progress(
+    devices: Vec<devices::DeviceView>,
+    deliveries: &[Delivery],
+) -> (Progress, Vec<DeviceLine>) {
+    let lines: Vec<DeviceLine> = devices
+        .into_iter()
+        .map(|device| {
+            let delivery = deliveries
+                .iter()
+                .filter(|d| d.device.as_str() == device.id)
+                .max_by_key(|d| d.at)
+                .map(|d| (d.state, d.at));
+            DeviceLine {
+                id: device.id,
+                name: device.name,
+                delivery,
+            }
+        })
+        .collect();
+    let progress = Progress {
+        targeted: lines.len(),
+        started: lines.iter().filter(|l| l.started()).count(),
+        finished: lines
+            .iter()
+            .filter(|l| l.is(DeliveryState::Finished))
+            .count(),
+        failed: lines.iter().filter(|l| l.is(DeliveryState::Failed)).count(),
+    };
+    (progress, lines)
+}
+
+/// `GET /console/emergencies/{id}`: state, how far it got on the devices it
+/// targets (from the emergency's deliveries, in one request), stop.
 pub async fn status(
     State(state): State<ApiState>,
     person: Person,
@@ -418,60 +489,66 @@ pub async fn status(
     let b = &view.bulletin;
     let (lang, t) = (person.lang, person.lang.texts());
     let targets: Vec<String> = b.targets.iter().map(ToString::to_string).collect();
-    let devices = devices_in(&state, &person, &targets)
-        .await
-        .unwrap_or_default();
-    let mut started = Vec::new();
-    for device in &devices {
-        let Ok(detail) = devices::detail(
-            State(state.clone()),
-            person.caller(),
-            Path(device.id.clone()),
-        )
-        .await
-        else {
-            continue;
-        };
-        let mine = detail
-            .0
-            .deliveries
-            .iter()
-            .filter(|d| d.airing.bulletin == b.id)
-            .max_by_key(|d| d.at);
-        if let Some(delivery) = mine {
-            let aired = matches!(
-                delivery.state,
-                DeliveryState::Started
-                    | DeliveryState::Finished
-                    | DeliveryState::Preempted
-                    | DeliveryState::Stopped
-            );
-            if aired {
-                started.push((
-                    device.name.clone(),
-                    device.id.clone(),
-                    delivery.state,
-                    delivery.at,
-                ));
+    // The page still shows the state and the stop button when the devices
+    // cannot be read; the reason is shown instead of the counts.
+    let read = async {
+        let devices = devices_in(&state, &person, &targets).await?;
+        let path = Path(id.clone());
+        let deliveries =
+            bulletin_api::deliveries(State(state.clone()), person.caller(), path).await?;
+        Ok::<_, ApiError>((devices, deliveries.0.deliveries))
+    }
+    .await;
+    let (devices, deliveries, unread) = match read {
+        Ok((devices, deliveries)) => (devices, deliveries, None),
+        Err(error) => (Vec::new(), Vec::new(), Some(error)),
+    };
+    let (counts, lines) = progress(devices, &deliveries);
+    let started: Vec<&DeviceLine> = lines.iter().filter(|l| l.started()).collect();
+    let failed: Vec<&DeviceLine> = lines
+        .iter()
+        .filter(|l| l.is(DeliveryState::Failed))
+        .collect();
+    let live = !b.state.is_final();
+    let local = LocalTime::of(&state);
+    let row = |line: &DeviceLine, test: &str| {
+        html! {
+            tr data-test={ (test) (line.id) } {
+                td { (line.name) " " small { (line.id) } }
+                @if let Some((state, at)) = line.delivery {
+                    td { (i18n::delivery(lang, state)) }
+                    td { (local.show(at)) }
+                }
             }
         }
-    }
-    let live = !b.state.is_final();
+    };
+    let count = |label: &str, hook: &str, value: usize| {
+        html! { span.tag { (label) ": " strong data-test={ "emergency-count-" (hook) } { (value) } } " " }
+    };
     let body = html! {
         @if live { meta http-equiv="refresh" content="5"; }
+        @if let Some(error) = &unread { (layout::error_box(lang, error)) }
         div.card {
             p.big { (t.state) ": " span data-test="emergency-state" data-state=(serde_json::to_value(b.state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()) { (i18n::state(lang, b.state)) } }
+            p.big {
+                (count(t.count_targeted, "targeted", counts.targeted))
+                (count(t.count_started, "started", counts.started))
+                (count(t.count_finished, "finished", counts.finished))
+                (count(t.count_failed, "failed", counts.failed))
+            }
             p { (t.targets) ": " @for target in &b.targets { span.tag { (target) } " " } }
-            p { (t.validity) ": " (local_time::show(b.validity.not_before)) " – " (local_time::show(b.validity.expires)) }
+            p { (t.validity) ": " (local.show(b.validity.not_before)) " – " (local.show(b.validity.expires)) }
         }
         section.card {
-            h2 { (t.started_on) ": " (started.len()) " / " (devices.len()) }
+            h2 { (t.started_on) ": " (counts.started) " / " (counts.targeted) }
             @if started.is_empty() { p { (t.none_yet) } } @else {
-                table {
-                    @for (name, id, state, at) in &started {
-                        tr data-test={ "emergency-device-" (id) } { td { (name) " " small { (id) } } td { (i18n::delivery(lang, *state)) } td { (local_time::show(*at)) } }
-                    }
-                }
+                table { @for line in &started { (row(line, "emergency-device-")) } }
+            }
+        }
+        @if !failed.is_empty() {
+            section.card {
+                h2 { (t.failed_on) }
+                table { @for line in &failed { (row(line, "emergency-failed-")) } }
             }
         }
         @if b.state != BulletinState::Cancelled && live {
@@ -513,5 +590,73 @@ pub async fn stop(
     {
         Ok(_) => Redirect::to(&format!("/console/emergencies/{id}?flash=stopped")).into_response(),
         Err(error) => layout::failure(person.lang, Some(&person), &error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hub_core::testkit::{bid, device_id, lang};
+    use hub_core::{AiringKey, DeviceKind};
+
+    fn device(id: &str) -> devices::DeviceView {
+        devices::DeviceView {
+            id: id.to_owned(),
+            kind: DeviceKind::Loudspeaker,
+            commune: "24611".to_owned(),
+            name: format!("Cụm loa {id}"),
+            online: true,
+            last_seen: None,
+            status: None,
+        }
+    }
+
+    fn delivery(device: &str, state: DeliveryState, at: &str) -> Delivery {
+        Delivery {
+            device: device_id(device),
+            airing: AiringKey {
+                bulletin: bid("khan-cap"),
+                occurrence: 0,
+                language: lang("vi"),
+            },
+            state,
+            seq: None,
+            at: at.parse().unwrap(),
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn the_counts_follow_each_devices_latest_delivery() {
+        let devices = ["A-1", "A-2", "A-3", "A-4", "A-5"]
+            .into_iter()
+            .map(device)
+            .collect();
+        let deliveries = [
+            delivery("A-1", DeliveryState::Finished, "2026-11-23T03:00:09Z"),
+            delivery("A-2", DeliveryState::Started, "2026-11-23T03:00:02Z"),
+            delivery("A-3", DeliveryState::Failed, "2026-11-23T03:00:03Z"),
+            delivery("A-4", DeliveryState::Sent, "2026-11-23T03:00:01Z"),
+            // Cut by a newer emergency: it played, so it started.
+            delivery("A-5", DeliveryState::Preempted, "2026-11-23T03:00:05Z"),
+            // A device outside the targets is not counted.
+            delivery("B-1", DeliveryState::Finished, "2026-11-23T03:00:05Z"),
+        ];
+        let (counts, lines) = progress(devices, &deliveries);
+        assert_eq!(
+            counts,
+            Progress {
+                targeted: 5,
+                started: 3,
+                finished: 1,
+                failed: 1,
+            }
+        );
+        let started: Vec<&str> = lines
+            .iter()
+            .filter(|l| l.started())
+            .map(|l| l.id.as_str())
+            .collect();
+        assert_eq!(started, ["A-1", "A-2", "A-5"]);
     }
 }

@@ -9,7 +9,7 @@ use maud::{html, Markup};
 
 use super::i18n::Lang;
 use super::layout::{self, page, Chrome, Flash};
-use super::local_time;
+use super::local_time::LocalTime;
 use super::session::Person;
 use crate::api::handlers::health::{health_tree, AreaHealth, DeviceHealthView};
 use crate::api::state::ApiState;
@@ -20,15 +20,16 @@ pub async fn show(State(state): State<ApiState>, person: Person, Flash(flash): F
         Err(error) => return layout::failure(person.lang, Some(&person), &error),
     };
     let t = person.lang.texts();
+    let local = LocalTime::of(&state);
     let body = html! {
         meta http-equiv="refresh" content="15";
-        p { (t.last_seen) ": " (local_time::show(tree.at)) }
-        ul.tree.root data-test="health-tree" { (area(person.lang, &tree.area)) }
+        p { (t.last_seen) ": " (local.show(tree.at)) }
+        ul.tree.root data-test="health-tree" { (area(person.lang, local, &tree.area)) }
     };
     page(&Chrome::of(&person, flash), t.health_title, body).into_response()
 }
 
-fn area(lang: Lang, area: &AreaHealth) -> Markup {
+fn area(lang: Lang, local: LocalTime, area: &AreaHealth) -> Markup {
     let t = lang.texts();
     let c = area.counts;
     let is_commune = area.level == "commune";
@@ -45,17 +46,17 @@ fn area(lang: Lang, area: &AreaHealth) -> Markup {
             @for alarm in &area.alarms { p.error { (alarm.message) } }
             @if is_commune {
                 @if area.devices.is_empty() { p { (t.no_devices) } } @else {
-                    table { @for d in &area.devices { (device(lang, d)) } }
+                    table { @for d in &area.devices { (device(lang, local, d)) } }
                 }
             }
             @if !area.children.is_empty() {
-                ul.tree { @for child in &area.children { (self::area(lang, child)) } }
+                ul.tree { @for child in &area.children { (self::area(lang, local, child)) } }
             }
         }
     }
 }
 
-fn device(lang: Lang, d: &DeviceHealthView) -> Markup {
+fn device(lang: Lang, local: LocalTime, d: &DeviceHealthView) -> Markup {
     let t = lang.texts();
     html! {
         tr data-test={ "health-device-" (d.id) } data-online=(d.online) {
@@ -69,7 +70,7 @@ fn device(lang: Lang, d: &DeviceHealthView) -> Markup {
             td {
                 @if !d.faults.is_empty() { (t.faults) ": " (d.faults.join(", ")) br; }
                 @if let Some(alarm) = &d.alarm { span.tag.bad { (alarm.message) } br; }
-                (t.last_seen) ": " (d.last_seen.map_or("—".to_owned(), local_time::show))
+                (t.last_seen) ": " (d.last_seen.map_or("—".to_owned(), |at| local.show(at)))
             }
         }
     }

@@ -7,7 +7,7 @@
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use hub_access::Role;
-use hub_core::{BulletinState, Category, DeliveryState, PriorityClass};
+use hub_core::{BulletinState, Category, DeliveryState, DeviceKind, PriorityClass};
 
 /// The cookie holding the chosen language.
 pub const LANG_COOKIE: &str = "nguon_lang";
@@ -145,10 +145,11 @@ texts! {
     opted_in: "Đang chọn phát", "Airs here";
     opt_in: "Chọn phát", "Air it";
     opt_out: "Bỏ chọn", "Do not air";
-    aired: "Đã phát", "Aired";
-    nothing_aired: "Chưa phát gì.", "Nothing aired yet.";
+    aired_today: "Đã phát hôm nay", "Aired today";
+    nothing_aired: "Hôm nay chưa phát gì.", "Nothing aired yet today.";
     device: "Thiết bị", "Device";
-    time: "Thời gian", "Time";
+    started_at: "Bắt đầu", "Started";
+    ended_at: "Kết thúc", "Ended";
     emergency_title: "Phát khẩn cấp", "Emergency broadcast";
     emergency_heading: "Tiêu đề", "Title";
     emergency_default_title: "Thông báo khẩn cấp", "Emergency announcement";
@@ -169,6 +170,11 @@ texts! {
     back: "Quay lại", "Back";
     emergency_status: "Tình trạng phát khẩn cấp", "Emergency status";
     started_on: "Thiết bị đã bắt đầu phát", "Devices that started playing";
+    failed_on: "Thiết bị phát lỗi", "Devices that failed";
+    count_targeted: "Thiết bị nhận tin", "Targeted";
+    count_started: "Đã bắt đầu phát", "Started";
+    count_finished: "Đã phát xong", "Finished";
+    count_failed: "Lỗi", "Failed";
     none_yet: "Chưa có.", "None yet.";
     stop: "DỪNG PHÁT", "STOP";
     stop_reason_default: "Dừng từ bảng điều khiển", "Stopped from the console";
@@ -299,6 +305,15 @@ pub fn state(lang: Lang, state: BulletinState) -> &'static str {
         (Lang::En, Done) => "Done",
         (Lang::En, Cancelled) => "Cancelled",
         (Lang::En, Expired) => "Expired",
+    }
+}
+
+pub fn device_kind(lang: Lang, kind: DeviceKind) -> &'static str {
+    match (lang, kind) {
+        (Lang::Vi, DeviceKind::Loudspeaker) => "Loa truyền thanh",
+        (Lang::Vi, DeviceKind::LedBoard) => "Bảng tin điện tử",
+        (Lang::En, DeviceKind::Loudspeaker) => "Loudspeakers",
+        (Lang::En, DeviceKind::LedBoard) => "LED boards",
     }
 }
 

@@ -213,6 +213,8 @@ form.inline{display:inline-block;margin:.25rem .25rem .25rem 0}
 .error{background:#fde8e8;border-left:6px solid #c00;padding:.75rem 1rem}
 table{width:100%;border-collapse:collapse;background:#fff}
 th,td{text-align:left;padding:.5rem;border-bottom:1px solid #ddd;vertical-align:top}
+caption{text-align:left;font-weight:600;padding:.5rem 0}
+h4{margin:1rem 0 .25rem}
 ul.tree{list-style:none;padding-left:1.2rem;margin:0}
 ul.tree.root{padding-left:0}
 .tag{display:inline-block;padding:.1rem .5rem;border-radius:1rem;background:#ddd;font-size:.85rem}

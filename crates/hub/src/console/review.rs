@@ -11,7 +11,7 @@ use super::bulletins::{detail_page, load};
 use super::form::Submitted;
 use super::i18n;
 use super::layout::{self, page, Chrome, Flash};
-use super::local_time;
+use super::local_time::LocalTime;
 use super::session::Person;
 use crate::api::error::ApiError;
 use crate::api::extract::Body;
@@ -26,6 +26,7 @@ pub async fn queue(State(state): State<ApiState>, person: Person, Flash(flash): 
         Err(error) => return layout::failure(person.lang, Some(&person), &error),
     };
     let (lang, t) = (person.lang, person.lang.texts());
+    let local = LocalTime::of(&state);
     let waiting: Vec<_> = views
         .iter()
         .filter(|v| v.bulletin.state == BulletinState::Submitted)
@@ -39,7 +40,7 @@ pub async fn queue(State(state): State<ApiState>, person: Person, Flash(flash): 
                         a.big href={ "/console/bulletins/" (b.id) } data-test={ "review-item-" (b.id) } { (b.title) }
                         p {
                             (i18n::category(lang, b.category)) " · " (i18n::class(lang, b.class)) " · "
-                            (b.issuer) " · " (local_time::show(b.validity.not_before))
+                            (b.issuer) " · " (local.show(b.validity.not_before))
                             @if let Some(author) = &view.author { " · " (author) }
                         }
                     }
@@ -92,7 +93,7 @@ async fn answer(
     match done {
         Ok(()) => Redirect::to(&format!("/console/review?flash={flash}")).into_response(),
         Err(error) => match load(state, person.caller(), id).await {
-            Ok(view) => detail_page(person, &view, None, Some(&error)),
+            Ok(view) => detail_page(person, LocalTime::of(state), &view, None, Some(&error)),
             Err(_) => layout::failure(person.lang, Some(person), &error),
         },
     }

@@ -26,6 +26,7 @@ struct Answer {
     status: StatusCode,
     headers: HeaderMap,
     body: String,
+    bytes: Bytes,
 }
 
 impl Answer {
@@ -81,6 +82,7 @@ async fn send(
         status: parts.status,
         headers: parts.headers,
         body: String::from_utf8_lossy(&body).into_owned(),
+        bytes: body,
     }
 }
 
@@ -89,7 +91,8 @@ struct Hub {
     hub: HubHandle,
     addr: SocketAddr,
     admin: String,
-    _dir: TempDir,
+    /// Holds the store (and the media files, in `data/media`).
+    dir: TempDir,
 }
 
 /// A browser: its cookies, as a person's browser keeps them.
@@ -101,8 +104,23 @@ struct Browser {
 impl Hub {
     /// `speed`: how fast the hub's clock runs.
     async fn start(speed: f64) -> Hub {
+        Hub::start_in(speed, None).await
+    }
+
+    /// A hub whose province is in time zone `zone` (default: the
+    /// fixture's, Asia/Ho_Chi_Minh).
+    async fn start_in(speed: f64, zone: Option<&str>) -> Hub {
         let dir = tempfile::tempdir().unwrap();
-        let loaded = crate::config::load(std::path::Path::new(FIXTURE)).expect("the fixture loads");
+        let config = match zone {
+            None => std::path::PathBuf::from(FIXTURE),
+            Some(zone) => {
+                let fixture = std::fs::read_to_string(FIXTURE).unwrap();
+                let path = dir.path().join("province.toml");
+                std::fs::write(&path, format!("timezone = \"{zone}\"\n{fixture}")).unwrap();
+                path
+            }
+        };
+        let loaded = crate::config::load(&config).expect("the fixture loads");
         let clock = hub_proto::Clock::simulated("2026-11-23T03:00:00Z".parse().unwrap(), speed);
         let data = dir.path().join("data");
         {
@@ -145,7 +163,7 @@ impl Hub {
             hub,
             addr,
             admin,
-            _dir: dir,
+            dir,
         }
     }
 
@@ -219,8 +237,14 @@ impl Browser {
         }
     }
 
-    async fn request(&mut self, method: Method, path: &str, form: Option<String>) -> Answer {
-        let mut headers = Vec::new();
+    async fn request(
+        &mut self,
+        method: Method,
+        path: &str,
+        form: Option<String>,
+        extra: &[(HeaderName, String)],
+    ) -> Answer {
+        let mut headers = extra.to_vec();
         if !self.cookies.is_empty() {
             let jar: Vec<String> = self
                 .cookies
@@ -245,14 +269,26 @@ impl Browser {
     }
 
     async fn get(&mut self, path: &str) -> Answer {
-        self.request(Method::GET, path, None).await
+        self.request(Method::GET, path, None, &[]).await
+    }
+
+    /// A `GET` with a `Range` header, as a media player sends it.
+    async fn get_range(&mut self, path: &str, range: &str) -> Answer {
+        let range = [(hyper::header::RANGE, range.to_owned())];
+        self.request(Method::GET, path, None, &range).await
+    }
+
+    /// The session token, which the API takes as a bearer token too.
+    fn token(&self) -> String {
+        self.cookie("nguon_session").expect("a session").to_owned()
     }
 
     /// Posts `fields` as a browser posts a form, exactly as given.
     async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Answer {
         let mut body = form_urlencoded::Serializer::new(String::new());
         body.extend_pairs(fields);
-        self.request(Method::POST, path, Some(body.finish())).await
+        self.request(Method::POST, path, Some(body.finish()), &[])
+            .await
     }
 
     /// Posts `fields` with the token of the page at `page`, as its form does.
@@ -482,5 +518,214 @@ async fn pages_render_in_vietnamese_and_in_english() {
         health.body
     );
     assert!(health.body.contains("Device health"));
+    hub.hub.shutdown().await.unwrap();
+}
+
+/// A section of a page, from its `data-test` hook to the next one named.
+fn section<'a>(page: &'a str, hook: &str, next: &str) -> &'a str {
+    let from = page
+        .find(&format!(r#"data-test="{hook}""#))
+        .unwrap_or_else(|| panic!("no {hook} in {page}"));
+    let to = page[from..]
+        .find(&format!(r#"data-test="{next}""#))
+        .map_or(page.len(), |to| from + to);
+    &page[from..to]
+}
+
+/// Polls the page at `path` until `done` holds for it; fails after 60 s.
+async fn page_until(
+    browser: &mut Browser,
+    path: &str,
+    what: &str,
+    done: impl Fn(&str) -> bool,
+) -> Answer {
+    for _ in 0..600 {
+        let page = browser.get(path).await;
+        if done(&page.body) {
+            return page;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: {}", browser.get(path).await.body);
+}
+
+#[tokio::test]
+async fn media_previews_answer_ranges_so_players_know_the_length() {
+    let hub = Hub::start(1.0).await;
+    let mut editor = hub.person("editor", "provincial_editor", "67").await;
+    let draft = api(hub.addr, Method::POST, "/api/v1/bulletins", Some(&editor.token()), json!({
+        "title": "Lịch tiêm chủng", "category": "daily_life", "class": "priority", "targets": ["24611"],
+        "not_before": "2026-11-23T03:10:00Z", "expires": "2026-11-30T03:00:00Z",
+        "variants": [{"language": "vi", "audio": {"speech": "Tiêm chủng sáng thứ Hai"}}]})).await;
+    let sha256 = draft["bulletin"]["variants"][0]["audio"]["media"]["sha256"]
+        .as_str()
+        .unwrap_or_else(|| panic!("spoken and stored: {draft}"))
+        .to_owned();
+    let stored = std::fs::read(hub.dir.path().join("data/media").join(&sha256)).unwrap();
+    let size = stored.len();
+    let path = format!("/console/media/{sha256}");
+
+    let whole = editor.get(&path).await;
+    assert_eq!(whole.status, StatusCode::OK);
+    assert_eq!(whole.headers["accept-ranges"], "bytes");
+    assert_eq!(whole.headers[CONTENT_TYPE], "audio/ogg");
+    assert_eq!(whole.bytes.as_ref(), stored.as_slice());
+    // What Chromium asks for to find an Ogg file's length: its end.
+    let tail = editor.get_range(&path, "bytes=-200").await;
+    assert_eq!(tail.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        tail.headers["content-range"],
+        format!("bytes {}-{}/{size}", size - 200, size - 1)
+    );
+    assert_eq!(tail.bytes.as_ref(), &stored[size - 200..]);
+    let head = editor.get_range(&path, "bytes=0-3").await;
+    assert_eq!(head.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(head.bytes.as_ref(), b"OggS");
+    let past = editor.get_range(&path, &format!("bytes={size}-")).await;
+    assert_eq!(past.status, StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(past.headers["content-range"], format!("bytes */{size}"));
+
+    let unknown = editor
+        .get(&format!("/console/media/{}", "0".repeat(64)))
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert!(unknown.body.contains(r#"data-test="error""#));
+    // Without a session: the login page, not the file.
+    let stranger = Browser::new(hub.addr).get(&path).await;
+    assert_eq!(stranger.location(), "/console/login");
+    hub.hub.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_chairs_programme_shows_loudspeakers_before_boards_in_the_provinces_own_zone() {
+    // Tokyo is two hours ahead of Vietnam: 03:10 UTC is 12:10 there.
+    let hub = Hub::start_in(1.0, Some("Asia/Tokyo")).await;
+    let mut editor = hub.person("editor", "provincial_editor", "67").await;
+    let token = editor.token();
+    let draft = api(hub.addr, Method::POST, "/api/v1/bulletins", Some(&token), json!({
+        "title": "Lịch cắt điện", "category": "daily_life", "class": "priority", "targets": ["24611"],
+        "not_before": "2026-11-23T03:10:00Z", "expires": "2026-11-23T09:00:00Z",
+        "variants": [{"language": "vi", "audio": {"speech": "Cắt điện"},
+            "visual": {"kind": "text", "secs": 30, "text": "Cắt điện chiều nay"}}]})).await;
+    let id = draft["bulletin"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a draft: {draft}"))
+        .to_owned();
+    let submitted = api(
+        hub.addr,
+        Method::POST,
+        &format!("/api/v1/bulletins/{id}/submit"),
+        Some(&token),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(submitted["bulletin"]["state"], "scheduled", "{submitted}");
+
+    let mut chair = hub.person("chair", "commune_chair", "24611").await;
+    let page = chair.get("/console/communes/24611").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let today = section(&page.body, "programme-today", "programme-week");
+    let speakers = today
+        .find(r#"data-kind="loudspeaker""#)
+        .expect("loudspeaker rows");
+    let boards = today.find(r#"data-kind="led_board""#).expect("board rows");
+    assert!(speakers < boards, "loudspeakers first: {today}");
+    // The bulletin's hook is on its loudspeaker row, which reads in Tokyo
+    // time with seconds (the speech is shorter than a minute).
+    let hook = format!(r#"data-test="slot-{id}" data-kind="loudspeaker"><td>12:10:00–12:10:0"#);
+    assert!(today.contains(&hook), "{today}");
+    assert!(
+        today.contains("12:10:00–12:10:30"),
+        "the board's 30 s: {today}"
+    );
+    assert!(!today.contains("10:10"), "Vietnam's time: {today}");
+
+    let detail = editor.get(&format!("/console/bulletins/{id}")).await;
+    assert!(
+        detail.body.contains("23/11/2026 12:10 – 23/11/2026 18:00"),
+        "{}",
+        detail.body
+    );
+    let compose = editor.get("/console/bulletins/new").await;
+    assert!(
+        compose.body.contains(r#"value="2026-11-23T12:0"#),
+        "{}",
+        compose.body
+    );
+    hub.hub.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_emergency_page_counts_how_far_it_got_and_the_commune_page_lists_what_aired() {
+    use firmware_sim::fleet::{Fleet, FleetOptions};
+    use firmware_sim::link::LinkOptions;
+
+    let hub = Hub::start(1.0).await;
+    let clock = hub_proto::Clock::simulated("2026-11-23T03:00:00Z".parse().unwrap(), 1.0);
+    let options = FleetOptions {
+        connect_rate: 2000,
+        // Heartbeats well inside the fixture's 3 s timeout.
+        link: LinkOptions {
+            heartbeat: Duration::from_millis(500),
+            backoff_min: Duration::from_millis(50),
+            backoff_max: Duration::from_millis(200),
+            ..LinkOptions::default()
+        },
+    };
+    let fleet = Fleet::start(&hub.hub.provisioning, None, clock, &options).unwrap();
+    fleet
+        .wait_connected(Duration::from_secs(30))
+        .await
+        .expect("the fleet connects");
+
+    let mut operator = hub.person("operator", "operator", "67").await;
+    let triggered = api(
+        hub.addr,
+        Method::POST,
+        "/api/v1/emergencies",
+        Some(&operator.token()),
+        json!({"title": "Lũ quét", "targets": ["24612"], "message": "Sơ tán ngay"}),
+    )
+    .await;
+    let id = triggered["bulletin"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("triggered: {triggered}"))
+        .to_owned();
+    let status = format!("/console/emergencies/{id}");
+    let count = |page: &str, hook: &str| {
+        let marker = format!(r#"data-test="emergency-count-{hook}">"#);
+        let from = page.find(&marker).map(|at| at + marker.len());
+        from.and_then(|at| page[at..].split('<').next())
+            .and_then(|n| n.parse::<usize>().ok())
+    };
+    // Commune 24612 has one loudspeaker; it speaks the message to the end.
+    let done = page_until(&mut operator, &status, "the emergency finished", |page| {
+        count(page, "finished") == Some(1)
+    })
+    .await;
+    assert_eq!(count(&done.body, "targeted"), Some(1), "{}", done.body);
+    assert_eq!(count(&done.body, "started"), Some(1));
+    assert_eq!(count(&done.body, "failed"), Some(0));
+    assert!(done
+        .body
+        .contains(r#"data-test="emergency-device-24612-LS-01""#));
+
+    // What aired, from proof of play: for the commune's chair, and for a
+    // provincial editor, who may read reports but not device health.
+    let mut chair = hub.person("chair", "commune_chair", "24612").await;
+    let mut editor = hub.person("editor", "provincial_editor", "67").await;
+    for person in [&mut chair, &mut editor] {
+        let page = page_until(
+            person,
+            "/console/communes/24612",
+            "the airing is listed",
+            |page| page.contains(&format!(r#"data-test="aired-{id}""#)),
+        )
+        .await;
+        let aired = section(&page.body, "aired-list", "logout");
+        assert!(aired.contains("Lũ quét"), "{aired}");
+        assert!(aired.contains("24612-LS-01"), "the device: {aired}");
+    }
+    fleet.stop().await;
     hub.hub.shutdown().await.unwrap();
 }

@@ -230,8 +230,7 @@ pub fn wire_entry(
             let visual = variant.and_then(|v| v.visual.as_ref());
             entry.text = visual.and_then(|v| v.text.clone());
             let stored = visual.and_then(|v| v.media.as_ref());
-            entry.media =
-                stored.map(|stored| media_ref(media_base, &stored.sha256, stored.size));
+            entry.media = stored.map(|stored| media_ref(media_base, &stored.sha256, stored.size));
             entry.subtitles = stored
                 .and_then(|stored| stored.subtitles.as_ref())
                 .map(|srt| media_ref(media_base, &srt.sha256, srt.size));

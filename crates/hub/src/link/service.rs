@@ -32,6 +32,7 @@ use crate::backup_schedule::{self, BackupSettings};
 use crate::config::LoadedConfig;
 use crate::http_server::HttpServer;
 use crate::media::check::check_media;
+use crate::media::tls::{self as media_tls, MediaTlsError};
 use crate::media::{MediaStore, MediaStoreError};
 use crate::monitor::DeviceWatch;
 use crate::seed::{self, SeedError};
@@ -75,6 +76,8 @@ pub enum ServeError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
+    #[error("media server over HTTPS (link.media_tls)")]
+    MediaTls(#[from] MediaTlsError),
     #[error("media server: cannot listen on {addr}")]
     MediaListen {
         addr: std::net::SocketAddr,
@@ -82,6 +85,8 @@ pub enum ServeError {
     },
     #[error("the hub has stopped")]
     Stopped,
+    #[error("ending the live emergencies the last run left under way: {0}")]
+    LiveEnd(String),
     #[error(
         "the hub could not confirm that the change was stored (it stopped, or its store \
          failed); look before repeating it"
@@ -131,6 +136,14 @@ pub async fn start(options: ServeOptions) -> Result<HubHandle, ServeError> {
         tick,
         delivery_events,
     } = options;
+    // Certificate files are checked before anything slow or lasting starts.
+    let media_tls = config
+        .link
+        .media_tls
+        .as_ref()
+        .map(media_tls::server_config)
+        .transpose()?;
+    let media_ca = media_tls::provisioned_ca(config.link.media_tls.as_ref())?;
     let store = Store::open(&data_dir)?;
     store.import_province(&config.province)?;
     let media = MediaStore::open(&data_dir, store.clone())?;
@@ -186,13 +199,28 @@ pub async fn start(options: ServeOptions) -> Result<HubHandle, ServeError> {
     // What started below stops again if a later step fails.
     let stop_on_error = cancel.clone().drop_guard();
     let settings = config.link.clone();
-    let media_server = HttpServer::start(
-        "media server",
-        settings.media_listen,
-        crate::media::server::router(media.clone(), passwords.clone()),
-        cancel.clone(),
-    )
-    .await
+    let media_app = crate::media::server::router(media.clone(), passwords.clone());
+    let media_server = match media_tls {
+        None => {
+            HttpServer::start(
+                "media server",
+                settings.media_listen,
+                media_app,
+                cancel.clone(),
+            )
+            .await
+        }
+        Some(tls) => {
+            HttpServer::start_tls(
+                "media server",
+                settings.media_listen,
+                media_app,
+                tls,
+                cancel.clone(),
+            )
+            .await
+        }
+    }
     .map_err(|source| ServeError::MediaListen {
         addr: settings.media_listen,
         source,
@@ -226,7 +254,8 @@ pub async fn start(options: ServeOptions) -> Result<HubHandle, ServeError> {
         }
     };
     let provisioning =
-        identity::provisioning(&province, &secrets, broker_url, identity.public_key_text());
+        identity::provisioning(&province, &secrets, broker_url, identity.public_key_text())
+            .with_media_ca(media_ca);
 
     // Nobody is connected yet: nothing is assumed to play until devices say hello.
     for device in province.devices() {
@@ -245,16 +274,20 @@ pub async fn start(options: ServeOptions) -> Result<HubHandle, ServeError> {
         tree: Arc::new(province.tree.clone()),
         broker_url: provisioning.broker.clone(),
         hub_public_key: provisioning.hub_public_key.clone(),
+        media_ca: provisioning.media_ca.clone(),
         board,
         clock,
+        tz: province.tz,
         throttle: Mutex::new(LoginThrottle::new(ThrottlePolicy::default())),
         health,
         account_writes: tokio::sync::Mutex::new(()),
+        live: crate::live::LiveStreams::default(),
     };
+    let api = Arc::new(api);
     let api_server = HttpServer::start(
         "API server",
         api_listen,
-        crate::api::server::router(Arc::new(api)),
+        crate::api::server::router(api.clone()),
         cancel.clone(),
     )
     .await
@@ -302,6 +335,11 @@ pub async fn start(options: ServeOptions) -> Result<HubHandle, ServeError> {
         .await?;
 
     let task = tokio::spawn(hub.run(uplinks, inbox, tick, cancel.clone()));
+    // No stream survives a restart: the last run's live emergencies end as
+    // soon as the hub task runs, while devices count offline until their hello.
+    crate::live::end_interrupted(&api)
+        .await
+        .map_err(|error| ServeError::LiveEnd(error.body.message))?;
     background_upkeep(&data_dir, &api_store, media_dir, backup, cancel.clone());
     stop_on_error.disarm();
     Ok(HubHandle {

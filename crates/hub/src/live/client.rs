@@ -1,7 +1,8 @@
 //! The command line's side of a live emergency: opens
 //! `GET /api/v1/emergencies/live` as a WebSocket with the caller's bearer
 //! token and sends Opus packets at the pace they play, as a microphone
-//! would (`hub emergency live --file`; the end-to-end tests).
+//! would (`hub emergency live --file`; the end-to-end tests); it can reopen
+//! a stream after a broken connection ([`LiveConnection`], [`reattach_path`]).
 
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use tokio::time::MissedTickBehavior;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::header::AUTHORIZATION;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
 
 use crate::client::ApiArgs;
 
@@ -57,34 +59,8 @@ pub async fn stream_packets(
     pace: Duration,
     on_started: impl FnOnce(&Value),
 ) -> anyhow::Result<Value> {
-    let authority = api
-        .api
-        .strip_prefix("http://")
-        .context("--api must start with http:// (put TLS in a proxy in front of the API)")?
-        .trim_end_matches('/');
-    let mut request = format!("ws://{authority}{}", start.path()).into_client_request()?;
-    request
-        .headers_mut()
-        .insert(AUTHORIZATION, format!("Bearer {}", api.token).parse()?);
-    let tcp = tokio::net::TcpStream::connect(authority)
-        .await
-        .with_context(|| format!("connecting to the API at {}", api.api))?;
-    let (socket, _) = match tokio_tungstenite::client_async(request, tcp).await {
-        Ok(connected) => connected,
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-            let status = response.status();
-            let body: Value = response
-                .body()
-                .as_deref()
-                .and_then(|bytes| serde_json::from_slice(bytes).ok())
-                .unwrap_or(Value::Null);
-            let message = body["message"].as_str().unwrap_or("no message");
-            anyhow::bail!("{status}: {message}");
-        }
-        Err(error) => return Err(error).context("opening the live stream"),
-    };
-    let (mut sink, mut stream) = socket.split();
-    let first = next_json(&mut stream).await?;
+    let mut connection = LiveConnection::open(api, &start.path()).await?;
+    let first = connection.next_json().await?;
     match first["type"].as_str() {
         Some("started") => on_started(&first),
         _ => anyhow::bail!("the hub did not start the stream: {first}"),
@@ -94,46 +70,102 @@ pub async fn stream_packets(
     let mut sent = packets.iter();
     loop {
         tokio::select! {
-            _ = ticks.tick() => match sent.next() {
-                Some(packet) => sink.send(Message::Binary(packet.clone())).await?,
-                None => break,
-            },
+            _ = ticks.tick() => {}
             // The hub may end the stream first; refusals are printed.
-            message = next_json(&mut stream) => {
+            message = connection.next_json() => {
                 let message = message?;
                 match message["type"].as_str() {
                     Some("ended" | "error") => return Ok(message),
                     _ => eprintln!("{message}"),
                 }
+                continue;
             }
         }
-    }
-    sink.send(Message::Text(r#"{"type":"end"}"#.into())).await?;
-    loop {
-        let message = next_json(&mut stream).await?;
-        match message["type"].as_str() {
-            Some("ended" | "error") => return Ok(message),
-            _ => eprintln!("{message}"),
+        match sent.next() {
+            Some(packet) => connection.send_packet(packet).await?,
+            None => break,
         }
     }
+    connection.finish().await
 }
 
-/// The next text message, as JSON.
-async fn next_json<S>(stream: &mut S) -> anyhow::Result<Value>
-where
-    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
-{
-    loop {
-        match stream.next().await {
-            Some(Ok(Message::Text(text))) => {
-                return serde_json::from_str(&text)
-                    .context("the hub sent something other than JSON")
+/// The path that reattaches to live stream `id` after a broken connection.
+pub fn reattach_path(id: &str) -> String {
+    format!("/api/v1/emergencies/live/{id}")
+}
+
+/// One WebSocket to the API's live endpoints, as the operator's side.
+pub struct LiveConnection {
+    socket: WebSocketStream<tokio::net::TcpStream>,
+}
+
+impl LiveConnection {
+    /// Opens `path` (a [`LiveStart::path`] or a [`reattach_path`]) with the
+    /// caller's bearer token. A request the API refuses is an error with
+    /// its status and message.
+    pub async fn open(api: &ApiArgs, path: &str) -> anyhow::Result<Self> {
+        let authority = api
+            .api
+            .strip_prefix("http://")
+            .context("--api must start with http:// (put TLS in a proxy in front of the API)")?
+            .trim_end_matches('/');
+        let mut request = format!("ws://{authority}{path}").into_client_request()?;
+        request
+            .headers_mut()
+            .insert(AUTHORIZATION, format!("Bearer {}", api.token).parse()?);
+        let tcp = tokio::net::TcpStream::connect(authority)
+            .await
+            .with_context(|| format!("connecting to the API at {}", api.api))?;
+        match tokio_tungstenite::client_async(request, tcp).await {
+            Ok((socket, _)) => Ok(Self { socket }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                let status = response.status();
+                let body: Value = response
+                    .body()
+                    .as_deref()
+                    .and_then(|bytes| serde_json::from_slice(bytes).ok())
+                    .unwrap_or(Value::Null);
+                let message = body["message"].as_str().unwrap_or("no message");
+                anyhow::bail!("{status}: {message}");
             }
-            Some(Ok(Message::Close(_))) | None => {
-                anyhow::bail!("the hub closed the stream without saying why")
+            Err(error) => Err(error).context("opening the live stream"),
+        }
+    }
+
+    /// Sends one Opus packet.
+    pub async fn send_packet(&mut self, packet: &[u8]) -> anyhow::Result<()> {
+        self.socket.send(Message::Binary(packet.to_vec())).await?;
+        Ok(())
+    }
+
+    /// Ends the stream; the hub's last message (`ended`, or `error`).
+    pub async fn finish(mut self) -> anyhow::Result<Value> {
+        self.socket
+            .send(Message::Text(r#"{"type":"end"}"#.into()))
+            .await?;
+        loop {
+            let message = self.next_json().await?;
+            match message["type"].as_str() {
+                Some("ended" | "error") => return Ok(message),
+                _ => eprintln!("{message}"),
             }
-            Some(Ok(_)) => {}
-            Some(Err(error)) => return Err(error).context("the live stream broke"),
+        }
+    }
+
+    /// The next text message, as JSON.
+    pub async fn next_json(&mut self) -> anyhow::Result<Value> {
+        loop {
+            match self.socket.next().await {
+                Some(Ok(Message::Text(text))) => {
+                    return serde_json::from_str(&text)
+                        .context("the hub sent something other than JSON")
+                }
+                Some(Ok(Message::Close(_))) | None => {
+                    anyhow::bail!("the hub closed the stream without saying why")
+                }
+                Some(Ok(_)) => {}
+                Some(Err(error)) => return Err(error).context("the live stream broke"),
+            }
         }
     }
 }

@@ -17,16 +17,23 @@
 //!   policy, before anything airs), [`start`], [`LiveSession::relay`], its end.
 //! - [`socket`]: the session over a WebSocket, for any front end that
 //!   authenticated its [`Caller`](crate::api::auth::Caller) ([`serve`]).
+//! - [`attach`]: the streams under way ([`LiveStreams`]), to which their
+//!   operator may reattach after a broken connection ([`reattach`]).
 //! - [`ogg_file`]: the packets of an Ogg Opus file, to stream a recording.
 //! - [`client`]: the command line's WebSocket client.
+//! - [`restart`]: a starting hub cancels the live emergencies a stop cut off.
 
+pub mod attach;
 pub mod chunks;
 pub mod client;
 pub mod ogg_file;
 pub mod packets;
+pub mod restart;
 pub mod session;
 pub mod socket;
 
+pub use attach::{reattach, LiveStreams};
+pub use restart::end_interrupted;
 pub use session::{
     prepare, start, EndReason, Ended, Input, LiveRequest, LiveSession, Notice, Prepared,
 };

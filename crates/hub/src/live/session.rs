@@ -7,7 +7,9 @@
 //! preempts what it plays at once; [`LiveSession::relay`] checks the
 //! operator's packets, groups them into chunks and publishes them, and ends
 //! the stream: on the operator's word, at its maximum length, when packets
-//! stop coming for [`SILENCE_LIMIT`], or when someone stops the emergency.
+//! stop coming for [`SILENCE_LIMIT`] (a broken connection included: the
+//! operator may reattach meanwhile, `super::attach`), or when someone stops
+//! the emergency.
 //! Every end but a stop sends the stream's last chunk (devices finish the
 //! airing) and then cancels the bulletin in the operator's name, with the
 //! reason in the audit log: a live emergency that ended has nothing to
@@ -221,7 +223,8 @@ pub enum Input {
     Packet(Vec<u8>),
     /// The operator ends the stream.
     End,
-    /// The operator's connection broke.
+    /// The operator's connection broke: the stream waits for them to
+    /// reattach (`super::attach`) as it waits for any silence to end.
     Lost,
 }
 
@@ -243,7 +246,8 @@ pub enum EndReason {
     MaxDuration,
     /// No packet came for [`SILENCE_LIMIT`].
     Silent,
-    /// The operator's connection broke.
+    /// The operator's connection broke and no packet came for
+    /// [`SILENCE_LIMIT`] (they did not reattach in time).
     ConnectionLost,
     /// Someone stopped the emergency (`POST /emergencies/{id}/stop`):
     /// devices got their stop as for any emergency.
@@ -260,7 +264,10 @@ impl EndReason {
                 "no audio came for {} s (the operator's connection was lost)",
                 SILENCE_LIMIT.as_secs()
             ),
-            Self::ConnectionLost => "the operator's connection broke".to_owned(),
+            Self::ConnectionLost => format!(
+                "the operator's connection broke and they did not come back within {} s",
+                SILENCE_LIMIT.as_secs()
+            ),
             Self::Stopped => "it was stopped".to_owned(),
         };
         format!("live stream ended: {why}")
@@ -307,6 +314,7 @@ impl LiveSession {
     ) -> Result<Ended, ApiError> {
         let (mut received, mut refused) = (0u64, 0u64);
         let mut last_packet = Instant::now();
+        let mut connection_lost = false;
         let mut flush_at = None;
         let mut stop_poll = tokio::time::interval(STOP_POLL);
         stop_poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -316,6 +324,7 @@ impl LiveSession {
                 next = input.next() => match next {
                     Some(Input::Packet(packet)) => {
                         last_packet = Instant::now();
+                        connection_lost = false;
                         received += 1;
                         if let Err(error) = packets::check(&packet) {
                             refused += 1;
@@ -330,10 +339,18 @@ impl LiveSession {
                         }
                     }
                     Some(Input::End) | None => break EndReason::Closed,
-                    Some(Input::Lost) => break EndReason::ConnectionLost,
+                    Some(Input::Lost) => {
+                        tracing::info!(bulletin = %self.view.bulletin.id,
+                            "the operator's connection broke; the stream waits for them");
+                        connection_lost = true;
+                    }
                 },
                 () = sleep_until(self.deadline) => break EndReason::MaxDuration,
-                () = sleep_until(last_packet + SILENCE_LIMIT) => break EndReason::Silent,
+                () = sleep_until(last_packet + SILENCE_LIMIT) => break if connection_lost {
+                    EndReason::ConnectionLost
+                } else {
+                    EndReason::Silent
+                },
                 () = sleep_until(flush), if flush_at.is_some() => {
                     flush_at = None;
                     if let Some(chunk) = self.chunker.flush() {

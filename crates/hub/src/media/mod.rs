@@ -12,6 +12,8 @@
 //! - `spoken`: speech synthesised once per text per process.
 //! - [`range`]: the `Range` and `If-Range` rules of RFC 9110, pure.
 //! - [`server`]: `GET`/`HEAD /media/v1/{sha256}` for authenticated devices.
+//! - [`tls`]: the server's certificate for HTTPS (`link.media_tls`), checked
+//!   at start-up, and the CA devices are provisioned with.
 
 pub mod check;
 pub mod ingest;
@@ -19,6 +21,7 @@ pub mod range;
 pub mod server;
 mod spoken;
 pub mod store;
+pub mod tls;
 pub mod visual;
 
 pub use ingest::{AudioInput, AudioJob, IngestError};

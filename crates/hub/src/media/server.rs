@@ -73,7 +73,29 @@ async fn serve_file(
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     };
-    let Some(path) = media.store.file_path(&sha256) else {
+    send_file(
+        &media.store,
+        &sha256,
+        facts.kind.content_type(),
+        &method,
+        &headers,
+    )
+    .await
+}
+
+/// Stored file `sha256` as the answer to a `GET` or `HEAD` with `headers`:
+/// a strong ETag, `If-None-Match` (304), one `Range` (206, or 416) unless
+/// `If-Range` names another version, streamed from disk. Shared with the
+/// web console's previews (`console/media.rs`), whose `<audio>` elements
+/// read an Ogg file's length from its last page with a `Range` request.
+pub async fn send_file(
+    store: &MediaStore,
+    sha256: &str,
+    content_type: &str,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Response {
+    let Some(path) = store.file_path(sha256) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let mut file = match tokio::fs::File::open(&path).await {
@@ -91,18 +113,18 @@ async fn serve_file(
         }
     };
 
-    let tag = etag(&sha256);
+    let tag = etag(sha256);
     let mut response = Response::builder()
         .header(ETAG, &tag)
         .header(CACHE_CONTROL, CACHE_FOREVER)
         .header(ACCEPT_RANGES, "bytes");
-    if if_none_match_hits(header(&headers, IF_NONE_MATCH), &tag) {
+    if if_none_match_hits(header(headers, IF_NONE_MATCH), &tag) {
         return finish(response.status(StatusCode::NOT_MODIFIED), Body::empty());
     }
-    response = response.header(CONTENT_TYPE, facts.kind.content_type());
+    response = response.header(CONTENT_TYPE, content_type);
     // Ranges are defined for GET only (RFC 9110, 14.2).
-    let selection = if method == Method::GET && if_range_allows(header(&headers, IF_RANGE), &tag) {
-        Selection::of(header(&headers, RANGE), size)
+    let selection = if *method == Method::GET && if_range_allows(header(headers, IF_RANGE), &tag) {
+        Selection::of(header(headers, RANGE), size)
     } else {
         Selection::Full
     };
@@ -120,7 +142,7 @@ async fn serve_file(
         }
     };
     let response = response.status(status).header(CONTENT_LENGTH, length);
-    if method == Method::HEAD {
+    if *method == Method::HEAD {
         return finish(response, Body::empty());
     }
     if start > 0 {

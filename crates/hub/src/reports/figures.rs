@@ -124,24 +124,26 @@ pub struct Figures {
     pub uptime: Vec<UptimeLine>,
 }
 
-/// One stretch of playing on one device, from its receipts.
+/// One stretch of playing on one device, from its receipts (also what the
+/// web console's commune page lists as aired).
 #[derive(Clone, Debug, PartialEq)]
-struct Segment<'a> {
-    airing: &'a AiringKey,
-    start: Option<DateTime<Utc>>,
-    end: Option<DateTime<Utc>>,
+pub struct Segment<'a> {
+    pub airing: &'a AiringKey,
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
     /// How it ended (`started` if it never did).
-    outcome: DeliveryState,
-    reason: Option<&'static str>,
+    pub outcome: DeliveryState,
+    pub reason: Option<&'static str>,
 }
 
 impl Segment<'_> {
     /// The moment that places it in a period.
-    fn moment(&self) -> Option<DateTime<Utc>> {
+    pub fn moment(&self) -> Option<DateTime<Utc>> {
         self.start.or(self.end)
     }
 
-    fn aired(&self) -> bool {
+    /// Whether the device played it (a failure before starting did not).
+    pub fn aired(&self) -> bool {
         self.start.is_some()
             || matches!(
                 self.outcome,
@@ -421,7 +423,7 @@ fn uptime_line(
 }
 
 /// Each device's segments, from its receipts.
-fn segments(receipts: &[PlayReceipt]) -> BTreeMap<&DeviceId, Vec<Segment<'_>>> {
+pub fn segments(receipts: &[PlayReceipt]) -> BTreeMap<&DeviceId, Vec<Segment<'_>>> {
     let mut by_airing: BTreeMap<(&DeviceId, &AiringKey), Vec<&PlayReceipt>> = BTreeMap::new();
     for receipt in receipts {
         by_airing

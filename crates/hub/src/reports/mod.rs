@@ -23,7 +23,7 @@ pub mod words;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-pub use figures::{compute, AreaFigures, Figures, Inputs, Tally};
+pub use figures::{compute, segments, AreaFigures, Figures, Inputs, Segment, Tally};
 pub use period::{Period, PeriodError};
 pub use words::Lang;
 

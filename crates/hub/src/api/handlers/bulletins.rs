@@ -126,7 +126,7 @@ pub struct BulletinDeliveries {
 }
 
 /// What the policy knows of a bulletin.
-fn facts(state: &ApiContext, bulletin: &Bulletin) -> Result<BulletinFacts, ApiError> {
+pub(crate) fn facts(state: &ApiContext, bulletin: &Bulletin) -> Result<BulletinFacts, ApiError> {
     let author = state.access.author_of(&bulletin.id)?.map(|a| a.author);
     Ok(BulletinFacts {
         author,
@@ -138,7 +138,7 @@ fn facts(state: &ApiContext, bulletin: &Bulletin) -> Result<BulletinFacts, ApiEr
 }
 
 /// The bulletin, or 404.
-async fn load(state: &ApiContext, id: &str) -> Result<Bulletin, ApiError> {
+pub(crate) async fn load(state: &ApiContext, id: &str) -> Result<Bulletin, ApiError> {
     let id: BulletinId = parse_id(id, "bulletin")?;
     state
         .hub
@@ -526,13 +526,13 @@ fn change_event(
     event
 }
 
-fn state_name(state: BulletinState) -> String {
+pub(crate) fn state_name(state: BulletinState) -> String {
     format!("{state:?}").to_lowercase()
 }
 
 /// Feeds `event` about a bulletin and writes its effects, `extra` and
 /// `audit` (with the bulletin's state after it) in one transaction.
-async fn commit_change(
+pub(crate) async fn commit_change(
     state: &ApiContext,
     event: Event,
     extra: Batch,

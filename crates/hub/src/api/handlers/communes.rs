@@ -2,12 +2,16 @@
 //! after, and the chair's decisions
 //! (the order of colliding priority bulletins, the normal ones opted in).
 
+use std::collections::BTreeMap;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{NaiveDate, NaiveDateTime};
 use hub_access::{Action, Target};
-use hub_core::{AreaCode, AreaLevel, BulletinId, ChairOrder, Event, OptIn, PlanItem};
+use hub_core::{
+    AreaCode, AreaLevel, BulletinId, ChairOrder, DeviceId, DeviceKind, Event, OptIn, PlanItem,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -63,6 +67,10 @@ pub struct BulletinLine {
 #[derive(Serialize, ToSchema)]
 pub struct DevicePlan {
     pub device: String,
+    /// `loudspeaker` or `led_board`: the two kinds air different plans
+    /// (windows, slot lengths), so they are read apart.
+    #[schema(value_type = String)]
+    pub kind: DeviceKind,
     #[schema(value_type = Vec<Object>)]
     pub plan: Vec<PlanItem>,
 }
@@ -128,6 +136,14 @@ pub async fn programme(
     }
     state.authorize(&caller, Action::ViewProgramme, Target::Area(&commune))?;
     let view = state.hub.commune(&commune, days).await?;
+    let kinds: BTreeMap<DeviceId, DeviceKind> = state
+        .hub
+        .devices()
+        .await?
+        .into_iter()
+        .filter(|d| d.commune == commune)
+        .map(|d| (d.id, d.kind))
+        .collect();
     Ok(Json(ProgrammeView {
         commune: commune.to_string(),
         bulletins: view
@@ -154,9 +170,12 @@ pub async fn programme(
                 devices: day
                     .devices
                     .into_iter()
-                    .map(|(device, plan)| DevicePlan {
-                        device: device.to_string(),
-                        plan,
+                    .filter_map(|(device, plan)| {
+                        Some(DevicePlan {
+                            kind: *kinds.get(&device)?,
+                            device: device.to_string(),
+                            plan,
+                        })
                     })
                     .collect(),
             })

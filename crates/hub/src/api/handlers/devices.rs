@@ -81,6 +81,7 @@ fn provisioning(state: &ApiContext, credentials: DeviceCredentials) -> Provision
         state.hub_public_key.clone(),
         vec![credentials],
     )
+    .with_media_ca(state.media_ca.clone())
 }
 
 fn view(health: DeviceHealth) -> DeviceView {

@@ -1,10 +1,11 @@
 //! Live emergencies: an operator speaks through a WebSocket and every
 //! targeted loudspeaker plays it as it is said (`crate::live`). The
 //! request is checked and authorised like a triggered emergency before the
-//! connection is upgraded, so a refusal is an ordinary 401, 403 or 422.
+//! connection is upgraded, so a refusal is an ordinary 401, 403 or 422; so
+//! is a reattaching operator's, after their connection broke.
 
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::response::Response;
 use hub_core::{AreaCode, Language};
 use serde::Deserialize;
@@ -84,4 +85,23 @@ pub async fn stream(
             tracing::warn!(message = %error.body.message, "live emergency failed");
         }
     }))
+}
+
+/// Reattach to your live stream after your connection broke: upgrades to a
+/// WebSocket that takes the broken one's place (`{"type":"reattached",…}`,
+/// then the same messages both ways). Only the caller who started the
+/// stream, and only while it waits for them: up to 5 s after the last packet.
+#[utoipa::path(get, path = "/api/v1/emergencies/live/{id}", tag = "emergencies", security(("bearer" = [])),
+    params(("id" = String, Path, description = "the stream: its emergency's bulletin id")),
+    responses((status = 101, description = "the stream, carried on: see docs/api.md"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn reattach(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let handover = live::reattach(&state, &caller, &id).await?;
+    Ok(upgrade.on_upgrade(move |socket| handover.hand_over(socket)))
 }

@@ -5,15 +5,15 @@
 //! (a commune chair sees their commune only). Each report read is recorded
 //! in the audit log. The figures are computed in [`crate::reports`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use axum::extract::State;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::Days;
+use chrono::{DateTime, Days, Utc};
 use hub_access::{Action, Target};
-use hub_core::AreaCode;
+use hub_core::{AreaCode, Device, DeviceId};
 use hub_store::{time_key, PlayReceipt, Presence, ProvinceSettings};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -129,19 +129,14 @@ pub async fn build_report(
         .into_iter()
         .map(|b| (b.id.clone(), b))
         .collect();
-    let store = state.store.clone();
     let (start, end) = (period.start, period.end);
-    let (receipts, presence) = tokio::task::spawn_blocking(move || {
-        // An airing started on the last evening may end after midnight.
-        let after = end.checked_add_days(Days::new(1)).unwrap_or(end);
-        let receipts = store.range::<PlayReceipt>(
-            time_key(start).as_bytes(),
-            time_key(after).as_bytes(),
-            usize::MAX,
-        )?;
+    // An airing started on the last evening may end after midnight.
+    let after = end.checked_add_days(Days::new(1)).unwrap_or(end);
+    let receipts = read_receipts(state, start, after).await?;
+    let store = state.store.clone();
+    let presence = tokio::task::spawn_blocking(move || {
         // From the beginning: whether a device was online when the period began.
-        let presence = store.range::<Presence>(b"", time_key(end).as_bytes(), usize::MAX)?;
-        Ok::<_, hub_store::StoreError>((receipts, presence))
+        store.range::<Presence>(b"", time_key(end).as_bytes(), usize::MAX)
     })
     .await
     .map_err(|e| ApiError::internal(&e))??;
@@ -172,6 +167,61 @@ pub async fn build_report(
         period,
         figures,
     })
+}
+
+/// Every proof-of-play receipt the devices sent, timed from `start` to `end`.
+async fn read_receipts(
+    state: &ApiContext,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<Vec<PlayReceipt>, ApiError> {
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || {
+        store.range::<PlayReceipt>(
+            time_key(start).as_bytes(),
+            time_key(end).as_bytes(),
+            usize::MAX,
+        )
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))?
+    .map_err(ApiError::from)
+}
+
+/// What the devices of an area reported playing in a stretch of time.
+pub struct ProofOfPlay {
+    /// The area's devices.
+    pub devices: Vec<Device>,
+    /// Their receipts, in time order.
+    pub receipts: Vec<PlayReceipt>,
+}
+
+/// The proof of play of `area`'s devices timed from `start` to `end`, for
+/// whoever may read `area`'s reports (the figures come from the same
+/// receipts): what the web console's commune page lists as aired today.
+pub async fn proof_of_play(
+    state: &ApiContext,
+    caller: &Caller,
+    area: &AreaCode,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<ProofOfPlay, ApiError> {
+    require_area(state, area, "area")?;
+    state.authorize(caller, Action::ReadReports, Target::Area(area))?;
+    let devices: Vec<Device> = state
+        .hub
+        .devices()
+        .await?
+        .into_iter()
+        .filter(|d| state.tree.is_within(&d.commune, area))
+        .collect();
+    let ids: BTreeSet<&DeviceId> = devices.iter().map(|d| &d.id).collect();
+    let receipts = read_receipts(state, start, end)
+        .await?
+        .into_iter()
+        .filter(|r| ids.contains(&r.device))
+        .collect();
+    Ok(ProofOfPlay { devices, receipts })
 }
 
 /// The broadcasting report of a period for an area and every area below
