@@ -145,6 +145,19 @@ fn ogg_page_ends(bytes: &[u8]) -> Option<Vec<u64>> {
     (!ends.is_empty()).then_some(ends)
 }
 
+/// How long the Ogg Opus bytes `head` (whole pages, as a file's first part
+/// is cut) play: the last page's granule position, which counts 48 kHz
+/// samples from the start of the stream (RFC 7845; the few milliseconds of
+/// pre-skip are not taken off). `None` if `head` is not whole Ogg pages or
+/// holds no audio yet (header pages carry granule position 0).
+pub fn ogg_opus_playable(head: &[u8]) -> Option<std::time::Duration> {
+    let ends = ogg_page_ends(head)?;
+    let last_start = ends.len().checked_sub(2).map_or(0, |i| ends[i] as usize);
+    let granule = head.get(last_start + 6..last_start + 14)?;
+    let samples = i64::from_le_bytes(granule.try_into().ok()?);
+    (samples > 0).then(|| std::time::Duration::from_secs_f64(samples as f64 / 48_000.0))
+}
+
 /// Whether `file`'s parts can be used: they cover exactly `size` bytes, none
 /// is empty and each names a SHA-256. A device verifies a file whose parts
 /// do not fit only whole.
@@ -230,6 +243,31 @@ mod tests {
         page.extend_from_slice(&lacing);
         page.extend(std::iter::repeat_n(7u8, body));
         page
+    }
+
+    /// [`ogg_page`] with granule position `granule`.
+    fn ogg_page_at(body: usize, granule: i64) -> Vec<u8> {
+        let mut page = ogg_page(body);
+        page[6..14].copy_from_slice(&granule.to_le_bytes());
+        page
+    }
+
+    #[test]
+    fn a_head_plays_as_long_as_its_last_pages_granule_position_says() {
+        let head = [
+            ogg_page_at(19, 0),
+            ogg_page_at(40, 0),
+            ogg_page_at(3000, 96_000),
+        ]
+        .concat();
+        assert_eq!(
+            ogg_opus_playable(&head),
+            Some(std::time::Duration::from_secs(2))
+        );
+        // Headers alone hold no audio; a cut page is not a head.
+        let headers = [ogg_page_at(19, 0), ogg_page_at(40, 0)].concat();
+        assert_eq!(ogg_opus_playable(&headers), None);
+        assert_eq!(ogg_opus_playable(&head[..head.len() - 1]), None);
     }
 
     fn file_of(bytes: &[u8]) -> MediaRef {

@@ -15,7 +15,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hub_proto::media::chunks_fit;
+use hub_proto::media::{chunks_fit, ogg_opus_playable};
 use hub_proto::MediaRef;
 use rand::Rng;
 use sha2::{Digest, Sha256};
@@ -173,7 +173,13 @@ impl Fetcher {
 
     async fn fetch_parts(&mut self, file: &MediaRef) -> Fetched {
         let mut transfer = Transfer::default();
-        self.start_from_head(file, &mut transfer);
+        if let Some(playable) = self.start_from_head(file, &mut transfer) {
+            match self.watched(file, sleep(rest_delay(playable))).await {
+                Watched::Done(()) | Watched::Offline => {}
+                Watched::Unwanted => return Fetched::Over,
+                Watched::Closed => return Fetched::Closed,
+            }
+        }
         for attempt in 1..=self.options.max_attempts.max(1) {
             if attempt > 1 {
                 let pause = self.backoff(attempt - 1);
@@ -221,15 +227,15 @@ impl Fetcher {
 
     /// Starts `transfer` from the file's first part if a command carried it
     /// inline and it verified (storage's `heads`): playable from now on,
-    /// and the first GET asks only for the rest.
-    fn start_from_head(&self, file: &MediaRef, transfer: &mut Transfer) {
+    /// and the first GET asks only for the rest. Returns how long that part
+    /// plays, when it was used.
+    fn start_from_head(&self, file: &MediaRef, transfer: &mut Transfer) -> Option<Duration> {
         let mut media = self.storage.lock();
-        let Some(head) = media.heads.get(&file.sha256).cloned() else {
-            return;
-        };
+        let head = media.heads.get(&file.sha256).cloned()?;
         if !chunks_fit(file) || file.chunks[0].size != head.len() as u64 {
-            return;
+            return None;
         }
+        let playable = ogg_opus_playable(&head).unwrap_or_default();
         transfer.bytes = head.to_vec();
         transfer.verified = head.len() as u64;
         transfer.parts = 1;
@@ -238,6 +244,7 @@ impl Fetcher {
             .insert(file.sha256.clone(), transfer.verified);
         drop(media);
         self.storage.changed.notify_one();
+        Some(playable)
     }
 
     /// One try: wait for the network, room and a download slot, GET what is
@@ -433,6 +440,23 @@ impl Fetcher {
         ceiling.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
     }
 }
+
+/// How long a device playing from an inline first part that plays for
+/// `playable` waits before it asks for the rest: a random moment in the
+/// first half of that part, at most [`REST_SPREAD_MAX`]. Every targeted
+/// device receives an emergency within the same fraction of a second; asking
+/// for the rest all at once would have the hub serve thousands of downloads
+/// while its broker is still handing the command to the devices that have
+/// not started yet. Spread, the downloads wait for the fan-out, and each
+/// device still asks with half its first part left to play.
+fn rest_delay(playable: Duration) -> Duration {
+    let spread = (playable / 2).min(REST_SPREAD_MAX);
+    spread.mul_f64(rand::thread_rng().gen_range(0.0..=1.0))
+}
+
+/// The longest a device waits before asking for the rest of a file it
+/// plays from an inline first part.
+const REST_SPREAD_MAX: Duration = Duration::from_secs(1);
 
 /// What verifies a file's parts as they arrive.
 struct Parts<'a> {
