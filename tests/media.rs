@@ -478,6 +478,24 @@ fn without_espeak_ng_a_spoken_bulletin_is_refused_by_name() {
     );
 }
 
+/// A hub on `province`'s configuration, in a fresh data directory, with the
+/// embedded broker.
+async fn start_hub(province: &Province) -> TestHub {
+    let data = tempfile::tempdir().unwrap();
+    let handle = spawn_hub_with(
+        &province.config,
+        data.path(),
+        BrokerChoice::Embedded,
+        clock(),
+    )
+    .await;
+    TestHub {
+        handle,
+        clock: clock(),
+        _dir: data,
+    }
+}
+
 /// The hub's record of `bulletin` on `device`, once it is in `state`.
 async fn delivery_once(
     hub: &TestHub,
@@ -506,19 +524,7 @@ async fn delivery_once(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_simulated_loudspeaker_fetches_its_spoken_bulletin_plays_it_and_the_hub_records_it() {
     let province = Province::new(&bulletin("tin-noi", &format!("{{ speech = \"{TEXT}\" }}")));
-    let data = tempfile::tempdir().unwrap();
-    let handle = spawn_hub_with(
-        &province.config,
-        data.path(),
-        BrokerChoice::Embedded,
-        clock(),
-    )
-    .await;
-    let hub = TestHub {
-        handle,
-        clock: clock(),
-        _dir: data,
-    };
+    let hub = start_hub(&province).await;
     let [stored] = stored_files(hub._dir.path()).try_into().unwrap();
     let size = std::fs::metadata(hub._dir.path().join("media").join(&stored))
         .unwrap()
@@ -652,19 +658,7 @@ expires = "2026-11-24T00:00:00+07:00"
     );
     // A 2:1 JPEG, as a phone sends it; the board is 384×192.
     write_picture(&province.path("poster.jpg"), "red", 400, 200);
-    let data = tempfile::tempdir().unwrap();
-    let handle = spawn_hub_with(
-        &province.config,
-        data.path(),
-        BrokerChoice::Embedded,
-        clock(),
-    )
-    .await;
-    let hub = TestHub {
-        handle,
-        clock: clock(),
-        _dir: data,
-    };
+    let hub = start_hub(&province).await;
     let [stored] = stored_files(hub._dir.path()).try_into().unwrap();
     let credentials = hub.credentials(BOARD);
     let served = fetch(
@@ -996,19 +990,7 @@ async fn a_loudspeaker_downloads_its_bulletin_over_https_resuming_after_a_cut() 
 async fn loudspeakers_that_cannot_verify_the_media_server_refuse_it_and_fail_their_entry() {
     let province = Province::new(&bulletin("tin-noi", &format!("{{ speech = \"{TEXT}\" }}")));
     serve_media_over_https(&province, None);
-    let data = tempfile::tempdir().unwrap();
-    let handle = spawn_hub_with(
-        &province.config,
-        data.path(),
-        BrokerChoice::Embedded,
-        clock(),
-    )
-    .await;
-    let hub = TestHub {
-        handle,
-        clock: clock(),
-        _dir: data,
-    };
+    let hub = start_hub(&province).await;
     // One trusts a CA of its own, not the hub's; the other was provisioned
     // with no media CA at all.
     let elsewhere = tempfile::tempdir().unwrap();
