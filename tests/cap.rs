@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
-use firmware_sim::link::{DeviceConfig, DeviceHandle};
+use firmware_sim::link::DeviceHandle;
 use hub_core::testkit::{priority, with_audio_secs};
 use hub_core::{AreaLevel, DeliveryState, DeviceId, Event};
 use hub_proto::Outcome;
@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 use crate::support::api::{answer, Answer, ApiHub};
 use crate::support::http::send;
-use crate::support::link::{eventually, fast_link};
+use crate::support::link::eventually;
 
 const WAIT: Duration = Duration::from_secs(30);
 /// Messages long enough to be heard at 60 times real time: a device
@@ -53,27 +53,6 @@ async fn token(api: &ApiHub, name: &str, role: &str, area: &str) -> String {
         .await;
     assert_eq!(made.status, StatusCode::CREATED, "{made:?}");
     made.body["token"].as_str().unwrap().to_owned()
-}
-
-/// A simulated device of the hub, connected.
-async fn device(api: &ApiHub, id: &str) -> DeviceHandle {
-    let provisioning = &api.hub.provisioning;
-    let credentials = provisioning
-        .devices
-        .iter()
-        .find(|d| d.id == id)
-        .unwrap_or_else(|| panic!("{id} is provisioned"));
-    let config = DeviceConfig::from_credentials(credentials, &provisioning.hub_public_key)
-        .expect("valid credentials");
-    let broker = provisioning.broker.parse().expect("a plain MQTT broker");
-    let device = DeviceHandle::spawn(config, &broker, api.clock, &fast_link());
-    device.wait_ready().await;
-    let device_id = DeviceId::parse(id).unwrap();
-    eventually(&format!("{id} is online"), WAIT, || async {
-        api.hub.is_online(&device_id).await.unwrap()
-    })
-    .await;
-    device
 }
 
 /// A CAP instant `minutes` from the hub's now, at +07:00.
@@ -203,9 +182,9 @@ async fn let_pass(api: &ApiHub, minutes: i64) {
 async fn a_cap_alert_airs_on_exactly_the_targeted_devices_preempting_and_only_once() {
     let api = start("").await;
     let operator = token(&api, "truc-ban-660", "operator", "660").await;
-    let here = device(&api, "24611-LS-01").await;
-    let neighbour = device(&api, "24612-LS-01").await;
-    let elsewhere = device(&api, "24700-LS-01").await;
+    let here = api.device_online("24611-LS-01").await;
+    let neighbour = api.device_online("24612-LS-01").await;
+    let elsewhere = api.device_online("24700-LS-01").await;
 
     // A ten-minute commune bulletin is playing when the storm warning comes.
     let long = with_audio_secs(priority("tin-dai", AreaLevel::Commune, "24611", 600), 600);
@@ -277,7 +256,7 @@ async fn a_cap_alert_airs_on_exactly_the_targeted_devices_preempting_and_only_on
 async fn an_update_supersedes_and_a_cancel_retracts_copies_queued_on_devices() {
     let api = start("").await;
     let operator = token(&api, "truc-ban-tinh", "operator", "67").await;
-    let speaker = device(&api, "24611-LS-01").await;
+    let speaker = api.device_online("24611-LS-01").await;
     let sender = "dongdat@igp.vast.vn";
 
     // An earthquake report that takes effect in five minutes: queued on the device.
@@ -397,7 +376,7 @@ async fn test_alerts_are_recorded_but_reach_devices_only_in_test_mode() {
     for test_mode in [false, true] {
         let api = start(&format!("\n[cap]\ntest_mode = {test_mode}\n")).await;
         let operator = token(&api, "truc-ban", "operator", "67").await;
-        let speaker = device(&api, "24611-LS-01").await;
+        let speaker = api.device_online("24611-LS-01").await;
         let test = alert(&api, HOMELAND, &[("identifier", "T-1"), ("status", "Test")]);
         let posted = post(&api, &operator, &test).await;
         assert_eq!(posted.status, StatusCode::CREATED, "{posted:?}");
@@ -539,7 +518,7 @@ async fn bad_documents_and_unauthorised_senders_are_refused_and_change_nothing()
     assert!(audit(&api, "token=truc-ban-660").await.is_empty());
 
     // The central system's request plays immediately, anywhere in the province.
-    let speaker = device(&api, "24700-LS-01").await;
+    let speaker = api.device_online("24700-LS-01").await;
     let request = alert(&api, HOMELAND, &[("identifier", "TW-1"), ("area", "VN")]);
     let posted = post(&api, &central, &request).await;
     assert_eq!(posted.status, StatusCode::CREATED, "{posted:?}");
@@ -582,7 +561,7 @@ async fn bad_documents_and_unauthorised_senders_are_refused_and_change_nothing()
 async fn a_correction_airs_only_where_the_false_alert_aired() {
     let api = start("").await;
     let operator = api.person("truc-ban", "operator", "67").await;
-    let first = device(&api, "24611-LS-01").await;
+    let first = api.device_online("24611-LS-01").await;
 
     // 24611-LS-02 and 24612's loudspeaker are offline when the false alert
     // goes out to 660.
@@ -634,7 +613,7 @@ async fn a_correction_airs_only_where_the_false_alert_aired() {
     // Back online, the devices that missed it get neither the false alert
     // nor the correction, in the corrected commune as elsewhere.
     for missed in ["24611-LS-02", "24612-LS-01"] {
-        let late = device(&api, missed).await;
+        let late = api.device_online(missed).await;
         let_pass(&api, 3).await;
         assert!(played(&late).is_empty(), "{missed}: {:?}", played(&late));
         assert_eq!(state_of(&api, missed, &correction).await, None);

@@ -4,32 +4,19 @@
 use std::time::Duration;
 
 use firmware_sim::faults::Fault;
-use firmware_sim::link::{DeviceConfig, DeviceHandle};
+use firmware_sim::link::DeviceHandle;
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE};
 use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::support::api::{start_with, ApiHub};
 use crate::support::http::fetch;
-use crate::support::link::{eventually, fast_link};
+use crate::support::link::eventually;
 
 /// Every offline device is alarmed at once, so a test need not wait.
 const NO_GRACE: &str = "\n[health]\noffline_alarm_secs = 0\n";
 
 const LIMIT: Duration = Duration::from_secs(20);
-
-fn device(api: &ApiHub, id: &str) -> DeviceHandle {
-    let provisioning = &api.hub.provisioning;
-    let credentials = provisioning
-        .devices
-        .iter()
-        .find(|d| d.id == id)
-        .unwrap_or_else(|| panic!("{id} is provisioned"));
-    let config = DeviceConfig::from_credentials(credentials, &provisioning.hub_public_key)
-        .expect("valid credentials");
-    let broker = provisioning.broker.parse().expect("a plain MQTT broker");
-    DeviceHandle::spawn(config, &broker, api.clock, &fast_link())
-}
 
 async fn health(api: &ApiHub, token: &str, area: &str) -> Value {
     let answer = api
@@ -110,7 +97,7 @@ async fn health_alarms_and_metrics_follow_devices_that_drop_fail_and_air_an_emer
     let chair = api.person("chu-tich", "commune_chair", "24611").await;
     let fleet: Vec<DeviceHandle> = ["24611-LS-01", "24611-LS-02", "24611-LB-01", "24612-LS-01"]
         .iter()
-        .map(|id| device(&api, id))
+        .map(|id| api.device(id))
         .collect();
     for device in &fleet {
         device.wait_ready().await;

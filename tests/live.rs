@@ -7,21 +7,21 @@
 use std::time::{Duration, Instant};
 
 use chrono::DateTime;
-use firmware_sim::link::{DeviceConfig, DeviceHandle};
+use firmware_sim::link::DeviceHandle;
 use firmware_sim::LiveCounters;
 use hub::client::ApiArgs;
 use hub::link::BrokerChoice;
 use hub::live::client::{reattach_path, stream_packets, LiveConnection, LiveStart};
 use hub::live::restart::RESTART_REASON;
 use hub_core::testkit::priority;
-use hub_core::{AreaLevel, BulletinId, BulletinState, DeviceId, Event};
+use hub_core::{AreaLevel, BulletinId, BulletinState, Event};
 use hub_proto::live::LiveChunk;
 use hub_proto::{AiringRef, Clock, CommandSigner, Outcome, PROTOCOL_VERSION};
 use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::support::api::{call_at, login_at, ApiHub, ADMIN, PASSWORD};
-use crate::support::link::{eventually, fast_link, free_port, spawn_hub_with, Mosquitto, ORIGIN};
+use crate::support::link::{eventually, free_port, spawn_hub_with, Mosquitto, ORIGIN};
 
 const WAIT: Duration = Duration::from_secs(30);
 const SPEECH: &str = "Chú ý, chú ý. Nước sông đang lên nhanh. Bà con ven sông di chuyển \
@@ -50,23 +50,6 @@ async fn operator(api: &ApiHub, name: &str, area: &str) -> ApiArgs {
         api: format!("http://{}", api.addr),
         token: made.body["token"].as_str().unwrap().to_owned(),
     }
-}
-
-/// A simulated device of the hub, connected and known online.
-async fn device(api: &ApiHub, id: &str) -> DeviceHandle {
-    let provisioning = &api.hub.provisioning;
-    let credentials = provisioning.devices.iter().find(|d| d.id == id).unwrap();
-    let config = DeviceConfig::from_credentials(credentials, &provisioning.hub_public_key)
-        .expect("valid credentials");
-    let broker = provisioning.broker.parse().expect("a plain MQTT broker");
-    let device = DeviceHandle::spawn(config, &broker, api.clock, &fast_link());
-    device.wait_ready().await;
-    let device_id = DeviceId::parse(id).unwrap();
-    eventually(&format!("{id} is online"), WAIT, || async {
-        api.hub.is_online(&device_id).await.unwrap()
-    })
-    .await;
-    device
 }
 
 /// The speech as 20 ms Opus packets, mono, 48 kHz.
@@ -170,10 +153,10 @@ async fn publish_forged_chunk(api: &ApiHub, as_device: &str, stream: &str) {
 async fn a_live_emergency_preempts_exactly_the_targeted_devices_and_ends_with_its_stream() {
     let api = start().await;
     let args = operator(&api, "truc-ban-660", "660").await;
-    let here = device(&api, "24611-LS-01").await;
-    let board = device(&api, "24611-LB-01").await;
-    let neighbour = device(&api, "24612-LS-01").await;
-    let elsewhere = device(&api, "24700-LS-01").await;
+    let here = api.device_online("24611-LS-01").await;
+    let board = api.device_online("24611-LB-01").await;
+    let neighbour = api.device_online("24612-LS-01").await;
+    let elsewhere = api.device_online("24700-LS-01").await;
     priority_playing(&api, &[&here, &neighbour, &elsewhere]).await;
     let packets = speech_packets();
     assert!(packets.len() > 150, "a few seconds of speech");
@@ -221,7 +204,7 @@ async fn a_live_emergency_preempts_exactly_the_targeted_devices_and_ends_with_it
     );
 
     // A loudspeaker connecting mid-stream joins at the current chunk.
-    let joiner = device(&api, "24611-LS-02").await;
+    let joiner = api.device_online("24611-LS-02").await;
     eventually("the late loudspeaker joins", WAIT, || async {
         playing(&joiner).as_deref() == Some(id.as_str())
     })
@@ -290,7 +273,7 @@ async fn a_stopped_live_emergency_ends_on_devices_and_outsiders_are_refused() {
     let api = start().await;
     let operator_660 = operator(&api, "truc-ban-660", "660").await;
     let outsider = operator(&api, "truc-ban-661", "661").await;
-    let here = device(&api, "24611-LS-01").await;
+    let here = api.device_online("24611-LS-01").await;
     priority_playing(&api, &[&here]).await;
     let speech = speech_packets();
 
@@ -341,7 +324,7 @@ async fn a_stopped_live_emergency_ends_on_devices_and_outsiders_are_refused() {
     })
     .await;
     // A loudspeaker connecting afterwards never hears of it.
-    let late = device(&api, "24611-LS-02").await;
+    let late = api.device_online("24611-LS-02").await;
     eventually("the late loudspeaker plays the programme", WAIT, || async {
         playing(&late).as_deref() == Some("tin-tinh")
     })
@@ -384,8 +367,8 @@ async fn a_hub_restarted_mid_stream_cancels_the_live_emergency_so_devices_stop_w
     users.push(("nguon-hub", hub_pass));
     let _mosquitto = Mosquitto::start(port, &users);
     let args = operator(&api, "truc-ban-660", "660").await;
-    let here = device(&api, "24611-LS-01").await;
-    let board = device(&api, "24611-LB-01").await;
+    let here = api.device_online("24611-LS-01").await;
+    let board = api.device_online("24611-LB-01").await;
 
     // Long enough to be under way when the hub stops.
     let speech = speech_packets();
@@ -511,7 +494,7 @@ async fn an_operator_whose_connection_broke_reattaches_and_the_stream_goes_on() 
     let api = start().await;
     let args = operator(&api, "truc-ban-660", "660").await;
     let colleague = operator(&api, "truc-ban-660-b", "660").await;
-    let here = device(&api, "24611-LS-01").await;
+    let here = api.device_online("24611-LS-01").await;
     let speech = speech_packets();
     let (before, after) = speech.split_at(speech.len() / 2);
 

@@ -14,7 +14,9 @@ use tempfile::TempDir;
 
 use super::fixture;
 use super::http::{send, Fetched};
-use super::link::{clock, spawn_hub_with};
+use firmware_sim::link::{DeviceConfig, DeviceHandle};
+
+use super::link::{clock, eventually, fast_link, spawn_hub_with};
 
 pub const ADMIN: &str = "admin";
 /// Every test account's password (long enough for the policy).
@@ -156,6 +158,34 @@ pub async fn login_at(addr: SocketAddr, user: &str, password: &str) -> String {
 }
 
 impl ApiHub {
+    /// Starts simulated device `id` of the hub, on the hub's clock.
+    pub fn device(&self, id: &str) -> DeviceHandle {
+        let provisioning = &self.hub.provisioning;
+        let credentials = provisioning
+            .devices
+            .iter()
+            .find(|d| d.id == id)
+            .unwrap_or_else(|| panic!("{id} is provisioned"));
+        let config =
+            DeviceConfig::from_provisioning(credentials, provisioning).expect("valid credentials");
+        let broker = provisioning.broker.parse().expect("a plain MQTT broker");
+        DeviceHandle::spawn(config, &broker, self.clock, &fast_link())
+    }
+
+    /// [`Self::device`], once it is connected and the hub holds it online.
+    pub async fn device_online(&self, id: &str) -> DeviceHandle {
+        let device = self.device(id);
+        device.wait_ready().await;
+        let device_id = hub_core::DeviceId::parse(id).expect("a valid device id");
+        eventually(
+            &format!("{id} is online"),
+            std::time::Duration::from_secs(30),
+            || async { self.hub.is_online(&device_id).await.unwrap() },
+        )
+        .await;
+        device
+    }
+
     pub async fn call(
         &self,
         method: Method,
