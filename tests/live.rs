@@ -238,31 +238,15 @@ async fn a_live_emergency_preempts_exactly_the_targeted_devices_and_ends_with_it
         .unwrap()
         .unwrap();
     assert_eq!(bulletin.state, BulletinState::Cancelled);
-    let audit = api
-        .call(
-            Method::GET,
-            &format!("/api/v1/audit?bulletin={id}"),
-            &api.admin,
-            None,
-        )
-        .await;
-    let actions: Vec<(&str, &str)> = audit
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["action"].as_str().unwrap(),
-                e["reason"].as_str().unwrap_or_default(),
-            )
-        })
-        .collect();
+    let actions = audited(&api, &id).await;
     assert_eq!(
         actions,
         [
-            ("trigger_emergency", ""),
-            ("stop_emergency", "live stream ended: the operator ended it")
+            ("trigger_emergency".to_owned(), String::new()),
+            (
+                "stop_emergency".to_owned(),
+                "live stream ended: the operator ended it".to_owned()
+            )
         ]
     );
     api.hub.shutdown().await.unwrap();
