@@ -10,13 +10,14 @@
 //! priority bulletin due four minutes ahead airs after 40 s of real time
 //! (by then editor, reviewer and chair are done), slow enough that an
 //! emergency of about a minute of speech still plays while an operator
-//! reaches its stop button. Screenshots of every main screen are kept in
-//! `target/console-screenshots/`.
+//! reaches its stop button. Live speech comes from Chromium's fake
+//! microphone, encoded by the page with WebCodecs. Screenshots of every
+//! main screen are kept in `target/console-screenshots/`.
 
 use std::time::Duration;
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
-use firmware_sim::{Fleet, FleetOptions, Played};
+use firmware_sim::{Fleet, FleetOptions, LiveCounters, Played};
 use hub_core::testkit::local;
 use hub_core::DeviceId;
 use hub_proto::{Clock, Outcome};
@@ -26,6 +27,7 @@ use serde_json::{json, Value};
 use crate::support::api::{start_on, ApiHub, ADMIN, PASSWORD};
 use crate::support::browser::{assert_screenshots, forget_screenshots, Browser};
 use crate::support::link::{eventually, fast_link};
+use crate::support::write_picture;
 
 const SPEED: f64 = 6.0;
 /// The day starts here (local time)…
@@ -53,6 +55,13 @@ const WAIT: Duration = Duration::from_secs(30);
 fn input(at: DateTime<Utc>) -> String {
     at.with_timezone(&chrono_tz::Asia::Ho_Chi_Minh)
         .format("%Y-%m-%dT%H:%M")
+        .to_string()
+}
+
+/// A local time as the API's opt-ins take it (`2026-11-23T10:00:00`).
+fn local_naive(at: DateTime<Utc>) -> String {
+    at.with_timezone(&chrono_tz::Asia::Ho_Chi_Minh)
+        .format("%Y-%m-%dT%H:%M:%S")
         .to_string()
 }
 
@@ -124,6 +133,15 @@ impl Console {
             .timeline()
     }
 
+    /// What `device` did with live chunks.
+    fn device_live(&self, device: &str) -> LiveCounters {
+        self.fleet
+            .device(device)
+            .unwrap_or_else(|| panic!("{device} is in the fleet"))
+            .counters()
+            .live
+    }
+
     /// How `device` aired `bulletin`, if it did.
     fn outcome(&self, device: &str, bulletin: &str) -> Option<Outcome> {
         self.timeline(device)
@@ -172,30 +190,50 @@ fn recording(dir: &std::path::Path, text: &str) -> std::path::PathBuf {
     path
 }
 
-/// The commune's own priority bulletin, due with the editor's, written and
-/// submitted by its chair through the API: the two collide.
-async fn rival(console: &Console, chair: &str, title: &str, due: DateTime<Utc>) -> String {
+/// What a bulletin seeded through the API is: its class (`priority`,
+/// `normal`), issuing level, title and the words spoken.
+struct Seed<'a> {
+    class: &'a str,
+    level: &'a str,
+    title: &'a str,
+    speech: &'a str,
+}
+
+/// A spoken bulletin for commune 24611, due at `due`, made and submitted
+/// through the API with `token`; its id.
+async fn seeded(console: &Console, token: &str, seed: Seed<'_>, due: DateTime<Utc>) -> String {
     let body = json!({
-        "title": title,
+        "title": seed.title,
         "category": "daily_life",
-        "class": "priority",
-        "level": "commune",
+        "class": seed.class,
+        "level": seed.level,
         "targets": ["24611"],
         "not_before": due.to_rfc3339(),
         "expires": local(UNTIL).to_rfc3339(),
-        "variants": [{"language": "vi",
-            "audio": {"speech": "Xã thông báo lịch tiêm chủng cho trẻ em vào sáng thứ bảy."}}],
+        "variants": [{"language": "vi", "audio": {"speech": seed.speech}}],
     });
     let made = console
         .api
-        .call(Method::POST, "/api/v1/bulletins", chair, Some(body))
+        .call(Method::POST, "/api/v1/bulletins", token, Some(body))
         .await;
     assert_eq!(made.status, StatusCode::CREATED, "{made:?}");
     let id = made.body["bulletin"]["id"].as_str().unwrap().to_owned();
     let path = format!("/api/v1/bulletins/{id}/submit");
-    let submitted = console.api.call(Method::POST, &path, chair, None).await;
+    let submitted = console.api.call(Method::POST, &path, token, None).await;
     assert_eq!(submitted.status, StatusCode::OK, "{submitted:?}");
     id
+}
+
+/// The commune's own priority bulletin, due with the editor's, written and
+/// submitted by its chair through the API: the two collide.
+async fn rival(console: &Console, chair: &str, title: &str, due: DateTime<Utc>) -> String {
+    let seed = Seed {
+        class: "priority",
+        level: "commune",
+        title,
+        speech: "Xã thông báo lịch tiêm chủng cho trẻ em vào sáng thứ bảy.",
+    };
+    seeded(console, chair, seed, due).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -459,6 +497,321 @@ async fn an_operators_emergency_plays_where_targeted_until_stopped() {
         health["alarms"],
         json!({"24611": false, "24612": false, "24700": false}),
         "{health}"
+    );
+    assert_screenshots(&shots);
+    console.stop().await;
+}
+
+/// What LED boards show while the operator speaks live.
+const LIVE_BOARD_TEXT: &str = "Lũ quét: sơ tán khỏi bờ suối ngay";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_speaks_live_to_the_district_until_they_stop() {
+    let shots = [
+        "emergency-live",
+        "emergency-live-status",
+        "emergency-live-ended",
+    ];
+    forget_screenshots(&shots);
+    let mut console = Console::start().await;
+    console
+        .person("operator", "trucban", "operator", "67")
+        .await;
+
+    console.browser.set(
+        "live",
+        json!({"area": "660", "title": "Lũ quét (trực tiếp)", "text": LIVE_BOARD_TEXT,
+            "devices": 4, "started": DISTRICT_SPEAKERS}),
+    );
+    let spoken = console.browser.result("operator-live").await;
+    let id = spoken["emergency"]
+        .as_str()
+        .expect("the emergency's id")
+        .to_owned();
+    let notices = spoken["notices"].as_array().cloned().unwrap_or_default();
+    let ended = notices
+        .iter()
+        .find(|notice| notice["type"] == "ended")
+        .unwrap_or_else(|| panic!("the hub never said the stream ended: {notices:?}"));
+    assert_eq!(ended["reason"], "closed", "{ended}");
+    assert_eq!(
+        ended["refused"], 0,
+        "WebCodecs' Opus packets are refused: {notices:?}"
+    );
+    assert_eq!(
+        ended["packets"], spoken["sent"],
+        "every packet the page sent reached the relay: {ended}"
+    );
+    let packets = ended["packets"].as_u64().unwrap_or_default();
+    assert!(packets >= 100, "{packets} packets: not seconds of speech");
+    let chunks = ended["chunks"].as_u64().unwrap_or_default();
+
+    // The district's loudspeakers aired the stream, to its end.
+    eventually(
+        "the live airing ends on the district's loudspeakers",
+        WAIT,
+        || async {
+            DISTRICT_SPEAKERS
+                .iter()
+                .all(|device| console.outcome(device, &id) == Some(Outcome::Finished))
+        },
+    )
+    .await;
+    for device in DISTRICT_SPEAKERS {
+        let heard = console.device_live(device);
+        assert!(
+            heard.chunks > 0 && heard.chunks <= chunks,
+            "{device} took {heard:?} of {chunks} chunks"
+        );
+        assert_eq!(heard.lost, 0, "{device} lost chunks on loopback: {heard:?}");
+        assert!(heard.refused.is_empty(), "{device}: {heard:?}");
+    }
+    assert!(
+        console.outcome("24611-LB-01", &id).is_some(),
+        "the district's board did not show the operator's text: {:?}",
+        console.timeline("24611-LB-01")
+    );
+    assert_eq!(console.outcome("24700-LS-01", &id), None);
+    assert_eq!(
+        console.device_live("24700-LS-01"),
+        LiveCounters::default(),
+        "chunks reached a loudspeaker outside the district"
+    );
+
+    let audit: Vec<(String, String)> = console
+        .api
+        .audit_of("trucban", console.started)
+        .await
+        .iter()
+        .filter(|entry| entry["action"] != "log_in")
+        .map(|entry| {
+            let text = |key: &str| entry[key].as_str().unwrap_or_default().to_owned();
+            (text("action"), text("reason"))
+        })
+        .collect();
+    assert_eq!(
+        audit,
+        [
+            ("trigger_emergency".to_owned(), String::new()),
+            (
+                "stop_emergency".to_owned(),
+                "live stream ended: the operator ended it".to_owned()
+            ),
+        ]
+    );
+    assert_screenshots(&shots);
+    console.stop().await;
+}
+
+/// A 400×200 red PNG, as a phone would send a poster: made by ffmpeg.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chair_opts_a_normal_bulletin_in_and_an_editors_picture_reaches_the_board() {
+    const BOARD: &str = "24611-LB-01";
+    let shots = [
+        "chair-offers",
+        "chair-opted-in",
+        "compose-image",
+        "detail-image",
+    ];
+    forget_screenshots(&shots);
+    let mut console = Console::start().await;
+    let editor = console
+        .person("editor", "bientap", "provincial_editor", "67")
+        .await;
+    let chair = console
+        .person("chair", "chutich1", "commune_chair", "24611")
+        .await;
+
+    // Two normal bulletins offered to the commune, due 20 s of real time
+    // from now; the chair opted the second in earlier, through the API.
+    let due = console.api.clock.now() + TimeDelta::minutes(2);
+    let offer = |title, speech| Seed {
+        class: "normal",
+        level: "province",
+        title,
+        speech,
+    };
+    let wanted = seeded(
+        &console,
+        &editor,
+        offer(
+            "Chợ phiên cuối tuần",
+            "Chợ phiên cuối tuần họp từ sáng sớm thứ bảy.",
+        ),
+        due,
+    )
+    .await;
+    let unwanted = seeded(
+        &console,
+        &editor,
+        offer(
+            "Giải bóng đá thanh niên",
+            "Giải bóng đá thanh niên khai mạc chiều chủ nhật.",
+        ),
+        due,
+    )
+    .await;
+    let path = format!("/api/v1/communes/24611/opt-ins/{unwanted}");
+    let at = json!({"at": local_naive(console.api.clock.now())});
+    let opted = console.api.call(Method::PUT, &path, &chair, Some(at)).await;
+    assert!(opted.status.is_success(), "{opted:?}");
+
+    // On the phone, the chair opts the second out and the first in.
+    console.browser.set("commune", json!("24611"));
+    console
+        .browser
+        .set("opt", json!({"add": wanted, "remove": unwanted}));
+    console.browser.set("phase", json!("opt"));
+    let chose = console.browser.result("chair").await;
+    assert!(
+        console.api.clock.now() < due,
+        "the chair chose after the offers were due: the machine is too slow for this test's clock"
+    );
+    assert_eq!(chose["after"].as_array().map(Vec::len), Some(1), "{chose}");
+    let programme = console
+        .api
+        .call(
+            Method::GET,
+            "/api/v1/communes/24611/programme",
+            &chair,
+            None,
+        )
+        .await;
+    let opt_ins: Vec<&str> = programme.body["opt_ins"]
+        .as_array()
+        .map(|opt_ins| {
+            opt_ins
+                .iter()
+                .filter_map(|o| o["bulletin"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(opt_ins, [wanted.as_str()], "{programme:?}");
+
+    // Meanwhile an editor sends the commune's board a picture.
+    let dir = tempfile::tempdir().unwrap();
+    let poster = dir.path().join("poster.png");
+    write_picture(&poster, "red", 400, 200);
+    let now = console.api.clock.now();
+    let resolution = firmware_sim::board::Resolution::default();
+    console.browser.set(
+        "compose",
+        json!({
+            "title": "Lịch tiêm phòng", "text": "Tiêm phòng sáng thứ Bảy",
+            "image": poster, "board_secs": 120,
+            "category": "daily_life", "level": "province", "priority": "priority",
+            "language": "vi", "target": "24611",
+            "valid_from": input(now), "valid_until": input(local(UNTIL)),
+        }),
+    );
+    console.browser.set(
+        "board",
+        json!({"width": resolution.width, "height": resolution.height}),
+    );
+    let composed = console.browser.result("editor-image").await;
+    let poster = composed["bulletin"]
+        .as_str()
+        .expect("the bulletin's id")
+        .to_owned();
+    let red = composed["red"].as_u64().unwrap_or_default();
+    assert!(
+        red > 5_000,
+        "the board preview shows {red} red pixels of the picture"
+    );
+    let bulletin = console.bulletin(&poster, &editor).await;
+    let visual = &bulletin["variants"][0]["visual"];
+    assert_eq!(visual["kind"], "image", "{bulletin}");
+    let fitted = visual["media"]["sha256"]
+        .as_str()
+        .expect("the fitted picture")
+        .to_owned();
+
+    // The commune's board shows the fitted picture with its caption.
+    let board = console.fleet.device(BOARD).expect("the commune's board");
+    let mut shown = None;
+    eventually("the board shows the picture", WAIT, || {
+        let showing = board
+            .showing(console.api.clock.now())
+            .filter(|s| s.media.as_deref() == Some(fitted.as_str()));
+        shown = showing.zip(board.media_file(&fitted));
+        let found = shown.is_some();
+        async move { found }
+    })
+    .await;
+    let (showing, file) = shown.expect("shown");
+    assert_eq!(showing.bulletin.as_deref(), Some(poster.as_str()));
+    assert_eq!(showing.text.as_deref(), Some("Tiêm phòng sáng thứ Bảy"));
+    let picture = firmware_sim::media::picture::decode_picture(&file).expect("a PNG");
+    assert_eq!(
+        picture.dimensions(),
+        (resolution.width, resolution.height),
+        "fitted to the board"
+    );
+    let face = firmware_sim::board::render(
+        Some(&showing),
+        Some(&picture),
+        console.api.clock.now(),
+        resolution,
+    );
+    let red = face
+        .pixels()
+        .filter(|p| p.0[0] > 200 && p.0[1] < 60 && p.0[2] < 60)
+        .count();
+    assert!(
+        red > 5_000,
+        "{red} red pixels: the picture is not on the board's face"
+    );
+
+    // The opted-in offer airs on the commune's loudspeakers; the one opted
+    // out never does.
+    let limit = console.api.clock.real_until(due) + WAIT;
+    eventually(
+        "the commune's loudspeakers aired the offer",
+        limit,
+        || async {
+            CHAIRS_SPEAKERS
+                .iter()
+                .all(|device| console.outcome(device, &wanted) == Some(Outcome::Finished))
+        },
+    )
+    .await;
+    let programme = console
+        .api
+        .call(
+            Method::GET,
+            "/api/v1/communes/24611/programme",
+            &chair,
+            None,
+        )
+        .await;
+    let planned: Vec<&str> = programme.body["days"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|day| day["devices"].as_array().into_iter().flatten())
+        .flat_map(|device| device["plan"].as_array().into_iter().flatten())
+        .filter_map(|item| item["key"]["bulletin"].as_str())
+        .collect();
+    assert!(
+        !planned.contains(&unwanted.as_str()),
+        "the hub still plans the opted-out offer: {planned:?}"
+    );
+    for device in DEVICES {
+        assert_eq!(
+            console.outcome(device, &unwanted),
+            None,
+            "{device} aired it"
+        );
+    }
+    assert_in_order(
+        &console.actions("chutich1").await,
+        &["log_in", "opt_out", "opt_in"],
+        "the chair",
+    );
+    assert_in_order(
+        &console.actions("bientap").await,
+        &["create_bulletin", "submit_bulletin"],
+        "the editor",
     );
     assert_screenshots(&shots);
     console.stop().await;

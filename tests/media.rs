@@ -29,7 +29,7 @@ use crate::support::http::{basic, fetch, start, Fetched};
 use crate::support::link::{clock, eventually, free_port, spawn_hub_with, Mosquitto, TestHub};
 use crate::support::relay::Relay;
 use crate::support::tls::tls_certificates;
-use crate::support::{fixture, hub};
+use crate::support::{fixture, hub, write_picture};
 
 const WAIT: Duration = Duration::from_secs(20);
 const SPEAKER: &str = "24611-LS-01";
@@ -625,17 +625,6 @@ async fn a_loudspeaker_the_media_server_refuses_fails_its_entry_as_media_missing
 }
 
 /// A `width`×`height` picture of one colour, made by ffmpeg.
-fn write_picture(path: &Path, colour: &str, width: u32, height: u32) {
-    let status = Process::new("ffmpeg")
-        .args(["-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
-        .arg(format!("color=c={colour}:s={width}x{height}"))
-        .args(["-frames:v", "1"])
-        .arg(path)
-        .status()
-        .expect("ffmpeg runs (apt-get install ffmpeg)");
-    assert!(status.success(), "ffmpeg made {}", path.display());
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_board_fetches_its_picture_fitted_to_its_size_and_shows_it_with_the_caption() {
     const BOARD: &str = "24611-LB-01";

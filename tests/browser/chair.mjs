@@ -1,7 +1,11 @@
 // A commune chair, on a phone. Phase "reorder": today's programme shows the
 // two colliding priority bulletins; the chair moves one and the page shows
-// the new order. Phase "aired": the page lists both as aired.
-// Prints {"today": [ids], "before": [ids], "after": [ids]} or {"aired": [titles]}.
+// the new order. Phase "aired": the page lists both as aired. Phase "opt":
+// a normal bulletin offered to the commune is not in today's programme
+// until the chair opts it in; one opted in earlier leaves the programme
+// when the chair opts it out.
+// Prints {"today": [ids], "before": [ids], "after": [ids]}, {"aired": [titles]}
+// or {"before": [ids], "after": [ids]}.
 
 import { check, emit, hook, inBrowser, PHONE, run } from './lib.mjs';
 
@@ -60,16 +64,42 @@ async function aired(browser, config) {
   emit({ aired: titles });
 }
 
+async function opt(browser, config) {
+  const { add, remove } = config.opt;
+  const before = await programme(browser);
+  check(!before.includes(add), `${add} is in today's programme ${JSON.stringify(before)} before the chair opted it in`);
+  check(before.includes(remove), `today's programme ${JSON.stringify(before)} lacks ${remove}, opted in earlier`);
+  await browser.need(`opt-in-${add}`);
+  await fitsThePhone(browser);
+  await browser.shot('chair-offers');
+
+  await browser.follow(`opt-out-${remove}`);
+  check((await browser.text('flash')) !== '', `opting ${remove} out showed no message`);
+  const without = await programme(browser);
+  check(!without.includes(remove), `${remove} is still in today's programme ${JSON.stringify(without)} once opted out`);
+  await browser.need(`opt-in-${remove}`);
+
+  await browser.follow(`opt-in-${add}`);
+  check((await browser.text('flash')) !== '', `opting ${add} in showed no message`);
+  const after = await programme(browser);
+  check(after.includes(add), `today's programme ${JSON.stringify(after)} lacks ${add} once opted in`);
+  check(!after.includes(remove), `${remove} came back into today's programme ${JSON.stringify(after)}`);
+  await browser.need(`opt-out-${add}`);
+  await fitsThePhone(browser);
+  await browser.shot('chair-opted-in');
+  emit({ before, after });
+}
+
+const PHASES = { reorder, aired, opt };
+
 run(async (config) => {
   await inBrowser(config, PHONE, `chair-${config.phase}`, async (browser) => {
     const home = await browser.login('chair');
     const expected = `/console/communes/${config.commune}`;
     check(home === expected, `a chair's home is ${home}, not ${expected}`);
     check((await browser.page.locator(hook('logout')).count()) > 0, 'the chair has no way to log out');
-    if (config.phase === 'reorder') {
-      await reorder(browser, config);
-    } else {
-      await aired(browser, config);
-    }
+    const phase = PHASES[config.phase];
+    check(phase, `no chair phase "${config.phase}"`);
+    await phase(browser, config);
   });
 });

@@ -49,9 +49,10 @@ export function emit(result) {
 }
 
 // A headless Chromium with a profile of its own, removed when the
-// scenario ends.
+// scenario ends; `flags` are Chromium switches a scenario needs beyond the
+// usual ones (a fake microphone).
 export class Browser {
-  static async launch(config, viewport = DESK) {
+  static async launch(config, viewport = DESK, flags = []) {
     const profile = await mkdtemp(join(tmpdir(), 'nguon-console-'));
     const context = await chromium.launchPersistentContext(profile, {
       executablePath: config.chromium,
@@ -67,6 +68,7 @@ export class Browser {
         '--disable-background-networking',
         '--disable-component-update',
         '--disable-sync',
+        ...flags,
       ],
     });
     context.setDefaultTimeout(STEP_MS);
@@ -225,16 +227,55 @@ export class Browser {
     return secs;
   }
 
-  // The whole page as a PNG in the artefact directory, as `<name>.png`.
-  async shot(name) {
-    await this.page.evaluate(() => document.activeElement?.blur());
-    await this.page.screenshot({ path: join(this.config.screenshots, `${name}.png`), fullPage: true });
+  // The whole page (this tab's, or `page`) as a PNG in the artefact
+  // directory, as `<name>.png`.
+  async shot(name, page = this.page) {
+    await page.evaluate(() => document.activeElement?.blur());
+    await page.screenshot({ path: join(this.config.screenshots, `${name}.png`), fullPage: true });
   }
 
   async close() {
     await this.context.close();
     await rm(this.profile, { recursive: true, force: true });
   }
+}
+
+// An editor's bulletin through the compose form: `compose` has the title,
+// text, category, level, priority, language, one target area code, the
+// validity as `datetime-local` values; optional: the paths of a recording
+// (`audio`) and of a picture for boards (`image`), and how many seconds
+// boards show it (`board_secs`). The form is
+// screenshot as `shot` before it is sent; answers the new draft's id, or
+// fails with the error the console showed.
+export async function composeBulletin(browser, compose, shot) {
+  await browser.open('/console/bulletins/new');
+  await browser.set('bulletin-title', compose.title);
+  await browser.set('bulletin-text', compose.text);
+  if (compose.audio) {
+    await (await browser.need('bulletin-audio')).setInputFiles(compose.audio);
+  }
+  if (compose.image) {
+    await (await browser.need('bulletin-image')).setInputFiles(compose.image);
+  }
+  await browser.set('bulletin-category', compose.category);
+  await browser.set('bulletin-level', compose.level);
+  await browser.set('bulletin-priority', compose.priority);
+  await browser.set('bulletin-language', compose.language);
+  await (await browser.need(`target-${compose.target}`)).check();
+  await browser.set('bulletin-valid-from', compose.valid_from);
+  await browser.set('bulletin-valid-until', compose.valid_until);
+  if (compose.board_secs) {
+    await browser.set('bulletin-board-secs', String(compose.board_secs));
+  }
+  await browser.need('bulletin-recurrence');
+  await browser.shot(shot);
+  await browser.follow('bulletin-create');
+  const path = new URL(browser.page.url()).pathname;
+  const created = path.match(/^\/console\/bulletins\/([^/]+)$/);
+  check(created, `creating the bulletin led to ${path}, not its page: ${await browser.text('error')}`);
+  const draft = await browser.state('bulletin-state');
+  check(draft === 'draft', `the new bulletin is ${draft}, not a draft`);
+  return decodeURIComponent(created[1]);
 }
 
 // Runs `scenario(config)`, bounded in time; a failure says what and where
@@ -253,10 +294,10 @@ export async function run(scenario) {
   }
 }
 
-// Runs `steps(browser)` in a fresh browser, taking a screenshot of the
-// page as it was if a step fails.
-export async function inBrowser(config, viewport, name, steps) {
-  const browser = await Browser.launch(config, viewport);
+// Runs `steps(browser)` in a fresh browser (with Chromium switches
+// `flags`), taking a screenshot of the page as it was if a step fails.
+export async function inBrowser(config, viewport, name, steps, flags = []) {
+  const browser = await Browser.launch(config, viewport, flags);
   try {
     return await steps(browser);
   } catch (error) {

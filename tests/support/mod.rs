@@ -33,3 +33,16 @@ pub fn hub(args: &[&str]) -> anyhow::Result<String> {
     run(cli, &mut out)?;
     Ok(String::from_utf8(out)?)
 }
+
+/// Writes a one-colour picture of `width` × `height` to `path` (its format
+/// from the extension) with ffmpeg.
+pub fn write_picture(path: &Path, colour: &str, width: u32, height: u32) {
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("color=c={colour}:s={width}x{height}"))
+        .args(["-frames:v", "1"])
+        .arg(path)
+        .status()
+        .expect("ffmpeg runs (apt-get install ffmpeg)");
+    assert!(status.success(), "ffmpeg made {}", path.display());
+}

@@ -256,64 +256,87 @@ fn confirm_page(
 }
 
 /// Speaks live instead of submitting: the microphone, encoded to Opus in
-/// the browser, one packet per WebSocket message; the status page opens
-/// once the stream has started.
+/// the browser, one packet per WebSocket message; a link to the status page
+/// once the stream has started, and the status page itself once it ended.
 fn live_script(person: &Person) -> Markup {
     let t = person.lang.texts();
-    let words =
-        json!({"unavailable": t.live_unavailable, "stop": t.stop, "confirm": t.confirm_missing});
+    let words = json!({"unavailable": t.live_unavailable, "no_microphone": t.live_no_microphone,
+        "not_started": t.live_not_started, "stop": t.stop, "confirm": t.confirm_missing});
     html! {
         script { (PreEscaped(format!("const WORDS = {words};"))) (PreEscaped(LIVE_JS)) }
     }
 }
 
+/// The microphone is asked for first, so the stream (which interrupts every
+/// targeted device) starts only once there is a voice to send. The socket's
+/// handlers are set as it is made: a socket opens while the page awaits
+/// anything, and a handler set after that never hears of it. Stopping ends
+/// the microphone's track; the packets still in the encoder are sent before
+/// the `end` message, so the last words are aired.
 const LIVE_JS: &str = r#"
 document.getElementById('trigger').addEventListener('submit', async (event) => {
   event.preventDefault();
   const form = event.target, status = document.getElementById('live-status');
+  const trigger = form.querySelector('[data-test="emergency-trigger"]');
   if (!form.confirm.checked) { status.textContent = WORDS.confirm; return; }
   if (!window.AudioEncoder || !window.MediaStreamTrackProcessor || !navigator.mediaDevices) {
     status.textContent = WORDS.unavailable; return;
   }
+  trigger.disabled = true;
+  let media;
+  try {
+    media = await navigator.mediaDevices.getUserMedia({audio: {channelCount: 1, sampleRate: 48000}});
+  } catch (e) {
+    status.textContent = `${WORDS.no_microphone} (${e.message})`; trigger.disabled = false; return;
+  }
+  const track = media.getAudioTracks()[0];
   const query = new URLSearchParams(new FormData(form));
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
   const socket = new WebSocket(`${scheme}//${location.host}/console/emergency/live?${query}`);
   socket.binaryType = 'arraybuffer';
-  const media = await navigator.mediaDevices.getUserMedia({audio: {channelCount: 1, sampleRate: 48000}});
-  const track = media.getAudioTracks()[0];
+  let emergency = null;
   const encoder = new AudioEncoder({
     output: (chunk) => {
       const packet = new Uint8Array(chunk.byteLength);
       chunk.copyTo(packet);
       if (socket.readyState === WebSocket.OPEN) socket.send(packet);
     },
-    error: (e) => { status.textContent = e.message; },
+    error: (e) => { status.textContent = e.message; track.stop(); },
   });
   encoder.configure({codec: 'opus', sampleRate: 48000, numberOfChannels: 1, bitrate: 24000,
     opus: {frameDuration: 20000}});
-  const reader = new MediaStreamTrackProcessor({track}).readable.getReader();
   const stop = document.createElement('button');
   stop.className = 'danger'; stop.type = 'button'; stop.textContent = WORDS.stop;
   stop.dataset.test = 'emergency-live-stop';
-  stop.onclick = () => { track.stop(); socket.send(JSON.stringify({type: 'end'})); };
+  stop.onclick = () => { stop.disabled = true; track.stop(); };
   form.appendChild(stop);
   socket.onmessage = (message) => {
     const notice = JSON.parse(message.data);
     if (notice.type === 'started') {
+      emergency = notice.bulletin.bulletin.id;
       const link = document.createElement('a');
-      link.href = `/console/emergencies/${notice.bulletin.bulletin.id}`;
+      link.href = `/console/emergencies/${encodeURIComponent(emergency)}`;
       link.textContent = notice.bulletin.bulletin.title;
       status.replaceChildren(link);
     } else if (notice.type === 'error') { status.textContent = notice.message; track.stop(); }
-    else if (notice.type === 'ended') { track.stop(); }
+    else if (notice.type === 'ended') {
+      track.stop();
+      location.assign(`/console/emergencies/${encodeURIComponent(notice.bulletin)}?flash=stopped`);
+    }
+  };
+  socket.onclose = () => {
+    track.stop();
+    if (emergency === null && status.textContent === '') status.textContent = WORDS.not_started;
   };
   socket.onopen = async () => {
+    const reader = new MediaStreamTrackProcessor({track}).readable.getReader();
     for (;;) {
       const {value, done} = await reader.read();
       if (done) break;
       encoder.encode(value); value.close();
     }
     await encoder.flush();
+    if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({type: 'end'}));
   };
 });
 "#;

@@ -158,6 +158,8 @@ texts! {
     mode_text: "Đọc văn bản", "Speak text";
     mode_live: "Nói trực tiếp", "Speak live";
     live_unavailable: "Phát trực tiếp chưa có trên máy chủ này.", "Live speech is not available on this hub.";
+    live_no_microphone: "Không dùng được micrô", "The microphone cannot be used";
+    live_not_started: "Không bắt đầu được phát trực tiếp.", "The live stream could not start.";
     emergency_text: "Nội dung", "Message";
     emergency_file: "Tệp ghi âm", "Recording";
     valid_minutes: "Hiệu lực (phút)", "Valid for (minutes)";

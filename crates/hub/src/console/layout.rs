@@ -208,6 +208,7 @@ button{font:inherit;min-height:48px;padding:.6rem 1.2rem;border-radius:6px;borde
 button.primary{background:#1d4f91;color:#fff;border-color:#1d4f91}
 button.danger{background:#c00;color:#fff;border-color:#900;font-weight:700;width:100%;font-size:1.3rem;min-height:64px}
 button.quiet{background:transparent;color:inherit;border-color:#fff8}
+button:disabled{opacity:.45;cursor:default}
 form.inline{display:inline-block;margin:.25rem .25rem .25rem 0}
 .flash{background:#e3f4e1;border-left:6px solid #2e7d32;padding:.75rem 1rem}
 .error{background:#fde8e8;border-left:6px solid #c00;padding:.75rem 1rem}
