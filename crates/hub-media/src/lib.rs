@@ -12,9 +12,12 @@
 //!    Vorbis, AAC and ALAC in MP4/M4A; libopus for Ogg Opus (symphonia has no
 //!    Opus decoder). Decoding stops as soon as the audio passes
 //!    [`AudioSettings::max_duration`], so a hostile file cannot make us decode
-//!    hours; panics inside a decoder become [`MediaError::Corrupt`]. The input
-//!    loudness is measured here, on the original channels, on a thread of its
-//!    own while decoding goes on.
+//!    hours; panics inside a decoder become [`MediaError::Corrupt`]. MP3 is
+//!    decoded in two halves on two cores (`decode/halves`: the second
+//!    decoder starts a few frames early, and its first frames must match
+//!    the first decoder's bit for bit, or the first decodes on alone). The
+//!    input loudness is measured here, on the original channels, on a
+//!    thread of its own while decoding goes on.
 //! 3. **Downmix** to mono (the mean of all channels), as samples arrive: a
 //!    loudspeaker cluster plays one channel, and at 24 kbit/s every bit should
 //!    go to the voice, not to stereo.
@@ -23,11 +26,12 @@
 //!    one of the resampler's blocks so the result is the same as in one go.
 //! 5. **Normalise loudness** (`loudness`) to
 //!    [`AudioSettings::target_lufs`], measured as integrated loudness by
-//!    ITU-R BS.1770 / EBU R128 (K-weighting, absolute and relative gates; the
-//!    `ebur128` crate), with a look-ahead peak limiter and a true-peak ceiling
-//!    ([`AudioSettings::true_peak_ceiling_dbtp`]) so raising quiet recordings
-//!    never clips. The source is measured once (K-weighted energy per 100 ms,
-//!    true-peak envelope); the gain search then works on those figures, and
+//!    ITU-R BS.1770 / EBU R128 (K-weighting, absolute and relative gates;
+//!    tested against the `ebur128` crate), with a look-ahead peak limiter
+//!    and a true-peak ceiling ([`AudioSettings::true_peak_ceiling_dbtp`])
+//!    so raising quiet recordings never clips. The source is measured once
+//!    (K-weighted energy per 100 ms, true-peak envelope); the gain search
+//!    then works on those figures, and
 //!    the limiter works on true peaks, so no round measures the samples again
 //!    (a round works out only the limiter's gain; the samples are written
 //!    once, with the gain found).
@@ -93,9 +97,11 @@
 //! # Layout
 //! - `error`: [`MediaError`], one variant per thing that can be wrong.
 //! - `decode`: input bytes to mono samples at the input rate, plus facts;
-//!   `decode/ogg_opus`: Ogg Opus input through libopus.
+//!   `decode/ogg_opus`: Ogg Opus input through libopus; `decode/halves`: MP3
+//!   on two cores.
 //! - `resample`: mono samples to 48 kHz.
-//! - `loudness`: BS.1770 measurement, gain and the peak limiter.
+//! - `loudness`: BS.1770 measurement, gain and the peak limiter;
+//!   `loudness/true_peak`: the 4x-oversampled true peak.
 //! - `encode`: the Ogg Opus muxer; `encode/segments`: libopus encoding in
 //!   parallel segments; `encode/check`: the decode check and the read-back.
 //! - `tts`: text to WAV with espeak-ng.
@@ -103,6 +109,8 @@
 //!   `image` crate).
 //! - `video`: MP4 checks and the stored video, with the `hub-mp4` crate's
 //!   bounds-checked box reader and SRT parser (shared with the boards).
+//! - `upload`: steps 1 to 4, everything that reads an upload's bytes; public
+//!   with the `fuzzing` feature for the fuzz targets (`fuzz/README.md`).
 
 mod decode;
 mod encode;
@@ -111,6 +119,7 @@ mod loudness;
 mod picture;
 mod resample;
 mod tts;
+mod upload;
 mod video;
 
 use std::fmt;
@@ -124,6 +133,11 @@ pub use picture::{
     ingest_image, BoardSize, FittedImage, ImageKind, ImageSettings, Placement, MAX_BOARD_SIDE,
 };
 pub use video::{ingest_video, StoredVideo, SubtitleCodec, Subtitles, VideoSettings};
+
+/// The audio pipeline's untrusted-input half, for the fuzz targets in
+/// `fuzz/` only (feature `fuzzing`): [`ingest_audio`] without the encoding.
+#[cfg(feature = "fuzzing")]
+pub use upload::{decode_upload, DecodedUpload};
 
 /// The sample rate of everything after decoding, and of Opus itself.
 pub const OUTPUT_SAMPLE_RATE: u32 = 48_000;
@@ -260,33 +274,18 @@ pub fn ingest_audio(
     hint: Option<&str>,
     settings: &AudioSettings,
 ) -> Result<EncodedAudio, MediaError> {
-    settings.validate()?;
-    if bytes.is_empty() {
-        return Err(MediaError::Empty);
-    }
-    if bytes.len() > settings.max_input_bytes {
-        return Err(MediaError::TooBig {
-            size: bytes.len(),
-            max: settings.max_input_bytes,
-        });
-    }
-
-    let decoded = decode::decode(bytes, hint, settings.max_duration)?;
-    if decoded.mono.is_empty() {
-        return Err(MediaError::NoAudio);
-    }
-    if !decoded.loudness_lufs.is_finite() {
-        return Err(MediaError::Silent);
-    }
-
-    let samples = resample::to_output_rate(decoded.mono, decoded.facts.sample_rate)?;
-    let output = normalise_and_encode(&samples, decoded.facts.sample_rate, settings)?;
+    let upload::DecodedUpload {
+        facts,
+        input_lufs,
+        samples,
+    } = upload::decode_upload(bytes, hint, settings)?;
+    let output = normalise_and_encode(&samples, facts.sample_rate, settings)?;
 
     Ok(EncodedAudio {
         duration_ms: (samples.len() as u64 * 1000 + u64::from(OUTPUT_SAMPLE_RATE) / 2)
             / u64::from(OUTPUT_SAMPLE_RATE),
-        input: decoded.facts,
-        input_lufs: decoded.loudness_lufs,
+        input: facts,
+        input_lufs,
         output_lufs: output.lufs,
         output_true_peak_dbtp: output.true_peak_dbtp,
         sha256_hex: sha256_hex(&output.ogg),
