@@ -7,6 +7,7 @@
 //! panic inside a decoder is reported as corrupt input instead of unwinding
 //! into the caller.
 
+mod halves;
 mod ogg_opus;
 
 use std::io::{Cursor, ErrorKind};
@@ -15,12 +16,15 @@ use std::sync::mpsc::{self, SyncSender};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use symphonia::core::codecs::audio::{well_known as codec_ids, AudioCodecId, AudioDecoderOptions};
+use symphonia::core::codecs::audio::{
+    well_known as codec_ids, AudioCodecId, AudioDecoder, AudioDecoderOptions,
+};
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, TrackType};
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
+use symphonia::core::packet::Packet;
 
 use crate::error::MediaError;
 use crate::loudness::Meter;
@@ -82,7 +86,7 @@ pub(crate) fn decode(
         if ogg_opus::looks_like_ogg_opus(bytes) {
             ogg_opus::decode(bytes, max_duration)
         } else {
-            decode_with_symphonia(bytes, hint, max_duration)
+            decode_with_symphonia(bytes, hint, max_duration, halves::MIN_SPLIT_PACKETS)
         }
     }))
     .unwrap_or_else(|_| {
@@ -181,7 +185,7 @@ impl MonoCollector {
 /// share the cores instead of taking turns.
 struct MeterThread {
     chunks: Option<SyncSender<Vec<f32>>>,
-    thread: JoinHandle<Result<f64, MediaError>>,
+    thread: JoinHandle<f64>,
 }
 
 impl MeterThread {
@@ -192,9 +196,9 @@ impl MeterThread {
             .name("input-meter".to_owned())
             .spawn(move || {
                 for chunk in received {
-                    meter.add(&chunk)?;
+                    meter.add(&chunk);
                 }
-                Ok(meter.integrated_lufs())
+                meter.integrated_lufs()
             })
             .map_err(|err| MediaError::Processing(format!("starting the input meter: {err}")))?;
         Ok(Self {
@@ -206,7 +210,7 @@ impl MeterThread {
     /// Queues interleaved frames, waiting if the meter is far behind.
     fn add(&self, interleaved: Vec<f32>) {
         if let Some(chunks) = &self.chunks {
-            // A meter that stopped has an error, which `finish` reports.
+            // A meter that stopped panicked, which `finish` reports.
             let _ = chunks.send(interleaved);
         }
     }
@@ -217,14 +221,110 @@ impl MeterThread {
         self.chunks = None;
         self.thread
             .join()
-            .map_err(|_| MediaError::Processing("the input meter panicked".to_owned()))?
+            .map_err(|_| MediaError::Processing("the input meter panicked".to_owned()))
     }
 }
 
+/// What one packet gave.
+#[derive(Clone, Copy, Debug)]
+enum Decoded {
+    /// Damaged and skipped, as players do.
+    Skipped,
+    /// No samples (a decoder's priming packet).
+    Nothing,
+    /// Samples, now in [`StreamDecoder::interleaved`].
+    Samples { rate: u32, channels: usize },
+}
+
+/// Decodes a track's packets in order into a [`MonoCollector`]: skips a
+/// few damaged packets, refuses a stream that changes its rate or
+/// channels.
+struct StreamDecoder {
+    decoder: Box<dyn AudioDecoder>,
+    codec: String,
+    max_duration: Duration,
+    collected: Option<(MonoCollector, u32)>,
+    /// The samples of the last packet, interleaved.
+    interleaved: Vec<f32>,
+    bad_in_a_row: u32,
+    last_bad: String,
+}
+
+impl StreamDecoder {
+    /// Decodes the next packet and collects its samples.
+    fn decode(&mut self, packet: &Packet) -> Result<Decoded, MediaError> {
+        let buffer = match self.decoder.decode(packet) {
+            Ok(buffer) => {
+                self.bad_in_a_row = 0;
+                buffer
+            }
+            // A damaged packet is skipped, as players do, unless damage is
+            // all there is.
+            Err(err @ (SymphoniaError::DecodeError(_) | SymphoniaError::IoError(_))) => {
+                self.bad_in_a_row += 1;
+                self.last_bad = err.to_string();
+                if self.bad_in_a_row > MAX_CONSECUTIVE_BAD_PACKETS {
+                    return Err(MediaError::Corrupt {
+                        detail: self.last_bad.clone(),
+                    });
+                }
+                return Ok(Decoded::Skipped);
+            }
+            Err(err) => return Err(stream_error(err)),
+        };
+        if buffer.frames() == 0 {
+            return Ok(Decoded::Nothing);
+        }
+        let rate = buffer.spec().rate();
+        let channels = buffer.spec().channels().count();
+        buffer.copy_to_vec_interleaved(&mut self.interleaved);
+        self.collect(rate, channels)?;
+        Ok(Decoded::Samples { rate, channels })
+    }
+
+    /// Collects what another decoder made of the next packet, as if this
+    /// one had decoded it.
+    fn push(&mut self, audio: halves::PacketAudio) -> Result<(), MediaError> {
+        self.bad_in_a_row = 0;
+        if let halves::PacketAudio::Samples {
+            rate,
+            channels,
+            interleaved,
+        } = audio
+        {
+            self.interleaved = interleaved;
+            self.collect(rate, channels)?;
+        }
+        Ok(())
+    }
+
+    /// Collects [`Self::interleaved`].
+    fn collect(&mut self, rate: u32, channels: usize) -> Result<(), MediaError> {
+        let (collector, collector_rate) = match &mut self.collected {
+            Some(existing) => existing,
+            None => self
+                .collected
+                .insert((MonoCollector::new(rate, channels, self.max_duration)?, rate)),
+        };
+        if rate != *collector_rate || channels != collector.channels {
+            return Err(MediaError::UnsupportedCodec {
+                codec: format!(
+                    "{} whose sample rate or channels change mid-stream",
+                    self.codec
+                ),
+            });
+        }
+        collector.push_interleaved(&self.interleaved)
+    }
+}
+
+/// Decodes with symphonia; MP3 of at least `min_split_packets` packets in
+/// two halves on two cores.
 fn decode_with_symphonia(
     bytes: &[u8],
     hint: Option<&str>,
     max_duration: Duration,
+    min_split_packets: usize,
 ) -> Result<DecodedAudio, MediaError> {
     let source = MediaSourceStream::new(Box::new(Cursor::new(bytes)), Default::default());
     let mut format = symphonia::default::get_probe()
@@ -271,61 +371,82 @@ fn decode_with_symphonia(
             container: container.clone(),
         })?
         .clone();
-    let mut decoder = symphonia::default::get_codecs()
+    let decoder = symphonia::default::get_codecs()
         .make_audio_decoder(&params, &AudioDecoderOptions::default())
         .map_err(|_| MediaError::UnsupportedCodec {
             codec: codec_name(params.codec),
         })?;
     let codec = decoder.codec_info().short_name.to_owned();
 
-    let mut collected: Option<(MonoCollector, u32)> = None;
-    let mut interleaved: Vec<f32> = Vec::new();
-    let mut bad_in_a_row = 0;
-    let mut last_bad = String::new();
-    loop {
-        let packet = match format.next_packet() {
-            Ok(Some(packet)) => packet,
-            Ok(None) => break,
+    let second_decoder = || {
+        symphonia::default::get_codecs()
+            .make_audio_decoder(&params, &AudioDecoderOptions::default())
+            .ok()
+    };
+    let mut next_packet = || loop {
+        match format.next_packet() {
+            Ok(Some(packet)) if packet.track_id != track_id => continue,
+            Ok(packet) => return Ok(packet),
             Err(err) => return Err(stream_error(err)),
-        };
-        if packet.track_id != track_id {
-            continue;
         }
-        let buffer = match decoder.decode(&packet) {
-            Ok(buffer) => {
-                bad_in_a_row = 0;
-                buffer
-            }
-            // A damaged packet is skipped, as players do, unless damage is
-            // all there is.
-            Err(err @ (SymphoniaError::DecodeError(_) | SymphoniaError::IoError(_))) => {
-                bad_in_a_row += 1;
-                last_bad = err.to_string();
-                if bad_in_a_row > MAX_CONSECUTIVE_BAD_PACKETS {
-                    return Err(MediaError::Corrupt { detail: last_bad });
+    };
+    let mut stream = StreamDecoder {
+        decoder,
+        codec,
+        max_duration,
+        collected: None,
+        interleaved: Vec::new(),
+        bad_in_a_row: 0,
+        last_bad: String::new(),
+    };
+    // MP3 is read whole first (reading is cheap next to decoding), so that
+    // its second half can be decoded on a core of its own; a stream too
+    // long to be accepted is not, and the rest of it is read as it is
+    // decoded.
+    let mut packets = Vec::new();
+    let mut read_error = None;
+    let mut read_whole = false;
+    if let Some(limit) = halves::packet_limit(params.codec, params.sample_rate, max_duration) {
+        while packets.len() <= limit {
+            match next_packet() {
+                Ok(Some(packet)) => packets.push(packet),
+                Ok(None) => {
+                    read_whole = true;
+                    break;
                 }
-                continue;
+                Err(err) => {
+                    read_error = Some(err);
+                    break;
+                }
             }
-            Err(err) => return Err(stream_error(err)),
-        };
-        if buffer.frames() == 0 {
-            continue;
         }
-        let rate = buffer.spec().rate();
-        let channels = buffer.spec().channels().count();
-        let (collector, collector_rate) = match &mut collected {
-            Some(existing) => existing,
-            None => collected.insert((MonoCollector::new(rate, channels, max_duration)?, rate)),
-        };
-        if rate != *collector_rate || channels != collector.channels {
-            return Err(MediaError::UnsupportedCodec {
-                codec: format!("{codec} whose sample rate or channels change mid-stream"),
-            });
+    }
+    let split = read_whole && packets.len() >= min_split_packets;
+    match split.then(second_decoder).flatten() {
+        Some(second) => {
+            halves::decode(&mut stream, second, &packets)?;
         }
-        buffer.copy_to_vec_interleaved(&mut interleaved);
-        collector.push_interleaved(&interleaved)?;
+        None => {
+            for packet in &packets {
+                stream.decode(packet)?;
+            }
+            if let Some(err) = read_error {
+                return Err(err);
+            }
+            if !read_whole {
+                while let Some(packet) = next_packet()? {
+                    stream.decode(&packet)?;
+                }
+            }
+        }
     }
 
+    let StreamDecoder {
+        codec,
+        collected,
+        last_bad,
+        ..
+    } = stream;
     let Some((collector, rate)) = collected else {
         return Err(if last_bad.is_empty() {
             MediaError::NoAudio

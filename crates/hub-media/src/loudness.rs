@@ -1,6 +1,7 @@
-//! Loudness measurement (ITU-R BS.1770-4 / EBU R128, via the `ebur128`
-//! crate: K-weighting, 400 ms blocks, -70 LUFS absolute and -10 LU relative
-//! gates) and normalisation with a peak limiter.
+//! Loudness measurement (ITU-R BS.1770-4 / EBU R128: K-weighting, 400 ms
+//! blocks, -70 LUFS absolute and -10 LU relative gates, implemented here
+//! with `ebur128`'s filter and interpolator and tested against that crate)
+//! and normalisation with a peak limiter.
 //!
 //! Normalising speech up to -16 LUFS often asks for peaks above full scale:
 //! speech peaks sit 15-20 dB above its loudness. A plain gain would then clip,
@@ -12,12 +13,16 @@
 //! Finding that gain takes a few rounds, so the source is measured once
 //! ([`Analysis`]: K-weighted energy per 100 ms, the true-peak envelope) and
 //! each round costs one pass of the limiter's gain over those figures; the
-//! last round's output is the result, checked once with `ebur128`'s
-//! true-peak meter.
+//! last round's output is the result, its true peak checked once
+//! (`true_peak`: interpolated only where the samples come near the peak).
 
+mod true_peak;
+
+#[cfg(test)]
 use ebur128::{EbuR128, Mode};
 
 use crate::error::MediaError;
+use true_peak::{true_peak_envelope, true_peak_max, INTERP_DELAY};
 
 /// How long the limiter looks ahead and ramps its gain down: long enough not
 /// to distort (a few cycles of a voice's fundamental), short enough to stay
@@ -40,29 +45,101 @@ const LIMITER_WARM_UP_SUB_BLOCKS: usize = 15;
 /// How far under the ceiling the last trim puts the true peak.
 const TRIM_MARGIN_DB: f64 = 0.001;
 
-/// An integrated loudness meter fed frame by frame.
-pub(crate) struct Meter(EbuR128);
+/// An integrated loudness meter fed frame by frame, on any number of
+/// channels: BS.1770's K-weighting per channel, each channel's energy
+/// weighted as `ebur128` weighs it by position, and the same gating as
+/// [`Analysis`] (which agrees with `ebur128` to a hundredth of a LU). Its
+/// filter loop keeps its state in registers, several times faster than
+/// `ebur128`'s, which matters because the input is measured while it is
+/// decoded.
+pub(crate) struct Meter {
+    /// Per channel: the filter, the weight of its energy, and its energy in
+    /// the sub-block being filled.
+    channels: Vec<(KFilter, f64, f64)>,
+    sub_block: usize,
+    /// Frames in the sub-block being filled.
+    partial_len: usize,
+    sub_energy: Vec<f64>,
+}
 
 impl Meter {
     pub(crate) fn new(channels: usize, sample_rate: u32) -> Result<Self, MediaError> {
-        let channels = u32::try_from(channels)
-            .map_err(|_| MediaError::Processing("too many channels to measure".to_owned()))?;
-        EbuR128::new(channels, sample_rate, Mode::I)
-            .map(Self)
-            .map_err(|err| MediaError::Processing(format!("loudness meter: {err}")))
+        if channels == 0 || sample_rate < 10 {
+            return Err(MediaError::Processing(format!(
+                "no loudness meter for {channels} channels at {sample_rate} Hz"
+            )));
+        }
+        Ok(Self {
+            channels: (0..channels)
+                .map(|channel| {
+                    (
+                        KFilter::new(sample_rate),
+                        channel_weight(channels, channel),
+                        0.0,
+                    )
+                })
+                .collect(),
+            // 100 ms, rounded as `ebur128` rounds it.
+            sub_block: (sample_rate as usize + 5) / 10,
+            partial_len: 0,
+            sub_energy: Vec::new(),
+        })
     }
 
-    /// Adds interleaved frames.
-    pub(crate) fn add(&mut self, interleaved: &[f32]) -> Result<(), MediaError> {
-        self.0
-            .add_frames_f32(interleaved)
-            .map_err(|err| MediaError::Processing(format!("loudness meter: {err}")))
+    /// Adds interleaved frames (a partial frame at the end is ignored).
+    pub(crate) fn add(&mut self, interleaved: &[f32]) {
+        let width = self.channels.len();
+        let mut rest = &interleaved[..interleaved.len() / width * width];
+        // A sub-block (or what is left of it) at a time, each channel's
+        // energy summed in a local.
+        while !rest.is_empty() {
+            let frames = (self.sub_block - self.partial_len).min(rest.len() / width);
+            let (piece, after) = rest.split_at(frames * width);
+            for (channel, (filter, _, partial)) in self.channels.iter_mut().enumerate() {
+                let mut energy = *partial;
+                let sum = |weighted: f64| energy += weighted * weighted;
+                if width == 1 {
+                    filter.run(piece.iter().copied(), sum);
+                } else {
+                    filter.run(piece.iter().skip(channel).step_by(width).copied(), sum);
+                }
+                *partial = energy;
+            }
+            self.partial_len += frames;
+            if self.partial_len == self.sub_block {
+                let energy = self
+                    .channels
+                    .iter_mut()
+                    .map(|(_, weight, partial)| *weight * std::mem::take(partial))
+                    .sum();
+                self.sub_energy.push(energy);
+                self.partial_len = 0;
+            }
+            rest = after;
+        }
     }
 
     /// Integrated loudness in LUFS; `-inf` when everything is below the gate.
     pub(crate) fn integrated_lufs(&self) -> f64 {
-        self.0.loudness_global().unwrap_or(f64::NEG_INFINITY)
+        gated_lufs(&self.sub_energy, self.sub_block)
     }
+}
+
+/// The weight of channel `channel`'s energy out of `channels`, by where
+/// `ebur128` takes it to be: front channels 1, surrounds 1.41 (BS.1770),
+/// the LFE (the fourth of six) and channels past the sixth not counted.
+fn channel_weight(channels: usize, channel: usize) -> f64 {
+    const FRONT: f64 = 1.0;
+    const SURROUND: f64 = 1.41;
+    let layout: &[f64] = match channels {
+        // Left, right, left and right surround.
+        4 => &[FRONT, FRONT, SURROUND, SURROUND],
+        // Left, right, centre, left and right surround.
+        5 => &[FRONT, FRONT, FRONT, SURROUND, SURROUND],
+        // Left, right, centre, LFE, left and right surround.
+        _ => &[FRONT, FRONT, FRONT, 0.0, SURROUND, SURROUND],
+    };
+    layout.get(channel).copied().unwrap_or(0.0)
 }
 
 /// Brings mono samples to `target_lufs` with no true peak above
@@ -81,11 +158,18 @@ fn normalise(
     Ok(())
 }
 
+/// Integrated loudness of interleaved samples by `ebur128`: the reference
+/// the meters here are tested on.
+#[cfg(test)]
+fn ebur128_lufs(interleaved: &[f32], channels: u32, sample_rate: u32) -> f64 {
+    let mut meter = EbuR128::new(channels, sample_rate, Mode::I).unwrap();
+    meter.add_frames_f32(interleaved).unwrap();
+    meter.loudness_global().unwrap_or(f64::NEG_INFINITY)
+}
+
 #[cfg(test)]
 fn integrated_lufs(mono: &[f32], sample_rate: u32) -> Result<f64, MediaError> {
-    let mut meter = Meter::new(1, sample_rate)?;
-    meter.add(mono)?;
-    Ok(meter.integrated_lufs())
+    Ok(ebur128_lufs(mono, 1, sample_rate))
 }
 
 /// True peak of mono samples in dBTP (4x oversampled, as BS.1770 says), by
@@ -105,11 +189,6 @@ fn db_to_gain(db: f64) -> f64 {
     10f64.powf(db / 20.0)
 }
 
-/// Taps of the 4x true-peak interpolator per phase, as `ebur128` has them.
-const INTERP_TAPS: usize = 12;
-const INTERP_FACTOR: usize = 4;
-/// Samples the interpolator's output lags its input by.
-const INTERP_DELAY: usize = INTERP_TAPS / 2;
 /// Samples either side of a peak whose limiter gain is held at the peak's:
 /// the interpolator spans six samples each side.
 const PEAK_MARGIN: usize = INTERP_DELAY + 2;
@@ -338,16 +417,19 @@ impl<'a> Analysis<'a> {
         // sub-block's own.
         let mut held = vec![0f32; window + self.sub_block];
         let mut limiter_gains = vec![0f32; self.sub_block];
-        // Deficits above 0 in the window, and the window's sum: the state is
-        // idle (all gains 1) when the first is 0 and the last deficit is 0.
-        let mut busy = 0usize;
+        // The window's sum. It is exact, in any order: a deficit is 0 or an
+        // `f32` from 1e-6 to 1, a whole multiple of 2^-43, and a window of
+        // them (at most 960 at 192 kHz) sums to under 2^10, within an
+        // `f64`'s 53 bits. So it is 0 exactly when the window holds no
+        // deficit: the state is idle (all gains 1) when the sum and the last
+        // deficit are 0.
         let mut sum = 0f64;
         let mut previous = 0f32;
         for sub in subs.start.saturating_sub(LIMITER_WARM_UP_SUB_BLOCKS)..subs.end {
             let start = sub * self.sub_block;
             let len = (start + self.sub_block).min(self.source.len()) - start;
             let ceiling_here = ceiling * scale.factor(sub) / gain;
-            if busy == 0 && previous == 0.0 && self.min_inv_peak[sub] * ceiling_here >= 1.0 {
+            if sum == 0.0 && previous == 0.0 && self.min_inv_peak[sub] * ceiling_here >= 1.0 {
                 if sub >= subs.start {
                     sink(sub, None);
                 }
@@ -367,24 +449,15 @@ impl<'a> Analysis<'a> {
                 }
                 previous = deficits.last().copied().unwrap_or(previous);
             }
+            // At the very start the window is shorter: no sample comes
+            // before the first.
+            let short = (window - 1).saturating_sub(start).min(len);
             for (offset, limiter_gain) in limiter_gains[..len].iter_mut().enumerate() {
-                let entering = held[window + offset];
-                let leaving = held[offset];
-                busy = busy + usize::from(entering > 0.0) - usize::from(leaving > 0.0);
-                sum += f64::from(entering) - f64::from(leaving);
-                let average = if busy == 0 {
-                    // Exactly, whatever rounding the sum gathered.
-                    sum = 0.0;
-                    0.0
+                sum += f64::from(held[window + offset]) - f64::from(held[offset]);
+                let average = if offset < short {
+                    (sum / (start + offset + 1) as f64) as f32
                 } else {
-                    // At the very start the window is shorter: no sample
-                    // comes before the first.
-                    let index = start + offset;
-                    if index + 1 < window {
-                        (sum / (index + 1) as f64) as f32
-                    } else {
-                        (sum * inv_window) as f32
-                    }
+                    (sum * inv_window) as f32
                 };
                 *limiter_gain = (1.0 - average).min(1.0);
             }
@@ -459,9 +532,13 @@ impl<'a> Analysis<'a> {
         // still leave a peak a hair over, so measure (with the limiter's
         // interpolator, on both cores) and trim that away, to a hair under:
         // a meter that sums in another order may differ in the last bit.
-        let peak = true_peak_envelope(out, self.sub_block)
-            .into_iter()
-            .fold(0f32, f32::max);
+        let middle = out.len() / 2;
+        let mut second_half_peak = 0f32;
+        let first_half_peak = std::thread::scope(|scope| {
+            scope.spawn(|| second_half_peak = true_peak_max(out, middle..out.len(), 0.0));
+            true_peak_max(out, 0..middle, 0.0)
+        });
+        let peak = first_half_peak.max(second_half_peak);
         let over = 20.0 * f64::from(peak).log10() - (ceiling_dbtp - TRIM_MARGIN_DB);
         if over > 0.0 {
             let trim = db_to_gain(-over) as f32;
@@ -502,12 +579,7 @@ fn gated_lufs(sub_energy: &[f64], sub_block: usize) -> f64 {
 /// time: the same measurements as [`Analysis`] (K-weighted energy per
 /// 100 ms, gated; the limiter's 4x interpolator), for the decode check.
 pub(crate) struct StreamMeter {
-    filter: KFilter,
-    sub_block: usize,
-    /// Energy of the sub-block being filled, and its samples so far.
-    partial: f64,
-    partial_len: usize,
-    sub_energy: Vec<f64>,
+    meter: Meter,
     /// Samples whose true peak is measured: the interpolator needs
     /// [`INTERP_DELAY`] samples after each.
     peaked: usize,
@@ -515,30 +587,17 @@ pub(crate) struct StreamMeter {
 }
 
 impl StreamMeter {
-    pub(crate) fn new(sample_rate: u32) -> Self {
-        Self {
-            filter: KFilter::new(sample_rate),
-            sub_block: (sample_rate / 10) as usize,
-            partial: 0.0,
-            partial_len: 0,
-            sub_energy: Vec::new(),
+    pub(crate) fn new(sample_rate: u32) -> Result<Self, MediaError> {
+        Ok(Self {
+            meter: Meter::new(1, sample_rate)?,
             peaked: 0,
             peak: 0.0,
-        }
+        })
     }
 
     /// Measures `stream[from..]`, the samples added since the last call.
     pub(crate) fn add(&mut self, stream: &[f32], from: usize) {
-        for &sample in &stream[from..] {
-            let weighted = self.filter.next(sample);
-            self.partial += weighted * weighted;
-            self.partial_len += 1;
-            if self.partial_len == self.sub_block {
-                self.sub_energy.push(self.partial);
-                self.partial = 0.0;
-                self.partial_len = 0;
-            }
-        }
+        self.meter.add(&stream[from..]);
         let ready = stream.len().saturating_sub(INTERP_DELAY);
         self.peak_up_to(stream, ready);
     }
@@ -548,17 +607,14 @@ impl StreamMeter {
     pub(crate) fn finish(mut self, stream: &[f32]) -> (f64, f64) {
         self.peak_up_to(stream, stream.len());
         (
-            gated_lufs(&self.sub_energy, self.sub_block),
+            self.meter.integrated_lufs(),
             20.0 * f64::from(self.peak).log10(),
         )
     }
 
     fn peak_up_to(&mut self, stream: &[f32], end: usize) {
         if end > self.peaked {
-            let peak = true_peak_levels(stream, self.peaked..end, self.sub_block, false)
-                .into_iter()
-                .fold(self.peak, f32::max);
-            self.peak = peak;
+            self.peak = true_peak_max(stream, self.peaked..end, self.peak);
             self.peaked = end;
         }
     }
@@ -649,13 +705,14 @@ fn k_weighted_squares(samples: &[f32], sample_rate: u32) -> Vec<f32> {
 /// `skip` into `out`.
 fn k_weight_into(samples: &[f32], out: &mut [f32], skip: usize, sample_rate: u32) {
     let mut filter = KFilter::new(sample_rate);
-    for &sample in &samples[..skip] {
-        filter.next(sample);
-    }
-    for (out, &sample) in out.iter_mut().zip(&samples[skip..]) {
-        let weighted = filter.next(sample);
-        *out = (weighted * weighted) as f32;
-    }
+    filter.run(samples[..skip].iter().copied(), |_| {});
+    let end = (skip + out.len()).min(samples.len());
+    let mut out = out.iter_mut();
+    filter.run(samples[skip..end].iter().copied(), |weighted| {
+        if let Some(out) = out.next() {
+            *out = (weighted * weighted) as f32;
+        }
+    });
 }
 
 /// BS.1770's K-weighting filter, from rest.
@@ -675,20 +732,21 @@ impl KFilter {
         }
     }
 
-    /// The next sample, K-weighted.
+    /// K-weights `samples` in order, handing each weighted sample to
+    /// `sink`. The state is held in locals for the whole run: each sample
+    /// waits for the one before it, and storing the state to memory and
+    /// loading it back on every sample would double that wait.
     #[inline]
-    fn next(&mut self, sample: f32) -> f64 {
-        let (a, b, state) = (&self.a, &self.b, &mut self.state);
-        // The newest state last: it alone is on the critical path.
-        state[0] = (f64::from(sample) - a[4] * state[4] - a[3] * state[3] - a[2] * state[2])
-            - a[1] * state[1];
-        let weighted =
-            b[0] * state[0] + b[1] * state[1] + b[2] * state[2] + b[3] * state[3] + b[4] * state[4];
-        state[4] = state[3];
-        state[3] = state[2];
-        state[2] = state[1];
-        state[1] = state[0];
-        weighted
+    fn run(&mut self, samples: impl IntoIterator<Item = f32>, mut sink: impl FnMut(f64)) {
+        let (a, b) = (&self.a, &self.b);
+        let [_, mut s1, mut s2, mut s3, mut s4] = self.state;
+        for sample in samples {
+            // The newest state last: it alone is on the critical path.
+            let s0 = (f64::from(sample) - a[4] * s4 - a[3] * s3 - a[2] * s2) - a[1] * s1;
+            sink(b[0] * s0 + b[1] * s1 + b[2] * s2 + b[3] * s3 + b[4] * s4);
+            (s4, s3, s2, s1) = (s3, s2, s1, s0);
+        }
+        self.state = [s1, s1, s2, s3, s4];
     }
 }
 
@@ -735,98 +793,6 @@ fn k_filter_coefficients(rate: f64) -> ([f64; 5], [f64; 5]) {
             pa[2] * ra[2],
         ],
     )
-}
-
-/// `ebur128`'s 4x interpolator: a Hann-windowed sinc of 48 taps, 12 per
-/// phase. Phase 0 is the sample itself.
-fn interpolator() -> [[f32; INTERP_TAPS]; INTERP_FACTOR] {
-    let taps = INTERP_TAPS * INTERP_FACTOR;
-    let mut filter = [[0f32; INTERP_TAPS]; INTERP_FACTOR];
-    for j in 0..taps {
-        let position = j as f64;
-        let window = taps as f64;
-        let w = 0.5 * (1.0 - (2.0 * std::f64::consts::PI * position / window).cos());
-        let m = position - window / 2.0;
-        let x = m * std::f64::consts::PI / INTERP_FACTOR as f64;
-        filter[j % INTERP_FACTOR][j / INTERP_FACTOR] =
-            if m.abs() > 1e-9 { w * x.sin() / x } else { w } as f32;
-    }
-    filter
-}
-
-/// Per `chunk` samples, the highest level of the 4x-oversampled signal
-/// (each sample and the three points after it, the interpolator's delay
-/// taken out); on two threads.
-fn true_peak_envelope(samples: &[f32], chunk: usize) -> Vec<f32> {
-    true_peak_levels(samples, 0..samples.len(), chunk, true)
-}
-
-/// [`true_peak_envelope`] of the samples in `range` only, the samples
-/// around it (zeros outside `samples`) feeding the interpolator; on two
-/// threads if `parallel`.
-fn true_peak_levels(
-    samples: &[f32],
-    range: std::ops::Range<usize>,
-    chunk: usize,
-    parallel: bool,
-) -> Vec<f32> {
-    let filter = interpolator();
-    // Output `i` of a piece uses the inputs from `LEAD` before it to
-    // `INTERP_DELAY` after it.
-    const LEAD: usize = INTERP_TAPS - 1 - INTERP_DELAY;
-    let mut envelope = vec![0f32; range.len().div_ceil(chunk)];
-    // Worked in pieces of whole chunks that fit in the L1 cache.
-    let piece = chunk * (4096 / chunk).max(1);
-    let fill = |out: &mut [f32], first: usize| {
-        let mut levels = vec![0f32; piece];
-        let mut acc = vec![0f32; piece];
-        let mut input = vec![0f32; piece + INTERP_TAPS - 1];
-        let end = (first + out.len() * chunk).min(range.end);
-        for (piece_index, out) in out.chunks_mut(piece / chunk).enumerate() {
-            let base = first + piece_index * piece;
-            let len = piece.min(end - base);
-            let levels = &mut levels[..len];
-            for (level, &sample) in levels.iter_mut().zip(&samples[base..base + len]) {
-                *level = sample.abs();
-            }
-            // The piece's inputs, zeros outside the signal, as it is
-            // silent there.
-            let input = &mut input[..len + INTERP_TAPS - 1];
-            input.fill(0.0);
-            let from = base.saturating_sub(LEAD);
-            let to = (base + len + INTERP_DELAY).min(samples.len());
-            let at = from + LEAD - base;
-            input[at..at + to - from].copy_from_slice(&samples[from..to]);
-            for phase in &filter[1..] {
-                let acc = &mut acc[..len];
-                acc.fill(0.0);
-                // Tap k reads sample base + i + INTERP_DELAY - k.
-                for (k, &coeff) in phase.iter().enumerate() {
-                    let taps = &input[INTERP_TAPS - 1 - k..INTERP_TAPS - 1 - k + len];
-                    for (a, &x) in acc.iter_mut().zip(taps) {
-                        *a += coeff * x;
-                    }
-                }
-                for (level, a) in levels.iter_mut().zip(acc.iter()) {
-                    *level = level.max(a.abs());
-                }
-            }
-            for (out, levels) in out.iter_mut().zip(levels.chunks(chunk)) {
-                *out = levels.iter().fold(0f32, |peak, &v| peak.max(v));
-            }
-        }
-    };
-    if parallel {
-        let middle_chunk = envelope.len() / 2;
-        let (first, second) = envelope.split_at_mut(middle_chunk);
-        std::thread::scope(|scope| {
-            scope.spawn(|| fill(second, range.start + middle_chunk * chunk));
-            fill(first, range.start);
-        });
-    } else {
-        fill(&mut envelope, range.start);
-    }
-    envelope
 }
 
 #[cfg(test)]
@@ -998,6 +964,41 @@ mod tests {
     }
 
     #[test]
+    fn the_limiter_s_running_window_sum_is_exact() {
+        // What `limit` relies on: deficits (0, or f32 from 1e-6 to 1)
+        // summed over a window by adding the one entering and taking away
+        // the one leaving give the very bits of summing the window afresh,
+        // so the sum is 0 exactly when the window is all zeros.
+        let window = 960;
+        let mut state = 12_345u32;
+        let deficits: Vec<f32> = (0..200_000)
+            .map(|n| {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let value = (state >> 8) as f32 / (1u32 << 24) as f32;
+                // Runs of silence between runs of deficits of every size.
+                if (n / 5_000) % 3 == 0 {
+                    0.0
+                } else {
+                    value.powi(1 + (n % 7) * 3).max(1e-6)
+                }
+            })
+            .collect();
+        let mut running = 0f64;
+        for (index, &entering) in deficits.iter().enumerate() {
+            let leaving = index.checked_sub(window).map_or(0.0, |left| deficits[left]);
+            running += f64::from(entering) - f64::from(leaving);
+            let span = index.saturating_sub(window - 1)..=index;
+            let afresh: f64 = deficits[span.clone()]
+                .iter()
+                .rev()
+                .map(|&d| f64::from(d))
+                .sum();
+            assert_eq!(running.to_bits(), afresh.to_bits(), "sample {index}");
+            assert_eq!(running == 0.0, deficits[span].iter().all(|&d| d == 0.0));
+        }
+    }
+
+    #[test]
     fn a_lowered_sub_block_is_limited_harder_and_only_there() {
         let signal = bursts(10.0);
         let analysis = Analysis::new(&signal, RATE).unwrap();
@@ -1019,10 +1020,90 @@ mod tests {
     }
 
     #[test]
+    fn the_meter_reads_what_ebur128_reads_on_any_channels() {
+        // Every channel count uploads may have (each channel its own level,
+        // so a wrong weight shows), at rates whose 100 ms is not a whole
+        // number of samples too, fed in uneven pieces.
+        for (channels, rate) in [
+            (1u32, 48_000u32),
+            (2, 44_100),
+            (1, 11_025),
+            (5, 48_000),
+            (6, 22_050),
+            (8, 32_000),
+        ] {
+            let width = channels as usize;
+            let frames = rate as usize * 5 + 777;
+            let interleaved: Vec<f32> = (0..frames * width)
+                .map(|n| {
+                    let (frame, channel) = (n / width, n % width);
+                    let t = frame as f32 / rate as f32;
+                    let level = 0.05 + 0.1 * channel as f32;
+                    let burst = if t % 1.5 < 1.0 { 1.0 } else { 0.001 };
+                    level
+                        * burst
+                        * (2.0 * std::f32::consts::PI * (300.0 + 170.0 * channel as f32) * t).sin()
+                })
+                .collect();
+            let mut meter = Meter::new(width, rate).unwrap();
+            let mut fed = 0usize;
+            for piece in [1, 4_409, 10_000, 99_999, usize::MAX] {
+                let end = fed
+                    .saturating_add(piece.saturating_mul(width))
+                    .min(interleaved.len());
+                meter.add(&interleaved[fed..end]);
+                fed = end;
+            }
+            let ours = meter.integrated_lufs();
+            let theirs = ebur128_lufs(&interleaved, channels, rate);
+            assert!(
+                (ours - theirs).abs() < 1e-3,
+                "{channels} channels at {rate} Hz: {ours} vs {theirs}"
+            );
+        }
+        // Silence is below the gate.
+        let mut meter = Meter::new(2, 44_100).unwrap();
+        meter.add(&vec![0.0; 88_200 * 2]);
+        assert_eq!(meter.integrated_lufs(), f64::NEG_INFINITY);
+    }
+
+    #[test]
+    fn the_k_filter_run_in_pieces_is_the_filter_sample_by_sample() {
+        // The plain definition, one sample after the other, state in an
+        // array (ebur128's direct form II): `run` must give the same bits
+        // whatever the pieces it is fed in.
+        let signal = bursts(3.0);
+        let (b, a) = k_filter_coefficients(f64::from(RATE));
+        let mut state = [0f64; 5];
+        let expected: Vec<f64> = signal
+            .iter()
+            .map(|&sample| {
+                state[0] =
+                    (f64::from(sample) - a[4] * state[4] - a[3] * state[3] - a[2] * state[2])
+                        - a[1] * state[1];
+                let weighted = (0..5).fold(0.0, |sum, k| sum + b[k] * state[k]);
+                state.copy_within(0..4, 1);
+                weighted
+            })
+            .collect();
+        let mut filter = KFilter::new(RATE);
+        let mut weighted = Vec::new();
+        let mut fed = 0usize;
+        for piece in [1, 2, 959, 4_800, 30_001, usize::MAX] {
+            let end = fed.saturating_add(piece).min(signal.len());
+            filter.run(signal[fed..end].iter().copied(), |value| {
+                weighted.push(value)
+            });
+            fed = end;
+        }
+        assert_eq!(weighted, expected);
+    }
+
+    #[test]
     fn the_stream_meter_reads_what_ebur128_reads() {
         // Fed in uneven pieces, as the decode check feeds it.
         let signal = bursts(12.0);
-        let mut meter = StreamMeter::new(RATE);
+        let mut meter = StreamMeter::new(RATE).unwrap();
         let mut fed = 0;
         for piece in [1, 959, 4_800, 20_000, 70_001, 200_000] {
             let end = (fed + piece).min(signal.len());

@@ -54,7 +54,7 @@ impl Player {
         })?;
         Ok(Self {
             decoder,
-            meter: StreamMeter::new(OUTPUT_SAMPLE_RATE),
+            meter: StreamMeter::new(OUTPUT_SAMPLE_RATE)?,
             pcm: vec![0f32; MAX_PACKET_FRAMES],
             mono: Vec::with_capacity(wanted),
             to_skip: pre_skip,
