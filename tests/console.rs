@@ -603,7 +603,6 @@ async fn an_operator_speaks_live_to_the_district_until_they_stop() {
     console.stop().await;
 }
 
-/// A 400×200 red PNG, as a phone would send a poster: made by ffmpeg.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chair_opts_a_normal_bulletin_in_and_an_editors_picture_reaches_the_board() {
     const BOARD: &str = "24611-LB-01";

@@ -533,19 +533,30 @@ pub async fn emergency(command: EmergencyCommand, out: &mut dyn Write) -> anyhow
     print(out, &answer)
 }
 
-pub async fn audit(args: AuditArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let mut query = form_urlencoded::Serializer::new(String::new());
-    for (name, value) in [
-        ("user", &args.user),
-        ("area", &args.area),
-        ("bulletin", &args.bulletin),
-        ("from", &args.from),
-        ("until", &args.until),
-    ] {
+/// Appends to `query` each parameter that was given.
+fn append_given<'a>(
+    query: &mut form_urlencoded::Serializer<'_, String>,
+    parameters: impl IntoIterator<Item = (&'a str, &'a Option<String>)>,
+) {
+    for (name, value) in parameters {
         if let Some(value) = value {
             query.append_pair(name, value);
         }
     }
+}
+
+pub async fn audit(args: AuditArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    append_given(
+        &mut query,
+        [
+            ("user", &args.user),
+            ("area", &args.area),
+            ("bulletin", &args.bulletin),
+            ("from", &args.from),
+            ("until", &args.until),
+        ],
+    );
     let path = format!("/api/v1/audit?{}", query.finish());
     let answer = args.api.call(Method::GET, &path, Payload::None).await?;
     print(out, &answer)
@@ -554,17 +565,16 @@ pub async fn audit(args: AuditArgs, out: &mut dyn Write) -> anyhow::Result<()> {
 pub async fn report(args: ReportArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let mut query = form_urlencoded::Serializer::new(String::new());
     query.append_pair("format", &args.format);
-    for (name, value) in [
-        ("period", &args.period),
-        ("from", &args.from),
-        ("to", &args.to),
-        ("area", &args.area),
-        ("lang", &args.lang),
-    ] {
-        if let Some(value) = value {
-            query.append_pair(name, value);
-        }
-    }
+    append_given(
+        &mut query,
+        [
+            ("period", &args.period),
+            ("from", &args.from),
+            ("to", &args.to),
+            ("area", &args.area),
+            ("lang", &args.lang),
+        ],
+    );
     let path = format!("/api/v1/reports?{}", query.finish());
     match &args.out {
         Some(file) => {
