@@ -322,6 +322,7 @@ async fn forged_replayed_and_expired_commands_are_refused_by_devices() {
         expires: now + TimeDelta::minutes(5),
         to: vec!["24611-LS-01".into()],
         directive: Directive::Play { entry: fake_entry },
+        report_spread_ms: None,
     });
     intruder
         .publish(

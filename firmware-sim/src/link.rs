@@ -500,6 +500,8 @@ struct Pending {
     message: Message,
     /// When it was queued (real time), for a slow link.
     queued: Instant,
+    /// Held until then: a report of a command the hub asked to spread.
+    not_before: Option<Instant>,
 }
 
 enum Step {
@@ -788,6 +790,7 @@ impl Link {
             at,
             message: hello,
             queued: Instant::now(),
+            not_before: None,
         });
         // Then the day's proof of play again: whatever the hub lost (it
         // may have restarted after a crash) it hears once more.
@@ -801,6 +804,7 @@ impl Link {
                 at,
                 message,
                 queued: Instant::now(),
+                not_before: None,
             };
             self.queue.insert(1 + i, pending);
         }
@@ -854,9 +858,15 @@ impl Link {
                 // files given up on another try.
                 self.wants.send_replace(needed);
                 debug!(device = %self.id, seq = command.seq, "command accepted");
-                // The ack and what the command started go out together.
+                // The ack and what the command started go out together, when
+                // the hub asked for reports to be spread at a random moment
+                // within that spread.
                 let ack = Message::Ack { seq: command.seq };
-                self.enqueue(now, std::iter::once(ack).chain(messages));
+                let not_before = command.report_spread_ms.map(|ms| {
+                    let spread = Duration::from_millis(u64::from(ms));
+                    Instant::now() + spread.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
+                });
+                self.enqueue_held(now, std::iter::once(ack).chain(messages), not_before);
             }
             Err(Refusal::Replayed { seq, last }) if seq == last => {
                 self.shared.lock().counters.duplicates += 1;
@@ -890,11 +900,23 @@ impl Link {
     }
 
     fn enqueue(&mut self, at: DateTime<Utc>, messages: impl IntoIterator<Item = Message>) {
+        self.enqueue_held(at, messages, None);
+    }
+
+    /// Queues `messages`, none to be sent before `not_before`; what is
+    /// queued after them waits behind them, so reports keep their order.
+    fn enqueue_held(
+        &mut self,
+        at: DateTime<Utc>,
+        messages: impl IntoIterator<Item = Message>,
+        not_before: Option<Instant>,
+    ) {
         for message in messages {
             self.queue.push_back(Pending {
                 at,
                 message,
                 queued: Instant::now(),
+                not_before,
             });
         }
         self.trim();
@@ -919,8 +941,10 @@ impl Link {
             _ => None,
         };
         while self.ready && self.handed.len() + self.inflight.len() < WINDOW {
-            if let (Some(cutoff), Some(next)) = (held_since, self.queue.front()) {
-                if next.queued > cutoff {
+            if let Some(next) = self.queue.front() {
+                let slowed = held_since.is_some_and(|cutoff| next.queued > cutoff);
+                let held = next.not_before.is_some_and(|due| due > Instant::now());
+                if slowed || held {
                     break;
                 }
             }
@@ -977,11 +1001,17 @@ impl Link {
         batch
     }
 
-    /// When the oldest report held back by a slow link may go, if one is.
+    /// When the oldest report, held back by a slow link or a spread the hub
+    /// asked for, may go, if one is held.
     fn release_at(&self) -> Option<Instant> {
-        let (delay, until) = self.slow?;
-        let first = self.queue.front()?;
-        (self.ready && Instant::now() < until).then_some(first.queued + delay)
+        let first = self.queue.front().filter(|_| self.ready)?;
+        let now = Instant::now();
+        let slowed = self
+            .slow
+            .filter(|(_, until)| now < *until)
+            .map(|(delay, _)| first.queued + delay);
+        let held = first.not_before.filter(|due| *due > now);
+        slowed.into_iter().chain(held).max()
     }
 
     /// The power went: the player and everything not stored are lost. What

@@ -444,6 +444,51 @@ async fn a_slow_link_holds_each_report_back() {
 }
 
 #[tokio::test]
+async fn reports_the_hub_asked_to_spread_wait_but_the_airing_does_not() {
+    let (mut hub, device, handle, clock) = one_device(1.0).await;
+    hub.next_report(&device).await;
+    timeout(PATIENCE, handle.wait_ready()).await.unwrap();
+    let spread = Duration::from_millis(1_200);
+    let expires = origin() + TimeDelta::hours(1);
+    let mut play = command(
+        1,
+        &device.id,
+        expires,
+        Directive::Play {
+            entry: entry("a", 0, 600),
+        },
+    );
+    play.report_spread_ms = Some(spread.as_millis() as u32);
+    let sent = std::time::Instant::now();
+    hub.publish(hub.signer.sign(&play)).await;
+    // A plain command right after: its ack waits behind the held reports.
+    hub.publish(
+        hub.signer
+            .sign(&command(2, &device.id, expires, config(40))),
+    )
+    .await;
+
+    let ack = hub.next_report(&device).await;
+    assert_eq!(ack.message, Message::Ack { seq: 1 });
+    let waited = sent.elapsed();
+    assert!(waited >= spread / 2, "the ack came after {waited:?}");
+    let started = hub.next_report(&device).await;
+    assert_eq!(started.message, played("a", Outcome::Started));
+    // It started when the command came, long before it was told.
+    let told_after = (clock.now() - started.at).to_std().unwrap();
+    assert!(
+        told_after >= spread / 2 - Duration::from_millis(100),
+        "{told_after:?}"
+    );
+    assert_eq!(handle.timeline()[0].outcome, Outcome::Started);
+    assert_eq!(
+        hub.next_report(&device).await.message,
+        Message::Ack { seq: 2 }
+    );
+    handle.stop().await;
+}
+
+#[tokio::test]
 async fn a_skewed_clock_shows_in_the_device_times() {
     let (mut hub, device, handle, clock) = one_device(1.0).await;
     hub.next_report(&device).await;

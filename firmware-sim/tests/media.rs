@@ -427,6 +427,7 @@ async fn a_fleet_downloads_no_more_files_at_once_than_its_slots() {
             date: day(),
             entries: vec![entry_in(clock, "a", &file, 3600)],
         },
+        report_spread_ms: None,
     };
     hub.publish(hub.signer.sign(&schedule)).await;
     eventually("every device holds the file", || {

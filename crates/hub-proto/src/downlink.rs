@@ -39,6 +39,13 @@ pub struct Command {
     /// Ids of the devices that must act on it; everyone else ignores it.
     pub to: Vec<String>,
     pub directive: Directive,
+    /// The hub reached many devices at once: each sends the ack and the
+    /// reports this command causes at a random moment between half this
+    /// many milliseconds and this many after accepting it, so thousands of
+    /// reports do not reach the hub while its broker is still delivering
+    /// the command. Playing is never delayed, only the telling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_spread_ms: Option<u32>,
 }
 
 /// What a command tells its devices to do.
@@ -294,6 +301,7 @@ mod tests {
             expires: at("2026-11-23T10:45:00Z"),
             to: to.iter().map(|d| d.to_string()).collect(),
             directive: Directive::Play { entry: entry() },
+            report_spread_ms: None,
         }
     }
 
@@ -512,6 +520,24 @@ mod tests {
             let got = guard.check(&signer.sign(&sent), at(NOW)).unwrap();
             assert_eq!(got, Some(sent));
         }
+    }
+
+    #[test]
+    fn a_report_spread_travels_signed_and_is_absent_unless_asked() {
+        let (signer, mut guard) = setup();
+        let plain = command(1, &["24611-LS-01"]);
+        let wire = signer.sign(&plain);
+        let text = String::from_utf8(wire.clone()).unwrap();
+        assert!(!text.contains("report_spread_ms"), "{text}");
+        assert_eq!(guard.check(&wire, at(NOW)).unwrap(), Some(plain));
+
+        let mut spread = command(2, &["24611-LS-01"]);
+        spread.report_spread_ms = Some(2_500);
+        let wire = signer.sign(&spread);
+        assert!(String::from_utf8(wire.clone())
+            .unwrap()
+            .contains(r#""report_spread_ms":2500"#));
+        assert_eq!(guard.check(&wire, at(NOW)).unwrap(), Some(spread));
     }
 
     #[test]

@@ -443,20 +443,21 @@ impl Fetcher {
 
 /// How long a device playing from an inline first part that plays for
 /// `playable` waits before it asks for the rest: a random moment in the
-/// first half of that part, at most [`REST_SPREAD_MAX`]. Every targeted
-/// device receives an emergency within the same fraction of a second; asking
-/// for the rest all at once would have the hub serve thousands of downloads
-/// while its broker is still handing the command to the devices that have
-/// not started yet. Spread, the downloads wait for the fan-out, and each
-/// device still asks with half its first part left to play.
+/// second half of that part, leaving at least [`REST_LEAD`] of it to play.
+/// Every targeted device receives an emergency within the same fraction of
+/// a second; downloads asked for while the broker still hands the command
+/// to the devices that have not started would slow exactly that, and the
+/// hub would serve thousands of files at once. Later, they come after the
+/// fan-out and spread over the half-second before the part runs out.
 fn rest_delay(playable: Duration) -> Duration {
-    let spread = (playable / 2).min(REST_SPREAD_MAX);
-    spread.mul_f64(rand::thread_rng().gen_range(0.0..=1.0))
+    let earliest = playable / 2;
+    let latest = playable.saturating_sub(REST_LEAD).max(earliest);
+    earliest + (latest - earliest).mul_f64(rand::thread_rng().gen_range(0.0..=1.0))
 }
 
-/// The longest a device waits before asking for the rest of a file it
-/// plays from an inline first part.
-const REST_SPREAD_MAX: Duration = Duration::from_secs(1);
+/// What a device playing from an inline first part keeps to play, at least,
+/// when it asks for the rest: time for the next part to arrive.
+const REST_LEAD: Duration = Duration::from_millis(600);
 
 /// What verifies a file's parts as they arrive.
 struct Parts<'a> {
@@ -591,6 +592,17 @@ mod tests {
             "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
         );
         assert!(hub_proto::media::is_sha256_hex(&sha256_hex(b"")));
+    }
+
+    #[test]
+    fn the_rest_is_asked_for_late_in_the_head_but_before_it_runs_out() {
+        let ms = Duration::from_millis;
+        for _ in 0..200 {
+            let delay = rest_delay(ms(1_800));
+            assert!(delay >= ms(900) && delay <= ms(1_200), "{delay:?}");
+            // A head shorter than twice the lead: at its middle.
+            assert_eq!(rest_delay(ms(1_000)), ms(500));
+        }
     }
 
     #[test]

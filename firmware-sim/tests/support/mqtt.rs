@@ -226,5 +226,6 @@ pub fn command(seq: u64, to: &str, expires: DateTime<Utc>, directive: Directive)
         expires,
         to: vec![to.into()],
         directive,
+        report_spread_ms: None,
     }
 }

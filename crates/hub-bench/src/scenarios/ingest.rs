@@ -23,6 +23,8 @@ use anyhow::{ensure, Context};
 use hub_media::{AudioSettings, EncodedAudio};
 use serde::Serialize;
 
+use super::fleet::cpu;
+
 #[derive(Clone, Debug)]
 pub struct IngestParams {
     /// Length of the speech input, in seconds.
@@ -84,17 +86,20 @@ pub fn run(
     let mut first_output: Option<EncodedAudio> = None;
     let mut ffmpeg_output_bytes = 0;
     for repetition in 1..=params.repetitions {
+        let cpu_before = cpu::of_process(None);
         let started = Instant::now();
         let encoded = hub_media::ingest_audio(&input.bytes, Some(input.hint), &settings)
             .context("hub_media::ingest_audio")?;
         let elapsed = started.elapsed();
+        let cpu_ms = cpu::used_since(cpu_before, None);
         ours.push(elapsed);
         let mut line = format!(
-            "repetition {repetition}/{}: ingest_audio {:.0} ms ({:.0}x real time, {} encodings)",
+            "repetition {repetition}/{}: ingest_audio {:.0} ms ({:.0}x real time, {} encodings, {:.2} cores busy)",
             params.repetitions,
             millis(elapsed),
             input_s / elapsed.as_secs_f64(),
-            encoded.encodings
+            encoded.encodings,
+            cpu_ms as f64 / millis(elapsed)
         );
         if let Some(first) = &first_output {
             ensure!(

@@ -26,6 +26,28 @@ use hub_proto::{Class, Directive, MediaRef, Part, PlanEntry};
 /// entries first; their devices download the whole file as before.
 pub const MAX_INLINE_HEAD_BYTES: usize = 64 * 1024;
 
+/// A round addressing at least this many devices asks them to spread their
+/// reports (`Command::report_spread_ms`): below it the hub takes the
+/// reports as they come without slowing what it sends.
+const SPREAD_REPORTS_FROM: usize = 500;
+/// Spread asked per device addressed: a quarter of a millisecond, so 10,000
+/// devices report over 1.25 to 2.5 s after the command, once the broker has
+/// delivered it everywhere (about 0.4 s on two cores).
+const SPREAD_MICROS_PER_DEVICE: u64 = 250;
+/// The spread asked at least and at most: at most 3 s keeps a delivery's
+/// acknowledgement well inside `link.ack_timeout_secs` and the operator's
+/// emergency status a few seconds behind the loudspeakers at worst.
+const SPREAD_MS_RANGE: (u64, u64) = (500, 3_000);
+
+/// How widely devices should spread their reports of a round whose commands
+/// address `devices` devices in all; `None` for a small round.
+pub fn report_spread_ms(devices: usize) -> Option<u32> {
+    (devices >= SPREAD_REPORTS_FROM).then(|| {
+        let ms = devices as u64 * SPREAD_MICROS_PER_DEVICE / 1_000;
+        ms.clamp(SPREAD_MS_RANGE.0, SPREAD_MS_RANGE.1) as u32
+    })
+}
+
 /// One command to sign and publish on `commune`'s downlink topic.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Outbound {
@@ -306,6 +328,15 @@ mod tests {
     use super::*;
 
     const MEDIA_BASE: &str = "http://hub.test:8080";
+
+    #[test]
+    fn only_a_round_reaching_many_devices_spreads_their_reports() {
+        assert_eq!(report_spread_ms(1), None);
+        assert_eq!(report_spread_ms(SPREAD_REPORTS_FROM - 1), None);
+        assert_eq!(report_spread_ms(SPREAD_REPORTS_FROM), Some(500));
+        assert_eq!(report_spread_ms(10_000), Some(2_500));
+        assert_eq!(report_spread_ms(1_000_000), Some(3_000));
+    }
 
     /// Two loudspeakers and a board in 24611, one loudspeaker in 24612 and 24700.
     fn province() -> Province {

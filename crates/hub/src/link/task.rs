@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::broker::Passwords;
-use super::dispatch::{Outbound, Round};
+use super::dispatch::{report_spread_ms, Outbound, Round};
 use super::gate::Gate;
 use super::handle::{CommuneView, DayPlans, DeliveryTally, LinkStats, Request};
 use super::identity::Identity;
@@ -220,7 +220,8 @@ impl Hub {
                 directive: hub_proto::Directive::Resync,
                 airings: Vec::new(),
             };
-            self.publish(now, outbound).await?;
+            // A hello is wanted at once, however many are asked for.
+            self.publish(now, outbound, None).await?;
         }
         Ok(())
     }
@@ -693,8 +694,10 @@ impl Hub {
         };
         let awaiting = &self.awaiting_sync;
         let commands = round.commands(|id| self.online.contains(id) && !awaiting.contains(id));
+        let addressed = commands.iter().map(|outbound| outbound.to.len()).sum();
+        let spread = report_spread_ms(addressed);
         for outbound in commands {
-            changed.extend(self.publish(now, outbound).await?);
+            changed.extend(self.publish(now, outbound, spread).await?);
         }
 
         // Watchers hear of every change at once; the store, written behind on
@@ -747,6 +750,7 @@ impl Hub {
         &mut self,
         now: DateTime<Utc>,
         outbound: Outbound,
+        report_spread_ms: Option<u32>,
     ) -> Result<Vec<Delivery>, ServeError> {
         let seq = self.identity.next_seq(&self.store)?;
         let command = Command {
@@ -756,6 +760,7 @@ impl Hub {
             expires: now + TimeDelta::seconds(self.settings.command_ttl_secs as i64),
             to: outbound.to.iter().map(ToString::to_string).collect(),
             directive: outbound.directive,
+            report_spread_ms,
         };
         let wire = self.identity.signer().sign(&command);
         let topic = hub_proto::topic::downlink(outbound.commune.as_str(), outbound.kind.wire());
