@@ -39,7 +39,7 @@ pub struct Command {
     /// Ids of the devices that must act on it; everyone else ignores it.
     pub to: Vec<String>,
     pub directive: Directive,
-    /// The hub reached many devices at once: each sends the ack and the
+    /// The hub sent many devices large commands at once: each sends the ack and the
     /// reports this command causes at a random moment between half this
     /// many milliseconds and this many after accepting it, so thousands of
     /// reports do not reach the hub while its broker is still delivering

@@ -26,25 +26,32 @@ use hub_proto::{Class, Directive, MediaRef, Part, PlanEntry};
 /// entries first; their devices download the whole file as before.
 pub const MAX_INLINE_HEAD_BYTES: usize = 64 * 1024;
 
-/// A round addressing at least this many devices asks them to spread their
-/// reports (`Command::report_spread_ms`): below it the hub takes the
-/// reports as they come without slowing what it sends.
-const SPREAD_REPORTS_FROM: usize = 500;
-/// Spread asked per device addressed: a quarter of a millisecond, so 10,000
-/// devices report over 1.25 to 2.5 s after the command, once the broker has
-/// delivered it everywhere (about 0.4 s on two cores).
-const SPREAD_MICROS_PER_DEVICE: u64 = 250;
+/// A round whose commands make the broker deliver at least this many bytes
+/// asks the devices to spread their reports (`Command::report_spread_ms`):
+/// 2,000 devices given an emergency's inline head, or 10,000 given 1.6 KB
+/// each. A round of small commands, even to 10,000 devices, is delivered
+/// quickly enough that reports arriving at once do not hold it up.
+const SPREAD_REPORTS_FROM_BYTES: usize = 16 * 1024 * 1024;
+/// A command's bytes besides its inline heads, about: envelope, signature,
+/// a plan entry, the device ids.
+const COMMAND_BYTES_BESIDES_HEADS: usize = 500;
+/// The spread asked per byte delivered: one millisecond per 32 KiB, so an
+/// emergency with its head to 10,000 loudspeakers (about 80 MB) is reported
+/// over 1.2 to 2.4 s after the command, once the broker has delivered it
+/// everywhere (about 0.5 s on two cores).
+const SPREAD_BYTES_PER_MS: usize = 32 * 1024;
 /// The spread asked at least and at most: at most 3 s keeps a delivery's
 /// acknowledgement well inside `link.ack_timeout_secs` and the operator's
 /// emergency status a few seconds behind the loudspeakers at worst.
-const SPREAD_MS_RANGE: (u64, u64) = (500, 3_000);
+const SPREAD_MS_RANGE: (usize, usize) = (500, 3_000);
 
-/// How widely devices should spread their reports of a round whose commands
-/// address `devices` devices in all; `None` for a small round.
-pub fn report_spread_ms(devices: usize) -> Option<u32> {
-    (devices >= SPREAD_REPORTS_FROM).then(|| {
-        let ms = devices as u64 * SPREAD_MICROS_PER_DEVICE / 1_000;
-        ms.clamp(SPREAD_MS_RANGE.0, SPREAD_MS_RANGE.1) as u32
+/// How widely devices should spread their reports of a round of
+/// `commands`; `None` when the round is small.
+pub fn report_spread_ms(commands: &[Outbound]) -> Option<u32> {
+    let bytes: usize = commands.iter().map(Outbound::delivered_bytes).sum();
+    (bytes >= SPREAD_REPORTS_FROM_BYTES).then(|| {
+        let ms = (bytes / SPREAD_BYTES_PER_MS).clamp(SPREAD_MS_RANGE.0, SPREAD_MS_RANGE.1);
+        u32::try_from(ms).unwrap_or(u32::MAX)
     })
 }
 
@@ -58,6 +65,25 @@ pub struct Outbound {
     pub directive: Directive,
     /// The airings it delivers (a schedule's entries), for the delivery state.
     pub airings: Vec<AiringKey>,
+}
+
+impl Outbound {
+    /// About how many bytes the broker delivers for this command: its size,
+    /// inline heads and all, times the devices it is for (each reads it from
+    /// the commune's topic).
+    fn delivered_bytes(&self) -> usize {
+        let entries: &[PlanEntry] = match &self.directive {
+            Directive::Schedule { entries, .. } => entries,
+            Directive::Play { entry } => std::slice::from_ref(entry),
+            _ => &[],
+        };
+        let heads: usize = entries
+            .iter()
+            .filter_map(|entry| entry.media.as_ref()?.head.as_ref())
+            .map(String::len)
+            .sum();
+        self.to.len() * (COMMAND_BYTES_BESIDES_HEADS + heads)
+    }
 }
 
 /// What must be sent after a round of events.
@@ -330,12 +356,52 @@ mod tests {
     const MEDIA_BASE: &str = "http://hub.test:8080";
 
     #[test]
-    fn only_a_round_reaching_many_devices_spreads_their_reports() {
-        assert_eq!(report_spread_ms(1), None);
-        assert_eq!(report_spread_ms(SPREAD_REPORTS_FROM - 1), None);
-        assert_eq!(report_spread_ms(SPREAD_REPORTS_FROM), Some(500));
-        assert_eq!(report_spread_ms(10_000), Some(2_500));
-        assert_eq!(report_spread_ms(1_000_000), Some(3_000));
+    fn only_a_round_delivering_many_bytes_spreads_their_reports() {
+        // One commune's command to `devices` loudspeakers, with an inline
+        // head of `head` bytes or none.
+        let command = |devices: usize, head: Option<usize>| {
+            let at = local("2026-11-23 10:00");
+            let entry = PlanEntry {
+                bulletin: "flood".into(),
+                occurrence: 0,
+                language: "vi".into(),
+                class: Class::Emergency,
+                part: Part::Audio,
+                start: at,
+                end: at,
+                preempted: false,
+                media: Some(MediaRef {
+                    sha256: "a".repeat(64),
+                    size: 10,
+                    url: String::new(),
+                    chunks: Vec::new(),
+                    head: head.map(|size| "A".repeat(size)),
+                }),
+                subtitles: None,
+                text: None,
+            };
+            Outbound {
+                commune: code("24611"),
+                kind: DeviceKind::Loudspeaker,
+                to: (0..devices)
+                    .map(|i| device_id(&format!("24611-LS-{i:05}")))
+                    .collect(),
+                directive: Directive::Play { entry },
+                airings: Vec::new(),
+            }
+        };
+        // Small commands to 10,000 devices: reported at once.
+        assert_eq!(report_spread_ms(&[command(10_000, None)]), None);
+        // An emergency's 7.5 KB head to 1,000 devices: still at once.
+        assert_eq!(report_spread_ms(&[command(1_000, Some(7_500))]), None);
+        // To 10,000 devices in 500 communes: spread over 2.4 s.
+        let province = vec![command(20, Some(7_500)); 500];
+        assert_eq!(report_spread_ms(&province), Some(2_441));
+        // Bounded: a spread never runs past 3 s.
+        assert_eq!(
+            report_spread_ms(&[command(100_000, Some(7_500))]),
+            Some(3_000)
+        );
     }
 
     /// Two loudspeakers and a board in 24611, one loudspeaker in 24612 and 24700.

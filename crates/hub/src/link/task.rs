@@ -694,8 +694,7 @@ impl Hub {
         };
         let awaiting = &self.awaiting_sync;
         let commands = round.commands(|id| self.online.contains(id) && !awaiting.contains(id));
-        let addressed = commands.iter().map(|outbound| outbound.to.len()).sum();
-        let spread = report_spread_ms(addressed);
+        let spread = report_spread_ms(&commands);
         for outbound in commands {
             changed.extend(self.publish(now, outbound, spread).await?);
         }
