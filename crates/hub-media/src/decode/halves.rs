@@ -32,6 +32,12 @@ const COMPARED_PACKETS: usize = 4;
 /// Streams shorter than this (about 5 s) are decoded on one core: a thread
 /// and the warm-up would cost more than they save.
 pub(super) const MIN_SPLIT_PACKETS: usize = 200;
+/// Packets an MP3 holds beyond its playing time: the encoder's delay and
+/// the decoder's (LAME: 1,105 samples) before the audio, and the last
+/// frame's padding. Without them a file exactly as long as allowed would
+/// not count as read whole, and be decoded on one core. The length itself
+/// is checked on the decoded samples.
+const DELAY_AND_PADDING_PACKETS: usize = 3;
 
 /// What one packet decoded to, kept for later.
 #[derive(Clone, Debug, PartialEq)]
@@ -60,7 +66,9 @@ pub(super) fn packet_limit(
     let rate = sample_rate?;
     let frame = if rate >= 32_000 { 1_152 } else { 576 };
     let max_frames = max_duration.as_millis() * u128::from(rate) / 1000;
-    usize::try_from(max_frames / frame + 1).ok()
+    usize::try_from(max_frames.div_ceil(frame))
+        .ok()?
+        .checked_add(DELAY_AND_PADDING_PACKETS)
 }
 
 /// Decodes all of `packets` (read to the end of the stream) into `first`:
@@ -303,15 +311,35 @@ mod tests {
     }
 
     #[test]
+    fn an_mp3_as_long_as_allowed_is_read_whole() {
+        for (rate, channels, bitrate) in [(44_100, 2, "128k"), (22_050, 1, "24k")] {
+            let secs = 20;
+            let bytes = mp3(secs, rate, channels, &["-b:a", bitrate]);
+            let (_, _, packets) = open(&bytes);
+            let limit = packet_limit(
+                codec_ids::CODEC_ID_MP3,
+                Some(rate),
+                Duration::from_secs(secs.into()),
+            )
+            .unwrap();
+            assert!(
+                packets.len() <= limit,
+                "{rate} Hz: {} packets, {limit} read ahead",
+                packets.len()
+            );
+        }
+    }
+
+    #[test]
     fn only_mp3_is_read_ahead() {
         let ten_minutes = Duration::from_secs(600);
         assert_eq!(
             packet_limit(codec_ids::CODEC_ID_MP3, Some(44_100), ten_minutes),
-            Some(600 * 44_100 / 1_152 + 1)
+            Some((600 * 44_100usize).div_ceil(1_152) + DELAY_AND_PADDING_PACKETS)
         );
         assert_eq!(
             packet_limit(codec_ids::CODEC_ID_MP3, Some(22_050), ten_minutes),
-            Some(600 * 22_050 / 576 + 1)
+            Some((600 * 22_050usize).div_ceil(576) + DELAY_AND_PADDING_PACKETS)
         );
         assert_eq!(
             packet_limit(codec_ids::CODEC_ID_MP3, None, ten_minutes),
