@@ -839,3 +839,69 @@ async fn devices_can_connect_over_tls() {
     assert!(schedule > 0, "the device got its plan over TLS");
     hub.handle.shutdown().await.unwrap();
 }
+
+/// Presence across restarts: a hub that stops in order records what it held
+/// online as offline, and the next start adds nothing; a start after a hub
+/// that died with devices online records every device offline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_closes_presence_only_after_a_hub_that_died() {
+    use hub_store::{Presence, PresenceCause, Store};
+    let causes = |dir: &std::path::Path| {
+        let store = Store::open(dir).unwrap();
+        let mut causes = std::collections::BTreeMap::<PresenceCause, usize>::new();
+        for presence in store.all::<Presence>().unwrap() {
+            *causes.entry(presence.cause).or_default() += 1;
+        }
+        causes
+    };
+    let hub = spawn_hub(BrokerChoice::Embedded).await;
+    let devices = hub.handle.provisioning.devices.len();
+    let device = hub.device("24611-LS-01");
+    tokio::time::timeout(WAIT, device.wait_ready())
+        .await
+        .unwrap();
+    eventually("the hub holds the device online", WAIT, || async {
+        hub.handle.stats().await.unwrap().online == 1
+    })
+    .await;
+    let TestHub {
+        handle,
+        clock,
+        _dir: dir,
+    } = hub;
+    handle.shutdown().await.unwrap();
+    device.stop().await;
+    let after_stop = causes(dir.path());
+    assert_eq!(after_stop.get(&PresenceCause::Hello), Some(&1));
+    assert_eq!(after_stop.get(&PresenceCause::HubStopped), Some(&1));
+    assert_eq!(after_stop.get(&PresenceCause::HubStarted), None);
+
+    // A start after the orderly stop: nothing to close.
+    let again = crate::support::link::spawn_hub_in(dir.path(), BrokerChoice::Embedded, clock).await;
+    again.shutdown().await.unwrap();
+    assert_eq!(causes(dir.path()), after_stop);
+
+    // What a hub killed with the device online leaves: it took the mark of
+    // the orderly stop when it started, and the device's hello is last.
+    {
+        let store = Store::open(dir.path()).unwrap();
+        assert!(!store.take_presence_left_open().unwrap());
+        store
+            .put(&Presence {
+                device: id("24611-LS-01"),
+                at: clock.now(),
+                online: true,
+                cause: PresenceCause::Hello,
+            })
+            .unwrap();
+        store.flush().unwrap();
+    }
+    let after_kill =
+        crate::support::link::spawn_hub_in(dir.path(), BrokerChoice::Embedded, clock).await;
+    after_kill.shutdown().await.unwrap();
+    assert_eq!(
+        causes(dir.path()).get(&PresenceCause::HubStarted),
+        Some(&devices),
+        "every device is offline from the start"
+    );
+}

@@ -17,6 +17,7 @@
 //! | tree               | key                    | record                                    |
 //! |--------------------|------------------------|-------------------------------------------|
 //! | `meta`             | `schema_version`       | [`SCHEMA_VERSION`] as a bare JSON number  |
+//! | `meta`             | `stopped_in_order`     | `true` while the store rests after an orderly stop |
 //! | `settings`         | `province`             | [`ProvinceSettings`] (time zone, windows) |
 //! | `areas`            | area code              | [`Area`](hub_core::Area)                  |
 //! | `devices`          | device id              | [`Device`](hub_core::Device)              |

@@ -184,4 +184,32 @@ mod tests {
             presence
         );
     }
+
+    #[test]
+    fn presence_is_left_open_only_by_a_hub_that_did_not_stop_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        // A new store: nobody was ever online.
+        assert!(!store.take_presence_left_open().unwrap());
+        store
+            .put(&Presence {
+                device: device_id("24611-LS-01"),
+                at: at("2026-11-23T05:00:00Z"),
+                online: true,
+                cause: PresenceCause::Hello,
+            })
+            .unwrap();
+        // Its hub was killed with the device online.
+        assert!(store.take_presence_left_open().unwrap());
+        // Its hub stopped in order: the mark holds for one start only.
+        store.mark_stopped_in_order().unwrap();
+        assert!(!store.take_presence_left_open().unwrap());
+        assert!(store.take_presence_left_open().unwrap());
+        // The mark is kept on disk.
+        store.mark_stopped_in_order().unwrap();
+        store.flush().unwrap();
+        drop(store);
+        let reopened = Store::open(dir.path()).unwrap();
+        assert!(!reopened.take_presence_left_open().unwrap());
+    }
 }

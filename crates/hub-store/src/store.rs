@@ -13,6 +13,7 @@ use hub_core::{
 use sled::transaction::{TransactionError, Transactional};
 
 use crate::error::{show_key, StoreError};
+use crate::proof::Presence;
 use crate::record::{decode_record, encode, DeviceHistory, ProvinceSettings, Record};
 
 /// Version of the store's layout (which trees exist, what their keys mean).
@@ -23,6 +24,10 @@ pub const SCHEMA_VERSION: u32 = 1;
 const META_TREE: &str = "meta";
 /// Key of the schema version in [`META_TREE`], a JSON number.
 const SCHEMA_KEY: &[u8] = b"schema_version";
+/// Key in [`META_TREE`] (value `true`) while the store rests after a hub
+/// that stopped in order, having recorded every device it held online as
+/// offline. A hub that starts takes it away.
+const STOPPED_IN_ORDER_KEY: &[u8] = b"stopped_in_order";
 
 /// The hub's persistent state on disk. Cheap to clone (sled handles are shared).
 ///
@@ -132,6 +137,31 @@ impl Store {
                 decode_record(&key, &value)
             })
             .collect()
+    }
+
+    /// Records that the hub stops in order: every device it held online is
+    /// offline in the presence log. Call once the log is written.
+    pub fn mark_stopped_in_order(&self) -> Result<(), StoreError> {
+        let _writing = self.writing();
+        self.db
+            .open_tree(META_TREE)?
+            .insert(STOPPED_IN_ORDER_KEY, b"true".as_slice())?;
+        Ok(())
+    }
+
+    /// Whether the presence log may hold devices still online: it has
+    /// records, and the hub that wrote them did not stop in order (it was
+    /// killed, or crashed). Takes the mark of an orderly stop away, since
+    /// the hub that calls this is running now.
+    pub fn take_presence_left_open(&self) -> Result<bool, StoreError> {
+        let stopped_in_order = {
+            let _writing = self.writing();
+            self.db
+                .open_tree(META_TREE)?
+                .remove(STOPPED_IN_ORDER_KEY)?
+                .is_some()
+        };
+        Ok(!stopped_in_order && !self.tree::<Presence>()?.is_empty())
     }
 
     /// Removes the record stored under `key`; returns whether there was one.

@@ -320,16 +320,19 @@ pub async fn start(options: ServeOptions) -> Result<HubHandle, ServeError> {
     };
     let now = hub.clock.now();
     // Presence starts over: a device the last run left online (it died
-    // without saying) counts offline from now until it says hello.
-    let mut restarted = Changes::default();
-    restarted.put_presence(
-        hub.scheduler
-            .province()
-            .devices()
-            .map(|device| presence(&device.id, now, PresenceCause::HubStarted))
-            .collect(),
-    );
-    hub.writer.write(restarted);
+    // without saying) counts offline from now until it says hello. After
+    // an orderly stop, or on a new store, none was left online.
+    if hub.store.take_presence_left_open()? {
+        let mut restarted = Changes::default();
+        restarted.put_presence(
+            hub.scheduler
+                .province()
+                .devices()
+                .map(|device| presence(&device.id, now, PresenceCause::HubStarted))
+                .collect(),
+        );
+        hub.writer.write(restarted);
+    }
     // The first round plans every device.
     hub.round(now, vec![Event::Tick], Effects::default())
         .await?;

@@ -140,7 +140,10 @@ impl Hub {
                 .collect(),
         );
         self.writer.write(logged);
-        self.writer.finish();
+        if self.writer.finish() == 0 {
+            // Every presence is closed: the next start need not close them.
+            self.store.mark_stopped_in_order()?;
+        }
         self.store.flush()?;
         if let Err(error) = &stopped {
             tracing::error!(%error, "hub stopped");

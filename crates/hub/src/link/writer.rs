@@ -273,12 +273,14 @@ impl StoreWriter {
         self.failures.load(Ordering::Relaxed)
     }
 
-    /// Writes everything queued, flushes, and stops the thread.
-    pub fn finish(mut self) {
+    /// Writes everything queued, flushes, and stops the thread; returns how
+    /// many batches could not be written in all.
+    pub fn finish(mut self) -> u64 {
         drop(self.queue.take());
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+        self.failures()
     }
 }
 
