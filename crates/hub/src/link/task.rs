@@ -141,7 +141,8 @@ impl Hub {
         );
         self.writer.write(logged);
         if self.writer.finish() == 0 {
-            // Every presence is closed: the next start need not close them.
+            // Nothing this run wrote failed, the offline records above
+            // included: the next start has no presence left to close.
             self.store.mark_stopped_in_order()?;
         }
         self.store.flush()?;
