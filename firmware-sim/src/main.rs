@@ -91,6 +91,7 @@ struct FleetArgs {
 }
 
 fn main() -> anyhow::Result<()> {
+    hub_proto::check_cpu()?;
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(

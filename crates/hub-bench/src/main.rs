@@ -144,6 +144,10 @@ fn parse_at(text: &str) -> Result<DateTime<Utc>, String> {
 }
 
 fn main() -> ExitCode {
+    if let Err(err) = hub_proto::check_cpu() {
+        eprintln!("hub-bench: {err}");
+        return ExitCode::FAILURE;
+    }
     let cli = Cli::parse();
     // Warnings (a device giving up, the store failing) belong in a
     // benchmark's output; not the broker's complaints about the device

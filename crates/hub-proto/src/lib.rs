@@ -15,10 +15,12 @@
 //! - [`verified`]: commands and chunks verified once for many simulated devices.
 //! - [`provision`]: what a device is given to join: its credentials and the hub's key.
 //! - [`clock`]: the time base both ends share (real, or a compressed day in tests).
+//! - [`cpu`]: whether this processor runs the build as compiled ([`check_cpu`]).
 //!
 //! `docs/protocol.md` describes the exchange and the threat model.
 
 pub mod clock;
+pub mod cpu;
 pub mod downlink;
 pub mod live;
 pub mod media;
@@ -29,6 +31,7 @@ pub mod uplink;
 pub mod verified;
 
 pub use clock::Clock;
+pub use cpu::check_cpu;
 pub use downlink::{Command, CommandGuard, CommandSigner, Directive, StopReason, VerifiedCommands};
 pub use plan::{AiringRef, Class, DevicePlan, Kind, MediaChunk, MediaRef, Part, PlanEntry};
 pub use provision::{DeviceCredentials, Provisioning};

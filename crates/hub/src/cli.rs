@@ -250,6 +250,10 @@ pub struct ServeArgs {
 /// this call (and the end-to-end tests build it into a program of their
 /// own, to kill it).
 pub fn entry() -> std::process::ExitCode {
+    if let Err(err) = hub_proto::check_cpu() {
+        eprintln!("hub: {err}");
+        return std::process::ExitCode::FAILURE;
+    }
     let cli = Cli::parse();
     let (flag, config) = match &cli.command {
         Command::Serve(args) => (args.log_format, Some(args.config.as_path())),
