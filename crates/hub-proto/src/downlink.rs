@@ -176,13 +176,10 @@ impl CommandGuard {
                 max: MAX_COMMAND_BYTES,
             });
         }
-        let shared = self
+        let remembered = self
             .verified
             .as_ref()
-            .map(|verified| (verified, VerifiedCommands::digest(&self.hub_key, payload)));
-        let remembered = shared
-            .as_ref()
-            .and_then(|(verified, digest)| verified.get(digest));
+            .and_then(|verified| verified.get(&self.hub_key, payload));
         let command = match remembered {
             // Verified and read by another guard: whom it is for is all that
             // is left to see before this guard's own checks.
@@ -192,8 +189,8 @@ impl CommandGuard {
                 let Some(command) = self.read(payload)? else {
                     return Ok(None);
                 };
-                if let Some((verified, digest)) = shared {
-                    verified.insert(digest, Arc::new(command.clone()));
+                if let Some(verified) = &self.verified {
+                    verified.insert(&self.hub_key, payload, Arc::new(command.clone()));
                 }
                 command
             }

@@ -220,13 +220,10 @@ impl LiveGuard {
                 max: MAX_CHUNK_BYTES,
             });
         }
-        let shared = self
+        let remembered = self
             .verified
             .as_ref()
-            .map(|verified| (verified, VerifiedChunks::digest(&self.hub_key, payload)));
-        let remembered = shared
-            .as_ref()
-            .and_then(|(verified, digest)| verified.get(digest));
+            .and_then(|verified| verified.get(&self.hub_key, payload));
         let chunk = match remembered {
             // Verified and read by another guard: whether it is this
             // device's stream is all that is left before the numbering.
@@ -238,8 +235,8 @@ impl LiveGuard {
             }
             None => {
                 let chunk = Arc::new(self.read(payload, listening)?);
-                if let Some((verified, digest)) = shared {
-                    verified.insert(digest, chunk.clone());
+                if let Some(verified) = &self.verified {
+                    verified.insert(&self.hub_key, payload, chunk.clone());
                 }
                 chunk
             }
