@@ -60,7 +60,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use hub_mp4::Cue;
-use hub_proto::media::decode_head;
 use hub_proto::{Directive, MediaRef, Part, PlanEntry};
 use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
@@ -251,24 +250,19 @@ impl Storage {
         let mut taken = false;
         for entry in entries.iter_mut() {
             let sound = entry.part == Part::Audio;
-            let Some(file) = entry.media.as_mut() else {
+            let Some(file) = entry.media.as_mut().filter(|file| file.head.is_some()) else {
                 continue;
             };
-            let Some(decoded) = decode_head(file) else {
-                continue;
-            };
-            file.head = None;
             if !sound || self.holds_or_streams(&file.sha256) {
+                file.head = None;
                 continue;
             }
             // The proof: the bytes hash to the first part's SHA-256 (or
             // equal a copy that did), and begin audio that plays.
-            let verified = decoded
-                .ok()
-                .and_then(|bytes| contents.verified_part(&file.chunks[0].sha256, bytes))
-                .filter(|bytes| {
-                    !check_audio || contents.check_audio_beginning(&file.sha256, bytes).is_ok()
-                });
+            let verified = contents.verified_head(file).filter(|bytes| {
+                !check_audio || contents.check_audio_beginning(&file.sha256, bytes).is_ok()
+            });
+            file.head = None;
             let mut media = self.lock();
             match verified {
                 Some(bytes) => {

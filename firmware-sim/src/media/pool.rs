@@ -9,6 +9,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
+use hub_proto::media::{chunks_fit, decode_head};
+use hub_proto::MediaRef;
+
 use super::audio::{check_ogg_opus, check_ogg_opus_beginning, AudioFacts, Undecodable};
 use super::fetcher::sha256_hex;
 
@@ -22,13 +25,21 @@ pub struct ContentPool {
     beginnings: Arc<Mutex<HashMap<Beginning, Result<(), Undecodable>>>>,
     /// Parts of files some device verified, by their SHA-256.
     parts: Arc<Mutex<HashMap<String, Arc<[u8]>>>>,
+    /// Inline heads some device decoded and verified, by their first
+    /// part's SHA-256.
+    heads: Arc<Mutex<HashMap<String, VerifiedHead>>>,
 }
+
+/// An inline head's base64 text, and the verified part it decodes to.
+type VerifiedHead = (Arc<str>, Arc<[u8]>);
 
 /// A file's SHA-256 and how many of its first bytes.
 type Beginning = (String, u64);
 
 /// Bytes of verified parts kept for comparing, at most; past this, parts are hashed.
 const MAX_PART_BYTES_KEPT: usize = 64 * 1024 * 1024;
+/// Inline heads remembered, at most: an emergency's, a few bulletins'.
+const MAX_HEADS_KEPT: usize = 64;
 
 /// A poisoned lock still holds a usable map: every entry is written whole.
 fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -107,6 +118,32 @@ impl ContentPool {
         )
     }
 
+    /// `file`'s inline head as the verified bytes of its first part, or
+    /// `None` if it has none or it does not check: decoded ([`decode_head`])
+    /// and verified ([`Self::verified_part`]) once per text in this process.
+    /// Every device of a commune gets the same text; the same text decodes
+    /// to the same bytes, so comparing it with a text that verified is the
+    /// same proof.
+    pub(crate) fn verified_head(&self, file: &MediaRef) -> Option<Arc<[u8]>> {
+        let head = file.head.as_deref()?;
+        let first = file.chunks.first()?;
+        let known = locked(&self.heads)
+            .get(&first.sha256)
+            .filter(|(text, _)| **text == *head)
+            .map(|(_, bytes)| bytes.clone());
+        if let Some(bytes) = known {
+            // What decoding checks of the file beside the text.
+            return (chunks_fit(file) && bytes.len() as u64 == first.size).then_some(bytes);
+        }
+        let bytes = self.verified_part(&first.sha256, decode_head(file)?.ok()?)?;
+        let mut heads = locked(&self.heads);
+        if heads.len() >= MAX_HEADS_KEPT {
+            heads.clear();
+        }
+        heads.insert(first.sha256.clone(), (head.into(), bytes.clone()));
+        Some(bytes)
+    }
+
     /// [`check_ogg_opus_beginning`] of the first `bytes.len()` bytes of the
     /// file whose SHA-256 is `sha256`, verified part by part; run once per
     /// file and length in this process.
@@ -177,5 +214,34 @@ mod tests {
         // The memo answers for the hash, whatever bytes come with it.
         assert_eq!(pool.check_audio("h", b"other bytes"), first);
         assert_eq!(pool.checks.lock().unwrap().len(), 1);
+    }
+    #[test]
+    fn a_head_verified_once_is_compared_after_and_still_checked() {
+        let pool = ContentPool::default();
+        let (part, rest) = (b"first part".to_vec(), b"rest".to_vec());
+        let chunk = |bytes: &[u8]| hub_proto::MediaChunk {
+            size: bytes.len() as u64,
+            sha256: sha256_hex(bytes),
+        };
+        let file = MediaRef {
+            sha256: "f".repeat(64),
+            size: (part.len() + rest.len()) as u64,
+            url: "/media/v1/f".to_owned(),
+            chunks: vec![chunk(&part), chunk(&rest)],
+            head: Some(hub_proto::media::encode_head(&part)),
+        };
+        let first = pool.verified_head(&file).unwrap();
+        assert_eq!(&first[..], part);
+        let second = pool.verified_head(&file).unwrap();
+        assert!(Arc::ptr_eq(&first, &second), "compared, not decoded again");
+        // Another text under the same first part, or the same text in a
+        // file whose parts do not fit: refused, as decoding refuses them.
+        let mut forged = file.clone();
+        forged.head = Some(hub_proto::media::encode_head(b"first pXrt"));
+        assert_eq!(pool.verified_head(&forged), None);
+        let mut unfit = file.clone();
+        unfit.size += 1;
+        assert_eq!(pool.verified_head(&unfit), None);
+        assert_eq!(pool.verified_head(&file), Some(first));
     }
 }
