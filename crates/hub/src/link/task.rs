@@ -721,10 +721,23 @@ impl Hub {
             })
             .collect();
         let mut records = Changes::default();
-        records.remove_deliveries(removed);
+        let Some(spread_ms) = spread else {
+            records.remove_deliveries(removed);
+            records.put_bulletins(bulletins);
+            records.put_deliveries(changed);
+            records.put_histories(histories);
+            return Ok(records);
+        };
+        // Devices report such a round from half the spread on, once the
+        // broker has delivered it; its deliveries and logs wait as long, out
+        // of the broker's way.
         records.put_bulletins(bulletins);
-        records.put_deliveries(changed);
-        records.put_histories(histories);
+        let mut delivered = Changes::default();
+        delivered.remove_deliveries(removed);
+        delivered.put_deliveries(changed);
+        delivered.put_histories(histories);
+        let after = Duration::from_millis(u64::from(spread_ms) / 2);
+        records.then_held(delivered, Instant::now() + after);
         Ok(records)
     }
 
