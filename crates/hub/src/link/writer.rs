@@ -14,8 +14,8 @@
 //! Priority is not enough while the broker delivers a large broadcast: at
 //! 10,000 devices the writer spent about 140 ms of CPU encoding the round's
 //! 20,000 records inside the half second the broker needs, in the same
-//! process (`hub-bench emergency`: trigger-to-audio p99 about 35 ms lower
-//! without it, the mean of nine interleaved pairs of runs; single runs vary
+//! process (`hub-bench emergency`: trigger-to-audio p99 702 → 651 ms
+//! without it, the means of 15 interleaved pairs of runs; single runs vary
 //! by more). Such a round's deliveries and device logs are held ([`Changes::then_held`]) until the broker is
 //! expected to have delivered it, and written then with whatever came
 //! meanwhile, in order; anything owing a reply that comes after them ends
