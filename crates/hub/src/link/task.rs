@@ -720,24 +720,24 @@ impl Hub {
                 })
             })
             .collect();
+        // The programme's records apart from the deliveries and device logs:
+        // they touch different records, so their order between them is free.
         let mut records = Changes::default();
-        let Some(spread_ms) = spread else {
-            records.remove_deliveries(removed);
-            records.put_bulletins(bulletins);
-            records.put_deliveries(changed);
-            records.put_histories(histories);
-            return Ok(records);
-        };
-        // Devices report such a round from half the spread on, once the
-        // broker has delivered it; its deliveries and logs wait as long, out
-        // of the broker's way.
         records.put_bulletins(bulletins);
         let mut delivered = Changes::default();
         delivered.remove_deliveries(removed);
         delivered.put_deliveries(changed);
         delivered.put_histories(histories);
-        let after = Duration::from_millis(u64::from(spread_ms) / 2);
-        records.then_held(delivered, Instant::now() + after);
+        match spread {
+            // Devices report such a round from half the spread on, once the
+            // broker has delivered it; its deliveries and logs wait as long,
+            // out of the broker's way.
+            Some(spread_ms) => {
+                let after = Duration::from_millis(u64::from(spread_ms) / 2);
+                records.then_held(delivered, Instant::now() + after);
+            }
+            None => records.append(delivered),
+        }
         Ok(records)
     }
 

@@ -139,7 +139,7 @@ impl Changes {
     }
 
     /// Adds `later`'s changes after these.
-    fn append(&mut self, mut later: Changes) {
+    pub fn append(&mut self, mut later: Changes) {
         self.len += later.len;
         self.lists.append(&mut later.lists);
         self.staged.append(later.staged);
@@ -390,11 +390,17 @@ mod tests {
             .unwrap()
     }
 
-    #[test]
-    fn queued_changes_are_written_in_order_by_finish() {
+    /// A writer on a store of its own, in a directory kept while it lives.
+    fn started() -> (tempfile::TempDir, Store, StoreWriter) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let writer = StoreWriter::start(store.clone());
+        (dir, store, writer)
+    }
+
+    #[test]
+    fn queued_changes_are_written_in_order_by_finish() {
+        let (_dir, store, writer) = started();
         let (sent, acknowledged) = (
             delivery("lu", DeliveryState::Sent),
             delivery("lu", DeliveryState::Acknowledged),
@@ -420,9 +426,7 @@ mod tests {
 
     #[test]
     fn staged_records_are_written_with_the_changes_and_answered_once_durable() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let writer = StoreWriter::start(store.clone());
+        let (_dir, store, writer) = started();
         let planned = delivery("lu", DeliveryState::Queued);
         let mut staged = Batch::new();
         // The staged record has the last word over the round's own change.
@@ -460,9 +464,7 @@ mod tests {
 
     #[test]
     fn held_changes_wait_for_their_time_but_never_hold_up_a_reply() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let writer = StoreWriter::start(store.clone());
+        let (_dir, store, writer) = started();
 
         // A person's emergency: its own records are answered at once, the
         // round's deliveries follow when their hold ends.
