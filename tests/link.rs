@@ -575,7 +575,7 @@ async fn the_same_exchange_runs_over_an_external_mosquitto() {
         .iter()
         .map(|(u, p)| (u.as_str(), p.as_str()))
         .collect();
-    let _mosquitto = Mosquitto::start(port, &users);
+    let mosquitto = Mosquitto::start(port, &users);
 
     let ids = ["24611-LS-01", "24611-LB-01", "24700-LS-01"];
     let devices: Vec<DeviceHandle> = ids.iter().map(|d| hub.device(d)).collect();
@@ -583,6 +583,21 @@ async fn the_same_exchange_runs_over_an_external_mosquitto() {
         device.wait_ready().await;
         wait_online(&hub, name, true).await;
     }
+    // Commands at most once to the device (the hub resends what a dropped
+    // link lost); reports at least once to the hub.
+    let commune = &ids[0][..5];
+    assert_eq!(
+        mosquitto.subscription_qos(ids[0], &topic::downlink(commune, Kind::Loudspeaker)),
+        Some(0)
+    );
+    assert_eq!(
+        mosquitto.subscription_qos(ids[1], &topic::downlink(commune, Kind::LedBoard)),
+        Some(0)
+    );
+    assert_eq!(
+        mosquitto.subscription_qos("nguon-hub", topic::UPLINK_FILTER),
+        Some(1)
+    );
     queue(&hub, flood()).await;
     for device in &ids[..2] {
         wait_state(&hub, device, "lu-660", DeliveryState::Finished).await;

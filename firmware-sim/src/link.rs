@@ -726,9 +726,12 @@ impl Link {
                 self.shared.lock().counters.connects += 1;
                 self.attempts = 0;
                 debug!(device = %self.id, session = self.session, "connected");
+                // At most once: the hub resends what a dropped connection
+                // lost, and a QoS 1 subscription would only add a PUBACK per
+                // command for the broker to read (docs/protocol.md).
                 if let Err(error) = self
                     .client
-                    .try_subscribe(self.downlink_topic.clone(), QoS::AtLeastOnce)
+                    .try_subscribe(self.downlink_topic.clone(), QoS::AtMostOnce)
                 {
                     warn!(device = %self.id, %error, "could not subscribe");
                 }

@@ -1,9 +1,11 @@
 //! Running a hub with its device link, simulated devices, and a Mosquitto
 //! broker for the tests of `tests/link.rs`.
 
+use std::fs::Permissions;
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -145,9 +147,11 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// A Mosquitto broker on loopback with a password file; stopped on drop.
+/// A Mosquitto broker on loopback with a password file, logging every
+/// subscription; stopped on drop.
 pub struct Mosquitto {
     child: Child,
+    log: PathBuf,
     _dir: TempDir,
 }
 
@@ -170,12 +174,21 @@ impl Mosquitto {
                 .expect("mosquitto_passwd runs (apt-get install mosquitto)");
             assert!(status.success(), "mosquitto_passwd for {user}");
         }
+        // Started as root, mosquitto drops to its own user before it opens
+        // the log: it may pass through the directory and write that file.
+        let log = dir.path().join("subscriptions.log");
+        std::fs::write(&log, "").expect("creating the log");
+        std::fs::set_permissions(&log, Permissions::from_mode(0o666)).expect("opening the log");
+        std::fs::set_permissions(dir.path(), Permissions::from_mode(0o711))
+            .expect("opening the directory");
         let conf = dir.path().join("mosquitto.conf");
         std::fs::write(
             &conf,
             format!(
-                "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\npersistence false\n",
-                passwords.display()
+                "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\npersistence false\n\
+                 log_dest file {}\nlog_type subscribe\nlog_timestamp false\n",
+                passwords.display(),
+                log.display()
             ),
         )
         .expect("writing mosquitto.conf");
@@ -195,7 +208,22 @@ impl Mosquitto {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        Self { child, _dir: dir }
+        Self {
+            child,
+            log,
+            _dir: dir,
+        }
+    }
+
+    /// The QoS `client` subscribed `filter` with, if it did.
+    pub fn subscription_qos(&self, client: &str, filter: &str) -> Option<u8> {
+        // One line per subscription: `{client} {qos} {filter}`.
+        let log = std::fs::read_to_string(&self.log).expect("reading mosquitto's log");
+        log.lines().find_map(|line| {
+            let mut words = line.split(' ');
+            let (who, qos, what) = (words.next()?, words.next()?, words.next()?);
+            (who == client && what == filter).then(|| qos.parse().ok())?
+        })
     }
 }
 

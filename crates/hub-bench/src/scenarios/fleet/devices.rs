@@ -138,7 +138,8 @@ async fn raw_device(
     loop {
         match eventloop.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                let _ = client.try_subscribe(&downlink, QoS::AtLeastOnce);
+                // As a device subscribes (firmware-sim's link).
+                let _ = client.try_subscribe(&downlink, QoS::AtMostOnce);
             }
             Ok(Event::Incoming(Packet::SubAck(_))) if !subscribed => {
                 subscribed = true;
