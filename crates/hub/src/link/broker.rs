@@ -208,3 +208,75 @@ fn is_listening(addr: SocketAddr) -> bool {
             local.ends_with(&port) && state == LISTEN
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
+
+    use super::*;
+
+    const TOPIC: &str = "nguon/v1/down/24611/loudspeaker";
+
+    /// A device-like client subscribed to [`TOPIC`].
+    async fn subscriber(addr: SocketAddr, id: &str) -> (AsyncClient, EventLoop) {
+        let mut options = MqttOptions::new(id, addr.ip().to_string(), addr.port());
+        options.set_credentials(id, id);
+        options.set_max_packet_size(1 << 20, 1 << 20);
+        let (client, mut events) = AsyncClient::new(options, 10);
+        client.subscribe(TOPIC, QoS::AtMostOnce).await.unwrap();
+        while !matches!(
+            events.poll().await.unwrap(),
+            Event::Incoming(Packet::SubAck(_))
+        ) {}
+        (client, events)
+    }
+
+    /// The payloads of the next `count` publishes `events` receives.
+    async fn payloads(events: &mut EventLoop, count: usize) -> Vec<Vec<u8>> {
+        let mut received = Vec::new();
+        while received.len() < count {
+            if let Event::Incoming(Packet::Publish(publish)) = events.poll().await.unwrap() {
+                received.push(publish.payload.to_vec());
+            }
+        }
+        received
+    }
+
+    /// The broker sends a large payload from the one copy every subscriber
+    /// shares (a patch of ours); a subscriber that reads late gets it whole
+    /// all the same, after its socket's buffers filled up.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_broadcast_reaches_every_subscriber_whole_however_late_it_reads() {
+        let settings = LinkSettings {
+            mqtt_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ..LinkSettings::default()
+        };
+        let ids = ["24611-LS-01", "24611-LS-02"];
+        let passwords: Passwords = Arc::new(RwLock::new(
+            ids.iter()
+                .map(|id| (id.to_string(), id.to_string()))
+                .collect(),
+        ));
+        let (mut tx, _rx, listening) = start(&settings, passwords).unwrap();
+        let (_prompt_client, mut prompt) = subscriber(listening.mqtt, ids[0]).await;
+        let (_late_client, mut late) = subscriber(listening.mqtt, ids[1]).await;
+
+        // 6 MB: more than loopback buffers hold unread.
+        let sent: Vec<Vec<u8>> = (0..24u32)
+            .map(|n| {
+                (0..250 * 1024u32)
+                    .map(|i| (i.wrapping_mul(31) ^ n) as u8)
+                    .collect()
+            })
+            .collect();
+        // One at a time, as the broker's commit log keeps only 512 KiB.
+        for payload in &sent {
+            tx.publish(TOPIC, payload.clone()).unwrap();
+            assert_eq!(
+                &payloads(&mut prompt, 1).await[..],
+                std::slice::from_ref(payload)
+            );
+        }
+        assert_eq!(payloads(&mut late, sent.len()).await, sent);
+    }
+}

@@ -1,4 +1,4 @@
-use bytes::BytesMut;
+use bytes::{Buf, Bytes, BytesMut};
 use tokio::{
     io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
     time::timeout,
@@ -6,7 +6,7 @@ use tokio::{
 
 use std::{
     collections::VecDeque,
-    io::{self, ErrorKind},
+    io::{self, ErrorKind, IoSlice},
 };
 use tokio::time::{error::Elapsed, Duration};
 
@@ -142,14 +142,65 @@ impl<P: Protocol> Network<P> {
         Ok(())
     }
 
+    /// Nguồn patch: a payload of at least [`SHARED_PAYLOAD_MIN`] bytes is
+    /// sent from the router's copy, which every subscriber shares, in one
+    /// vectored write with the packets' headers, instead of being copied into
+    /// this connection's buffer (a broadcast to 10,000 devices grew 10,000
+    /// buffers to its size, fresh memory touched while it went out).
     pub async fn writev(&mut self, packets: VecDeque<Packet>) -> Result<(), Error> {
+        let mut segments = VecDeque::new();
         for packet in packets {
-            Protocol::write(&self.protocol, packet, &mut self.write)?;
+            match self.protocol.write_sharing_payload(packet, &mut self.write)? {
+                Some(payload) if payload.len() >= SHARED_PAYLOAD_MIN => {
+                    segments.push_back(self.write.split().freeze());
+                    segments.push_back(payload);
+                }
+                Some(payload) => self.write.extend_from_slice(&payload),
+                None => {}
+            }
         }
-        self.socket.write_all(&self.write).await?;
-        self.write.clear();
+        if segments.is_empty() {
+            self.socket.write_all(&self.write).await?;
+            self.write.clear();
+            return Ok(());
+        }
+        segments.push_back(self.write.split().freeze());
+        write_all_vectored(&mut self.socket, segments).await?;
         Ok(())
     }
+}
+
+/// Smallest payload sent from the router's copy rather than copied (Nguồn patch).
+const SHARED_PAYLOAD_MIN: usize = 1024;
+
+/// Most buffers handed to one vectored write (Nguồn patch).
+const MAX_WRITE_SEGMENTS: usize = 64;
+
+/// Writes every byte of `segments`, in order (Nguồn patch).
+async fn write_all_vectored(socket: &mut Box<dyn N>, mut segments: VecDeque<Bytes>) -> io::Result<()> {
+    segments.retain(|segment| !segment.is_empty());
+    while !segments.is_empty() {
+        let mut written = {
+            let slices: Vec<IoSlice> = segments
+                .iter()
+                .take(MAX_WRITE_SEGMENTS)
+                .map(|segment| IoSlice::new(segment))
+                .collect();
+            socket.write_vectored(&slices).await?
+        };
+        if written == 0 {
+            return Err(ErrorKind::WriteZero.into());
+        }
+        while let Some(front) = segments.front_mut() {
+            if written < front.len() {
+                front.advance(written);
+                break;
+            }
+            written -= front.len();
+            segments.pop_front();
+        }
+    }
+    Ok(())
 }
 
 pub trait N: AsyncRead + AsyncWrite + Send + Unpin {}

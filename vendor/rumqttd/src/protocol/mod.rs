@@ -748,4 +748,15 @@ pub enum Error {
 pub trait Protocol {
     fn read_mut(&mut self, stream: &mut BytesMut, max_size: usize) -> Result<Packet, Error>;
     fn write(&self, packet: Packet, write: &mut BytesMut) -> Result<usize, Error>;
+
+    /// Writes `packet` as `write` does, except that a publish's payload may be
+    /// returned instead of copied into `write`, to be sent after what `write`
+    /// holds (Nguồn patch: one copy of a broadcast serves every subscriber).
+    fn write_sharing_payload(
+        &self,
+        packet: Packet,
+        write: &mut BytesMut,
+    ) -> Result<Option<Bytes>, Error> {
+        self.write(packet, write).map(|_| None)
+    }
 }

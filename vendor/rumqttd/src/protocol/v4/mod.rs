@@ -367,4 +367,18 @@ impl Protocol for V4 {
         };
         Ok(size)
     }
+
+    fn write_sharing_payload(
+        &self,
+        packet: Packet,
+        buffer: &mut BytesMut,
+    ) -> Result<Option<Bytes>, Error> {
+        match packet {
+            Packet::Publish(publish, None) => {
+                publish::write_header(&publish, buffer)?;
+                Ok(Some(publish.payload))
+            }
+            packet => self.write(packet, buffer).map(|_| None),
+        }
+    }
 }
