@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use firmware_sim::faults::Fault;
 use firmware_sim::link::DeviceHandle;
 use hub_core::testkit::{priority, with_audio_secs};
 use hub_core::{AreaLevel, DeliveryState, DeviceId, Event};
@@ -554,6 +555,90 @@ async fn bad_documents_and_unauthorised_senders_are_refused_and_change_nothing()
     )
     .await;
     assert_eq!(after.status, StatusCode::UNAUTHORIZED);
+    api.hub.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_correction_reaches_a_device_whose_report_of_the_false_alert_comes_late() {
+    let api = start("").await;
+    let operator = api.person("truc-ban", "operator", "67").await;
+    let prompt = api.device_online("24611-LS-01").await;
+    let slow = api.device_online("24611-LS-02").await;
+    // Its reports take seconds to arrive, as over a congested 4G link or
+    // held by the spread the hub asks after a broadcast to a province.
+    slow.inject(Fault::SlowLink {
+        delay: Duration::from_secs(4),
+        lasting: WAIT,
+    })
+    .await;
+
+    let triggered = api
+        .call(
+            Method::POST,
+            "/api/v1/emergencies",
+            &operator,
+            Some(json!({"title": "Lũ quét", "targets": ["24611"],
+                "message": LONG_WARNING})),
+        )
+        .await;
+    assert_eq!(triggered.status, StatusCode::CREATED, "{triggered:?}");
+    let false_alert = triggered.body["bulletin"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_state(&api, "24611-LS-01", &false_alert, DeliveryState::Started).await;
+    eventually("the slow device airs the false alert", WAIT, || async {
+        !played(&slow).is_empty()
+    })
+    .await;
+    assert!(
+        matches!(
+            state_of(&api, "24611-LS-02", &false_alert).await,
+            Some(DeliveryState::Sent | DeliveryState::Acknowledged)
+        ),
+        "the hub has not heard of it yet"
+    );
+
+    let corrected = api
+        .call(
+            Method::POST,
+            &format!("/api/v1/emergencies/{false_alert}/correct"),
+            &operator,
+            Some(json!({"title": "Đính chính", "reason": "cảnh báo nhầm",
+                "message": LONG_CORRECTION})),
+        )
+        .await;
+    assert_eq!(corrected.status, StatusCode::CREATED, "{corrected:?}");
+    assert_eq!(corrected.body["devices"], json!(["24611-LS-01"]));
+    assert_eq!(corrected.body["awaited"], json!(["24611-LS-02"]));
+    let correction = corrected.body["correction"]["bulletin"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Its report of the false alert comes after the correction went out:
+    // the correction airs there too, as on the device heard from at once.
+    for (device, handle) in [("24611-LS-01", &prompt), ("24611-LS-02", &slow)] {
+        eventually(&format!("{device} airs the correction"), WAIT, || async {
+            played(handle).len() == 2
+        })
+        .await;
+        let heard: Vec<String> = played(handle).into_iter().map(|(b, _)| b).collect();
+        assert_eq!(heard, [false_alert.clone(), correction.clone()], "{device}");
+    }
+    let record = api
+        .call(
+            Method::GET,
+            &format!("/api/v1/bulletins/{correction}"),
+            &operator,
+            None,
+        )
+        .await;
+    assert_eq!(
+        record.body["bulletin"]["devices"],
+        json!(["24611-LS-01", "24611-LS-02"]),
+        "{record:?}"
+    );
     api.hub.shutdown().await.unwrap();
 }
 

@@ -503,6 +503,7 @@ impl Maker {
             state: BulletinState::Approved,
             id,
             devices: None,
+            corrects: None,
         })
     }
 }

@@ -295,6 +295,11 @@ pub struct Bulletin {
     /// the same commune that missed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub devices: Option<BTreeSet<DeviceId>>,
+    /// The erroneous emergency this one corrects. A device of the corrected
+    /// one's targets that reports having aired it joins `devices` (and its
+    /// commune the targets), however late its report comes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corrects: Option<BulletinId>,
 }
 
 impl Bulletin {
@@ -303,6 +308,21 @@ impl Bulletin {
         self.devices
             .as_ref()
             .is_none_or(|devices| devices.contains(device))
+    }
+
+    /// Makes this bulletin, aired by a device list, reach `device` of
+    /// `commune` too. False when it reached it already (or every device).
+    pub fn reach(&mut self, tree: &AreaTree, device: &DeviceId, commune: &AreaCode) -> bool {
+        let Some(devices) = self.devices.as_mut() else {
+            return false;
+        };
+        if !devices.insert(device.clone()) {
+            return false;
+        }
+        if !self.targets.iter().any(|t| tree.is_within(commune, t)) {
+            self.targets.push(commune.clone());
+        }
+        true
     }
 
     /// Checks everything that can be checked without the rest of the programme.

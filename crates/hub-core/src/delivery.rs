@@ -52,6 +52,20 @@ impl DeliveryState {
         )
     }
 
+    /// The device started airing it: people heard it, whatever came after.
+    pub fn was_aired(self) -> bool {
+        matches!(
+            self,
+            Self::Started | Self::Finished | Self::Preempted | Self::Stopped
+        )
+    }
+
+    /// Sent to the device, which has not reported starting it yet (an
+    /// emergency starts on arrival, so it may be airing).
+    pub fn is_in_hand(self) -> bool {
+        matches!(self, Self::Sent | Self::Acknowledged)
+    }
+
     fn has_started(self) -> bool {
         self >= Self::Started
     }

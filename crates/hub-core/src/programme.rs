@@ -2,11 +2,14 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chrono::NaiveDateTime;
+use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::province::require_commune;
-use crate::{AreaCode, AreaLevel, Bulletin, BulletinId, CoreError, PriorityClass, Province};
+use crate::{
+    AreaCode, AreaLevel, Bulletin, BulletinId, BulletinState, CoreError, DeviceId, PriorityClass,
+    Province,
+};
 
 /// A commune chair's order for colliding priority bulletins in their commune.
 /// The listed bulletins take the places they would have had by issuing level,
@@ -33,6 +36,8 @@ pub struct Programme {
     opt_ins: BTreeMap<(AreaCode, BulletinId), OptIn>,
     /// Bulletins that target each commune, in id order.
     by_commune: HashMap<AreaCode, BTreeSet<BulletinId>>,
+    /// The correction of each corrected bulletin.
+    corrections: HashMap<BulletinId, BulletinId>,
 }
 
 impl Programme {
@@ -94,7 +99,7 @@ impl Programme {
             }
         }
         if let Some(existing) = self.bulletins.get(&bulletin.id) {
-            if existing.state != crate::BulletinState::Draft {
+            if existing.state != BulletinState::Draft {
                 return Err(CoreError::BulletinExists { id: bulletin.id });
             }
             self.unindex(&bulletin.id);
@@ -107,8 +112,38 @@ impl Programme {
                     .insert(bulletin.id.clone());
             }
         }
+        if let Some(corrected) = &bulletin.corrects {
+            self.corrections
+                .insert(corrected.clone(), bulletin.id.clone());
+        }
         self.bulletins.insert(bulletin.id.clone(), bulletin);
         Ok(())
+    }
+
+    /// The correction of `corrected`, valid at `now` and neither cancelled
+    /// nor expired, reaches `device` too, which reported airing
+    /// `corrected`. Returns the correction when it did not reach the device
+    /// before.
+    pub(crate) fn reach_correction(
+        &mut self,
+        province: &Province,
+        corrected: &BulletinId,
+        device: &DeviceId,
+        now: DateTime<Utc>,
+    ) -> Option<BulletinId> {
+        let id = self.corrections.get(corrected)?;
+        let correction = self.bulletins.get_mut(id)?;
+        let open = (correction.state.is_schedulable() || correction.state == BulletinState::Done)
+            && !correction.is_expired_at(now);
+        let commune = &province.device(device).ok()?.commune;
+        if !open || !correction.reach(&province.tree, device, commune) {
+            return None;
+        }
+        self.by_commune
+            .entry(commune.clone())
+            .or_default()
+            .insert(id.clone());
+        Some(id.clone())
     }
 
     /// Whether a schedulable bulletin for `commune` is meant for some of
@@ -125,6 +160,7 @@ impl Programme {
         for ids in self.by_commune.values_mut() {
             ids.remove(id);
         }
+        self.corrections.retain(|_, correction| correction != id);
     }
 
     fn targets(&self, commune: &AreaCode, id: &BulletinId) -> bool {

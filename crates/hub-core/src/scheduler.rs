@@ -97,6 +97,11 @@ pub enum Decision {
         reason: StopReason,
         at: DateTime<Utc>,
     },
+    /// A correction reaches one more device (its record changed).
+    Reach {
+        bulletin: BulletinId,
+        device: DeviceId,
+    },
     /// A bulletin moved to a new state.
     State {
         bulletin: BulletinId,
@@ -337,7 +342,12 @@ impl Scheduler {
             }
             Event::Receipt(receipt) => {
                 let device = receipt.device.clone();
+                let aired =
+                    (receipt.report != Report::Failed).then(|| receipt.key.bulletin.clone());
                 self.apply_receipt(receipt, now)?;
+                if let Some(aired) = aired {
+                    self.reach_correction(&aired, &device, now);
+                }
                 dirty.devices.insert(device);
             }
             Event::DeviceOffline(id) => {
@@ -423,6 +433,34 @@ impl Scheduler {
             }
         }
         Ok(())
+    }
+
+    /// A device reported airing `aired`: if a correction of it is out, the
+    /// correction reaches the device too, however late the report came.
+    fn reach_correction(&mut self, aired: &BulletinId, device: &DeviceId, now: DateTime<Utc>) {
+        let Some(correction) = self
+            .programme
+            .reach_correction(&self.province, aired, device, now)
+        else {
+            return;
+        };
+        self.touched.insert(correction.clone());
+        let record = self
+            .programme
+            .bulletin_mut(&correction)
+            .expect("just reached");
+        // A correction taken as aired everywhere is owed here now.
+        if record.state == BulletinState::Done {
+            record.state = BulletinState::Scheduled;
+            self.outbox.push(Decision::State {
+                bulletin: correction.clone(),
+                state: BulletinState::Scheduled,
+            });
+        }
+        self.outbox.push(Decision::Reach {
+            bulletin: correction,
+            device: device.clone(),
+        });
     }
 
     /// Re-plans dirty devices and reports how their plans changed.

@@ -119,6 +119,7 @@ pub fn bulletin(
         sensitive: false,
         state: BulletinState::Approved,
         devices: None,
+        corrects: None,
     }
 }
 

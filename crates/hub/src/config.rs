@@ -573,6 +573,7 @@ impl BulletinEntry {
             sensitive: self.sensitive,
             state: self.state,
             devices: None,
+            corrects: None,
         };
         Ok((bulletin, jobs, visual_jobs))
     }

@@ -631,5 +631,6 @@ pub fn country_emergency(
         sensitive: false,
         state: BulletinState::Approved,
         devices: None,
+        corrects: None,
     }
 }

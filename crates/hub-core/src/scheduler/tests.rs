@@ -97,6 +97,137 @@ fn a_bulletin_meant_for_some_devices_plans_only_those() {
 }
 
 #[test]
+fn a_correction_reaches_each_device_that_reports_airing_what_it_corrects() {
+    let t = local("2026-11-23 05:00");
+    let mut s = scheduler([]);
+    s.handle(t, Event::Tick).unwrap();
+    let alert = emergency(
+        "alert",
+        AreaLevel::District,
+        "660",
+        &["660"],
+        "2026-11-23 05:00",
+    );
+    s.handle(t, Event::Queue(with_audio_secs(alert, 120)))
+        .unwrap();
+    let report = |device: &str, bulletin: &str, report: Report| {
+        Event::Receipt(Receipt {
+            device: device_id(device),
+            key: key(bulletin),
+            report,
+            at: t,
+        })
+    };
+    s.handle(t, report("24611-LS", "alert", Report::Started))
+        .unwrap();
+
+    // Only 24611-LS is heard from when the correction goes out.
+    let mut fix = emergency(
+        "fix",
+        AreaLevel::District,
+        "660",
+        &["24611"],
+        "2026-11-23 05:00",
+    );
+    fix.devices = Some([device_id("24611-LS")].into());
+    fix.corrects = Some(bid("alert"));
+    let later = t + TimeDelta::seconds(30);
+    let out = s
+        .handle(later, Event::Queue(with_audio_secs(fix, 60)))
+        .unwrap();
+    // (It preempts the alert, which the operator cancels next.)
+    let fixes = |out: &[Decision]| -> Vec<String> {
+        plays(out)
+            .into_iter()
+            .filter(|p| p.ends_with(" fix"))
+            .collect()
+    };
+    assert_eq!(fixes(&out), ["24611-LS 05:00-05:01 fix"]);
+    s.handle(later, Event::Cancel(bid("alert"))).unwrap();
+
+    // 24612-LS's report of airing the alert comes after: the correction
+    // reaches it, and its commune joins the targets.
+    let out = s
+        .handle(later, report("24612-LS", "alert", Report::Started))
+        .unwrap();
+    let reach = Decision::Reach {
+        bulletin: bid("fix"),
+        device: device_id("24612-LS"),
+    };
+    assert!(out.contains(&reach), "{out:?}");
+    assert_eq!(fixes(&out), ["24612-LS 05:00-05:01 fix"]);
+    let fix = s.programme().bulletin(&bid("fix")).unwrap();
+    assert_eq!(fix.targets, [code("24611"), code("24612")]);
+    assert!(fix.reaches(&device_id("24612-LS")));
+    assert!(!fix.reaches(&device_id("24612-LB")));
+
+    // A failure is no airing; a second report of the same device adds nothing.
+    let out = s
+        .handle(later, report("24612-LB", "alert", Report::Failed))
+        .unwrap();
+    assert!(!out.iter().any(|d| matches!(d, Decision::Reach { .. })));
+    let out = s
+        .handle(later, report("24612-LS", "alert", Report::Preempted))
+        .unwrap();
+    assert!(!out.iter().any(|d| matches!(d, Decision::Reach { .. })));
+
+    // Once the correction is over, no late report brings it back.
+    s.handle(later, Event::Cancel(bid("fix"))).unwrap();
+    let out = s
+        .handle(later, report("24611-LB", "alert", Report::Finished))
+        .unwrap();
+    assert!(!out.iter().any(|d| matches!(d, Decision::Reach { .. })));
+    assert!(!s
+        .programme()
+        .bulletin(&bid("fix"))
+        .unwrap()
+        .reaches(&device_id("24611-LB")));
+}
+
+#[test]
+fn a_correction_aired_everywhere_is_owed_again_to_a_late_reporter() {
+    let t = local("2026-11-23 05:00");
+    let alert = with_audio_secs(
+        emergency(
+            "alert",
+            AreaLevel::District,
+            "660",
+            &["24611"],
+            "2026-11-23 05:00",
+        ),
+        60,
+    );
+    let mut fix = with_audio_secs(
+        emergency(
+            "fix",
+            AreaLevel::District,
+            "660",
+            &["24611"],
+            "2026-11-23 05:00",
+        ),
+        60,
+    );
+    fix.devices = Some([device_id("24611-LS")].into());
+    fix.corrects = Some(bid("alert"));
+    let mut s = scheduler([alert, fix]);
+    s.handle(t, Event::Tick).unwrap();
+    let out = s.handle(t + TimeDelta::minutes(2), Event::Tick).unwrap();
+    assert!(states(&out).contains(&("fix".to_string(), BulletinState::Done)));
+
+    let late = Receipt {
+        device: device_id("24611-LB"),
+        key: key("alert"),
+        report: Report::Finished,
+        at: t,
+    };
+    let out = s
+        .handle(t + TimeDelta::minutes(3), Event::Receipt(late))
+        .unwrap();
+    assert!(states(&out).contains(&("fix".to_string(), BulletinState::Scheduled)));
+    assert_eq!(plays(&out), ["24611-LB 05:03-05:05 fix"]);
+}
+
+#[test]
 fn a_bulletin_airs_then_is_done_everywhere() {
     let b = priority("d", AreaLevel::District, "661", 300);
     let mut s = scheduler([b]);

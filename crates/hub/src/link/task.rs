@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use hub_core::{
-    AiringKey, AreaCode, BulletinState, DayPlanner, Decision, Delivery, DeliveryBook,
+    AiringKey, AreaCode, Bulletin, BulletinState, DayPlanner, Decision, Delivery, DeliveryBook,
     DeliveryState, Device, DeviceId, DeviceLog, Event, Evidence, Horizon, Receipt,
     Report as CoreReport, Scheduler, Withdrawal,
 };
@@ -344,9 +344,10 @@ impl Hub {
 
     async fn on_request(&mut self, request: Request) -> Result<(), ServeError> {
         match request {
-            Request::Event(event, staged, reply) => {
+            Request::Event(mut event, staged, reply) => {
                 let now = self.clock.now();
-                if let Event::Queue(bulletin) = &event {
+                if let Event::Queue(bulletin) = &mut event {
+                    self.reach_reported(bulletin);
                     self.watch.queued(bulletin);
                 }
                 let (mut refused, mut changes) =
@@ -636,6 +637,27 @@ impl Hub {
             .collect()
     }
 
+    /// A correction reaches the devices whose reports of airing what it
+    /// corrects came in after its caller looked: those coming later, the
+    /// scheduler adds.
+    fn reach_reported(&self, correction: &mut Bulletin) {
+        let Some(corrected) = &correction.corrects else {
+            return;
+        };
+        let province = self.scheduler.province();
+        let aired: Vec<&DeviceId> = self
+            .deliveries
+            .all()
+            .filter(|d| &d.airing.bulletin == corrected && d.state.was_aired())
+            .map(|d| &d.device)
+            .collect();
+        for device in aired {
+            if let Ok(known) = province.device(device) {
+                correction.reach(&province.tree, device, &known.commune);
+            }
+        }
+    }
+
     /// Publishes what the decisions require; returns the records that changed.
     async fn carry_out(
         &mut self,
@@ -678,7 +700,7 @@ impl Hub {
                     }
                 }
                 Decision::Withdraw { .. } => {}
-                Decision::State { bulletin, .. } => {
+                Decision::State { bulletin, .. } | Decision::Reach { bulletin, .. } => {
                     if let Ok(record) = self.scheduler.programme().bulletin(bulletin) {
                         bulletins.push(record.clone());
                     }

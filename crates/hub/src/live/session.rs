@@ -153,6 +153,7 @@ pub fn prepare(
         sensitive: false,
         state: BulletinState::Approved,
         devices: None,
+        corrects: None,
     };
     let facts = BulletinFacts {
         author: Some(caller.principal.subject.clone()),

@@ -221,6 +221,7 @@ fn draft(
         sensitive: needs_review(request.category, request.sensitive),
         state: BulletinState::Draft,
         devices: None,
+        corrects: None,
     })
 }
 

@@ -446,6 +446,7 @@ async fn publish(
         sensitive: false,
         state: BulletinState::Approved,
         devices: None,
+        corrects: None,
     };
     // Boards show the text as long as loudspeakers play it.
     let board_slots = |bulletin: &mut Bulletin| {

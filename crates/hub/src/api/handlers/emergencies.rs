@@ -13,8 +13,8 @@ use axum::Json;
 use chrono::TimeDelta;
 use hub_access::{Action, BulletinFacts, Target};
 use hub_core::{
-    AreaCode, Bulletin, BulletinId, BulletinState, Category, DeliveryState, DeviceId, Event,
-    Language, PriorityClass, Validity, VisualKind, VisualPart,
+    AreaCode, Bulletin, BulletinId, BulletinState, Category, DeviceId, Event, Language,
+    PriorityClass, Validity, VisualKind, VisualPart,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -176,6 +176,7 @@ fn emergency(
         sensitive: false,
         state: BulletinState::Approved,
         devices: None,
+        corrects: None,
     };
     Ok(bulletin)
 }
@@ -230,31 +231,31 @@ pub struct CorrectionView {
     pub correction: BulletinView,
     /// The erroneous one, now cancelled (or already over).
     pub corrected: BulletinView,
-    /// The devices that had started airing the erroneous emergency.
+    /// The devices that had started airing the erroneous emergency: the
+    /// correction airs on them.
     pub devices: Vec<String>,
-    /// Their communes: the correction's targets.
+    /// The devices it had been sent to whose report is awaited: the
+    /// correction airs on each that reports having aired it.
+    pub awaited: Vec<String>,
+    /// The communes of both: the correction's targets.
     pub communes: Vec<String>,
 }
 
-/// Deliveries that show a device started airing (and so people heard it).
-fn was_aired(state: DeliveryState) -> bool {
-    matches!(
-        state,
-        DeliveryState::Started
-            | DeliveryState::Finished
-            | DeliveryState::Preempted
-            | DeliveryState::Stopped
-    )
+/// Who has `bulletin`, by the hub's delivery records.
+#[derive(Default)]
+struct Audience {
+    /// The devices that started airing it.
+    aired: Vec<DeviceId>,
+    /// The devices it was sent to that have not reported starting it: an
+    /// emergency starts on arrival, and reports may come seconds later.
+    in_hand: Vec<DeviceId>,
+    /// The communes of both.
+    communes: Vec<AreaCode>,
 }
 
-/// The devices that started airing `bulletin`, and their communes.
-async fn aired_on(
-    state: &ApiContext,
-    bulletin: &Bulletin,
-) -> Result<(Vec<DeviceId>, Vec<AreaCode>), ApiError> {
+async fn audience_of(state: &ApiContext, bulletin: &Bulletin) -> Result<Audience, ApiError> {
     let tree = &state.tree;
-    let mut devices = Vec::new();
-    let mut communes: Vec<AreaCode> = Vec::new();
+    let mut audience = Audience::default();
     for device in state.hub.devices().await? {
         let targeted = bulletin
             .targets
@@ -263,20 +264,24 @@ async fn aired_on(
         if !targeted {
             continue;
         }
-        let aired = state
-            .hub
-            .deliveries(&device.id)
-            .await?
-            .iter()
-            .any(|d| d.airing.bulletin == bulletin.id && was_aired(d.state));
-        if aired {
-            devices.push(device.id.clone());
-            if !communes.contains(&device.commune) {
-                communes.push(device.commune.clone());
-            }
+        let deliveries = state.hub.deliveries(&device.id).await?;
+        let of_bulletin = || {
+            deliveries
+                .iter()
+                .filter(|d| d.airing.bulletin == bulletin.id)
+        };
+        if of_bulletin().any(|d| d.state.was_aired()) {
+            audience.aired.push(device.id.clone());
+        } else if of_bulletin().any(|d| d.state.is_in_hand()) {
+            audience.in_hand.push(device.id.clone());
+        } else {
+            continue;
+        }
+        if !audience.communes.contains(&device.commune) {
+            audience.communes.push(device.commune.clone());
         }
     }
-    Ok((devices, communes))
+    Ok(audience)
 }
 
 /// Correct an erroneous emergency: a new emergency that supersedes it,
@@ -287,7 +292,7 @@ async fn aired_on(
     params(("id" = String, Path)), request_body = CorrectionRequest,
     responses((status = 201, body = CorrectionView), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, description = "no device has aired the emergency: stop it instead", body = ErrorBody),
+        (status = 409, description = "no device has aired the emergency or has it in hand: stop it instead", body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 pub async fn correct(
     State(state): State<ApiState>,
@@ -315,13 +320,14 @@ pub async fn correct(
         state: BulletinState::Approved,
     };
     state.authorize(&caller, Action::StopEmergency, Target::Bulletin(&facts))?;
-    let (devices, communes) = aired_on(&state, &erroneous).await?;
-    if communes.is_empty() {
+    let audience = audience_of(&state, &erroneous).await?;
+    if audience.communes.is_empty() {
         return Err(ApiError::conflict(format!(
-            "no device has started airing {erroneous_id}: stop it instead (a correction airs \
-             only where the erroneous emergency was heard)"
+            "no device has started airing {erroneous_id} or has it in hand: stop it instead \
+             (a correction airs only where the erroneous emergency was heard)"
         )));
     }
+    let communes = audience.communes;
     let spoken = Spoken {
         title: &request.title,
         message: request.message.as_ref(),
@@ -331,8 +337,10 @@ pub async fn correct(
     };
     let mut bulletin = emergency(&state, &caller, spoken, communes.clone())?;
     // Only where it was heard: a device of those communes that missed the
-    // false alert (offline, say) never hears of it.
-    bulletin.devices = Some(devices.iter().cloned().collect());
+    // false alert (offline, say) never hears of it. A device whose report
+    // of airing it comes later is added then (`Bulletin::corrects`).
+    bulletin.devices = Some(audience.aired.iter().cloned().collect());
+    bulletin.corrects = Some(erroneous_id.clone());
     // The correction first: where the false alert still plays, it preempts it.
     let correction = publish_new(
         &state,
@@ -379,7 +387,8 @@ pub async fn correct(
         Json(CorrectionView {
             correction,
             corrected,
-            devices: devices.iter().map(ToString::to_string).collect(),
+            devices: audience.aired.iter().map(ToString::to_string).collect(),
+            awaited: audience.in_hand.iter().map(ToString::to_string).collect(),
             communes: communes.iter().map(ToString::to_string).collect(),
         }),
     ))
