@@ -843,18 +843,18 @@ impl Link {
                 self.enqueue(now, [Message::Ack { seq: command.seq }]);
                 self.say_hello();
             }
-            Ok(Some(mut command)) => {
+            Ok(Some(command)) => {
                 // An emergency's inline first part is playable before the
                 // player looks at storage.
-                self.shared.storage.take_heads(
-                    &mut command.directive,
+                let directive = self.shared.storage.take_heads(
+                    &command.directive,
                     &self.options.media.contents,
                     self.options.media.check_audio,
                 );
                 let (messages, needed) = {
                     let mut state = self.shared.lock_synced();
                     state.counters.accepted += 1;
-                    let messages = state.player.apply(command.directive, now);
+                    let messages = state.player.apply(directive, now);
                     (messages, state.player.media_needed())
                 };
                 // Every accepted command, even an unchanged plan, gives

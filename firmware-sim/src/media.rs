@@ -229,23 +229,24 @@ impl Storage {
     }
 
     /// Takes the first parts that `directive`'s sound entries carry inline
-    /// (`MediaRef::head`) and removes them from it (the player needs only
-    /// the reference; storage keeps one shared copy of the bytes). A head of
-    /// a file the device neither holds nor already streams becomes the
-    /// file's verified beginning (`streaming`) if it is exactly the first
-    /// part and, with `check_audio`, begins a playable Ogg Opus stream;
-    /// otherwise it is counted in `heads_refused` and the file is fetched
-    /// as usual. Returns whether any became playable.
+    /// (`MediaRef::head`), and returns the directive for the player,
+    /// without them (it needs only the reference; storage keeps one shared
+    /// copy of the bytes). A head of a file the device neither holds nor
+    /// already streams becomes the file's verified beginning (`streaming`)
+    /// if it is exactly the first part and, with `check_audio`, begins a
+    /// playable Ogg Opus stream; otherwise it is counted in
+    /// `heads_refused` and the file is fetched as usual.
     pub fn take_heads(
         &self,
-        directive: &mut Directive,
+        directive: &Directive,
         contents: &ContentPool,
         check_audio: bool,
-    ) -> bool {
-        let entries: &mut [PlanEntry] = match directive {
+    ) -> Directive {
+        let mut for_player = directive.clone();
+        let entries: &mut [PlanEntry] = match &mut for_player {
             Directive::Schedule { entries, .. } => entries,
             Directive::Play { entry } => std::slice::from_mut(entry),
-            _ => return false,
+            _ => return for_player,
         };
         let mut taken = false;
         for entry in entries.iter_mut() {
@@ -283,7 +284,7 @@ impl Storage {
         if taken {
             self.changed.notify_one();
         }
-        taken
+        for_player
     }
 
     /// Whether the device holds `sha256`, or may play its beginning already.

@@ -169,7 +169,7 @@ impl CommandGuard {
         &mut self,
         payload: &[u8],
         now: DateTime<Utc>,
-    ) -> Result<Option<Command>, Refusal> {
+    ) -> Result<Option<Arc<Command>>, Refusal> {
         if payload.len() > MAX_COMMAND_BYTES {
             return Err(Refusal::TooLarge {
                 size: payload.len(),
@@ -183,14 +183,15 @@ impl CommandGuard {
         let command = match remembered {
             // Verified and read by another guard: whom it is for is all that
             // is left to see before this guard's own checks.
-            Some(known) if names(&known.to, &self.device) => Command::clone(&known),
+            Some(known) if names(&known.to, &self.device) => known,
             Some(_) => return Ok(None),
             None => {
                 let Some(command) = self.read(payload)? else {
                     return Ok(None);
                 };
+                let command = Arc::new(command);
                 if let Some(verified) = &self.verified {
-                    verified.insert(&self.hub_key, payload, Arc::new(command.clone()));
+                    verified.insert(&self.hub_key, payload, Arc::clone(&command));
                 }
                 command
             }
@@ -315,7 +316,7 @@ mod tests {
         let (signer, mut guard) = setup();
         let wire = signer.sign(&command(7, &["24611-LS-01", "24611-LS-02"]));
         let accepted = guard.check(&wire, at(NOW)).unwrap().unwrap();
-        assert_eq!(accepted, command(7, &["24611-LS-01", "24611-LS-02"]));
+        assert_eq!(*accepted, command(7, &["24611-LS-01", "24611-LS-02"]));
         assert_eq!(guard.last_seq(), 7);
         assert!(matches!(
             guard.check(&wire, at(NOW)),
@@ -366,7 +367,7 @@ mod tests {
         assert_eq!(verified.len(), 1);
         assert_eq!(
             second.check(&wire, at(NOW)).unwrap(),
-            Some(command(7, &["24611-LS-01", "24611-LS-02"]))
+            Some(Arc::new(command(7, &["24611-LS-01", "24611-LS-02"])))
         );
         assert_eq!(
             verified.len(),
@@ -515,7 +516,7 @@ mod tests {
             let mut sent = command(seq, &["24611-LS-01"]);
             sent.directive = directive;
             let got = guard.check(&signer.sign(&sent), at(NOW)).unwrap();
-            assert_eq!(got, Some(sent));
+            assert_eq!(got, Some(Arc::new(sent)));
         }
     }
 
@@ -526,7 +527,7 @@ mod tests {
         let wire = signer.sign(&plain);
         let text = String::from_utf8(wire.clone()).unwrap();
         assert!(!text.contains("report_spread_ms"), "{text}");
-        assert_eq!(guard.check(&wire, at(NOW)).unwrap(), Some(plain));
+        assert_eq!(guard.check(&wire, at(NOW)).unwrap(), Some(Arc::new(plain)));
 
         let mut spread = command(2, &["24611-LS-01"]);
         spread.report_spread_ms = Some(2_500);
@@ -534,7 +535,7 @@ mod tests {
         assert!(String::from_utf8(wire.clone())
             .unwrap()
             .contains(r#""report_spread_ms":2500"#));
-        assert_eq!(guard.check(&wire, at(NOW)).unwrap(), Some(spread));
+        assert_eq!(guard.check(&wire, at(NOW)).unwrap(), Some(Arc::new(spread)));
     }
 
     #[test]

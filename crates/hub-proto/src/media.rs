@@ -333,7 +333,7 @@ mod tests {
         let mut file = file_of(&bytes);
         assert_eq!(head_bytes(&file), None, "no head inlined");
         let first = file.chunks[0].size as usize;
-        file.head = Some(encode_head(&bytes[..first]));
+        file.head = Some(encode_head(&bytes[..first]).into());
         assert_eq!(head_bytes(&file), Some(Ok(bytes[..first].to_vec())));
 
         // The round trip through JSON keeps it.
@@ -356,7 +356,7 @@ mod tests {
         ];
         for (head, error) in cases {
             let bad = MediaRef {
-                head: Some(head),
+                head: Some(head.into()),
                 ..file.clone()
             };
             assert_eq!(head_bytes(&bad), Some(Err(error.clone())));
@@ -367,7 +367,7 @@ mod tests {
             }
         }
         let too_long = MediaRef {
-            head: Some(encode_head(&bytes)),
+            head: Some(encode_head(&bytes).into()),
             ..file.clone()
         };
         assert!(matches!(

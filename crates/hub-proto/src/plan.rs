@@ -3,6 +3,8 @@
 //! A device keeps its latest plan locally and plays from it on its own clock,
 //! so it stays on time when its 4G link drops.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -92,8 +94,9 @@ pub struct MediaRef {
     /// fetches only the rest. Authentic as the signed command that carries
     /// it; a device still checks it hashes to `chunks[0].sha256`
     /// ([`crate::media::head_bytes`]) and downloads as usual if not.
+    /// Shared: every command of a broadcast carries the same one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub head: Option<String>,
+    pub head: Option<Arc<str>>,
 }
 
 /// One part of a [`MediaRef`]'s file: the next `size` bytes hash to `sha256`.

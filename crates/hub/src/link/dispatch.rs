@@ -80,7 +80,7 @@ impl Outbound {
         let heads: usize = entries
             .iter()
             .filter_map(|entry| entry.media.as_ref()?.head.as_ref())
-            .map(String::len)
+            .map(|head| head.len())
             .sum();
         self.to.len() * (COMMAND_BYTES_BESIDES_HEADS + heads)
     }
@@ -319,7 +319,7 @@ fn inline_heads(entries: &mut [PlanEntry], head_of: impl Fn(&str) -> Option<Arc<
             continue;
         };
         budget -= head.len();
-        media.head = Some(head.to_string());
+        media.head = Some(head);
     }
 }
 
@@ -375,7 +375,7 @@ mod tests {
                     size: 10,
                     url: String::new(),
                     chunks: Vec::new(),
-                    head: head.map(|size| "A".repeat(size)),
+                    head: head.map(|size| "A".repeat(size).into()),
                 }),
                 subtitles: None,
                 text: None,

@@ -369,7 +369,7 @@ mod tests {
             size: facts.size,
             url: String::new(),
             chunks: parts.to_vec(),
-            head: head(&facts.sha256).map(|h| h.to_string()),
+            head: head(&facts.sha256),
         };
         assert_eq!(
             hub_proto::media::head_bytes(&file),
