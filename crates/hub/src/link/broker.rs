@@ -279,4 +279,38 @@ mod tests {
         }
         assert_eq!(payloads(&mut late, sent.len()).await, sent);
     }
+
+    /// A client's read buffer makes room for a packet that does not fit
+    /// after the ones read before it (a patch of ours to rumqttc): packets
+    /// of every size, small and near or above the buffer's 10 KiB, arrive
+    /// whole and in order however they fall across reads.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn packets_of_mixed_sizes_reach_a_client_whole_and_in_order() {
+        let settings = LinkSettings {
+            mqtt_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ..LinkSettings::default()
+        };
+        let id = "24611-LS-01";
+        let passwords: Passwords = Arc::new(RwLock::new([(id.to_string(), id.to_string())].into()));
+        let (mut tx, _rx, listening) = start(&settings, passwords).unwrap();
+        let (_client, mut events) = subscriber(listening.mqtt, id).await;
+
+        let sizes = [
+            200, 3_000, 9_000, 100, 9_500, 10_240, 12_000, 5_000, 30_000, 1, 8_000,
+        ];
+        let sent: Vec<Vec<u8>> = (0..4u32)
+            .flat_map(|round| sizes.map(move |size| (round, size)))
+            .enumerate()
+            .map(|(n, (round, size))| {
+                (0..size as u32)
+                    .map(|i| (i.wrapping_mul(7) ^ round ^ n as u32) as u8)
+                    .collect()
+            })
+            .collect();
+        // All at once, so that several wait in the socket for each read.
+        for payload in &sent {
+            tx.publish(TOPIC, payload.clone()).unwrap();
+        }
+        assert_eq!(payloads(&mut events, sent.len()).await, sent);
+    }
 }

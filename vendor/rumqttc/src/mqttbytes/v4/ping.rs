@@ -1,0 +1,30 @@
+use super::*;
+use bytes::{BufMut, BytesMut};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PingReq;
+
+impl PingReq {
+    pub fn size(&self) -> usize {
+        2
+    }
+
+    pub fn write(&self, payload: &mut BytesMut) -> Result<usize, Error> {
+        payload.put_slice(&[0xC0, 0x00]);
+        Ok(2)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PingResp;
+
+impl PingResp {
+    pub fn size(&self) -> usize {
+        2
+    }
+
+    pub fn write(&self, payload: &mut BytesMut) -> Result<usize, Error> {
+        payload.put_slice(&[0xD0, 0x00]);
+        Ok(2)
+    }
+}
