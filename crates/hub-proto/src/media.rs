@@ -19,6 +19,8 @@
 //! then starts with no HTTP request at all, checks it with [`head_bytes`],
 //! and fetches only the rest (`Range: bytes={head size}-`).
 
+use std::sync::Arc;
+
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -171,8 +173,8 @@ pub fn chunks_fit(file: &MediaRef) -> bool {
 }
 
 /// `first_part` as [`crate::MediaRef::head`] carries it.
-pub fn encode_head(first_part: &[u8]) -> String {
-    BASE64.encode(first_part)
+pub fn encode_head(first_part: &[u8]) -> Arc<str> {
+    BASE64.encode(first_part).into()
 }
 
 /// The first part `file` carries inline, checked: `None` without a head;
@@ -333,7 +335,7 @@ mod tests {
         let mut file = file_of(&bytes);
         assert_eq!(head_bytes(&file), None, "no head inlined");
         let first = file.chunks[0].size as usize;
-        file.head = Some(encode_head(&bytes[..first]).into());
+        file.head = Some(encode_head(&bytes[..first]));
         assert_eq!(head_bytes(&file), Some(Ok(bytes[..first].to_vec())));
 
         // The round trip through JSON keeps it.
@@ -352,11 +354,11 @@ mod tests {
                     expected: first as u64,
                 },
             ),
-            ("not base64!".to_string(), HeadError::NotBase64),
+            ("not base64!".into(), HeadError::NotBase64),
         ];
         for (head, error) in cases {
             let bad = MediaRef {
-                head: Some(head.into()),
+                head: Some(head),
                 ..file.clone()
             };
             assert_eq!(head_bytes(&bad), Some(Err(error.clone())));
@@ -367,7 +369,7 @@ mod tests {
             }
         }
         let too_long = MediaRef {
-            head: Some(encode_head(&bytes).into()),
+            head: Some(encode_head(&bytes)),
             ..file.clone()
         };
         assert!(matches!(

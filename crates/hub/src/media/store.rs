@@ -183,7 +183,7 @@ impl Cut {
         let head = chunks
             .first()
             .filter(|first| first.size <= MAX_HEAD_BYTES)
-            .map(|first| encode_head(&bytes[..first.size as usize]).into());
+            .map(|first| encode_head(&bytes[..first.size as usize]));
         Self { chunks, head }
     }
 }
