@@ -173,12 +173,17 @@ impl Fetcher {
 
     async fn fetch_parts(&mut self, file: &MediaRef) -> Fetched {
         let mut transfer = Transfer::default();
-        if let Some(playable) = self.start_from_head(file, &mut transfer) {
+        if let Some((head, playable)) = self.playable_head(file) {
             match self.watched(file, sleep(rest_delay(playable))).await {
                 Watched::Done(()) | Watched::Offline => {}
                 Watched::Unwanted => return Fetched::Over,
                 Watched::Closed => return Fetched::Closed,
             }
+            // Copied only now: while an emergency starts, thousands of
+            // devices of this process have better things to do.
+            transfer.bytes = head.to_vec();
+            transfer.verified = head.len() as u64;
+            transfer.parts = 1;
         }
         for attempt in 1..=self.options.max_attempts.max(1) {
             if attempt > 1 {
@@ -225,26 +230,22 @@ impl Fetcher {
         Fetched::Over
     }
 
-    /// Starts `transfer` from the file's first part if a command carried it
-    /// inline and it verified (storage's `heads`): playable from now on,
-    /// and the first GET asks only for the rest. Returns how long that part
-    /// plays, when it was used.
-    fn start_from_head(&self, file: &MediaRef, transfer: &mut Transfer) -> Option<Duration> {
+    /// The file's first part if a command carried it inline and it verified
+    /// (storage's `heads`), playable from now on, and how long it plays. A
+    /// transfer starts from it, and its first GET asks only for the rest.
+    fn playable_head(&self, file: &MediaRef) -> Option<(Arc<[u8]>, Duration)> {
         let mut media = self.storage.lock();
         let head = media.heads.get(&file.sha256).cloned()?;
         if !chunks_fit(file) || file.chunks[0].size != head.len() as u64 {
             return None;
         }
-        let playable = ogg_opus_playable(&head).unwrap_or_default();
-        transfer.bytes = head.to_vec();
-        transfer.verified = head.len() as u64;
-        transfer.parts = 1;
         media
             .streaming
-            .insert(file.sha256.clone(), transfer.verified);
+            .insert(file.sha256.clone(), head.len() as u64);
         drop(media);
         self.storage.changed.notify_one();
-        Some(playable)
+        let playable = ogg_opus_playable(&head).unwrap_or_default();
+        Some((head, playable))
     }
 
     /// One try: wait for the network, room and a download slot, GET what is
