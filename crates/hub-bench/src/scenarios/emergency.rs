@@ -18,7 +18,10 @@
 //! 4. The floor, afterwards in the same run: the same broker on a fresh
 //!    start, the same devices as bare MQTT clients in a fresh child
 //!    process, one message of about the emergency command's size per
-//!    commune and kind; each device notes when it read it. Order: both
+//!    commune and kind; each device notes when it read it, and answers
+//!    within the spread the hub would ask of reports after delivering as
+//!    many bytes (so answers do not slow the broadcast where reports do
+//!    not). Order: both
 //!    measure the first message after their devices connected, each on a
 //!    broker of its own started cold, so neither inherits the other's warm
 //!    state; the hub's broker has carried the hello syncs before (part of
@@ -264,6 +267,7 @@ pub async fn run(params: &EmergencyParams) -> anyhow::Result<EmergencySummary> {
         &hub.settings,
         params.connect_rate,
         pad,
+        true,
         params.timeout,
     )
     .await?;

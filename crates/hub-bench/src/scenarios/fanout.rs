@@ -189,6 +189,7 @@ pub async fn run(params: &FanoutParams) -> anyhow::Result<FanoutSummary> {
         &hub.settings,
         params.connect_rate,
         400,
+        false,
         params.timeout,
     )
     .await?;

@@ -258,13 +258,18 @@ pub struct RawBroadcast {
 /// in a child process, one message of about `pad` bytes per commune and
 /// kind naming its devices, each device answering with one publish of its
 /// id and when it read the message. Like the hub's, this is the first
-/// message after the devices connected.
+/// message after the devices connected. With `spread_answers`, the message
+/// asks the devices to spread their answers as the hub asks of reports
+/// after a round delivering as many bytes
+/// ([`hub::link::dispatch::report_spread_for`]), so that answers do not
+/// meet the broadcast on its way where reports would not.
 pub async fn raw_broadcast(
     province: &Province,
     provisioning: &Provisioning,
     settings: &LinkSettings,
     connect_rate: u32,
     pad: usize,
+    spread_answers: bool,
     timeout: Duration,
 ) -> anyhow::Result<RawBroadcast> {
     let passwords = Arc::new(RwLock::new(
@@ -326,12 +331,20 @@ pub async fn raw_broadcast(
     let cpu_before = (cpu::of_process(None), cpu::of_process(Some(devices_pid)));
     let sent_at = chrono::Utc::now();
     let sent = Instant::now();
+    let devices = province.devices().count();
+    let spread = spread_answers
+        .then(|| link::dispatch::report_spread_for(pad * devices))
+        .flatten();
     for (topic, to) in &by_topic {
-        let payload = serde_json::json!({"body": {"to": to, "pad": "x".repeat(pad)}});
-        tx.publish(topic.clone(), payload.to_string())
+        let body = serde_json::json!({"to": to, "pad": "x".repeat(pad)});
+        // The spread first, where a device reads it without parsing the rest.
+        let payload = match spread {
+            Some(ms) => format!(r#"{{"spread_ms":{ms},"body":{body}}}"#),
+            None => format!(r#"{{"body":{body}}}"#),
+        };
+        tx.publish(topic.clone(), payload)
             .map_err(|e| anyhow::anyhow!("publishing the baseline message: {e}"))?;
     }
-    let devices = province.devices().count();
     let mut answered: HashMap<String, ()> = HashMap::with_capacity(devices);
     let mut round_trip = Vec::with_capacity(devices);
     let mut one_way = Vec::with_capacity(devices);

@@ -48,7 +48,12 @@ const SPREAD_MS_RANGE: (usize, usize) = (500, 3_000);
 /// How widely devices should spread their reports of a round of
 /// `commands`; `None` when the round is small.
 pub fn report_spread_ms(commands: &[Outbound]) -> Option<u32> {
-    let bytes: usize = commands.iter().map(Outbound::delivered_bytes).sum();
+    report_spread_for(commands.iter().map(Outbound::delivered_bytes).sum())
+}
+
+/// How widely devices should spread their reports of a round whose commands
+/// make the broker deliver `bytes`; `None` when that is little.
+pub fn report_spread_for(bytes: usize) -> Option<u32> {
     (bytes >= SPREAD_REPORTS_FROM_BYTES).then(|| {
         let ms = (bytes / SPREAD_BYTES_PER_MS).clamp(SPREAD_MS_RANGE.0, SPREAD_MS_RANGE.1);
         u32::try_from(ms).unwrap_or(u32::MAX)

@@ -117,8 +117,19 @@ pub fn parse_answer(payload: &[u8]) -> Option<(String, chrono::DateTime<chrono::
     Some((id.to_string(), at))
 }
 
+/// The spread a raw broadcast asks of the answers to it, as the hub asks
+/// devices to spread their reports of a large round: the message begins
+/// `{"spread_ms":N,`.
+pub fn spread_of(payload: &[u8]) -> Option<u64> {
+    let rest = payload.strip_prefix(br#"{"spread_ms":"#)?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()
+}
+
 /// A bare MQTT client: subscribes to its commune and answers every message
-/// that names it with one publish of its id and when it read it.
+/// that names it with one publish of its id and when it read it: at once,
+/// or at a moment within the second half of the spread the message asks
+/// (as a device of the hub's reports).
 async fn raw_device(
     device: DeviceCredentials,
     host: String,
@@ -148,14 +159,36 @@ async fn raw_device(
             Ok(Event::Incoming(Packet::Publish(publish))) => {
                 let text = String::from_utf8_lossy(&publish.payload);
                 if text.contains(&needle) {
-                    let _ =
-                        client.try_publish(&uplink, QoS::AtLeastOnce, false, answer(&device.id));
+                    let answer = answer(&device.id);
+                    match spread_of(&publish.payload) {
+                        Some(ms) => {
+                            let hold = Duration::from_millis(held_ms(&device.id, ms));
+                            let (client, uplink) = (client.clone(), uplink.clone());
+                            tokio::spawn(async move {
+                                tokio::time::sleep(hold).await;
+                                let _ = client.try_publish(uplink, QoS::AtLeastOnce, false, answer);
+                            });
+                        }
+                        None => {
+                            let _ = client.try_publish(&uplink, QoS::AtLeastOnce, false, answer);
+                        }
+                    }
                 }
             }
             Ok(_) => {}
             Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
         }
     }
+}
+
+/// How long `device` holds its answer within a spread of `spread_ms`: in
+/// its second half, the same for the same device.
+fn held_ms(device: &str, spread_ms: u64) -> u64 {
+    let seed = device
+        .bytes()
+        .fold(0u64, |h, b| h.wrapping_mul(31) ^ u64::from(b));
+    let half = u32::try_from(spread_ms / 2).unwrap_or(u32::MAX);
+    u64::from(crate::rng::Rng::new(seed).between(half, half.saturating_mul(2)))
 }
 
 #[cfg(test)]
@@ -168,5 +201,20 @@ mod tests {
         assert_eq!(at.timestamp_millis(), 1500);
         assert_eq!(super::parse_answer(b"24611-LS-01"), None);
         assert_eq!(super::parse_answer(b"x notanumber"), None);
+    }
+
+    #[test]
+    fn a_raw_broadcast_may_ask_its_answers_to_spread() {
+        assert_eq!(
+            super::spread_of(br#"{"spread_ms":2441,"body":{}}"#),
+            Some(2441)
+        );
+        assert_eq!(super::spread_of(br#"{"body":{"to":["x"]}}"#), None);
+        assert_eq!(super::spread_of(br#"{"spread_ms":,"body":{}}"#), None);
+        for device in ["24611-LS-01", "24611-LS-02", "24700-LB-01"] {
+            let held = super::held_ms(device, 2441);
+            assert!((1220..=2440).contains(&held), "{device}: {held}");
+            assert_eq!(super::held_ms(device, 2441), held);
+        }
     }
 }
