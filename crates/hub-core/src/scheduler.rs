@@ -67,6 +67,10 @@ pub enum Report {
     Finished,
     Preempted,
     Failed,
+    /// Stopped on the hub's order: the scheduler knows already, but the
+    /// report shows it aired (its start may never have been reported, when
+    /// a device's queue of reports overflowed).
+    Stopped,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -410,6 +414,7 @@ impl Scheduler {
                     evidence: Evidence::Reported,
                 });
             }
+            Report::Stopped => {}
             Report::Finished => {
                 log.mark_done(&receipt.key, Evidence::Reported);
                 log.playing.take_if(|p| p.item.key == receipt.key);

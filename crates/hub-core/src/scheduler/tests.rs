@@ -171,17 +171,28 @@ fn a_correction_reaches_each_device_that_reports_airing_what_it_corrects() {
         .unwrap();
     assert!(!out.iter().any(|d| matches!(d, Decision::Reach { .. })));
 
+    // A report of the hub's stop shows it aired too (the start's report
+    // may have been lost to a full queue of reports).
+    let out = s
+        .handle(later, report("24611-LB", "alert", Report::Stopped))
+        .unwrap();
+    let reach = Decision::Reach {
+        bulletin: bid("fix"),
+        device: device_id("24611-LB"),
+    };
+    assert!(out.contains(&reach), "{out:?}");
+
     // Once the correction is over, no late report brings it back.
     s.handle(later, Event::Cancel(bid("fix"))).unwrap();
     let out = s
-        .handle(later, report("24611-LB", "alert", Report::Finished))
+        .handle(later, report("24612-LB", "alert", Report::Finished))
         .unwrap();
     assert!(!out.iter().any(|d| matches!(d, Decision::Reach { .. })));
     assert!(!s
         .programme()
         .bulletin(&bid("fix"))
         .unwrap()
-        .reaches(&device_id("24611-LB")));
+        .reaches(&device_id("24612-LB")));
 }
 
 #[test]

@@ -284,12 +284,11 @@ impl Hub {
                     return;
                 };
                 let (state, core) = match outcome {
-                    Outcome::Started => (DeliveryState::Started, Some(CoreReport::Started)),
-                    Outcome::Finished => (DeliveryState::Finished, Some(CoreReport::Finished)),
-                    Outcome::Preempted => (DeliveryState::Preempted, Some(CoreReport::Preempted)),
-                    Outcome::Failed => (DeliveryState::Failed, Some(CoreReport::Failed)),
-                    // The scheduler ordered the stop and knows already.
-                    Outcome::Stopped => (DeliveryState::Stopped, None),
+                    Outcome::Started => (DeliveryState::Started, CoreReport::Started),
+                    Outcome::Finished => (DeliveryState::Finished, CoreReport::Finished),
+                    Outcome::Preempted => (DeliveryState::Preempted, CoreReport::Preempted),
+                    Outcome::Failed => (DeliveryState::Failed, CoreReport::Failed),
+                    Outcome::Stopped => (DeliveryState::Stopped, CoreReport::Stopped),
                 };
                 intake.receipts.push(PlayReceipt {
                     device: device.clone(),
@@ -320,14 +319,12 @@ impl Hub {
                     }
                     intake.changed.push(changed.clone());
                 }
-                if let Some(report_kind) = core {
-                    intake.events.push(Event::Receipt(Receipt {
-                        device: device.clone(),
-                        key,
-                        report: report_kind,
-                        at: at.min(now),
-                    }));
-                }
+                intake.events.push(Event::Receipt(Receipt {
+                    device: device.clone(),
+                    key,
+                    report: core,
+                    at: at.min(now),
+                }));
             }
             Message::Offline => {
                 tracing::info!(%device, "device offline (last will)");
