@@ -480,7 +480,7 @@ mod tests {
             sha256: "v".repeat(64),
             size: 10,
             url: "http://hub/media/v1/v".into(),
-            chunks: Vec::new(),
+            chunks: Default::default(),
             head: None,
         };
         let entry = hub_proto::PlanEntry {

@@ -1490,7 +1490,7 @@ mod tests {
             sha256: file.repeat(64),
             size: 10,
             url: format!("http://hub/media/v1/{}", file.repeat(64)),
-            chunks: Vec::new(),
+            chunks: Default::default(),
             head: None,
         });
         entry

@@ -173,7 +173,7 @@ fn the_board_face_shows_the_subtitle_over_the_picture_legibly() {
         sha256: "a".repeat(64),
         size: bytes.len() as u64,
         url: "http://hub/media/v1/a".into(),
-        chunks: Vec::new(),
+        chunks: Default::default(),
         head: None,
     };
     let entry = PlanEntry {

@@ -277,7 +277,7 @@ mod tests {
             sha256: sha256_hex(bytes),
             size: bytes.len() as u64,
             url: String::new(),
-            chunks: chunks_of(bytes),
+            chunks: chunks_of(bytes).into(),
             head: None,
         }
     }
@@ -377,7 +377,7 @@ mod tests {
             Some(Err(HeadError::WrongSize { .. }))
         ));
         let no_parts = MediaRef {
-            chunks: Vec::new(),
+            chunks: Default::default(),
             ..file.clone()
         };
         assert_eq!(head_bytes(&no_parts), Some(Err(HeadError::NoParts)));
@@ -402,17 +402,26 @@ mod tests {
     fn parts_that_do_not_cover_the_file_are_not_used() {
         let bytes = vec![3u8; 20_000];
         let good = file_of(&bytes);
-        let mut short = good.clone();
-        short.chunks.pop();
-        let mut empty_part = good.clone();
-        empty_part.chunks.push(MediaChunk {
-            size: 0,
-            sha256: sha256_hex(b""),
+        let with_chunks = |edit: &dyn Fn(&mut Vec<MediaChunk>)| {
+            let mut chunks = good.chunks.to_vec();
+            edit(&mut chunks);
+            MediaRef {
+                chunks: chunks.into(),
+                ..good.clone()
+            }
+        };
+        let short = with_chunks(&|chunks| {
+            chunks.pop();
         });
-        let mut not_a_hash = good.clone();
-        not_a_hash.chunks[0].sha256 = "x".into();
+        let empty_part = with_chunks(&|chunks| {
+            chunks.push(MediaChunk {
+                size: 0,
+                sha256: sha256_hex(b""),
+            })
+        });
+        let not_a_hash = with_chunks(&|chunks| chunks[0].sha256 = "x".into());
         let none = MediaRef {
-            chunks: Vec::new(),
+            chunks: Default::default(),
             ..good.clone()
         };
         assert!(chunks_fit(&good));

@@ -86,8 +86,10 @@ pub struct MediaRef {
     /// device that lacks the file when the entry is due can verify and play
     /// the first part while the rest arrives (emergencies). Empty: the file
     /// is verified only whole. See [`crate::media::chunks_of`].
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub chunks: Vec<MediaChunk>,
+    /// Shared: every command of a broadcast, and every device's copy of
+    /// the entry, lists the same parts.
+    #[serde(default, skip_serializing_if = "no_chunks")]
+    pub chunks: Arc<[MediaChunk]>,
     /// The first part's bytes themselves (`chunks[0]`), base64 (standard,
     /// padded), when the hub inlines them (emergencies on loudspeakers): a
     /// device lacking the file starts playing from them with no request and
@@ -97,6 +99,10 @@ pub struct MediaRef {
     /// Shared: every command of a broadcast carries the same one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head: Option<Arc<str>>,
+}
+
+fn no_chunks(chunks: &Arc<[MediaChunk]>) -> bool {
+    chunks.is_empty()
 }
 
 /// One part of a [`MediaRef`]'s file: the next `size` bytes hash to `sha256`.
@@ -189,7 +195,7 @@ mod tests {
                         sha256: "ab".repeat(32),
                         size: 48_213,
                         url: "https://hub.example/media/abab".into(),
-                        chunks: vec![
+                        chunks: Arc::from(vec![
                             MediaChunk {
                                 size: 16_384,
                                 sha256: "cd".repeat(32),
@@ -198,7 +204,7 @@ mod tests {
                                 size: 31_829,
                                 sha256: "ef".repeat(32),
                             },
-                        ],
+                        ]),
                         head: Some("T2dnUw==".into()),
                     }),
                     subtitles: None,
@@ -217,14 +223,14 @@ mod tests {
                         sha256: "12".repeat(32),
                         size: 1_048_576,
                         url: "https://hub.example/media/1212".into(),
-                        chunks: Vec::new(),
+                        chunks: Arc::default(),
                         head: None,
                     }),
                     subtitles: Some(MediaRef {
                         sha256: "34".repeat(32),
                         size: 96,
                         url: "https://hub.example/media/3434".into(),
-                        chunks: Vec::new(),
+                        chunks: Arc::default(),
                         head: None,
                     }),
                     text: Some("Lũ quét: sơ tán ngay".into()),
@@ -258,7 +264,7 @@ mod tests {
     fn media_without_chunks_or_head_omits_them_and_reads_as_none() {
         let mut plan = sample();
         let media = plan.entries[0].media.as_mut().unwrap();
-        media.chunks.clear();
+        media.chunks = Arc::default();
         media.head = None;
         let json: serde_json::Value = serde_json::from_slice(&plan.to_json()).unwrap();
         assert!(json["entries"][0]["media"].get("chunks").is_none());

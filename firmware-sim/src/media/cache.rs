@@ -153,7 +153,7 @@ mod tests {
                 sha256: name.repeat(64),
                 size: 0,
                 url: String::new(),
-                chunks: Vec::new(),
+                chunks: Default::default(),
                 head: None,
             })
             .collect()

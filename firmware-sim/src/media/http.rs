@@ -391,7 +391,7 @@ mod tests {
             sha256: "0".repeat(64),
             size: 1,
             url: "https://127.0.0.1:9/media/v1/x".into(),
-            chunks: vec![],
+            chunks: Default::default(),
             head: None,
         };
         let error = http

@@ -227,7 +227,7 @@ mod tests {
             sha256: "f".repeat(64),
             size: (part.len() + rest.len()) as u64,
             url: "/media/v1/f".to_owned(),
-            chunks: vec![chunk(&part), chunk(&rest)],
+            chunks: vec![chunk(&part), chunk(&rest)].into(),
             head: Some(hub_proto::media::encode_head(&part)),
         };
         let first = pool.verified_head(&file).unwrap();

@@ -106,7 +106,7 @@ impl MediaServer {
             sha256: sha256.clone(),
             size: bytes.len() as u64,
             url: format!("http://{}{}", self.addr, media_path(&sha256)),
-            chunks: Vec::new(),
+            chunks: Default::default(),
             head: None,
         };
         self.state.files.lock().unwrap().insert(sha256, bytes);
@@ -150,7 +150,7 @@ impl MediaServer {
     pub fn add_in_parts(&self, bytes: Vec<u8>) -> MediaRef {
         let chunks = hub_proto::media::chunks_of(&bytes);
         MediaRef {
-            chunks,
+            chunks: chunks.into(),
             ..self.add(bytes)
         }
     }

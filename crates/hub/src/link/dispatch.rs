@@ -303,7 +303,7 @@ pub fn wire_entry(
     // beginning while the rest arrives.
     if entry.class == hub_proto::Class::Emergency {
         if let Some(media) = &mut entry.media {
-            media.chunks = crate::media::store::chunks(&media.sha256).to_vec();
+            media.chunks = crate::media::store::chunks(&media.sha256);
         }
     }
     entry
@@ -334,7 +334,7 @@ fn media_ref(media_base: &str, sha256: &str, size: u64) -> MediaRef {
         url: format!("{media_base}{}", media_path(sha256)),
         sha256: sha256.to_owned(),
         size,
-        chunks: Vec::new(),
+        chunks: Default::default(),
         head: None,
     }
 }
@@ -379,7 +379,7 @@ mod tests {
                     sha256: "a".repeat(64),
                     size: 10,
                     url: String::new(),
-                    chunks: Vec::new(),
+                    chunks: Default::default(),
                     head: head.map(|size| "A".repeat(size).into()),
                 }),
                 subtitles: None,
@@ -649,7 +649,7 @@ mod tests {
                 url: format!("{MEDIA_BASE}/media/v1/{sha256}"),
                 sha256,
                 size: 48_213,
-                chunks: Vec::new(),
+                chunks: Default::default(),
                 head: None,
             })
         );
@@ -755,7 +755,7 @@ mod tests {
                     sha256: bulletin.repeat(64),
                     size: 10,
                     url: String::new(),
-                    chunks,
+                    chunks: chunks.into(),
                     head: None,
                 }),
                 subtitles: None,

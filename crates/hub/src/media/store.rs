@@ -368,7 +368,7 @@ mod tests {
             sha256: facts.sha256.clone(),
             size: facts.size,
             url: String::new(),
-            chunks: parts.to_vec(),
+            chunks: parts,
             head: head(&facts.sha256),
         };
         assert_eq!(
