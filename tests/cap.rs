@@ -558,6 +558,36 @@ async fn bad_documents_and_unauthorised_senders_are_refused_and_change_nothing()
     api.hub.shutdown().await.unwrap();
 }
 
+/// An operator's (false) flash-flood alert to district 660; its id.
+async fn false_alert_to_660(api: &ApiHub, operator: &str) -> String {
+    let triggered = api
+        .call(
+            Method::POST,
+            "/api/v1/emergencies",
+            operator,
+            Some(json!({"title": "Lũ quét", "targets": ["660"],
+                "message": LONG_WARNING})),
+        )
+        .await;
+    assert_eq!(triggered.status, StatusCode::CREATED, "{triggered:?}");
+    triggered.body["bulletin"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The operator corrects `false_alert`.
+async fn correct(api: &ApiHub, operator: &str, false_alert: &str) -> Answer {
+    api.call(
+        Method::POST,
+        &format!("/api/v1/emergencies/{false_alert}/correct"),
+        operator,
+        Some(json!({"title": "Đính chính", "reason": "cảnh báo nhầm",
+            "message": LONG_CORRECTION})),
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_correction_reaches_the_devices_whose_reports_of_the_false_alert_come_late() {
     let api = start("").await;
@@ -576,20 +606,7 @@ async fn a_correction_reaches_the_devices_whose_reports_of_the_false_alert_come_
         devices.push((id, device));
     }
 
-    let triggered = api
-        .call(
-            Method::POST,
-            "/api/v1/emergencies",
-            &operator,
-            Some(json!({"title": "Lũ quét", "targets": ["660"],
-                "message": LONG_WARNING})),
-        )
-        .await;
-    assert_eq!(triggered.status, StatusCode::CREATED, "{triggered:?}");
-    let false_alert = triggered.body["bulletin"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let false_alert = false_alert_to_660(&api, &operator).await;
     for (id, device) in &devices {
         eventually(&format!("{id} airs the false alert"), WAIT, || async {
             !played(device).is_empty()
@@ -604,15 +621,7 @@ async fn a_correction_reaches_the_devices_whose_reports_of_the_false_alert_come_
         );
     }
 
-    let corrected = api
-        .call(
-            Method::POST,
-            &format!("/api/v1/emergencies/{false_alert}/correct"),
-            &operator,
-            Some(json!({"title": "Đính chính", "reason": "cảnh báo nhầm",
-                "message": LONG_CORRECTION})),
-        )
-        .await;
+    let corrected = correct(&api, &operator, &false_alert).await;
     assert_eq!(corrected.status, StatusCode::CREATED, "{corrected:?}");
     assert_eq!(corrected.body["devices"], json!([]));
     assert_eq!(
@@ -659,36 +668,14 @@ async fn a_correction_airs_only_where_the_false_alert_aired() {
 
     // 24611-LS-02 and 24612's loudspeaker are offline when the false alert
     // goes out to 660.
-    let triggered = api
-        .call(
-            Method::POST,
-            "/api/v1/emergencies",
-            &operator,
-            Some(json!({"title": "Lũ quét", "targets": ["660"],
-                "message": LONG_WARNING})),
-        )
-        .await;
-    assert_eq!(triggered.status, StatusCode::CREATED, "{triggered:?}");
-    let false_alert = triggered.body["bulletin"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let false_alert = false_alert_to_660(&api, &operator).await;
     wait_state(&api, "24611-LS-01", &false_alert, DeliveryState::Finished).await;
     assert_eq!(
         state_of(&api, "24612-LS-01", &false_alert).await,
         Some(DeliveryState::Queued)
     );
 
-    let path = format!("/api/v1/emergencies/{false_alert}/correct");
-    let corrected = api
-        .call(
-            Method::POST,
-            &path,
-            &operator,
-            Some(json!({"title": "Đính chính", "reason": "cảnh báo nhầm",
-                "message": LONG_CORRECTION})),
-        )
-        .await;
+    let corrected = correct(&api, &operator, &false_alert).await;
     assert_eq!(corrected.status, StatusCode::CREATED, "{corrected:?}");
     assert_eq!(corrected.body["communes"], json!(["24611"]));
     assert_eq!(corrected.body["devices"], json!(["24611-LS-01"]));
