@@ -346,13 +346,17 @@ impl Scheduler {
             }
             Event::Receipt(receipt) => {
                 let device = receipt.device.clone();
+                let stopped = receipt.report == Report::Stopped;
                 let aired =
                     (receipt.report != Report::Failed).then(|| receipt.key.bulletin.clone());
                 self.apply_receipt(receipt, now)?;
-                if let Some(aired) = aired {
-                    self.reach_correction(&aired, &device, now);
+                let reached =
+                    aired.is_some_and(|aired| self.reach_correction(&aired, &device, now));
+                // A stop the hub ordered changes no plan, unless it brought
+                // a correction: a province's stop reports replan nothing.
+                if !stopped || reached {
+                    dirty.devices.insert(device);
                 }
-                dirty.devices.insert(device);
             }
             Event::DeviceOffline(id) => {
                 self.province.device(&id)?;
@@ -442,12 +446,18 @@ impl Scheduler {
 
     /// A device reported airing `aired`: if a correction of it is out, the
     /// correction reaches the device too, however late the report came.
-    fn reach_correction(&mut self, aired: &BulletinId, device: &DeviceId, now: DateTime<Utc>) {
+    /// Whether it newly does.
+    fn reach_correction(
+        &mut self,
+        aired: &BulletinId,
+        device: &DeviceId,
+        now: DateTime<Utc>,
+    ) -> bool {
         let Some(correction) = self
             .programme
             .reach_correction(&self.province, aired, device, now)
         else {
-            return;
+            return false;
         };
         self.touched.insert(correction.clone());
         let record = self
@@ -466,6 +476,7 @@ impl Scheduler {
             bulletin: correction,
             device: device.clone(),
         });
+        true
     }
 
     /// Re-plans dirty devices and reports how their plans changed.
