@@ -667,6 +667,23 @@ impl Hub {
             sync: hellos,
             mut changed,
         } = effects;
+        // Commands go out first: what follows is the hub's own bookkeeping,
+        // and during an emergency every device waits on the last publish.
+        let round = Round {
+            scheduler: &self.scheduler,
+            now,
+            decisions: &decisions,
+            hellos: &hellos,
+            volume: self.settings.volume,
+            media_base: &self.media_base,
+        };
+        let awaiting = &self.awaiting_sync;
+        let commands = round.commands(|id| self.online.contains(id) && !awaiting.contains(id));
+        let spread = report_spread_ms(&commands);
+        let mut published = Vec::with_capacity(commands.len());
+        for outbound in commands {
+            published.extend(self.publish(now, outbound, spread).await?);
+        }
         let mut removed = Vec::new();
         let mut bulletins = Vec::new();
         for decision in &decisions {
@@ -707,19 +724,15 @@ impl Hub {
                 }
             }
         }
-        let round = Round {
-            scheduler: &self.scheduler,
-            now,
-            decisions: &decisions,
-            hellos: &hellos,
-            volume: self.settings.volume,
-            media_base: &self.media_base,
-        };
-        let awaiting = &self.awaiting_sync;
-        let commands = round.commands(|id| self.online.contains(id) && !awaiting.contains(id));
-        let spread = report_spread_ms(&commands);
-        for outbound in commands {
-            changed.extend(self.publish(now, outbound, spread).await?);
+        // After `planned` above: a delivery is queued, then sent.
+        for sent in published {
+            for device in &sent.to {
+                for airing in &sent.airings {
+                    if let Some(delivery) = self.deliveries.sent(device, airing, sent.seq, now) {
+                        changed.push(delivery.clone());
+                    }
+                }
+            }
         }
 
         // Watchers hear of every change at once; the store, written behind on
@@ -780,13 +793,13 @@ impl Hub {
         published
     }
 
-    /// Signs and publishes one command; returns the deliveries it moved to `sent`.
+    /// Signs and publishes one command; what went out, unless the publish failed.
     async fn publish(
         &mut self,
         now: DateTime<Utc>,
         outbound: Outbound,
         report_spread_ms: Option<u32>,
-    ) -> Result<Vec<Delivery>, ServeError> {
+    ) -> Result<Option<Published>, ServeError> {
         let seq = self.identity.next_seq(&self.store)?;
         let command = Command {
             v: PROTOCOL_VERSION,
@@ -802,19 +815,22 @@ impl Hub {
         if let Err(error) = self.transport.publish(topic, wire).await {
             // Devices resync on reconnect; the deliveries stay queued.
             tracing::error!(%error, "publishing a command failed");
-            return Ok(Vec::new());
+            return Ok(None);
         }
         self.stats.commands_published += 1;
-        let mut sent = Vec::new();
-        for device in &outbound.to {
-            for airing in &outbound.airings {
-                if let Some(delivery) = self.deliveries.sent(device, airing, seq, now) {
-                    sent.push(delivery.clone());
-                }
-            }
-        }
-        Ok(sent)
+        Ok(Some(Published {
+            seq,
+            to: outbound.to,
+            airings: outbound.airings,
+        }))
     }
+}
+
+/// A command that went out: the airings it delivers are sent to its devices.
+struct Published {
+    seq: u64,
+    to: Vec<DeviceId>,
+    airings: Vec<AiringKey>,
 }
 
 /// `device` went offline at `at` for `cause` (came online, for a hello).
