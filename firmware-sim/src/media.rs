@@ -60,7 +60,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use hub_mp4::Cue;
-use hub_proto::{Directive, MediaRef, Part, PlanEntry};
+use hub_proto::{Directive, MediaRef, Part};
 use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
 use video::BoardVideo;
@@ -243,13 +243,8 @@ impl Storage {
         check_audio: bool,
     ) -> Directive {
         let mut for_player = directive.clone();
-        let entries: &mut [PlanEntry] = match &mut for_player {
-            Directive::Schedule { entries, .. } => entries,
-            Directive::Play { entry } => std::slice::from_mut(entry),
-            _ => return for_player,
-        };
         let mut taken = false;
-        for entry in entries.iter_mut() {
+        for entry in for_player.entries_mut() {
             let sound = entry.part == Part::Audio;
             let Some(file) = entry.media.as_mut().filter(|file| file.head.is_some()) else {
                 continue;

@@ -1,11 +1,22 @@
 //! Commands from the hub to devices, signed so that devices obey only the hub.
 //!
-//! On the wire a command is `{"sig":"<base64>","body":{…}}`. `sig` is the
-//! hub's Ed25519 signature over [`DOWNLINK_CONTEXT`] followed by the exact
-//! bytes of `body`. The body names the devices it is for, a sequence number
-//! that only grows, and an expiry, so a device refuses commands that are
-//! forged, replayed, or stale, whoever published them on the broker.
+//! On the wire a command is `{"sig":"<base64>","body":{…}}`, with
+//! `"heads":{"<sha256>":"<base64>",…}` after the body when its entries'
+//! files have their first parts inline. `sig` is the hub's Ed25519
+//! signature over [`DOWNLINK_CONTEXT`] followed by the exact bytes of
+//! `body`. The body names the devices it is for, a sequence number that
+//! only grows, and an expiry, so a device refuses commands that are forged,
+//! replayed, or stale, whoever published them on the broker.
+//!
+//! Heads are outside the signature: the signed body names each file's first
+//! part by size and SHA-256 (`MediaRef::chunks`), and a head is used only
+//! once it hashes to that ([`crate::media::head_bytes`]), as a downloaded
+//! part is. Signing them too would hash an emergency's heads twice per
+//! command at the hub (Ed25519) and once more at each device, for no
+//! further proof.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -82,6 +93,26 @@ pub enum Directive {
     },
 }
 
+impl Directive {
+    /// The entries it plays or shows: a schedule's, a play's one, or none.
+    pub fn entries(&self) -> &[PlanEntry] {
+        match self {
+            Self::Schedule { entries, .. } => entries,
+            Self::Play { entry } => std::slice::from_ref(entry),
+            _ => &[],
+        }
+    }
+
+    /// [`entries`](Self::entries), to change.
+    pub fn entries_mut(&mut self) -> &mut [PlanEntry] {
+        match self {
+            Self::Schedule { entries, .. } => entries,
+            Self::Play { entry } => std::slice::from_mut(entry),
+            _ => &mut [],
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StopReason {
@@ -105,11 +136,44 @@ impl CommandSigner {
         self.key.verifying_key()
     }
 
-    /// The wire form of `command`.
+    /// The wire form of `command`: its signed body, and its entries' inline
+    /// heads beside it.
     pub fn sign(&self, command: &Command) -> Vec<u8> {
         let body = serde_json::to_vec(command).expect("a Command always serialises");
         let signature = self.key.sign(&signed_bytes(&body));
-        crate::envelope("sig", &signature.to_bytes(), &body)
+        let mut wire = crate::envelope("sig", &signature.to_bytes(), &body);
+        let heads = heads_of(&command.directive);
+        if !heads.is_empty() {
+            wire.pop();
+            let heads = serde_json::to_vec(&heads).expect("text always serialises");
+            wire.extend_from_slice(b",\"heads\":");
+            wire.extend_from_slice(&heads);
+            wire.push(b'}');
+        }
+        wire
+    }
+}
+
+/// The inline heads of `directive`'s files, by their first part's SHA-256.
+fn heads_of(directive: &Directive) -> BTreeMap<&str, &str> {
+    directive
+        .entries()
+        .iter()
+        .filter_map(|entry| entry.media.as_ref())
+        .filter_map(|file| Some((file.chunks.first()?.sha256.as_str(), file.head.as_deref()?)))
+        .collect()
+}
+
+/// Gives each of `directive`'s files the head listed under its first
+/// part's SHA-256, if any; whether it is that part is for the device to check.
+fn attach_heads(directive: &mut Directive, heads: &BTreeMap<Cow<'_, str>, Cow<'_, str>>) {
+    let files = directive.entries_mut().iter_mut();
+    for file in files.filter_map(|entry| entry.media.as_mut()) {
+        let head = file
+            .chunks
+            .first()
+            .and_then(|first| heads.get(first.sha256.as_str()));
+        file.head = head.map(|text| Arc::from(text.as_ref()));
     }
 }
 
@@ -129,6 +193,8 @@ struct Envelope<'a> {
     sig: String,
     #[serde(borrow)]
     body: &'a RawValue,
+    #[serde(default, borrow)]
+    heads: BTreeMap<Cow<'a, str>, Cow<'a, str>>,
 }
 
 /// A device's side: checks every command addressed to it. Keeps the last
@@ -231,7 +297,8 @@ impl CommandGuard {
         self.hub_key
             .verify(&signed_bytes(body), &signature)
             .map_err(|_| Refusal::BadSignature)?;
-        let command = serde_json::from_slice(body).map_err(Refusal::Malformed)?;
+        let mut command: Command = serde_json::from_slice(body).map_err(Refusal::Malformed)?;
+        attach_heads(&mut command.directive, &envelope.heads);
         Ok(Some(command))
     }
 }
@@ -342,6 +409,70 @@ mod tests {
             Err(Refusal::BadSignature)
         ));
         assert_eq!(guard.last_seq(), 0, "a refused command moves nothing");
+    }
+
+    /// A command playing a file whose first part is inline.
+    fn command_with_head(first_part: &[u8]) -> Command {
+        let mut command = command(7, &["24611-LS-01"]);
+        let Directive::Play { entry } = &mut command.directive else {
+            unreachable!("command() plays an entry")
+        };
+        let chunks = [first_part, b"and the rest"].map(|part| crate::MediaChunk {
+            size: part.len() as u64,
+            sha256: crate::media::sha256_hex(part),
+        });
+        entry.media = Some(crate::MediaRef {
+            sha256: "ab".repeat(32),
+            size: chunks.iter().map(|c| c.size).sum(),
+            url: "https://hub.example/media/abab".into(),
+            chunks: Arc::from(chunks),
+            head: Some(crate::media::encode_head(first_part)),
+        });
+        command
+    }
+
+    fn head_of(command: &Command) -> Option<&crate::MediaRef> {
+        command.directive.entries()[0].media.as_ref()
+    }
+
+    #[test]
+    fn inline_heads_travel_beside_the_signed_body_and_prove_themselves_by_hash() {
+        let (signer, mut guard) = setup();
+        let sent = command_with_head(b"first part");
+        let wire = String::from_utf8(signer.sign(&sent)).unwrap();
+        let envelope: serde_json::Value = serde_json::from_str(&wire).unwrap();
+        let head = crate::media::encode_head(b"first part");
+        assert!(envelope["body"].to_string().find(&*head).is_none());
+        let accepted = guard.check(wire.as_bytes(), at(NOW)).unwrap().unwrap();
+        assert_eq!(*accepted, sent, "the head is back in its entry");
+        let file = head_of(&accepted).unwrap();
+        assert_eq!(
+            crate::media::head_bytes(file).unwrap().unwrap(),
+            b"first part"
+        );
+
+        // Another head passes the signature but not the part's hash.
+        let (signer, mut guard) = setup();
+        let wire = String::from_utf8(signer.sign(&command_with_head(b"first part"))).unwrap();
+        let forged = wire.replace(&*head, &crate::media::encode_head(b"first pXrt"));
+        let accepted = guard.check(forged.as_bytes(), at(NOW)).unwrap().unwrap();
+        let file = head_of(&accepted).unwrap();
+        assert!(file.head.is_some());
+        assert!(matches!(
+            crate::media::head_bytes(file),
+            Some(Err(crate::media::HeadError::Mismatch))
+        ));
+
+        // A head listed under a part the body does not name is no head.
+        let (signer, mut guard) = setup();
+        let wire = String::from_utf8(signer.sign(&command_with_head(b"first part"))).unwrap();
+        let first = &head_of(&sent).unwrap().chunks[0].sha256;
+        let elsewhere = wire.replace(
+            &format!("\"{first}\":"),
+            &format!("\"{}\":", "cd".repeat(32)),
+        );
+        let accepted = guard.check(elsewhere.as_bytes(), at(NOW)).unwrap().unwrap();
+        assert_eq!(head_of(&accepted).unwrap().head, None);
     }
 
     #[test]

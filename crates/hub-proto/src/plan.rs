@@ -93,11 +93,12 @@ pub struct MediaRef {
     /// The first part's bytes themselves (`chunks[0]`), base64 (standard,
     /// padded), when the hub inlines them (emergencies on loudspeakers): a
     /// device lacking the file starts playing from them with no request and
-    /// fetches only the rest. Authentic as the signed command that carries
-    /// it; a device still checks it hashes to `chunks[0].sha256`
-    /// ([`crate::media::head_bytes`]) and downloads as usual if not.
+    /// fetches only the rest. Never in the JSON of a `MediaRef`: a command
+    /// carries its heads beside its signed body ([`crate::downlink`]), and
+    /// a head is authentic only once it hashes to `chunks[0].sha256`
+    /// ([`crate::media::head_bytes`]); a device downloads as usual if not.
     /// Shared: every command of a broadcast carries the same one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip)]
     pub head: Option<Arc<str>>,
 }
 
@@ -240,9 +241,11 @@ mod tests {
     }
 
     #[test]
-    fn plan_round_trips_through_json() {
+    fn plan_round_trips_through_json_but_for_inline_heads() {
         let plan = sample();
-        assert_eq!(DevicePlan::from_json(&plan.to_json()).unwrap(), plan);
+        let mut headless = plan.clone();
+        headless.entries[0].media.as_mut().unwrap().head = None;
+        assert_eq!(DevicePlan::from_json(&plan.to_json()).unwrap(), headless);
     }
 
     #[test]
@@ -255,7 +258,10 @@ mod tests {
         assert_eq!(json["entries"][1]["text"], "Lũ quét: sơ tán ngay");
         assert_eq!(json["entries"][1]["class"], "emergency");
         assert_eq!(json["entries"][0]["media"]["chunks"][1]["size"], 31_829);
-        assert_eq!(json["entries"][0]["media"]["head"], "T2dnUw==");
+        assert!(
+            json["entries"][0]["media"].get("head").is_none(),
+            "heads travel beside a command's signed body"
+        );
         assert!(json["entries"][0].get("subtitles").is_none());
         assert_eq!(json["entries"][1]["subtitles"]["size"], 96);
     }

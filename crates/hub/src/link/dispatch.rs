@@ -77,12 +77,9 @@ impl Outbound {
     /// inline heads and all, times the devices it is for (each reads it from
     /// the commune's topic).
     fn delivered_bytes(&self) -> usize {
-        let entries: &[PlanEntry] = match &self.directive {
-            Directive::Schedule { entries, .. } => entries,
-            Directive::Play { entry } => std::slice::from_ref(entry),
-            _ => &[],
-        };
-        let heads: usize = entries
+        let heads: usize = self
+            .directive
+            .entries()
             .iter()
             .filter_map(|entry| entry.media.as_ref()?.head.as_ref())
             .map(|head| head.len())
