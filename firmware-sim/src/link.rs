@@ -50,6 +50,8 @@ const WINDOW: usize = 8;
 /// How often (real time) a device whose due entry waits for its download
 /// looks whether the file has arrived.
 const MEDIA_POLL: Duration = Duration::from_millis(100);
+/// Tokio's timers fire to the millisecond: a deadline moved by less is not moved.
+const TIMER_GRAIN: Duration = Duration::from_millis(1);
 
 /// How a device links to the hub: its broker, and its media downloads.
 #[derive(Clone, Debug)]
@@ -623,9 +625,16 @@ impl Link {
                 };
                 tokio::pin!(poll);
                 loop {
-                    player_timer.as_mut().reset(self.wakeup());
+                    // A timer is moved only when it must fire sooner (or
+                    // has fired): moving it later costs a turn of the timer
+                    // wheel per event, while firing early costs a look at a
+                    // player with nothing due, after which it is set again.
+                    let wakeup = self.wakeup();
+                    if wakeup + TIMER_GRAIN < player_timer.deadline() || player_timer.is_elapsed() {
+                        player_timer.as_mut().reset(wakeup);
+                    }
                     let release = self.release_at();
-                    if let Some(at) = release {
+                    if let Some(at) = release.filter(|at| *at != release_timer.deadline()) {
                         release_timer.as_mut().reset(at);
                     }
                     tokio::select! {
