@@ -160,17 +160,22 @@ impl<'a> DayPlanner<'a> {
         };
         // Devices of a commune share a plan unless their logs differ or a
         // bulletin there is meant for some of them only.
-        if !log.is_fresh() || programme.has_device_lists(&device.commune) {
+        if !log.is_fresh() {
             return compute();
         }
         let slot = device.kind as usize;
-        // Look up before cloning the key: most devices share an existing plan.
+        // Look up before cloning the key: most devices share an existing
+        // plan. One is shared only in a commune without device lists, so
+        // finding it spares asking the programme again.
         if let Some(plan) = self
             .shared
             .get(&device.commune)
             .and_then(|plans| plans[slot].clone())
         {
             return plan;
+        }
+        if programme.has_device_lists(&device.commune) {
+            return compute();
         }
         let plan = compute();
         self.shared.entry(device.commune.clone()).or_default()[slot] = Some(plan.clone());

@@ -498,7 +498,10 @@ impl Scheduler {
                 .insert(id.clone(), Planned::new(plan.clone()))
                 .map_or_else(|| Arc::from([]), |p| p.items);
             for item in plan.iter().filter(|i| !old.contains(i)) {
-                self.touched.insert(item.key.bulletin.clone());
+                // Looked up first: a broadcast is new in thousands of plans.
+                if !self.touched.contains(&item.key.bulletin) {
+                    self.touched.insert(item.key.bulletin.clone());
+                }
                 self.outbox.push(Decision::Play {
                     device: id.clone(),
                     item: item.clone(),
