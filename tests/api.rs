@@ -7,7 +7,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::support::api::{answer, call_at, start, Answer, ApiHub, PASSWORD};
+use crate::support::api::{answer, call_at, start, tone_wav, Answer, ApiHub, PASSWORD};
 use crate::support::http::send;
 
 /// A person of the matrix, with the area they act in.
@@ -242,7 +242,7 @@ async fn attempt(api: &ApiHub, endpoint: &str, caller: &Person, scope: &Scope, n
             )
             .await
         }
-        "upload_media" => upload_as(api, &caller.token, tone_wav()).await,
+        "upload_media" => api.upload_audio(&caller.token, tone_wav()).await,
         "provision_device" => {
             let path = format!("/api/v1/devices/{c}-LS-01/credentials");
             api.call(Method::POST, &path, &caller.token, None).await
@@ -850,56 +850,19 @@ async fn bad_requests_are_refused_with_the_field_named_and_change_nothing() {
     api.hub.shutdown().await.unwrap();
 }
 
-/// Uploads `wav` as the holder of `token`.
-async fn upload_as(api: &ApiHub, token: &str, wav: Vec<u8>) -> Answer {
-    let headers = [
-        (hyper::header::AUTHORIZATION, format!("Bearer {token}")),
-        (hyper::header::CONTENT_TYPE, "audio/wav".to_owned()),
-    ];
-    let path = "/api/v1/uploads/audio?filename=tin.wav";
-    answer(send(api.addr, Method::POST, path, &headers, wav).await)
-}
-
-/// One second of a 440 Hz tone as 16-bit mono WAV at 16 kHz.
-fn tone_wav() -> Vec<u8> {
-    let rate = 16_000u32;
-    let samples: Vec<i16> = (0..rate)
-        .map(|i| {
-            let t = f64::from(i) / f64::from(rate);
-            ((t * 440.0 * std::f64::consts::TAU).sin() * 8_000.0) as i16
-        })
-        .collect();
-    let data_len = (samples.len() * 2) as u32;
-    let mut wav = Vec::new();
-    wav.extend_from_slice(b"RIFF");
-    wav.extend_from_slice(&(36 + data_len).to_le_bytes());
-    wav.extend_from_slice(b"WAVEfmt ");
-    wav.extend_from_slice(&16u32.to_le_bytes());
-    wav.extend_from_slice(&1u16.to_le_bytes());
-    wav.extend_from_slice(&1u16.to_le_bytes());
-    wav.extend_from_slice(&rate.to_le_bytes());
-    wav.extend_from_slice(&(rate * 2).to_le_bytes());
-    wav.extend_from_slice(&2u16.to_le_bytes());
-    wav.extend_from_slice(&16u16.to_le_bytes());
-    wav.extend_from_slice(b"data");
-    wav.extend_from_slice(&data_len.to_le_bytes());
-    for sample in samples {
-        wav.extend_from_slice(&sample.to_le_bytes());
-    }
-    wav
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_uploaded_recording_becomes_a_bulletins_audio_and_bad_audio_is_refused() {
     let api = start().await;
     let chair = api.person("chair", "commune_chair", "24611").await;
-    let garbage = upload_as(&api, &chair, b"RIFF but not really a wave file".to_vec()).await;
+    let garbage = api
+        .upload_audio(&chair, b"RIFF but not really a wave file".to_vec())
+        .await;
     assert_eq!(
         (garbage.status, garbage.body["field"].as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("body"))
     );
 
-    let stored = upload_as(&api, &chair, tone_wav()).await;
+    let stored = api.upload_audio(&chair, tone_wav()).await;
     assert_eq!(stored.status, StatusCode::CREATED, "{stored:?}");
     let sha256 = stored.body["sha256"].as_str().unwrap().to_owned();
     let duration_ms = stored.body["duration_ms"].as_u64().unwrap();

@@ -1,9 +1,10 @@
-//! CAP 1.2 alerts and corrections end to end: `POST /api/v1/cap` with
-//! documents shaped like the OASIS CAP 1.2 examples (`crates/hub/src/cap/
-//! examples/`), and `POST /api/v1/emergencies/{id}/correct`, against a
-//! running hub with simulated devices on the embedded broker, on the
-//! link-test province (VN → 67 → 660: 24611, 24612; 661: 24700), its clock
-//! 60 times faster than real time.
+//! Emergencies end to end: an operator's, from a recording or from text
+//! (`POST /api/v1/emergencies`), CAP 1.2 alerts (`POST /api/v1/cap` with
+//! documents shaped like the OASIS CAP 1.2 examples, `crates/hub/src/cap/
+//! examples/`), and corrections (`POST /api/v1/emergencies/{id}/correct`),
+//! against a running hub with simulated devices on the embedded broker, on
+//! the link-test province (VN → 67 → 660: 24611, 24612; 661: 24700), its
+//! clock 60 times faster than real time. Live emergencies: `tests/live.rs`.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -18,7 +19,7 @@ use hyper::header::{HeaderName, AUTHORIZATION, CONTENT_TYPE};
 use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::support::api::{answer, Answer, ApiHub};
+use crate::support::api::{answer, tone_wav, Answer, ApiHub};
 use crate::support::http::send;
 use crate::support::link::eventually;
 
@@ -177,6 +178,95 @@ fn actions(entries: &[Value]) -> Vec<&str> {
 async fn let_pass(api: &ApiHub, minutes: i64) {
     let until: DateTime<Utc> = api.clock.now() + TimeDelta::minutes(minutes);
     eventually("time passes", WAIT, || async { api.clock.now() >= until }).await;
+}
+
+/// An operator's emergency spoken from text and one from a recording each
+/// cut the bulletin playing on their target's devices, board included, and
+/// nowhere else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recorded_and_spoken_emergencies_preempt_a_playing_bulletin_on_exactly_their_targets() {
+    let api = start("").await;
+    let operator = api.person("truc-ban", "operator", "67").await;
+    let communes = ["24611", "24612", "24700"];
+    let mut speakers = Vec::new();
+    for commune in communes {
+        speakers.push(api.device_online(&format!("{commune}-LS-01")).await);
+    }
+    // A twenty-minute commune bulletin plays in each commune.
+    for commune in communes {
+        let long = priority(&format!("tin-{commune}"), AreaLevel::Commune, commune, 1200);
+        api.hub.event(Event::Queue(long)).await.unwrap().unwrap();
+    }
+    for commune in communes {
+        let speaker = format!("{commune}-LS-01");
+        wait_state(
+            &api,
+            &speaker,
+            &format!("tin-{commune}"),
+            DeliveryState::Started,
+        )
+        .await;
+    }
+
+    // A text spoken by the hub, to 24611 only (its board shows the text);
+    // then the operator's own recording, to 24612 only.
+    let board = api.device_online("24611-LB-01").await;
+    let request = json!({"title": "Sạt lở", "targets": ["24611"],
+        "message": "Nguy cơ sạt lở đất, người dân tránh xa sườn đồi."});
+    let spoken = trigger(&api, &operator, request).await;
+    wait_state(&api, "24611-LS-01", &spoken, DeliveryState::Finished).await;
+    let uploaded = api.upload_audio(&operator, tone_wav()).await;
+    assert_eq!(uploaded.status, StatusCode::CREATED, "{uploaded:?}");
+    let recording = uploaded.body["sha256"].as_str().unwrap().to_owned();
+    let request = json!({"title": "Xả lũ", "targets": ["24612"], "upload": recording});
+    let recorded = trigger(&api, &operator, request).await;
+    wait_state(&api, "24612-LS-01", &recorded, DeliveryState::Finished).await;
+
+    for ((commune, speaker), emergency) in communes.iter().zip(&speakers).zip([&spoken, &recorded])
+    {
+        let heard = played(speaker);
+        assert_eq!(
+            heard[..2],
+            [
+                (format!("tin-{commune}"), Outcome::Preempted),
+                (emergency.clone(), Outcome::Finished)
+            ],
+            "{heard:?}"
+        );
+    }
+    let bulletin = api
+        .hub
+        .bulletin(&hub_core::BulletinId::parse(&recorded).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let audio = bulletin.variants[0].audio.as_ref().unwrap();
+    assert_eq!(
+        audio.media.as_ref().map(|m| m.sha256.as_str()),
+        Some(recording.as_str()),
+        "the operator's recording is what aired"
+    );
+    // Each emergency stayed in its target, and 24700's bulletin plays on.
+    wait_state(&api, "24611-LB-01", &spoken, DeliveryState::Finished).await;
+    let shown = played(&board);
+    assert_eq!(
+        shown[..2],
+        [
+            ("tin-24611".to_string(), Outcome::Preempted),
+            (spoken.clone(), Outcome::Finished)
+        ],
+        "the board showed the text in the bulletin's place: {shown:?}"
+    );
+    assert_eq!(state_of(&api, "24611-LS-01", &recorded).await, None);
+    assert_eq!(state_of(&api, "24612-LS-01", &spoken).await, None);
+    for emergency in [&recorded, &spoken] {
+        assert_eq!(state_of(&api, "24700-LS-01", emergency).await, None);
+    }
+    assert_eq!(
+        played(&speakers[2]),
+        [("tin-24700".to_string(), Outcome::Started)]
+    );
+    api.hub.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -558,22 +648,22 @@ async fn bad_documents_and_unauthorised_senders_are_refused_and_change_nothing()
     api.hub.shutdown().await.unwrap();
 }
 
-/// An operator's (false) flash-flood alert to district 660; its id.
-async fn false_alert_to_660(api: &ApiHub, operator: &str) -> String {
+/// Triggers the operator's emergency `request`; its id.
+async fn trigger(api: &ApiHub, operator: &str, request: Value) -> String {
     let triggered = api
-        .call(
-            Method::POST,
-            "/api/v1/emergencies",
-            operator,
-            Some(json!({"title": "Lũ quét", "targets": ["660"],
-                "message": LONG_WARNING})),
-        )
+        .call(Method::POST, "/api/v1/emergencies", operator, Some(request))
         .await;
     assert_eq!(triggered.status, StatusCode::CREATED, "{triggered:?}");
     triggered.body["bulletin"]["id"]
         .as_str()
         .unwrap()
         .to_owned()
+}
+
+/// An operator's (false) flash-flood alert to district 660; its id.
+async fn false_alert_to_660(api: &ApiHub, operator: &str) -> String {
+    let request = json!({"title": "Lũ quét", "targets": ["660"], "message": LONG_WARNING});
+    trigger(api, operator, request).await
 }
 
 /// The operator corrects `false_alert`.

@@ -211,6 +211,16 @@ impl ApiHub {
         login_at(self.addr, username, PASSWORD).await
     }
 
+    /// Uploads `wav` as the holder of `token`, as an editor's recording.
+    pub async fn upload_audio(&self, token: &str, wav: Vec<u8>) -> Answer {
+        let headers = [
+            (AUTHORIZATION, format!("Bearer {token}")),
+            (CONTENT_TYPE, "audio/wav".to_owned()),
+        ];
+        let path = "/api/v1/uploads/audio?filename=tin.wav";
+        answer(send(self.addr, Method::POST, path, &headers, wav).await)
+    }
+
     /// Audit entries of `user` recorded at or after `from`.
     pub async fn audit_of(&self, user: &str, from: chrono::DateTime<chrono::Utc>) -> Vec<Value> {
         let from = from.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -222,4 +232,33 @@ impl ApiHub {
         assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
         answer.body.as_array().unwrap().clone()
     }
+}
+
+/// One second of a 440 Hz tone as 16-bit mono WAV at 16 kHz.
+pub fn tone_wav() -> Vec<u8> {
+    let rate = 16_000u32;
+    let samples: Vec<i16> = (0..rate)
+        .map(|i| {
+            let t = f64::from(i) / f64::from(rate);
+            ((t * 440.0 * std::f64::consts::TAU).sin() * 8_000.0) as i16
+        })
+        .collect();
+    let data_len = (samples.len() * 2) as u32;
+    let mut wav = Vec::new();
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + data_len).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes());
+    wav.extend_from_slice(&rate.to_le_bytes());
+    wav.extend_from_slice(&(rate * 2).to_le_bytes());
+    wav.extend_from_slice(&2u16.to_le_bytes());
+    wav.extend_from_slice(&16u16.to_le_bytes());
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&data_len.to_le_bytes());
+    for sample in samples {
+        wav.extend_from_slice(&sample.to_le_bytes());
+    }
+    wav
 }
