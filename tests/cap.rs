@@ -144,6 +144,12 @@ fn played(device: &DeviceHandle) -> Vec<(String, Outcome)> {
         .collect()
 }
 
+/// The hub's record of bulletin `id`.
+async fn stored_bulletin(api: &ApiHub, id: &str) -> hub_core::Bulletin {
+    let id = hub_core::BulletinId::parse(id).unwrap();
+    api.hub.bulletin(&id).await.unwrap().unwrap()
+}
+
 async fn bulletin_ids(api: &ApiHub) -> BTreeSet<String> {
     api.hub
         .bulletins()
@@ -234,12 +240,7 @@ async fn recorded_and_spoken_emergencies_preempt_a_playing_bulletin_on_exactly_t
             "{heard:?}"
         );
     }
-    let bulletin = api
-        .hub
-        .bulletin(&hub_core::BulletinId::parse(&recorded).unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let bulletin = stored_bulletin(&api, &recorded).await;
     let audio = bulletin.variants[0].audio.as_ref().unwrap();
     assert_eq!(
         audio.media.as_ref().map(|m| m.sha256.as_str()),
@@ -302,12 +303,7 @@ async fn a_cap_alert_airs_on_exactly_the_targeted_devices_preempting_and_only_on
         here_played.contains(&(id.clone(), Outcome::Finished)),
         "{here_played:?}"
     );
-    let bulletin = api
-        .hub
-        .bulletin(&hub_core::BulletinId::parse(&id).unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let bulletin = stored_bulletin(&api, &id).await;
     assert_eq!(bulletin.title, "CẢNH BÁO DÔNG MẠNH");
     let languages: Vec<&str> = bulletin
         .variants
@@ -416,12 +412,7 @@ async fn an_update_supersedes_and_a_cancel_retracts_copies_queued_on_devices() {
     })
     .await;
     for id in [&first_id, &second_id] {
-        let bulletin = api
-            .hub
-            .bulletin(&hub_core::BulletinId::parse(id).unwrap())
-            .await
-            .unwrap()
-            .unwrap();
+        let bulletin = stored_bulletin(&api, id).await;
         assert_eq!(bulletin.state, hub_core::BulletinState::Cancelled, "{id}");
     }
     // Past the time they would have aired, neither did.
@@ -477,12 +468,7 @@ async fn test_alerts_are_recorded_but_reach_devices_only_in_test_mode() {
         if test_mode {
             let id = posted.body["bulletin"].as_str().unwrap().to_owned();
             wait_state(&api, "24611-LS-01", &id, DeliveryState::Finished).await;
-            let bulletin = api
-                .hub
-                .bulletin(&hub_core::BulletinId::parse(&id).unwrap())
-                .await
-                .unwrap()
-                .unwrap();
+            let bulletin = stored_bulletin(&api, &id).await;
             assert!(bulletin.title.starts_with("[Test] "), "{}", bulletin.title);
         } else {
             assert_eq!(posted.body["outcome"], "not broadcast: test");
@@ -617,12 +603,7 @@ async fn bad_documents_and_unauthorised_senders_are_refused_and_change_nothing()
     let id = posted.body["bulletin"].as_str().unwrap().to_owned();
     wait_state(&api, "24700-LS-01", &id, DeliveryState::Finished).await;
     assert_eq!(played(&speaker), [(id.clone(), Outcome::Finished)]);
-    let bulletin = api
-        .hub
-        .bulletin(&hub_core::BulletinId::parse(&id).unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let bulletin = stored_bulletin(&api, &id).await;
     assert_eq!(
         (bulletin.issuer.as_str(), bulletin.level),
         ("VN", AreaLevel::Central)
