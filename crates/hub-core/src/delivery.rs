@@ -15,7 +15,7 @@ use hub_proto::FailureReason;
 use serde::{Deserialize, Serialize};
 
 use crate::plan::AiringKey;
-use crate::DeviceId;
+use crate::{BulletinId, DeviceId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -172,6 +172,14 @@ impl DeliveryBook {
 
     pub fn all(&self) -> impl Iterator<Item = &Delivery> {
         self.deliveries.values().flat_map(|d| d.0.iter())
+    }
+
+    /// Every delivery of `bulletin`, on any device.
+    pub fn of_bulletin<'a>(
+        &'a self,
+        bulletin: &'a BulletinId,
+    ) -> impl Iterator<Item = &'a Delivery> + 'a {
+        self.all().filter(move |d| &d.airing.bulletin == bulletin)
     }
 
     /// The airing is on the device's plan. Returns the delivery if it changed.

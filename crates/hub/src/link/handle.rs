@@ -49,6 +49,7 @@ pub type Staged =
 pub(super) enum Request {
     Event(Event, Staged, DurableReply),
     Deliveries(DeviceId, oneshot::Sender<Vec<Delivery>>),
+    BulletinDeliveries(BulletinId, oneshot::Sender<Vec<Delivery>>),
     Online(DeviceId, oneshot::Sender<bool>),
     Health(DeviceId, oneshot::Sender<Option<Status>>),
     DeviceHealth(oneshot::Sender<Vec<DeviceHealth>>),
@@ -135,6 +136,12 @@ impl HubClient {
     /// Where each airing of `device` stands.
     pub async fn deliveries(&self, device: &DeviceId) -> Result<Vec<Delivery>, ServeError> {
         self.ask(|reply| Request::Deliveries(device.clone(), reply))
+            .await
+    }
+
+    /// Every device's delivery of `bulletin`, in one request.
+    pub async fn deliveries_of(&self, bulletin: &BulletinId) -> Result<Vec<Delivery>, ServeError> {
+        self.ask(|reply| Request::BulletinDeliveries(bulletin.clone(), reply))
             .await
     }
 

@@ -375,6 +375,9 @@ impl Hub {
             Request::Deliveries(device, reply) => {
                 let _ = reply.send(self.deliveries.of_device(&device).cloned().collect());
             }
+            Request::BulletinDeliveries(bulletin, reply) => {
+                let _ = reply.send(self.deliveries.of_bulletin(&bulletin).cloned().collect());
+            }
             Request::Online(device, reply) => {
                 let _ = reply.send(self.online.contains(&device));
             }
@@ -638,14 +641,14 @@ impl Hub {
     /// corrects came in after its caller looked: those coming later, the
     /// scheduler adds.
     fn reach_reported(&self, correction: &mut Bulletin) {
-        let Some(corrected) = &correction.corrects else {
+        let Some(corrected) = correction.corrects.clone() else {
             return;
         };
         let province = self.scheduler.province();
         let aired: Vec<&DeviceId> = self
             .deliveries
-            .all()
-            .filter(|d| &d.airing.bulletin == corrected && d.state.was_aired())
+            .of_bulletin(&corrected)
+            .filter(|d| d.state.was_aired())
             .map(|d| &d.device)
             .collect();
         for device in aired {

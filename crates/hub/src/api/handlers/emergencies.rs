@@ -7,6 +7,8 @@
 //! it (the hub's delivery records), so nobody who missed the false alert
 //! hears about it.
 
+use std::collections::BTreeMap;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -254,28 +256,19 @@ struct Audience {
 }
 
 async fn audience_of(state: &ApiContext, bulletin: &Bulletin) -> Result<Audience, ApiError> {
-    let tree = &state.tree;
+    // Per device: whether it aired `bulletin`, and whether it has it in hand.
+    let mut heard: BTreeMap<DeviceId, (bool, bool)> = BTreeMap::new();
+    for delivery in state.hub.deliveries_of(&bulletin.id).await? {
+        let (aired, in_hand) = heard.entry(delivery.device).or_default();
+        *aired |= delivery.state.was_aired();
+        *in_hand |= delivery.state.is_in_hand();
+    }
     let mut audience = Audience::default();
     for device in state.hub.devices().await? {
-        let targeted = bulletin
-            .targets
-            .iter()
-            .any(|t| tree.is_within(&device.commune, t));
-        if !targeted {
-            continue;
-        }
-        let deliveries = state.hub.deliveries(&device.id).await?;
-        let of_bulletin = || {
-            deliveries
-                .iter()
-                .filter(|d| d.airing.bulletin == bulletin.id)
-        };
-        if of_bulletin().any(|d| d.state.was_aired()) {
-            audience.aired.push(device.id.clone());
-        } else if of_bulletin().any(|d| d.state.is_in_hand()) {
-            audience.in_hand.push(device.id.clone());
-        } else {
-            continue;
+        match heard.get(&device.id) {
+            Some((true, _)) => audience.aired.push(device.id.clone()),
+            Some((false, true)) => audience.in_hand.push(device.id.clone()),
+            _ => continue,
         }
         if !audience.communes.contains(&device.commune) {
             audience.communes.push(device.commune.clone());
