@@ -198,25 +198,24 @@ async fn recorded_and_spoken_emergencies_preempt_a_playing_bulletin_on_exactly_t
     for commune in communes {
         speakers.push(api.device_online(&format!("{commune}-LS-01")).await);
     }
-    // A twenty-minute commune bulletin plays in each commune.
+    let board = api.device_online("24611-LB-01").await;
+    // A twenty-minute commune bulletin plays in each commune, and shows on
+    // 24611's board.
     for commune in communes {
         let long = priority(&format!("tin-{commune}"), AreaLevel::Commune, commune, 1200);
         api.hub.event(Event::Queue(long)).await.unwrap().unwrap();
     }
-    for commune in communes {
-        let speaker = format!("{commune}-LS-01");
-        wait_state(
-            &api,
-            &speaker,
-            &format!("tin-{commune}"),
-            DeliveryState::Started,
-        )
-        .await;
+    let devices = communes.map(|c| (format!("{c}-LS-01"), c));
+    for (device, commune) in devices
+        .iter()
+        .chain([&("24611-LB-01".to_string(), "24611")])
+    {
+        let bulletin = format!("tin-{commune}");
+        wait_state(&api, device, &bulletin, DeliveryState::Started).await;
     }
 
     // A text spoken by the hub, to 24611 only (its board shows the text);
     // then the operator's own recording, to 24612 only.
-    let board = api.device_online("24611-LB-01").await;
     let request = json!({"title": "Sạt lở", "targets": ["24611"],
         "message": "Nguy cơ sạt lở đất, người dân tránh xa sườn đồi."});
     let spoken = trigger(&api, &operator, request).await;
