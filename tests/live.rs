@@ -565,6 +565,12 @@ async fn an_operator_whose_connection_broke_reattaches_and_the_stream_goes_on() 
         || async { played(&here).contains(&(id.clone(), Outcome::Finished)) },
     )
     .await;
+    // The stop's audit entry is written with its records, which may land
+    // just after the device heard the stop.
+    eventually("the stop is audited", WAIT, || async {
+        audited(&api, &id).await.len() == 2
+    })
+    .await;
     assert_eq!(
         audited(&api, &id).await[1],
         (
