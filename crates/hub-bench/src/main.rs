@@ -32,7 +32,7 @@ enum Scenario {
     Fanout(FanoutArgs),
     /// An operator's emergency with a spoken file no device holds: from the
     /// trigger to the first audio on each of N devices (in a child process);
-    /// the raw broadcast of one message to them as the floor.
+    /// the raw broadcast of one message to them, before and after, as the floor.
     Emergency(EmergencyArgs),
     /// Transcode N seconds of speech (a phone's MP3) to the broadcast Ogg
     /// Opus; the same with `ffmpeg -c:a libopus` as the baseline.
