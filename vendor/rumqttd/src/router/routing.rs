@@ -414,8 +414,9 @@ impl Router {
         // This will lead to double Disconnect packets in router `events`
         let client_id = match &self.obufs.get(id) {
             Some(v) => v.client_id.clone(),
+            // The second of those two: nothing is wrong.
             None => {
-                error!("no-connection id {} is already gone", id);
+                debug!("no-connection id {} is already gone", id);
                 return;
             }
         };

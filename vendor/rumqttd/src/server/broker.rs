@@ -585,6 +585,12 @@ async fn remote<P: Protocol>(
         Ok(_) => error!("connection-stop"),
         // No need to send a disconnect message when disconnection
         // originated internally in the router.
+        // The router closed the link, as it does after the client's own
+        // DISCONNECT: no error.
+        Err(remote::Error::Link(e @ local::LinkError::Recv(_))) => {
+            info!(error=?e, "router-drop");
+            send_disconnect = false;
+        }
         Err(remote::Error::Link(e)) => {
             error!(error=?e, "router-drop");
             send_disconnect = false;
