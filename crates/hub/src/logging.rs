@@ -3,7 +3,7 @@
 //!
 //! The format comes from `--log-format` (`hub serve`, `hub demo`), else
 //! `HUB_LOG_FORMAT`, else the configuration file's `[log] format`, else
-//! human. `HUB_LOG` sets the filter (default `info,rumqttd=warn`). Logs go
+//! human. `HUB_LOG` sets the filter (default [`DEFAULT_FILTER`]). Logs go
 //! to standard error; standard output keeps the commands' own output.
 
 use std::ffi::OsString;
@@ -69,6 +69,11 @@ pub fn choose(
     Ok(from_file.unwrap_or_default())
 }
 
+/// The filter without `HUB_LOG`: the hub's own information; of the embedded
+/// broker and of `hub demo`'s simulated devices (hundreds of lines a run:
+/// every file each device stored), only warnings and errors.
+pub const DEFAULT_FILTER: &str = "info,rumqttd=warn,firmware_sim=warn";
+
 /// Installs the global subscriber writing `format` to standard error.
 pub fn init(format: LogFormat) {
     subscriber(format, std::io::stderr).init();
@@ -80,7 +85,7 @@ where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
     let filter =
-        EnvFilter::try_from_env("HUB_LOG").unwrap_or_else(|_| EnvFilter::new("info,rumqttd=warn"));
+        EnvFilter::try_from_env("HUB_LOG").unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer);
@@ -132,6 +137,30 @@ mod tests {
         assert_eq!(lines[0]["level"], "INFO");
         assert_eq!(lines[1]["level"], "WARN");
         assert!(lines[1]["timestamp"].is_string());
+    }
+
+    #[test]
+    fn by_default_the_broker_and_simulated_devices_log_only_their_warnings() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let logs = subscriber(LogFormat::Json, move || writer.clone());
+        tracing::subscriber::with_default(logs, || {
+            tracing::info!(target: "hub::link::task", "device online");
+            tracing::info!(target: "firmware_sim::media::fetcher", "media stored");
+            tracing::warn!(target: "firmware_sim::link", "command refused");
+            tracing::info!(target: "rumqttd::router::routing", "Disconnecting connection");
+            tracing::error!(target: "rumqttd::server::broker", "Remote link error");
+        });
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let messages: Vec<String> = text
+            .lines()
+            .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+            .map(|line| line["message"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            messages,
+            ["device online", "command refused", "Remote link error"]
+        );
     }
 
     #[test]
