@@ -116,21 +116,25 @@ mod tests {
         }
     }
 
-    #[test]
-    fn json_logs_are_one_parseable_object_per_line_with_the_fields_on_top() {
+    /// The JSON lines the hub's default subscriber writes while `log` runs.
+    fn json_lines_logged_by(log: impl FnOnce()) -> Vec<serde_json::Value> {
         let captured = Captured::default();
         let writer = captured.clone();
         let logs = subscriber(LogFormat::Json, move || writer.clone());
-        tracing::subscriber::with_default(logs, || {
+        tracing::subscriber::with_default(logs, log);
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        text.lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+            .collect()
+    }
+
+    #[test]
+    fn json_logs_are_one_parseable_object_per_line_with_the_fields_on_top() {
+        let lines = json_lines_logged_by(|| {
             tracing::info!(device = "24611-LS-01", session = 3, "device said hello");
             tracing::warn!(topic = "nguon/v1/up/24611", "uplink dropped");
         });
-        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-        let lines: Vec<serde_json::Value> = text
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
-            .collect();
-        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(lines.len(), 2, "{lines:?}");
         assert_eq!(lines[0]["message"], "device said hello");
         assert_eq!(lines[0]["device"], "24611-LS-01");
         assert_eq!(lines[0]["session"], 3);
@@ -141,21 +145,16 @@ mod tests {
 
     #[test]
     fn by_default_the_broker_and_simulated_devices_log_only_their_warnings() {
-        let captured = Captured::default();
-        let writer = captured.clone();
-        let logs = subscriber(LogFormat::Json, move || writer.clone());
-        tracing::subscriber::with_default(logs, || {
+        let lines = json_lines_logged_by(|| {
             tracing::info!(target: "hub::link::task", "device online");
             tracing::info!(target: "firmware_sim::media::fetcher", "media stored");
             tracing::warn!(target: "firmware_sim::link", "command refused");
             tracing::info!(target: "rumqttd::router::routing", "Disconnecting connection");
             tracing::error!(target: "rumqttd::server::broker", "Remote link error");
         });
-        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-        let messages: Vec<String> = text
-            .lines()
-            .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
-            .map(|line| line["message"].as_str().unwrap().to_string())
+        let messages: Vec<&str> = lines
+            .iter()
+            .map(|line| line["message"].as_str().unwrap())
             .collect();
         assert_eq!(
             messages,
