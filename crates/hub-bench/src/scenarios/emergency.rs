@@ -109,6 +109,9 @@ pub struct EmergencyDetails {
     pub floor_p50_ms: f64,
     pub floor_max_ms: f64,
     pub floor_connect_ms: f64,
+    /// CPU time from the trigger until the last start report (the floor:
+    /// the last answer) arrived, which the spread puts seconds after the
+    /// broadcast itself.
     pub hub_cpu_ms: u64,
     pub devices_cpu_ms: u64,
     pub floor_broker_cpu_ms: u64,
@@ -138,7 +141,7 @@ impl EmergencySummary {
             ),
             drift_warning(d.floor_before_p99_ms, d.floor_after_p99_ms),
             format!(
-                "CPU from the trigger to the last start: hub process {} ms, device process {} ms; floor: broker process {} ms, device process {} ms",
+                "CPU from the trigger until the last start was reported (reports spread over seconds): hub process {} ms, device process {} ms; floor, until the last answer: broker process {} ms, device process {} ms",
                 d.hub_cpu_ms, d.devices_cpu_ms, d.floor_broker_cpu_ms, d.floor_devices_cpu_ms
             ),
             format!(
