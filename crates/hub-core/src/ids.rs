@@ -1,6 +1,7 @@
 //! Identifier newtypes, parsed once at the edge so the core never sees a bad one.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -11,7 +12,7 @@ macro_rules! identifier {
         $(#[$doc])*
         #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
+        pub struct $name(Arc<str>);
 
         impl $name {
             /// Parses and validates an identifier.
@@ -31,7 +32,7 @@ macro_rules! identifier {
                         value: value.to_owned(),
                         reason,
                     }),
-                    None => Ok(Self(value.to_owned())),
+                    None => Ok(Self(value.into())),
                 }
             }
 
@@ -49,7 +50,7 @@ macro_rules! identifier {
 
         impl From<$name> for String {
             fn from(id: $name) -> String {
-                id.0
+                id.0.to_string()
             }
         }
 
@@ -98,7 +99,7 @@ identifier!(
 impl Language {
     /// Vietnamese, the default language of every commune.
     pub fn vietnamese() -> Self {
-        Self("vi".to_owned())
+        Self("vi".into())
     }
 }
 
