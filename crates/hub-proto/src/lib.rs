@@ -102,12 +102,19 @@ impl Refusal {
 /// proof>","body":<body>}`, with `body` kept byte for byte, since the proof
 /// covers exactly those bytes.
 fn envelope(proof_name: &str, proof: &[u8], body: &[u8]) -> Vec<u8> {
+    let mut wire = open_envelope(proof_name, proof, body, 1);
+    wire.push(b'}');
+    wire
+}
+
+/// [`envelope`] without its closing brace, with room for `room` more bytes
+/// (fields after the body, and the brace).
+fn open_envelope(proof_name: &str, proof: &[u8], body: &[u8], room: usize) -> Vec<u8> {
     use base64::Engine;
     let proof = base64::engine::general_purpose::STANDARD.encode(proof);
-    let mut wire = Vec::with_capacity(body.len() + proof.len() + 20);
+    let mut wire = Vec::with_capacity(body.len() + proof.len() + proof_name.len() + 16 + room);
     wire.extend_from_slice(format!("{{\"{proof_name}\":\"{proof}\",\"body\":").as_bytes());
     wire.extend_from_slice(body);
-    wire.push(b'}');
     wire
 }
 
