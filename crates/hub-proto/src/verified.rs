@@ -131,6 +131,22 @@ impl<T> Verified<T> {
         }
     }
 
+    /// What was read from the `count` payloads remembered last, newest first.
+    pub(crate) fn newest(&self, count: usize) -> Vec<Arc<T>> {
+        let recent = self.lock();
+        recent
+            .order
+            .iter()
+            .rev()
+            .take(count)
+            .filter_map(|(bucket, payload)| {
+                let remembered = recent.known.get(bucket)?.iter();
+                let mut found = remembered.filter(|r| Arc::ptr_eq(&r.payload, payload));
+                found.next().map(|r| r.read.clone())
+            })
+            .collect()
+    }
+
     /// Payloads remembered now.
     pub fn len(&self) -> usize {
         self.lock().order.len()
@@ -182,6 +198,8 @@ mod tests {
             Some(&"other")
         );
         assert_eq!(verified.len(), 2);
+        let newest: Vec<&str> = verified.newest(3).iter().map(|read| **read).collect();
+        assert_eq!(newest, ["other", "read"]);
     }
 
     #[test]
