@@ -32,7 +32,11 @@
 //!   chair orders) built from a seed; shared by scenarios.
 //! - [`rng`]: SplitMix64, so loads need no external random crate.
 //! - [`rss`]: resident memory (`VmRSS`, `VmHWM`) from `/proc/self/status`.
+//! - [`free_memory`]: before each measured broadcast, a short-lived process
+//!   touches free memory so that no measurement gets pages this VM handed
+//!   back to its host (dear to touch again) at random.
 
+pub mod free_memory;
 pub mod load;
 pub mod rng;
 pub mod rss;

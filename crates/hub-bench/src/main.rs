@@ -4,6 +4,7 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 use hub_bench::load::{
@@ -40,6 +41,16 @@ enum Scenario {
     /// The device process of `fanout` and `emergency` (started by them).
     #[command(hide = true)]
     FanoutDevices(DevicesArgs),
+    /// Touches free memory before a measured broadcast (`hub_bench::free_memory`).
+    #[command(hide = true)]
+    TouchMemory(TouchArgs),
+}
+
+#[derive(Args)]
+struct TouchArgs {
+    /// MiB to touch.
+    #[arg(long, default_value_t = hub_bench::free_memory::MIB)]
+    mib: usize,
 }
 
 #[derive(Args)]
@@ -243,6 +254,11 @@ fn run(scenario: Scenario) -> anyhow::Result<()> {
                 args.connect_rate,
                 args.downloads,
             ))?;
+        }
+        Scenario::TouchMemory(args) => {
+            let peak = hub_bench::free_memory::touch(args.mib)
+                .context("reading this process's peak memory")?;
+            println!("touched {} MiB; peak resident {peak} kB", args.mib);
         }
     }
     Ok(())

@@ -28,6 +28,7 @@ use super::fleet::{
     millis, ratio, round2, settle, spawn_devices, start_hub, wait_online, DeviceProcess,
     FleetCounts, Percentiles,
 };
+use crate::free_memory;
 use crate::load::{self, LoadParams};
 use crate::rss;
 
@@ -148,6 +149,7 @@ pub async fn run(params: &FanoutParams) -> anyhow::Result<FanoutSummary> {
     let bulletin = country_emergency(&id, "Fan-out benchmark", None, 60, "Cảnh báo");
     let bulletin_id = bulletin.id.clone();
     let devices_pid = child.id().context("the device process's id")?;
+    free_memory::refresh().await?;
     let cpu_before = (cpu::of_process(None), cpu::of_process(Some(devices_pid)));
     let queued = Instant::now();
     hub.handle

@@ -328,6 +328,7 @@ pub async fn raw_broadcast(
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let devices_pid = child.id().context("the device process's id")?;
+    crate::free_memory::refresh().await?;
     let cpu_before = (cpu::of_process(None), cpu::of_process(Some(devices_pid)));
     let sent_at = chrono::Utc::now();
     let sent = Instant::now();
