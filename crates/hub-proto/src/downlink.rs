@@ -523,13 +523,20 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn guards_sharing_checks_still_refuse_what_was_not_verified() {
+    /// The guard of [`setup`] and one of `second_device`, sharing checks.
+    fn sharing_with(
+        second_device: &str,
+    ) -> (CommandSigner, CommandGuard, CommandGuard, VerifiedCommands) {
         let (signer, first) = setup();
         let verified = VerifiedCommands::default();
-        let mut first = first.sharing(verified.clone());
-        let mut second =
-            CommandGuard::new("24611-LS-02", signer.verifying_key(), 0).sharing(verified.clone());
+        let second =
+            CommandGuard::new(second_device, signer.verifying_key(), 0).sharing(verified.clone());
+        (signer, first.sharing(verified.clone()), second, verified)
+    }
+
+    #[test]
+    fn guards_sharing_checks_still_refuse_what_was_not_verified() {
+        let (signer, mut first, mut second, verified) = sharing_with("24611-LS-02");
         let wire = signer.sign(&command(7, &["24611-LS-01", "24611-LS-02"]));
         assert!(first.check(&wire, at(NOW)).unwrap().is_some());
         assert_eq!(verified.len(), 1);
@@ -574,11 +581,7 @@ mod tests {
 
     #[test]
     fn guards_sharing_checks_keep_one_copy_of_equal_heads() {
-        let (signer, first) = setup();
-        let verified = VerifiedCommands::default();
-        let mut first = first.sharing(verified.clone());
-        let mut second =
-            CommandGuard::new("24612-LS-01", signer.verifying_key(), 0).sharing(verified.clone());
+        let (signer, mut first, mut second, _) = sharing_with("24612-LS-01");
         // One emergency's commands to two communes: other bodies, one head.
         let to_second = |mut command: Command| {
             command.to = vec!["24612-LS-01".into()];
