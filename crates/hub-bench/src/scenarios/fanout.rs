@@ -15,6 +15,9 @@
 //!    bare MQTT clients in a child process, one message of similar size per
 //!    commune naming its devices, each device answering with one publish.
 //!    `ratio_p99` is the hub's p99 over the baseline's.
+//! 5. Before the bulletin and before the baseline's message, a short process
+//!    touches free memory ([`crate::free_memory`]): neither broadcast gets
+//!    pages this VM handed back to its host at random.
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
